@@ -1,0 +1,20 @@
+//! Pure types shared by every Pitot crate, with no I/O.
+//!
+//! Everything that crosses a crate boundary (a tenant, a token scope, a label set, a
+//! matcher, a sample) is defined once here so that the storage engines, the query
+//! engines and the HTTP layer agree on identity and ordering without depending on one
+//! another.
+
+mod labels;
+mod matcher;
+mod names;
+mod sample;
+mod scope;
+mod tenant;
+
+pub use labels::{Label, Labels, METRIC_NAME};
+pub use matcher::{MatchOp, Matcher, MatcherError};
+pub use names::{is_valid_label_name, is_valid_metric_name};
+pub use sample::{is_stale_nan, Sample, STALE_NAN};
+pub use scope::{Scope, ScopeError};
+pub use tenant::{TenantId, TenantIdError};
