@@ -1,1 +1,22 @@
-//! placeholder
+//! Pitot's ingest entry point for metrics.
+//!
+//! The distributor turns a decoded remote-write request into validated series, checks
+//! them against the tenant's limits, hands the valid ones to storage (which returns only
+//! once they are durable), and counts what it discarded and why.
+//!
+//! Validation follows what Prometheus and Mimir do, so clients see familiar behaviour:
+//! an invalid series is dropped and named in the error while the valid series of the
+//! same request are stored, and the whole request answers 400 so that clients do not
+//! retry a request that can never succeed. Every reason has a stable ID
+//! (`err-pitot-<reason>`), used both in messages and as the `reason` label of the
+//! discarded-samples counter.
+
+mod discarded;
+mod limits;
+mod push;
+mod validate;
+
+pub use discarded::DiscardedCounters;
+pub use limits::ValidationLimits;
+pub use push::{Distributor, PushError, PushOutcome};
+pub use validate::{InvalidSeries, ValidationReason};

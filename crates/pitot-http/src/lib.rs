@@ -1,1 +1,94 @@
-//! placeholder
+//! Pitot's HTTP API.
+//!
+//! One router per API family (`remote_write`, `prom_read`, `management`, `ops`), all
+//! sharing [`AppState`]. Handlers depend on traits and on the distributor, never on a
+//! storage engine, so the same routers serve the embedded single binary and, later,
+//! components in separate processes.
+//!
+//! Every request that touches tenant data is authenticated ([`auth`]) and checked
+//! against the scope its endpoint needs; the tenant always comes from the token (or,
+//! for the platform token, from `X-Scope-OrgID`), never from the request body, which is
+//! what keeps tenants isolated.
+
+pub mod auth;
+mod error;
+mod management;
+mod metrics;
+mod ops;
+mod params;
+mod prom_read;
+mod remote_write;
+mod selector;
+
+use std::sync::Arc;
+
+use axum::Router;
+use pitot_distributor::Distributor;
+use pitot_meta::MetaStoreRef;
+use pitot_storage_api::QueryableRef;
+
+pub use error::ApiError;
+pub use metrics::{HttpMetrics, MetricsCollector};
+
+/// Limits of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// Largest compressed request body accepted.
+    pub max_request_body_bytes: usize,
+    /// Largest decompressed remote-write message accepted.
+    pub max_decompressed_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_request_body_bytes: 10 << 20,
+            max_decompressed_bytes: 100 << 20,
+        }
+    }
+}
+
+/// Everything the handlers share.
+pub struct AppState {
+    /// Tenants and tokens.
+    pub meta: MetaStoreRef,
+    /// Metrics ingest.
+    pub distributor: Arc<Distributor>,
+    /// Metrics reads.
+    pub queryable: QueryableRef,
+    /// The operator's secret, if any: manages every tenant.
+    pub platform_token: Option<String>,
+    /// Request size limits.
+    pub limits: HttpLimits,
+    /// Request counters.
+    pub http_metrics: HttpMetrics,
+    /// Other components' contributions to `/metrics`.
+    pub collectors: Vec<MetricsCollector>,
+    /// Storage operations for the operator, if the process runs storage.
+    pub admin: Option<Arc<dyn StorageAdmin>>,
+    /// Whether the server is ready (storage recovered).
+    pub ready: std::sync::atomic::AtomicBool,
+}
+
+/// Storage operations the operator can trigger over HTTP.
+#[async_trait::async_trait]
+pub trait StorageAdmin: Send + Sync {
+    /// Cuts everything in the head into blocks now (as before a backup or a benchmark
+    /// of the final on-disk form); the head then refuses samples older than what was cut.
+    /// Returns the number of blocks written.
+    async fn flush(&self) -> Result<usize, String>;
+}
+
+/// Shared handle to [`AppState`].
+pub type AppStateRef = Arc<AppState>;
+
+/// The whole API.
+pub fn router(state: AppStateRef) -> Router {
+    Router::new()
+        .merge(remote_write::router())
+        .merge(prom_read::router())
+        .merge(management::router())
+        .merge(ops::router())
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), metrics::track))
+        .with_state(state)
+}

@@ -1,0 +1,200 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use pitot_core::{Sample, TenantId};
+use pitot_proto::remote_write::WriteRequest;
+use pitot_storage_api::{MetricsAppender, SeriesBatch, StorageError};
+
+use crate::validate::{describe, validate_labels, InvalidSeries, ValidationReason};
+use crate::{DiscardedCounters, ValidationLimits};
+
+/// What a push did.
+#[derive(Debug, Clone, Default)]
+pub struct PushOutcome {
+    /// Samples stored (and durable).
+    pub accepted: usize,
+    /// Samples discarded, for any reason.
+    pub discarded: usize,
+    /// The first problem, phrased for the client; `None` when everything was stored.
+    pub first_error: Option<String>,
+}
+
+/// A push that failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// Storage could not make the data durable; the client should retry.
+    #[error("storage failed: {0}")]
+    Storage(#[from] StorageError),
+}
+
+/// The metrics ingest pipeline: validate, then append to storage.
+pub struct Distributor {
+    appender: Arc<dyn MetricsAppender>,
+    limits: ValidationLimits,
+    /// Samples discarded by tenant and reason.
+    pub discarded: DiscardedCounters,
+    /// Samples received (valid or not).
+    pub received_samples: AtomicU64,
+    /// Metadata entries received.
+    pub received_metadata: AtomicU64,
+}
+
+impl Distributor {
+    /// A distributor writing into `appender`.
+    pub fn new(appender: Arc<dyn MetricsAppender>, limits: ValidationLimits) -> Self {
+        Distributor {
+            appender,
+            limits,
+            discarded: DiscardedCounters::default(),
+            received_samples: AtomicU64::new(0),
+            received_metadata: AtomicU64::new(0),
+        }
+    }
+
+    /// Validates and stores a remote-write request for `tenant`. Valid series are stored
+    /// even when others are refused; `now_ms` anchors the timestamp window.
+    pub async fn push(&self, tenant: &TenantId, request: WriteRequest, now_ms: i64) -> Result<PushOutcome, PushError> {
+        let mut outcome = PushOutcome::default();
+        let max_t = now_ms.saturating_add(self.limits.creation_grace_period.as_millis() as i64);
+        let min_t = if self.limits.past_grace_period.is_zero() {
+            i64::MIN
+        } else {
+            now_ms.saturating_sub(self.limits.past_grace_period.as_millis() as i64)
+        };
+        self.received_metadata
+            .fetch_add(request.metadata.len() as u64, Ordering::Relaxed);
+        let mut batch = Vec::with_capacity(request.timeseries.len());
+        for series in request.timeseries {
+            let n = series.samples.len();
+            self.received_samples.fetch_add(n as u64, Ordering::Relaxed);
+            let labels = match validate_labels(&series.labels, &self.limits) {
+                Ok(labels) => labels,
+                Err(invalid) => {
+                    self.discard(tenant, &mut outcome, invalid.reason, n, || invalid.to_string());
+                    continue;
+                }
+            };
+            let mut samples = Vec::with_capacity(n);
+            for s in &series.samples {
+                let reason = if s.timestamp > max_t {
+                    Some(ValidationReason::TooFarInFuture)
+                } else if s.timestamp < min_t {
+                    Some(ValidationReason::TooFarInPast)
+                } else {
+                    None
+                };
+                match reason {
+                    Some(reason) => self.discard(tenant, &mut outcome, reason, 1, || {
+                        InvalidSeries {
+                            reason,
+                            detail: format!("timestamp: {}, now: {now_ms}", s.timestamp),
+                            series: describe(&series.labels),
+                        }
+                        .to_string()
+                    }),
+                    None => samples.push(Sample::new(s.timestamp, s.value)),
+                }
+            }
+            if !samples.is_empty() {
+                batch.push(SeriesBatch { labels, samples });
+            }
+        }
+        if batch.is_empty() {
+            return Ok(outcome);
+        }
+        let stored = self.appender.append(tenant, batch).await?;
+        outcome.accepted += stored.accepted;
+        for (reason, n) in &stored.rejected {
+            self.discarded.add(tenant, reason.id(), *n as u64);
+            outcome.discarded += n;
+        }
+        if outcome.first_error.is_none() {
+            if let Some(r) = stored.first_rejection {
+                outcome.first_error = Some(format!(
+                    "{} for series {} at timestamp {} (err-pitot-{}){}",
+                    match r.reason {
+                        pitot_storage_api::RejectReason::TooOld =>
+                            "the sample is older than the oldest time still accepted (its range was already cut into a block)",
+                        pitot_storage_api::RejectReason::OutOfOrder =>
+                            "the sample is older than the series' newest sample by more than the out-of-order window",
+                        pitot_storage_api::RejectReason::DuplicateTimestamp =>
+                            "a different value was already stored at this timestamp",
+                    },
+                    r.labels,
+                    r.t,
+                    r.reason.id(),
+                    if r.reason == pitot_storage_api::RejectReason::OutOfOrder {
+                        "; to accept older samples, raise storage.out_of_order_window"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn discard(
+        &self,
+        tenant: &TenantId,
+        outcome: &mut PushOutcome,
+        reason: ValidationReason,
+        samples: usize,
+        message: impl FnOnce() -> String,
+    ) {
+        self.discarded.add(tenant, reason.id(), samples as u64);
+        outcome.discarded += samples;
+        if outcome.first_error.is_none() {
+            outcome.first_error = Some(message());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use parking_lot::Mutex;
+    use pitot_proto::remote_write::{Label, Sample as PSample, TimeSeries};
+    use pitot_storage_api::AppendOutcome;
+
+    /// Records what reaches storage; storage behaviour itself is tested in pitot-tsdb.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<SeriesBatch>>);
+
+    #[async_trait]
+    impl MetricsAppender for Recorder {
+        async fn append(&self, _: &TenantId, batch: Vec<SeriesBatch>) -> Result<AppendOutcome, StorageError> {
+            let accepted = batch.iter().map(|b| b.samples.len()).sum();
+            self.0.lock().extend(batch);
+            Ok(AppendOutcome { accepted, ..Default::default() })
+        }
+    }
+
+    fn series(name: &str, ts: &[i64]) -> TimeSeries {
+        TimeSeries {
+            labels: vec![Label { name: "__name__".into(), value: name.into() }],
+            samples: ts.iter().map(|&t| PSample { value: 1.0, timestamp: t }).collect(),
+            exemplars: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn valid_series_are_stored_and_the_first_invalid_is_named() {
+        let recorder = Arc::new(Recorder::default());
+        let d = Distributor::new(recorder.clone(), ValidationLimits::default());
+        let tenant = TenantId::new("t").unwrap();
+        let now = 1_000_000_000;
+        let req = WriteRequest {
+            timeseries: vec![series("ok", &[now]), series("bad-name", &[now]), series("future", &[now, now + 3_600_000])],
+            metadata: vec![],
+        };
+        let out = d.push(&tenant, req, now).await.unwrap();
+        assert_eq!(out.accepted, 2);
+        assert_eq!(out.discarded, 2);
+        assert!(out.first_error.unwrap().contains("err-pitot-metric-name-invalid"));
+        assert_eq!(recorder.0.lock().len(), 2);
+        let counters = d.discarded.snapshot();
+        assert!(counters.iter().any(|(_, r, n)| *r == "sample-too-far-in-future" && *n == 1));
+    }
+}

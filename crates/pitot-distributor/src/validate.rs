@@ -1,0 +1,222 @@
+//! Per-series validation of remote-write input.
+
+use std::fmt;
+
+use pitot_core::{is_valid_label_name, is_valid_metric_name, Label, Labels, METRIC_NAME};
+use pitot_proto::remote_write;
+
+use crate::ValidationLimits;
+
+/// Why a series or sample was refused before reaching storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValidationReason {
+    /// No `__name__` label.
+    MissingMetricName,
+    /// `__name__` is not a valid metric name.
+    InvalidMetricName,
+    /// A label name has invalid syntax.
+    InvalidLabelName,
+    /// Two labels share a name.
+    DuplicateLabelNames,
+    /// More labels than allowed.
+    MaxLabelNamesPerSeries,
+    /// A label name is too long.
+    LabelNameTooLong,
+    /// A label value is too long.
+    LabelValueTooLong,
+    /// A sample is too far in the future.
+    TooFarInFuture,
+    /// A sample is too far in the past.
+    TooFarInPast,
+}
+
+impl ValidationReason {
+    /// Stable ID, used in messages and as the discard counter's `reason` label.
+    pub fn id(self) -> &'static str {
+        match self {
+            ValidationReason::MissingMetricName => "missing-metric-name",
+            ValidationReason::InvalidMetricName => "metric-name-invalid",
+            ValidationReason::InvalidLabelName => "label-invalid",
+            ValidationReason::DuplicateLabelNames => "duplicate-label-names",
+            ValidationReason::MaxLabelNamesPerSeries => "max-label-names-per-series",
+            ValidationReason::LabelNameTooLong => "label-name-too-long",
+            ValidationReason::LabelValueTooLong => "label-value-too-long",
+            ValidationReason::TooFarInFuture => "sample-too-far-in-future",
+            ValidationReason::TooFarInPast => "sample-too-far-in-past",
+        }
+    }
+
+    /// The setting that raises the limit, for limit reasons.
+    fn setting(self) -> Option<&'static str> {
+        match self {
+            ValidationReason::MaxLabelNamesPerSeries => Some("limits.max_label_names_per_series"),
+            ValidationReason::LabelNameTooLong => Some("limits.max_label_name_length"),
+            ValidationReason::LabelValueTooLong => Some("limits.max_label_value_length"),
+            ValidationReason::TooFarInFuture => Some("limits.creation_grace_period"),
+            ValidationReason::TooFarInPast => Some("limits.past_grace_period"),
+            _ => None,
+        }
+    }
+}
+
+/// A refused series (or sample), with enough detail to name it in the response.
+#[derive(Debug, Clone)]
+pub struct InvalidSeries {
+    /// Why.
+    pub reason: ValidationReason,
+    /// What exactly was wrong, for example `label "1x"` or `actual: 31, limit: 30`.
+    pub detail: String,
+    /// The series as sent (labels in request order).
+    pub series: String,
+}
+
+impl fmt::Display for InvalidSeries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.reason {
+            ValidationReason::MissingMetricName => "received a series without a metric name".to_string(),
+            ValidationReason::InvalidMetricName => format!("received a series with an invalid metric name ({})", self.detail),
+            ValidationReason::InvalidLabelName => format!("received a series with an invalid label name ({})", self.detail),
+            ValidationReason::DuplicateLabelNames => format!("received a series with duplicate label name ({})", self.detail),
+            ValidationReason::MaxLabelNamesPerSeries => {
+                format!("received a series whose number of labels exceeds the limit ({})", self.detail)
+            }
+            ValidationReason::LabelNameTooLong => format!("received a series whose label name length exceeds the limit ({})", self.detail),
+            ValidationReason::LabelValueTooLong => {
+                format!("received a series whose label value length exceeds the limit ({})", self.detail)
+            }
+            ValidationReason::TooFarInFuture => format!("received a sample whose timestamp is too far in the future ({})", self.detail),
+            ValidationReason::TooFarInPast => format!("received a sample whose timestamp is too far in the past ({})", self.detail),
+        };
+        write!(f, "{what} series: '{}' (err-pitot-{})", self.series, self.reason.id())?;
+        if let Some(setting) = self.reason.setting() {
+            write!(f, ". To adjust the related limit, configure {setting}, or contact your service administrator")?;
+        }
+        Ok(())
+    }
+}
+
+/// Renders labels as sent, truncated so a huge series does not make a huge message.
+pub(crate) fn describe(labels: &[remote_write::Label]) -> String {
+    let mut out = String::new();
+    let name = labels.iter().find(|l| l.name == METRIC_NAME).map(|l| l.value.as_str()).unwrap_or("");
+    out.push_str(name);
+    out.push('{');
+    let mut first = true;
+    for l in labels.iter().filter(|l| l.name != METRIC_NAME) {
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        out.push_str(&l.name);
+        out.push_str("=\"");
+        out.push_str(&l.value);
+        out.push('"');
+        if out.len() > 200 {
+            break;
+        }
+    }
+    out.push('}');
+    if out.len() > 200 {
+        let mut cut = 200;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push_str("…");
+    }
+    out
+}
+
+/// Validates one series' labels and builds its canonical label set (sorted, empty
+/// values dropped as Prometheus does).
+pub(crate) fn validate_labels(labels: &[remote_write::Label], limits: &ValidationLimits) -> Result<Labels, InvalidSeries> {
+    let fail = |reason, detail: String| InvalidSeries {
+        reason,
+        detail,
+        series: describe(labels),
+    };
+    let mut out: Vec<Label> = Vec::with_capacity(labels.len());
+    let mut has_name = false;
+    for l in labels {
+        if l.name == METRIC_NAME {
+            if !is_valid_metric_name(&l.value) {
+                return Err(fail(ValidationReason::InvalidMetricName, format!("{:?}", l.value)));
+            }
+            has_name = true;
+        } else if !is_valid_label_name(&l.name) {
+            return Err(fail(ValidationReason::InvalidLabelName, format!("{:?}", l.name)));
+        }
+        if l.name.len() > limits.max_label_name_length {
+            return Err(fail(
+                ValidationReason::LabelNameTooLong,
+                format!("actual: {}, limit: {}", l.name.len(), limits.max_label_name_length),
+            ));
+        }
+        if l.value.len() > limits.max_label_value_length {
+            return Err(fail(
+                ValidationReason::LabelValueTooLong,
+                format!("label: {:?}, actual: {}, limit: {}", l.name, l.value.len(), limits.max_label_value_length),
+            ));
+        }
+        if l.value.is_empty() {
+            continue;
+        }
+        out.push(Label::new(l.name.clone(), l.value.clone()));
+    }
+    if !has_name {
+        return Err(fail(ValidationReason::MissingMetricName, String::new()));
+    }
+    if out.len() > limits.max_label_names_per_series {
+        return Err(fail(
+            ValidationReason::MaxLabelNamesPerSeries,
+            format!("actual: {}, limit: {}", out.len(), limits.max_label_names_per_series),
+        ));
+    }
+    let labels = Labels::from_unsorted(out);
+    if let Some(w) = labels.as_slice().windows(2).find(|w| w[0].name == w[1].name) {
+        return Err(fail(ValidationReason::DuplicateLabelNames, format!("{:?}", w[0].name)));
+    }
+    Ok(labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(pairs: &[(&str, &str)]) -> Vec<remote_write::Label> {
+        pairs
+            .iter()
+            .map(|(n, v)| remote_write::Label { name: n.to_string(), value: v.to_string() })
+            .collect()
+    }
+
+    fn reason(pairs: &[(&str, &str)]) -> Option<ValidationReason> {
+        validate_labels(&l(pairs), &ValidationLimits::default()).err().map(|e| e.reason)
+    }
+
+    #[test]
+    fn mimir_rules() {
+        assert_eq!(reason(&[("__name__", "up"), ("job", "x")]), None);
+        assert_eq!(reason(&[("job", "x")]), Some(ValidationReason::MissingMetricName));
+        assert_eq!(reason(&[("__name__", "1up")]), Some(ValidationReason::InvalidMetricName));
+        assert_eq!(reason(&[("__name__", "up"), ("a-b", "x")]), Some(ValidationReason::InvalidLabelName));
+        assert_eq!(reason(&[("__name__", "up"), ("a", "x"), ("a", "y")]), Some(ValidationReason::DuplicateLabelNames));
+        let long = "v".repeat(2049);
+        assert_eq!(reason(&[("__name__", "up"), ("a", &long)]), Some(ValidationReason::LabelValueTooLong));
+        let many: Vec<(String, String)> = (0..30).map(|i| (format!("l{i}"), "v".to_string())).collect();
+        let mut pairs: Vec<(&str, &str)> = many.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        pairs.push(("__name__", "up"));
+        assert_eq!(reason(&pairs), Some(ValidationReason::MaxLabelNamesPerSeries));
+    }
+
+    #[test]
+    fn empty_values_are_dropped_and_message_names_series_and_limit() {
+        let labels = validate_labels(&l(&[("job", ""), ("__name__", "up")]), &ValidationLimits::default()).unwrap();
+        assert_eq!(labels.len(), 1);
+        let err = validate_labels(&l(&[("__name__", "up"), ("a", &"v".repeat(3000))]), &ValidationLimits::default()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("err-pitot-label-value-too-long"), "{msg}");
+        assert!(msg.contains("limits.max_label_value_length"), "{msg}");
+        assert!(msg.contains("series: 'up{a="), "{msg}");
+    }
+}

@@ -1,0 +1,84 @@
+//! Self-monitoring in the Prometheus text format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use parking_lot::Mutex;
+use pitot_distributor::Distributor;
+
+use crate::AppStateRef;
+
+/// A component's contribution to `/metrics`: appends text-format lines.
+pub type MetricsCollector = Arc<dyn Fn(&mut String) + Send + Sync>;
+
+/// Requests by route, method and status code, with total seconds spent.
+#[derive(Debug, Default)]
+pub struct HttpMetrics {
+    requests: Mutex<BTreeMap<(String, String, u16), (u64, f64)>>,
+}
+
+impl HttpMetrics {
+    fn observe(&self, route: String, method: String, code: u16, seconds: f64) {
+        let mut map = self.requests.lock();
+        let entry = map.entry((route, method, code)).or_default();
+        entry.0 += 1;
+        entry.1 += seconds;
+    }
+
+    /// Appends the request counters.
+    pub fn render(&self, out: &mut String) {
+        let map = self.requests.lock();
+        out.push_str("# HELP pitot_http_requests_total HTTP requests by route, method and status code.\n");
+        out.push_str("# TYPE pitot_http_requests_total counter\n");
+        for ((route, method, code), (n, _)) in map.iter() {
+            let _ = writeln!(out, "pitot_http_requests_total{{route=\"{route}\",method=\"{method}\",code=\"{code}\"}} {n}");
+        }
+        out.push_str("# HELP pitot_http_request_duration_seconds_sum Seconds spent serving requests.\n");
+        out.push_str("# TYPE pitot_http_request_duration_seconds_sum counter\n");
+        for ((route, method, code), (_, secs)) in map.iter() {
+            let _ = writeln!(
+                out,
+                "pitot_http_request_duration_seconds_sum{{route=\"{route}\",method=\"{method}\",code=\"{code}\"}} {secs}"
+            );
+        }
+    }
+}
+
+/// Middleware that counts every request under its route pattern (not its raw path, so
+/// label values stay bounded).
+pub async fn track(State(state): State<AppStateRef>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = request.method().as_str().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state
+        .http_metrics
+        .observe(route, method, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+/// Appends the distributor's counters.
+pub fn render_distributor(d: &Distributor, out: &mut String) {
+    out.push_str("# HELP pitot_distributor_received_samples_total Samples received in remote-write requests.\n");
+    out.push_str("# TYPE pitot_distributor_received_samples_total counter\n");
+    let _ = writeln!(
+        out,
+        "pitot_distributor_received_samples_total {}",
+        d.received_samples.load(Ordering::Relaxed)
+    );
+    out.push_str("# HELP pitot_discarded_samples_total Samples refused, by tenant and reason.\n");
+    out.push_str("# TYPE pitot_discarded_samples_total counter\n");
+    for (tenant, reason, n) in d.discarded.snapshot() {
+        let _ = writeln!(out, "pitot_discarded_samples_total{{tenant=\"{tenant}\",reason=\"{reason}\"}} {n}");
+    }
+}

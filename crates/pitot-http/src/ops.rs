@@ -1,0 +1,37 @@
+//! Operations endpoints: `/metrics`, `/ready`, `/health`, build info.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::AppStateRef;
+
+/// Operations routes (unauthenticated, as Prometheus and Mimir serve them).
+pub fn router() -> Router<AppStateRef> {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/ready", get(ready))
+        .route("/health", get(|| async { "OK\n" }))
+}
+
+async fn ready(State(state): State<AppStateRef>) -> Response {
+    if state.ready.load(Ordering::Acquire) {
+        "ready\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: storage is recovering\n").into_response()
+    }
+}
+
+async fn metrics(State(state): State<AppStateRef>) -> Response {
+    let mut out = String::new();
+    state.http_metrics.render(&mut out);
+    crate::metrics::render_distributor(&state.distributor, &mut out);
+    for collector in &state.collectors {
+        collector(&mut out);
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
+}

@@ -1,0 +1,54 @@
+//! Prometheus remote write 1.0 receiver.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use pitot_core::Scope;
+use pitot_distributor::PushError;
+use pitot_proto::{remote_write::decode_write_request, BodyError};
+
+use crate::auth::authenticate;
+use crate::{ApiError, AppStateRef};
+
+/// Remote write on Pitot's path, Prometheus' receiver path, and Mimir's prefixed path.
+pub fn router() -> Router<AppStateRef> {
+    Router::new()
+        .route("/api/v1/push", post(push))
+        .route("/api/v1/write", post(push))
+        .route("/prometheus/api/v1/push", post(push))
+}
+
+/// Reads a whole body, refusing more than `limit` bytes with a 413 that names the limit.
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::too_large(format!(
+            "request body is larger than the limit of {limit} bytes (server.max_request_body_bytes); send smaller batches"
+        ))
+    })
+}
+
+async fn push(State(state): State<AppStateRef>, headers: HeaderMap, body: Body) -> Result<StatusCode, ApiError> {
+    let principal = authenticate(&state, &headers).await?;
+    let tenant = principal.require(Scope::MetricsWrite)?;
+    let body = read_body(body, state.limits.max_request_body_bytes).await?;
+    let request = decode_write_request(&body, state.limits.max_decompressed_bytes).map_err(|e| match e {
+        BodyError::TooLarge { .. } => ApiError::too_large(format!("{e} (server.max_decompressed_bytes)")),
+        other => ApiError::bad_data(format!("cannot decode remote-write request: {other}")),
+    })?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let distributor = Arc::clone(&state.distributor);
+    let outcome = distributor.push(&tenant, request, now_ms).await.map_err(|e| match e {
+        PushError::Storage(e) => ApiError::unavailable(format!("samples were not stored, retry later: {e}")),
+    })?;
+    match outcome.first_error {
+        None => Ok(StatusCode::NO_CONTENT),
+        Some(message) => Err(ApiError::bad_data(format!(
+            "{message} ({} samples stored, {} discarded)",
+            outcome.accepted, outcome.discarded
+        ))),
+    }
+}

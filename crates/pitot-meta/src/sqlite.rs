@@ -1,0 +1,451 @@
+//! The embedded metadata store: one SQLite file, plus an in-memory token cache.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use parking_lot::{Mutex, RwLock};
+use pitot_core::{Scope, TenantId};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use tracing::{debug, info};
+
+use crate::token::{self, SecretHash};
+use crate::validate::{normalize_scopes, validate_name};
+use crate::{CreatedToken, MetaError, MetaStore, NewToken, Tenant, TokenInfo};
+
+/// The schema this binary writes, kept in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Version 1: tenants and tokens. Revoked tokens keep their row (`revoked_at` set).
+const SCHEMA_V1: &str = "
+CREATE TABLE tenants (
+    id TEXT PRIMARY KEY NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE tokens (
+    id TEXT PRIMARY KEY NOT NULL,
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    name TEXT,
+    scopes TEXT NOT NULL,
+    hash BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+) STRICT;
+CREATE INDEX tokens_by_tenant ON tokens (tenant, created_at);
+";
+
+/// How long SQLite waits for another process's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often `authenticate` checks whether another process changed the tokens.
+const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How many times `create_token` draws a new id if the drawn one is taken. With 64-bit
+/// ids a single collision is already improbable.
+const ID_ATTEMPTS: usize = 4;
+
+/// The [`MetaStore`] of the single-binary deployment: one SQLite database file.
+///
+/// **Durability.** The database runs in WAL mode with `synchronous=FULL`: every write
+/// method fsyncs its commit before returning, so an acknowledged tenant, token or
+/// revocation survives `kill -9` and power loss. Writes are rare (management calls), so
+/// the fsync cost does not matter.
+///
+/// **Concurrency.** One connection behind a mutex serves every call. Statements are
+/// short and indexed, so they run directly inside the async methods rather than on a
+/// blocking thread; only writes can wait on the disk.
+///
+/// **Token cache.** Active tokens live in memory (id → hash and info), so `authenticate`
+/// takes only a read lock and never waits on SQLite. `create_token` and `revoke_token`
+/// update the cache under the connection mutex right after their commit, so the cache
+/// always reflects this store's own writes. Writes by other processes to the same file
+/// are detected with `PRAGMA data_version` at most once per second on the
+/// authentication path, and then the cache is reloaded.
+pub struct SqliteMetaStore {
+    db: Mutex<Db>,
+    tokens: RwLock<HashMap<String, CachedToken>>,
+    opened_at: Instant,
+    /// Milliseconds after `opened_at` of the last `data_version` check.
+    last_check_ms: AtomicU64,
+    refresh_interval: Duration,
+}
+
+/// The connection and the `data_version` the token cache was loaded at.
+struct Db {
+    conn: Connection,
+    data_version: i64,
+}
+
+/// What authentication needs about one active token.
+struct CachedToken {
+    hash: SecretHash,
+    info: TokenInfo,
+}
+
+impl SqliteMetaStore {
+    /// Opens (creating if needed) the database file at `path`, migrates its schema and
+    /// loads the active tokens. The parent directory must exist.
+    pub fn open(path: &Path) -> Result<Self, MetaError> {
+        let conn = Connection::open(path).map_err(|source| MetaError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_connection(conn, path)
+    }
+
+    /// Opens a private database in memory, lost on drop; for tests and ephemeral runs.
+    pub fn open_in_memory() -> Result<Self, MetaError> {
+        let path = Path::new(":memory:");
+        let conn = Connection::open_in_memory().map_err(|source| MetaError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_connection(conn, path)
+    }
+
+    fn from_connection(mut conn: Connection, path: &Path) -> Result<Self, MetaError> {
+        let open_error = |source| MetaError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        configure(&conn).map_err(open_error)?;
+        migrate(&mut conn)?;
+        let data_version = data_version(&conn)?;
+        let tokens = load_active_tokens(&conn)?;
+        info!(path = %path.display(), active_tokens = tokens.len(), "metadata store opened");
+        Ok(SqliteMetaStore {
+            db: Mutex::new(Db { conn, data_version }),
+            tokens: RwLock::new(tokens),
+            opened_at: Instant::now(),
+            last_check_ms: AtomicU64::new(0),
+            refresh_interval: DEFAULT_REFRESH_INTERVAL,
+        })
+    }
+
+    /// Sets how often `authenticate` looks for changes made by other processes.
+    #[cfg(test)]
+    fn with_refresh_interval(mut self, interval: Duration) -> Self {
+        self.refresh_interval = interval;
+        self
+    }
+
+    /// Reloads the token cache if another process changed the database since the last
+    /// check, checking at most once per `refresh_interval`.
+    ///
+    /// If another call holds the connection the check is skipped: that call is either a
+    /// write of this store (which keeps the cache right itself) or another refresh.
+    fn refresh_if_due(&self) -> Result<(), MetaError> {
+        let now_ms = u64::try_from(self.opened_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let interval_ms = u64::try_from(self.refresh_interval.as_millis()).unwrap_or(u64::MAX);
+        let last_ms = self.last_check_ms.load(Ordering::Relaxed);
+        if last_ms != 0 && now_ms.saturating_sub(last_ms) < interval_ms {
+            return Ok(());
+        }
+        let Some(mut db) = self.db.try_lock() else {
+            return Ok(());
+        };
+        // Read the version before the rows: a commit in between only causes one more
+        // reload later, never a missed one.
+        let version = data_version(&db.conn)?;
+        if version != db.data_version {
+            let tokens = load_active_tokens(&db.conn)?;
+            debug!(
+                active_tokens = tokens.len(),
+                "token cache reloaded after an external change"
+            );
+            *self.tokens.write() = tokens;
+            db.data_version = version;
+        }
+        self.last_check_ms.store(now_ms.max(1), Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MetaStore for SqliteMetaStore {
+    async fn create_tenant(&self, id: &TenantId) -> Result<Tenant, MetaError> {
+        let created_at = now_ms();
+        let db = self.db.lock();
+        let inserted = db.conn.execute(
+            "INSERT INTO tenants (id, created_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
+            params![id.as_str(), created_at],
+        )?;
+        if inserted == 0 {
+            return Err(MetaError::AlreadyExists {
+                kind: "tenant",
+                name: id.to_string(),
+            });
+        }
+        info!(tenant = %id, "tenant created");
+        Ok(Tenant {
+            id: id.clone(),
+            created_at,
+        })
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, MetaError> {
+        let db = self.db.lock();
+        let created_at: Option<i64> = db
+            .conn
+            .query_row(
+                "SELECT created_at FROM tenants WHERE id = ?1",
+                params![id.as_str()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(created_at.map(|created_at| Tenant {
+            id: id.clone(),
+            created_at,
+        }))
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, MetaError> {
+        let db = self.db.lock();
+        let mut statement = db
+            .conn
+            .prepare("SELECT id, created_at FROM tenants ORDER BY id")?;
+        let mut rows = statement.query([])?;
+        let mut tenants = Vec::new();
+        while let Some(row) = rows.next()? {
+            let id: String = row.get(0)?;
+            tenants.push(Tenant {
+                id: parse_tenant(id)?,
+                created_at: row.get(1)?,
+            });
+        }
+        Ok(tenants)
+    }
+
+    async fn create_token(&self, new: NewToken) -> Result<CreatedToken, MetaError> {
+        let scopes = normalize_scopes(new.scopes)?;
+        if let Some(name) = &new.name {
+            validate_name(name)?;
+        }
+        let scopes_text = scopes_to_text(&scopes);
+        let created_at = now_ms();
+
+        let mut db = self.db.lock();
+        let tx = db
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tenant_exists = tx
+            .query_row(
+                "SELECT 1 FROM tenants WHERE id = ?1",
+                params![new.tenant.as_str()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !tenant_exists {
+            return Err(MetaError::NotFound {
+                kind: "tenant",
+                name: new.tenant.to_string(),
+            });
+        }
+        let mut generated = None;
+        for _ in 0..ID_ATTEMPTS {
+            let candidate = token::generate();
+            let inserted = tx.execute(
+                "INSERT INTO tokens (id, tenant, name, scopes, hash, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
+                params![
+                    candidate.id,
+                    new.tenant.as_str(),
+                    new.name,
+                    scopes_text,
+                    candidate.hash.as_slice(),
+                    created_at
+                ],
+            )?;
+            if inserted == 1 {
+                generated = Some(candidate);
+                break;
+            }
+        }
+        let Some(generated) = generated else {
+            return Err(MetaError::Corrupt(format!(
+                "{ID_ATTEMPTS} random token ids in a row were already taken"
+            )));
+        };
+        tx.commit()?;
+
+        let info = TokenInfo {
+            id: generated.id,
+            tenant: new.tenant,
+            scopes,
+            name: new.name,
+            created_at,
+        };
+        // Still under the connection mutex, so a concurrent refresh cannot interleave.
+        self.tokens.write().insert(
+            info.id.clone(),
+            CachedToken {
+                hash: generated.hash,
+                info: info.clone(),
+            },
+        );
+        drop(db);
+        info!(tenant = %info.tenant, token_id = %info.id, scopes = %scopes_text, "token created");
+        Ok(CreatedToken {
+            info,
+            secret: generated.token,
+        })
+    }
+
+    async fn list_tokens(&self, tenant: Option<&TenantId>) -> Result<Vec<TokenInfo>, MetaError> {
+        let db = self.db.lock();
+        let mut statement = db.conn.prepare(
+            "SELECT id, tenant, name, scopes, created_at FROM tokens
+             WHERE revoked_at IS NULL AND (?1 IS NULL OR tenant = ?1)
+             ORDER BY tenant, created_at, id",
+        )?;
+        let mut rows = statement.query(params![tenant.map(TenantId::as_str)])?;
+        let mut tokens = Vec::new();
+        while let Some(row) = rows.next()? {
+            let id: String = row.get(0)?;
+            let scopes_text: String = row.get(3)?;
+            tokens.push(TokenInfo {
+                scopes: scopes_from_text(&id, &scopes_text)?,
+                id,
+                tenant: parse_tenant(row.get(1)?)?,
+                name: row.get(2)?,
+                created_at: row.get(4)?,
+            });
+        }
+        Ok(tokens)
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<bool, MetaError> {
+        let db = self.db.lock();
+        let revoked = db.conn.execute(
+            "UPDATE tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+            params![now_ms(), id],
+        )?;
+        if revoked == 0 {
+            return Ok(false);
+        }
+        self.tokens.write().remove(id);
+        drop(db);
+        info!(token_id = %id, "token revoked");
+        Ok(true)
+    }
+
+    async fn authenticate(&self, token: &str) -> Result<Option<TokenInfo>, MetaError> {
+        let Some((id, secret)) = token::parse(token) else {
+            return Ok(None);
+        };
+        self.refresh_if_due()?;
+        let presented = token::hash_secret(secret);
+        let tokens = self.tokens.read();
+        let Some(cached) = tokens.get(id) else {
+            return Ok(None);
+        };
+        if token::hashes_match(&cached.hash, &presented) {
+            Ok(Some(cached.info.clone()))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// Sets the pragmas every connection needs: WAL, fsync on every commit, foreign keys.
+fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Returns the mode in force: "wal" for files, "memory" for in-memory databases.
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    debug!(journal_mode = %mode, "metadata journal mode set");
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`] in one transaction, refusing newer schemas.
+fn migrate(conn: &mut Connection) -> Result<(), MetaError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(MetaError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found < 1 {
+        tx.execute_batch(SCHEMA_V1)?;
+    }
+    if found < SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        info!(
+            from = found,
+            to = SCHEMA_VERSION,
+            "metadata schema migrated"
+        );
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// SQLite's counter of commits made by other connections to the same database.
+fn data_version(conn: &Connection) -> Result<i64, MetaError> {
+    Ok(conn.pragma_query_value(None, "data_version", |row| row.get(0))?)
+}
+
+fn load_active_tokens(conn: &Connection) -> Result<HashMap<String, CachedToken>, MetaError> {
+    let mut statement = conn.prepare(
+        "SELECT id, tenant, name, scopes, hash, created_at FROM tokens WHERE revoked_at IS NULL",
+    )?;
+    let mut rows = statement.query([])?;
+    let mut tokens = HashMap::new();
+    while let Some(row) = rows.next()? {
+        let id: String = row.get(0)?;
+        let scopes_text: String = row.get(3)?;
+        let hash_bytes: Vec<u8> = row.get(4)?;
+        let hash: SecretHash = hash_bytes.as_slice().try_into().map_err(|_| {
+            MetaError::Corrupt(format!(
+                "token {id:?} has a {}-byte hash, expected 32",
+                hash_bytes.len()
+            ))
+        })?;
+        let info = TokenInfo {
+            scopes: scopes_from_text(&id, &scopes_text)?,
+            id: id.clone(),
+            tenant: parse_tenant(row.get(1)?)?,
+            name: row.get(2)?,
+            created_at: row.get(5)?,
+        };
+        tokens.insert(id, CachedToken { hash, info });
+    }
+    Ok(tokens)
+}
+
+fn scopes_to_text(scopes: &[Scope]) -> String {
+    let names: Vec<&str> = scopes.iter().map(|scope| scope.as_str()).collect();
+    names.join(",")
+}
+
+fn scopes_from_text(id: &str, text: &str) -> Result<Vec<Scope>, MetaError> {
+    let scopes = Scope::parse_list(text).map_err(|error| {
+        MetaError::Corrupt(format!("token {id:?} has scopes {text:?}: {error}"))
+    })?;
+    if scopes.is_empty() {
+        return Err(MetaError::Corrupt(format!("token {id:?} has no scopes")));
+    }
+    Ok(scopes)
+}
+
+fn parse_tenant(id: String) -> Result<TenantId, MetaError> {
+    TenantId::new(id.clone())
+        .map_err(|error| MetaError::Corrupt(format!("stored tenant ID {id:?}: {error}")))
+}
+
+fn now_ms() -> i64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests;

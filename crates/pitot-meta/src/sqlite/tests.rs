@@ -1,0 +1,398 @@
+use super::*;
+use crate::MAX_TOKEN_NAME_LEN;
+
+fn tenant(id: &str) -> TenantId {
+    TenantId::new(id).unwrap()
+}
+
+fn new_token(tenant_id: &str, scopes: &[Scope]) -> NewToken {
+    NewToken {
+        tenant: tenant(tenant_id),
+        scopes: scopes.to_vec(),
+        name: None,
+    }
+}
+
+fn store() -> SqliteMetaStore {
+    SqliteMetaStore::open_in_memory().unwrap()
+}
+
+/// A store with tenant `team-a` and one `metrics:write` token.
+async fn store_with_token() -> (SqliteMetaStore, CreatedToken) {
+    let store = store();
+    store.create_tenant(&tenant("team-a")).await.unwrap();
+    let created = store
+        .create_token(new_token("team-a", &[Scope::MetricsWrite]))
+        .await
+        .unwrap();
+    (store, created)
+}
+
+#[tokio::test]
+async fn creates_gets_and_lists_tenants() {
+    let store = store();
+    assert_eq!(store.get_tenant(&tenant("team-b")).await.unwrap(), None);
+    assert!(store.list_tenants().await.unwrap().is_empty());
+
+    let before = now_ms();
+    let b = store.create_tenant(&tenant("team-b")).await.unwrap();
+    let a = store.create_tenant(&tenant("team-a")).await.unwrap();
+    assert_eq!(b.id, tenant("team-b"));
+    assert!(b.created_at >= before && b.created_at <= now_ms());
+
+    assert_eq!(
+        store.get_tenant(&tenant("team-b")).await.unwrap(),
+        Some(b.clone())
+    );
+    assert_eq!(store.list_tenants().await.unwrap(), vec![a, b]);
+}
+
+#[tokio::test]
+async fn duplicate_tenant_is_rejected_and_left_unchanged() {
+    let store = store();
+    let first = store.create_tenant(&tenant("team-a")).await.unwrap();
+    let error = store.create_tenant(&tenant("team-a")).await.unwrap_err();
+    assert!(
+        matches!(&error, MetaError::AlreadyExists { kind: "tenant", name } if name == "team-a"),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), "tenant \"team-a\" already exists");
+    assert_eq!(
+        store.get_tenant(&tenant("team-a")).await.unwrap(),
+        Some(first)
+    );
+    assert_eq!(store.list_tenants().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn token_for_unknown_tenant_is_not_found() {
+    let store = store();
+    let error = store
+        .create_token(new_token("ghost", &[Scope::Admin]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, MetaError::NotFound { kind: "tenant", name } if name == "ghost"),
+        "{error:?}"
+    );
+    assert!(store.list_tokens(None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn token_with_bad_arguments_is_rejected() {
+    let store = store();
+    store.create_tenant(&tenant("team-a")).await.unwrap();
+
+    let error = store
+        .create_token(new_token("team-a", &[]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            MetaError::Invalid {
+                field: "scopes",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+
+    for name in [
+        String::new(),
+        "x".repeat(MAX_TOKEN_NAME_LEN + 1),
+        "a\nb".to_string(),
+    ] {
+        let mut new = new_token("team-a", &[Scope::Admin]);
+        new.name = Some(name.clone());
+        let error = store.create_token(new).await.unwrap_err();
+        assert!(
+            matches!(error, MetaError::Invalid { field: "name", .. }),
+            "{name:?}: {error:?}"
+        );
+    }
+    assert!(store.list_tokens(None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn created_token_authenticates_with_its_scopes() {
+    let store = store();
+    store.create_tenant(&tenant("team-a")).await.unwrap();
+    let created = store
+        .create_token(NewToken {
+            tenant: tenant("team-a"),
+            scopes: vec![Scope::MetricsRead, Scope::MetricsWrite, Scope::MetricsRead],
+            name: Some("grafana".to_string()),
+        })
+        .await
+        .unwrap();
+
+    assert!(created
+        .secret
+        .starts_with(&format!("pitot_{}_", created.info.id)));
+    assert_eq!(created.info.tenant, tenant("team-a"));
+    // Duplicates dropped, stored in Scope::ALL order.
+    assert_eq!(
+        created.info.scopes,
+        vec![Scope::MetricsWrite, Scope::MetricsRead]
+    );
+    assert_eq!(created.info.name.as_deref(), Some("grafana"));
+
+    let info = store
+        .authenticate(&created.secret)
+        .await
+        .unwrap()
+        .expect("authenticates");
+    assert_eq!(info, created.info);
+    assert!(info.allows(Scope::MetricsWrite));
+    assert!(info.allows(Scope::MetricsRead));
+    assert!(!info.allows(Scope::LogsWrite));
+}
+
+#[tokio::test]
+async fn altered_or_malformed_tokens_do_not_authenticate() {
+    let (store, created) = store_with_token().await;
+    let good = created.secret.clone();
+
+    let mut rejected = vec![
+        String::new(),
+        "garbage".to_string(),
+        "pitot_".to_string(),
+        "Bearer ".to_string() + &good,
+        good[..good.len() - 1].to_string(),
+        good[..good.len() / 2].to_string(),
+        format!("{good}0"),
+        good.to_uppercase(),
+        format!(" {good}"),
+        "é".repeat(40),
+    ];
+    // Every single changed character, in the id and in the secret, must be rejected.
+    for position in "pitot_".len()..good.len() {
+        let mut bytes = good.clone().into_bytes();
+        if bytes[position] == b'_' {
+            continue;
+        }
+        bytes[position] = if bytes[position] == b'0' { b'1' } else { b'0' };
+        rejected.push(String::from_utf8(bytes).unwrap());
+    }
+    for token in &rejected {
+        assert_eq!(store.authenticate(token).await.unwrap(), None, "{token:?}");
+    }
+    // The genuine token still works after all those attempts.
+    assert!(store.authenticate(&good).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn revoked_token_no_longer_authenticates_or_lists() {
+    let (store, created) = store_with_token().await;
+    let other = store
+        .create_token(new_token("team-a", &[Scope::LogsRead]))
+        .await
+        .unwrap();
+
+    assert!(store.revoke_token(&created.info.id).await.unwrap());
+    assert_eq!(store.authenticate(&created.secret).await.unwrap(), None);
+    // Revoking again, or an unknown id, reports that no active token had that id.
+    assert!(!store.revoke_token(&created.info.id).await.unwrap());
+    assert!(!store.revoke_token("0000000000000000").await.unwrap());
+    assert!(!store.revoke_token("").await.unwrap());
+
+    assert_eq!(
+        store.list_tokens(None).await.unwrap(),
+        vec![other.info.clone()]
+    );
+    assert!(store.authenticate(&other.secret).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn list_tokens_filters_by_tenant_and_never_shows_secrets() {
+    let store = store();
+    store.create_tenant(&tenant("team-a")).await.unwrap();
+    store.create_tenant(&tenant("team-b")).await.unwrap();
+    let a1 = store
+        .create_token(new_token("team-a", &[Scope::Admin]))
+        .await
+        .unwrap();
+    let b1 = store
+        .create_token(new_token("team-b", &[Scope::LogsWrite]))
+        .await
+        .unwrap();
+    let a2 = store
+        .create_token(new_token("team-a", &[Scope::RulesRead]))
+        .await
+        .unwrap();
+
+    let mut expected_a = vec![a1.info.clone(), a2.info.clone()];
+    expected_a.sort_by(|x, y| (x.created_at, &x.id).cmp(&(y.created_at, &y.id)));
+    assert_eq!(
+        store.list_tokens(Some(&tenant("team-a"))).await.unwrap(),
+        expected_a
+    );
+    assert_eq!(
+        store.list_tokens(Some(&tenant("team-b"))).await.unwrap(),
+        vec![b1.info.clone()]
+    );
+    assert!(store
+        .list_tokens(Some(&tenant("team-c")))
+        .await
+        .unwrap()
+        .is_empty());
+
+    let all = store.list_tokens(None).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let json = serde_json::to_string(&all).unwrap();
+    for created in [&a1, &b1, &a2] {
+        let (_, secret) = token::parse(&created.secret).unwrap();
+        assert!(!json.contains(secret), "listing leaks a secret: {json}");
+        assert!(!json.contains(&hex::encode(token::hash_secret(secret))));
+        assert!(json.contains(&created.info.id));
+    }
+    assert!(!json.contains("hash"));
+}
+
+#[tokio::test]
+async fn secrets_are_random_and_long_enough() {
+    let (store, first) = store_with_token().await;
+    let second = store
+        .create_token(new_token("team-a", &[Scope::MetricsWrite]))
+        .await
+        .unwrap();
+    assert_ne!(first.info.id, second.info.id);
+    assert_ne!(first.secret, second.secret);
+    let (_, secret) = token::parse(&first.secret).unwrap();
+    // 64 hex characters = 256 bits, at least the 128 required.
+    assert!(secret.len() * 4 >= 128, "secret {secret:?} is too short");
+    // Only the hash is stored: the secret text appears nowhere in the database.
+    let db = store.db.lock();
+    let stored_hash: Vec<u8> = db
+        .conn
+        .query_row(
+            "SELECT hash FROM tokens WHERE id = ?1",
+            params![first.info.id],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored_hash, token::hash_secret(secret).to_vec());
+    let mentions: i64 = db
+        .conn
+        .query_row(
+            "SELECT count(*) FROM tokens
+             WHERE instr(id || tenant || coalesce(name, '') || scopes || hex(hash), upper(?1)) > 0
+                OR instr(id || tenant || coalesce(name, '') || scopes, ?1) > 0",
+            params![secret],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(mentions, 0);
+}
+
+#[tokio::test]
+async fn tenants_and_tokens_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+
+    let (kept, revoked) = {
+        let store = SqliteMetaStore::open(&path).unwrap();
+        store.create_tenant(&tenant("team-a")).await.unwrap();
+        let kept = store
+            .create_token(NewToken {
+                tenant: tenant("team-a"),
+                scopes: vec![Scope::MetricsWrite, Scope::LogsWrite],
+                name: Some("alloy".to_string()),
+            })
+            .await
+            .unwrap();
+        let revoked = store
+            .create_token(new_token("team-a", &[Scope::Admin]))
+            .await
+            .unwrap();
+        (kept, revoked)
+    };
+
+    {
+        let store = SqliteMetaStore::open(&path).unwrap();
+        assert_eq!(store.list_tenants().await.unwrap().len(), 1);
+        assert_eq!(
+            store.authenticate(&kept.secret).await.unwrap(),
+            Some(kept.info.clone())
+        );
+        assert!(store.authenticate(&revoked.secret).await.unwrap().is_some());
+        assert!(store.revoke_token(&revoked.info.id).await.unwrap());
+    }
+
+    let store = SqliteMetaStore::open(&path).unwrap();
+    assert_eq!(
+        store.authenticate(&kept.secret).await.unwrap(),
+        Some(kept.info.clone())
+    );
+    assert_eq!(store.authenticate(&revoked.secret).await.unwrap(), None);
+    assert_eq!(store.list_tokens(None).await.unwrap(), vec![kept.info]);
+    let error = store.create_tenant(&tenant("team-a")).await.unwrap_err();
+    assert!(matches!(error, MetaError::AlreadyExists { .. }));
+}
+
+#[tokio::test]
+async fn changes_by_another_process_reach_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let server = SqliteMetaStore::open(&path)
+        .unwrap()
+        .with_refresh_interval(Duration::ZERO);
+    server.create_tenant(&tenant("team-a")).await.unwrap();
+    let old = server
+        .create_token(new_token("team-a", &[Scope::Admin]))
+        .await
+        .unwrap();
+
+    // A second connection to the same file, as the `pitot token` CLI would open.
+    let cli = SqliteMetaStore::open(&path).unwrap();
+    let new = cli
+        .create_token(new_token("team-a", &[Scope::LogsRead]))
+        .await
+        .unwrap();
+    assert!(cli.revoke_token(&old.info.id).await.unwrap());
+
+    assert_eq!(
+        server.authenticate(&new.secret).await.unwrap(),
+        Some(new.info)
+    );
+    assert_eq!(server.authenticate(&old.secret).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    drop(SqliteMetaStore::open(&path).unwrap());
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+    }
+    let error = SqliteMetaStore::open(&path).err().expect("open must fail");
+    assert!(
+        matches!(error, MetaError::SchemaTooNew { found, supported } if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn open_names_the_path_it_cannot_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing-dir").join("meta.db");
+    let error = SqliteMetaStore::open(&path).err().expect("open must fail");
+    assert!(matches!(&error, MetaError::Open { .. }), "{error:?}");
+    assert!(error.to_string().contains("missing-dir"), "{error}");
+}
+
+#[tokio::test]
+async fn works_behind_the_trait_object() {
+    let store: crate::MetaStoreRef = std::sync::Arc::new(store());
+    store.create_tenant(&tenant("team-a")).await.unwrap();
+    let created = store
+        .create_token(new_token("team-a", &[Scope::Admin]))
+        .await
+        .unwrap();
+    let info = store.authenticate(&created.secret).await.unwrap().unwrap();
+    assert!(info.allows(Scope::AlertsWrite));
+}

@@ -1,0 +1,182 @@
+//! Prometheus remote write 1.0 (`prometheus.WriteRequest`).
+
+use prost::Message;
+
+use crate::{decode_snappy, BodyError};
+
+/// A remote-write request: series with their samples, and metric metadata.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WriteRequest {
+    /// The series in this request.
+    #[prost(message, repeated, tag = "1")]
+    pub timeseries: Vec<TimeSeries>,
+    /// Metric family metadata (type, help, unit).
+    #[prost(message, repeated, tag = "3")]
+    pub metadata: Vec<MetricMetadata>,
+}
+
+/// One series: its labels and samples (and exemplars, which Pitot accepts and ignores).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TimeSeries {
+    /// Label pairs, `__name__` included.
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    /// Samples, ordered by time within the series.
+    #[prost(message, repeated, tag = "2")]
+    pub samples: Vec<Sample>,
+    /// Exemplars.
+    #[prost(message, repeated, tag = "3")]
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// One label pair.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Label {
+    /// Label name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Label value.
+    #[prost(string, tag = "2")]
+    pub value: String,
+}
+
+/// One float sample.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Sample {
+    /// The value.
+    #[prost(double, tag = "1")]
+    pub value: f64,
+    /// Milliseconds since the epoch.
+    #[prost(int64, tag = "2")]
+    pub timestamp: i64,
+}
+
+/// An exemplar attached to a series.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Exemplar {
+    /// Exemplar labels (often a trace ID).
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    /// The value.
+    #[prost(double, tag = "2")]
+    pub value: f64,
+    /// Milliseconds since the epoch.
+    #[prost(int64, tag = "3")]
+    pub timestamp: i64,
+}
+
+/// Metadata of a metric family.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MetricMetadata {
+    /// The metric type (`MetricType` as an integer).
+    #[prost(enumeration = "MetricType", tag = "1")]
+    pub r#type: i32,
+    /// The family name.
+    #[prost(string, tag = "2")]
+    pub metric_family_name: String,
+    /// HELP text.
+    #[prost(string, tag = "4")]
+    pub help: String,
+    /// UNIT text.
+    #[prost(string, tag = "5")]
+    pub unit: String,
+}
+
+/// Metric types as in `types.proto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+#[repr(i32)]
+pub enum MetricType {
+    /// Unknown.
+    Unknown = 0,
+    /// Counter.
+    Counter = 1,
+    /// Gauge.
+    Gauge = 2,
+    /// Histogram.
+    Histogram = 3,
+    /// Gauge histogram.
+    Gaugehistogram = 4,
+    /// Summary.
+    Summary = 5,
+    /// Info.
+    Info = 6,
+    /// State set.
+    Stateset = 7,
+}
+
+impl MetricType {
+    /// The lowercase name used by the Prometheus metadata API.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            MetricType::Unknown => "unknown",
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::Gaugehistogram => "gaugehistogram",
+            MetricType::Summary => "summary",
+            MetricType::Info => "info",
+            MetricType::Stateset => "stateset",
+        }
+    }
+}
+
+/// Decodes a snappy-compressed remote-write body, with at most `max_decompressed`
+/// bytes after decompression.
+pub fn decode_write_request(body: &[u8], max_decompressed: usize) -> Result<WriteRequest, BodyError> {
+    let raw = decode_snappy(body, max_decompressed)?;
+    WriteRequest::decode(raw.as_slice()).map_err(|e| BodyError::Protobuf {
+        message: "prometheus.WriteRequest",
+        reason: e.to_string(),
+    })
+}
+
+/// Encodes a request as a client would send it (used by tests and load tools).
+pub fn encode_write_request(request: &WriteRequest) -> Vec<u8> {
+    crate::encode_snappy(&request.encode_to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode_snappy;
+    use proptest::prelude::*;
+
+    fn sample_request() -> WriteRequest {
+        WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![
+                    Label { name: "__name__".into(), value: "up".into() },
+                    Label { name: "job".into(), value: "x".into() },
+                ],
+                samples: vec![Sample { value: 1.5, timestamp: 1000 }],
+                exemplars: vec![],
+            }],
+            metadata: vec![MetricMetadata {
+                r#type: MetricType::Gauge as i32,
+                metric_family_name: "up".into(),
+                help: "h".into(),
+                unit: String::new(),
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trip_and_clear_errors() {
+        let req = sample_request();
+        let body = encode_write_request(&req);
+        assert_eq!(decode_write_request(&body, 1 << 20).unwrap(), req);
+        assert!(matches!(decode_write_request(&[], 1 << 20), Err(BodyError::Empty)));
+        assert!(matches!(decode_write_request(b"\xff\xff\xff\xff\xff", 1 << 20), Err(BodyError::Snappy(_))));
+        let truncated = encode_snappy(&req.encode_to_vec()[..10]);
+        assert!(matches!(decode_write_request(&truncated, 1 << 20), Err(BodyError::Protobuf { .. })));
+        assert!(matches!(decode_write_request(&body, 4), Err(BodyError::TooLarge { .. })));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode_write_request(&bytes, 1 << 16);
+            let _ = decode_write_request(&encode_snappy(&bytes), 1 << 16);
+        }
+    }
+}

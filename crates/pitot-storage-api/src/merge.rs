@@ -1,0 +1,133 @@
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use pitot_core::{Labels, Matcher, Sample, TenantId};
+
+use crate::{Querier, Queryable, QueryableRef, SampleIter, SelectHints, Series, SeriesSet, StorageError};
+
+/// Combines several queryables (head and blocks) into one: series with the same labels
+/// are merged by timestamp, the first source winning on equal timestamps.
+pub struct MergeQueryable {
+    sources: Vec<QueryableRef>,
+}
+
+impl MergeQueryable {
+    /// Merges `sources`, in priority order.
+    pub fn new(sources: Vec<QueryableRef>) -> Self {
+        MergeQueryable { sources }
+    }
+}
+
+impl Queryable for MergeQueryable {
+    fn querier(&self, tenant: &TenantId, mint: i64, maxt: i64) -> Result<Box<dyn Querier>, StorageError> {
+        let queriers = self
+            .sources
+            .iter()
+            .map(|s| s.querier(tenant, mint, maxt))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Box::new(MergeQuerier { queriers }))
+    }
+}
+
+/// Merges the results of several queriers.
+pub struct MergeQuerier {
+    queriers: Vec<Box<dyn Querier>>,
+}
+
+impl MergeQuerier {
+    /// Merges `queriers`, in priority order.
+    pub fn new(queriers: Vec<Box<dyn Querier>>) -> Self {
+        MergeQuerier { queriers }
+    }
+}
+
+#[async_trait]
+impl Querier for MergeQuerier {
+    async fn select(&self, hints: &SelectHints, matchers: &[Matcher]) -> Result<SeriesSet, StorageError> {
+        if self.queriers.len() == 1 {
+            return self.queriers[0].select(hints, matchers).await;
+        }
+        let mut grouped: BTreeMap<Labels, Vec<Series>> = BTreeMap::new();
+        let mut warnings = Vec::new();
+        for querier in &self.queriers {
+            let set = querier.select(hints, matchers).await?;
+            warnings.extend(set.warnings);
+            for series in set.series {
+                grouped.entry(series.labels.clone()).or_default().push(series);
+            }
+        }
+        let series = grouped
+            .into_iter()
+            .map(|(labels, mut parts)| {
+                if parts.len() == 1 {
+                    return parts.pop().expect("one part");
+                }
+                let parts = std::sync::Arc::new(parts);
+                Series::new(labels, move || merge_iters(parts.iter().map(Series::samples).collect()))
+            })
+            .collect();
+        Ok(SeriesSet { series, warnings })
+    }
+
+    async fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        let mut all = Vec::new();
+        for querier in &self.queriers {
+            all.extend(querier.label_names(matchers).await?);
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
+    async fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        let mut all = Vec::new();
+        for querier in &self.queriers {
+            all.extend(querier.label_values(name, matchers).await?);
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+}
+
+/// Merges ascending sample iterators; on equal timestamps the earliest iterator wins.
+pub fn merge_iters(iters: Vec<SampleIter>) -> SampleIter {
+    let mut heads: Vec<(Option<Sample>, SampleIter)> = iters.into_iter().map(|mut it| (it.next(), it)).collect();
+    Box::new(std::iter::from_fn(move || {
+        let mut best: Option<(usize, i64)> = None;
+        for (i, (head, _)) in heads.iter().enumerate() {
+            if let Some(s) = head {
+                if best.is_none_or(|(_, t)| s.t < t) {
+                    best = Some((i, s.t));
+                }
+            }
+        }
+        let (winner, t) = best?;
+        let sample = heads[winner].0.take().expect("winner has a head");
+        for (i, (head, it)) in heads.iter_mut().enumerate() {
+            // Advance the winner, and drop equal-timestamp duplicates from the others.
+            if i == winner || head.is_some_and(|s| s.t == t) {
+                *head = it.next();
+            }
+        }
+        Some(sample)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iter(samples: &[(i64, f64)]) -> SampleIter {
+        let v: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
+        Box::new(v.into_iter())
+    }
+
+    #[test]
+    fn merge_orders_and_first_source_wins_ties() {
+        let merged: Vec<_> = merge_iters(vec![iter(&[(1, 1.0), (3, 3.0)]), iter(&[(2, 20.0), (3, 30.0), (4, 40.0)])])
+            .map(|s| (s.t, s.v))
+            .collect();
+        assert_eq!(merged, [(1, 1.0), (2, 20.0), (3, 3.0), (4, 40.0)]);
+    }
+}

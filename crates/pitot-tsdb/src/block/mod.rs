@@ -1,0 +1,234 @@
+//! Immutable blocks: a tenant's samples of one time range, written once to the object
+//! store as three objects under `<tenant>/<block id>/`: `chunks`, `index`, and
+//! `meta.json`. `meta.json` is written last, so a block without it is an interrupted
+//! write and is ignored (and removed) on load.
+
+pub mod format;
+mod querier;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use object_store::{path::Path, ObjectStore, PutPayload};
+use pitot_chunkenc::XorAppender;
+use pitot_core::{Labels, Sample, TenantId};
+use roaring::RoaringBitmap;
+use serde::{Deserialize, Serialize};
+
+pub use format::{BlockIndex, BlockSeries, ChunkMeta};
+pub use querier::BlockQuerier;
+
+use crate::head::SAMPLES_PER_CHUNK;
+use crate::postings::LabelIndex;
+use crate::TsdbError;
+
+/// The small description of a block, stored as `meta.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockMeta {
+    /// The block's ID (a ULID: sortable by creation time).
+    pub ulid: String,
+    /// Oldest timestamp the block covers (inclusive, ms).
+    pub min_time: i64,
+    /// End of the covered range (exclusive, ms).
+    pub max_time: i64,
+    /// Counts, for operators and the bytes-per-sample figure.
+    pub stats: BlockStats,
+    /// Format version of the block.
+    pub version: u32,
+}
+
+/// Counts of what a block holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockStats {
+    /// Series.
+    pub num_series: u64,
+    /// Samples.
+    pub num_samples: u64,
+    /// Chunks.
+    pub num_chunks: u64,
+    /// Bytes of the `chunks` object.
+    pub chunk_bytes: u64,
+    /// Bytes of the `index` object.
+    pub index_bytes: u64,
+}
+
+/// An open block: its meta and index in memory, chunks read on demand.
+pub struct Block {
+    /// The block's description.
+    pub meta: BlockMeta,
+    index: BlockIndex,
+    all: RoaringBitmap,
+    store: Arc<dyn ObjectStore>,
+    chunks_path: Path,
+    dir: Path,
+}
+
+fn block_dir(tenant: &TenantId, ulid: &str) -> Path {
+    Path::from(format!("{}/{}", tenant.as_str(), ulid))
+}
+
+impl Block {
+    /// Writes a block of `series` (sorted by labels, samples ascending) covering
+    /// `[min_time, max_time)` and opens it.
+    pub async fn write(
+        store: Arc<dyn ObjectStore>,
+        tenant: &TenantId,
+        min_time: i64,
+        max_time: i64,
+        series: Vec<(Labels, Vec<Sample>)>,
+    ) -> Result<Block, TsdbError> {
+        let ulid = ulid::Ulid::new().to_string();
+        let dir = block_dir(tenant, &ulid);
+        let mut chunks = Vec::new();
+        let mut index_series = Vec::with_capacity(series.len());
+        let mut stats = BlockStats::default();
+        for (labels, samples) in series {
+            let mut metas = Vec::new();
+            for part in samples.chunks(SAMPLES_PER_CHUNK) {
+                let mut app = XorAppender::new();
+                for s in part {
+                    app.append(s.t, s.v);
+                }
+                let bytes = app.finish();
+                metas.push(ChunkMeta {
+                    min_t: part[0].t,
+                    max_t: part[part.len() - 1].t,
+                    offset: chunks.len() as u64,
+                    len: bytes.len() as u32,
+                });
+                chunks.extend_from_slice(&bytes);
+            }
+            stats.num_series += 1;
+            stats.num_samples += samples.len() as u64;
+            stats.num_chunks += metas.len() as u64;
+            index_series.push(BlockSeries { labels, chunks: metas });
+        }
+        let index_bytes = format::encode_index(&index_series);
+        stats.chunk_bytes = chunks.len() as u64;
+        stats.index_bytes = index_bytes.len() as u64;
+        let meta = BlockMeta {
+            ulid,
+            min_time,
+            max_time,
+            stats,
+            version: 1,
+        };
+        let chunks_path = dir.child("chunks");
+        store.put(&chunks_path, PutPayload::from(chunks)).await?;
+        store.put(&dir.child("index"), PutPayload::from(index_bytes)).await?;
+        let meta_json = serde_json::to_vec_pretty(&meta).expect("block meta serializes");
+        store.put(&dir.child("meta.json"), PutPayload::from(meta_json)).await?;
+        // Keep the series just written and build postings from them, as loading the
+        // index would, instead of reading the block back.
+        let index = BlockIndex {
+            series: index_series,
+            postings: Default::default(),
+        };
+        let index = rebuild_postings(index);
+        Ok(Block::from_parts(meta, index, store, dir))
+    }
+
+    /// Opens the block `ulid` of `tenant`. Returns `Ok(None)` if it has no `meta.json`
+    /// (an interrupted write).
+    pub async fn open(store: Arc<dyn ObjectStore>, tenant: &TenantId, ulid: &str) -> Result<Option<Block>, TsdbError> {
+        let dir = block_dir(tenant, ulid);
+        let meta_bytes = match store.get(&dir.child("meta.json")).await {
+            Ok(r) => r.bytes().await?,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let meta: BlockMeta = serde_json::from_slice(&meta_bytes)
+            .map_err(|e| TsdbError::Corrupt(format!("block {dir} meta.json: {e}")))?;
+        let index_bytes = store.get(&dir.child("index")).await?.bytes().await?;
+        let index = format::decode_index(&index_bytes).map_err(|e| TsdbError::Corrupt(format!("block {dir}: {e}")))?;
+        Ok(Some(Block::from_parts(meta, index, store, dir)))
+    }
+
+    fn from_parts(meta: BlockMeta, index: BlockIndex, store: Arc<dyn ObjectStore>, dir: Path) -> Block {
+        let mut all = RoaringBitmap::new();
+        all.insert_range(0..index.series.len() as u32);
+        Block {
+            meta,
+            index,
+            all,
+            store,
+            chunks_path: dir.child("chunks"),
+            dir,
+        }
+    }
+
+    /// Deletes the block's objects (meta first, so a half-deleted block is ignored).
+    pub async fn delete(&self) -> Result<(), TsdbError> {
+        delete_dir(&*self.store, &self.dir).await
+    }
+
+    /// The block's series.
+    pub fn series(&self) -> &[BlockSeries] {
+        &self.index.series
+    }
+
+    /// Reads the chunk bytes of several series at once: one byte range per series.
+    pub async fn read_chunks(&self, ranges: Vec<std::ops::Range<u64>>) -> Result<Vec<Bytes>, TsdbError> {
+        if ranges.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.store.get_ranges(&self.chunks_path, &ranges).await?)
+    }
+}
+
+/// Deletes `meta.json` first, then the other objects of a block directory.
+pub async fn delete_dir(store: &dyn ObjectStore, dir: &Path) -> Result<(), TsdbError> {
+    match store.delete(&dir.child("meta.json")).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    for name in ["index", "chunks"] {
+        match store.delete(&dir.child(name)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn rebuild_postings(mut index: BlockIndex) -> BlockIndex {
+    let mut postings: std::collections::BTreeMap<String, std::collections::BTreeMap<String, RoaringBitmap>> =
+        Default::default();
+    for (id, s) in index.series.iter().enumerate() {
+        for label in &s.labels {
+            postings
+                .entry(label.name.clone())
+                .or_default()
+                .entry(label.value.clone())
+                .or_default()
+                .insert(id as u32);
+        }
+    }
+    index.postings = postings
+        .into_iter()
+        .map(|(name, values)| (name, values.into_iter().collect()))
+        .collect();
+    index
+}
+
+impl LabelIndex for Block {
+    fn all_series(&self) -> RoaringBitmap {
+        self.all.clone()
+    }
+
+    fn postings(&self, name: &str, value: &str) -> Option<&RoaringBitmap> {
+        let values = self.index.postings.get(name)?;
+        let i = values.binary_search_by(|(v, _)| v.as_str().cmp(value)).ok()?;
+        Some(&values[i].1)
+    }
+
+    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&str, &RoaringBitmap)) {
+        if let Some(values) = self.index.postings.get(name) {
+            for (value, ids) in values {
+                f(value, ids);
+            }
+        }
+    }
+}

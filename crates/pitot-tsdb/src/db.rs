@@ -1,0 +1,423 @@
+//! The storage engine as a whole: WAL, heads, blocks, cutting, retention, recovery.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use object_store::ObjectStore;
+use parking_lot::{Mutex, RwLock};
+use pitot_core::{Labels, Sample, TenantId};
+use pitot_storage_api::{
+    AppendOutcome, MergeQuerier, MetricsAppender, Querier, Queryable, SeriesBatch, StorageError,
+};
+use pitot_wal::{Wal, WalOptions};
+
+use crate::block::{delete_dir, Block, BlockQuerier};
+use crate::head::{Appended, TenantHead};
+use crate::querier::HeadQuerier;
+use crate::wal_record::{self, RecordBuilder};
+use crate::{TsdbError, TsdbOptions};
+
+/// Series per WAL checkpoint record, to keep records (and memory while writing) small.
+const CHECKPOINT_SERIES_PER_RECORD: usize = 1000;
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct TsdbStats {
+    /// Samples stored.
+    pub samples_appended: AtomicU64,
+    /// Series created in heads.
+    pub series_created: AtomicU64,
+    /// Blocks written.
+    pub blocks_written: AtomicU64,
+    /// Blocks deleted by retention.
+    pub blocks_deleted: AtomicU64,
+    /// Head cuts that failed (retried later).
+    pub cut_failures: AtomicU64,
+}
+
+type HeadRef = Arc<Mutex<TenantHead>>;
+
+/// The metrics storage engine for all tenants of one process.
+pub struct Tsdb {
+    options: TsdbOptions,
+    wal: Wal,
+    heads: RwLock<HashMap<TenantId, HeadRef>>,
+    blocks: RwLock<HashMap<TenantId, Vec<Arc<Block>>>>,
+    store: Arc<dyn ObjectStore>,
+    /// Serializes cuts, checkpoints and retention.
+    maintenance: tokio::sync::Mutex<()>,
+    /// Counters.
+    pub stats: TsdbStats,
+}
+
+impl Tsdb {
+    /// Opens the engine: loads every tenant's blocks from `store`, then replays the WAL
+    /// in `wal_dir` into the heads. Samples in the WAL that are older than a tenant's
+    /// newest block are already in that block and are skipped.
+    pub async fn open(wal_dir: &Path, store: Arc<dyn ObjectStore>, options: TsdbOptions) -> Result<Arc<Tsdb>, TsdbError> {
+        let wal = Wal::open(
+            wal_dir,
+            WalOptions {
+                segment_size: options.wal_segment_size,
+                fsync: options.wal_fsync,
+            },
+        )?;
+        let blocks = load_blocks(&store).await?;
+        let mut heads: HashMap<TenantId, TenantHead> = HashMap::new();
+        for (tenant, list) in &blocks {
+            let end = list.iter().map(|b| b.meta.max_time).max().unwrap_or(i64::MIN);
+            heads.insert(tenant.clone(), TenantHead::new(end));
+        }
+        let mut replayed_samples = 0u64;
+        let stats = wal.replay(|payload| -> Result<(), wal_record::RecordError> {
+            let record = wal_record::decode(payload)?;
+            let head = heads.entry(record.tenant).or_insert_with(|| TenantHead::new(i64::MIN));
+            for (id, labels) in record.series {
+                head.insert_series(id, labels);
+            }
+            for (id, sample) in record.samples {
+                // Replay accepts what the head accepted live, whatever its age relative
+                // to the newest sample; only data already in a block is skipped.
+                if head.append(id, sample, i64::MAX).is_ok() {
+                    replayed_samples += 1;
+                }
+            }
+            Ok(())
+        });
+        let stats = stats.map_err(|e| TsdbError::Corrupt(format!("wal replay: {e}")))?;
+        for head in heads.values_mut() {
+            head.remove_empty_series();
+        }
+        tracing::info!(
+            records = stats.records,
+            samples = replayed_samples,
+            tenants = heads.len(),
+            blocks = blocks.values().map(Vec::len).sum::<usize>(),
+            "metrics storage recovered"
+        );
+        Ok(Arc::new(Tsdb {
+            options,
+            wal,
+            heads: RwLock::new(heads.into_iter().map(|(t, h)| (t, Arc::new(Mutex::new(h)))).collect()),
+            blocks: RwLock::new(blocks),
+            store,
+            maintenance: tokio::sync::Mutex::new(()),
+            stats: TsdbStats::default(),
+        }))
+    }
+
+    fn head(&self, tenant: &TenantId) -> HeadRef {
+        if let Some(head) = self.heads.read().get(tenant) {
+            return Arc::clone(head);
+        }
+        let mut heads = self.heads.write();
+        let min_valid = self
+            .blocks
+            .read()
+            .get(tenant)
+            .and_then(|list| list.iter().map(|b| b.meta.max_time).max())
+            .unwrap_or(i64::MIN);
+        Arc::clone(
+            heads
+                .entry(tenant.clone())
+                .or_insert_with(|| Arc::new(Mutex::new(TenantHead::new(min_valid)))),
+        )
+    }
+
+    /// Number of series in all heads.
+    pub fn head_series(&self) -> usize {
+        self.heads.read().values().map(|h| h.lock().num_series()).sum()
+    }
+
+    /// Blocks of every tenant.
+    pub fn block_metas(&self) -> Vec<(TenantId, crate::BlockMeta)> {
+        let blocks = self.blocks.read();
+        let mut out: Vec<_> = blocks
+            .iter()
+            .flat_map(|(t, list)| list.iter().map(move |b| (t.clone(), b.meta.clone())))
+            .collect();
+        out.sort_by(|a, b| (&a.0, a.1.min_time).cmp(&(&b.0, b.1.min_time)));
+        out
+    }
+
+    /// WAL counters.
+    pub fn wal_stats(&self) -> pitot_wal::WalStats {
+        self.wal.stats()
+    }
+
+    /// Cuts every head that spans at least 1.5 block ranges (all of it up to its newest
+    /// sample when `force`), writes the blocks, and checkpoints the WAL. Returns the
+    /// number of blocks written.
+    pub async fn cut_blocks(&self, force: bool) -> Result<usize, TsdbError> {
+        let _guard = self.maintenance.lock().await;
+        let heads: Vec<(TenantId, HeadRef)> = self
+            .heads
+            .read()
+            .iter()
+            .map(|(t, h)| (t.clone(), Arc::clone(h)))
+            .collect();
+        let range = self.options.block_range_ms();
+        let mut written = 0;
+        for (tenant, head) in heads {
+            loop {
+                let (start, end, previous_min_valid, series) = {
+                    let mut head = head.lock();
+                    let Some((min_t, max_t)) = head.time_range() else { break };
+                    let start = min_t.div_euclid(range) * range;
+                    let end = start + range;
+                    if !force && max_t < end + range / 2 {
+                        break;
+                    }
+                    let previous = head.min_valid_t;
+                    (start, end, previous, head.drain_before(end))
+                };
+                if series.is_empty() {
+                    continue;
+                }
+                match Block::write(Arc::clone(&self.store), &tenant, start, end, series.clone()).await {
+                    Ok(block) => {
+                        tracing::info!(
+                            tenant = %tenant,
+                            block = %block.meta.ulid,
+                            min_time = start,
+                            max_time = end,
+                            series = block.meta.stats.num_series,
+                            samples = block.meta.stats.num_samples,
+                            bytes = block.meta.stats.chunk_bytes + block.meta.stats.index_bytes,
+                            "head cut into block"
+                        );
+                        self.blocks.write().entry(tenant.clone()).or_default().push(Arc::new(block));
+                        self.stats.blocks_written.fetch_add(1, Ordering::Relaxed);
+                        written += 1;
+                    }
+                    Err(error) => {
+                        // Give the samples back to the head; the WAL still has them.
+                        restore(&head, previous_min_valid, series);
+                        self.stats.cut_failures.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(tenant = %tenant, %error, "writing a block failed; samples stay in the head and the cut is retried");
+                        return Err(error);
+                    }
+                }
+            }
+        }
+        if written > 0 {
+            self.checkpoint_wal()?;
+        }
+        Ok(written)
+    }
+
+    /// Replaces every WAL segment so far by a checkpoint of what the heads hold now.
+    fn checkpoint_wal(&self) -> Result<(), TsdbError> {
+        let segment = self.wal.rotate()?;
+        let heads: Vec<(TenantId, HeadRef)> = self
+            .heads
+            .read()
+            .iter()
+            .map(|(t, h)| (t.clone(), Arc::clone(h)))
+            .collect();
+        let mut records = CheckpointRecords::new(heads);
+        self.wal.checkpoint(segment, &mut records)?;
+        Ok(())
+    }
+
+    /// Deletes blocks whose range ended more than the retention period before `now_ms`.
+    pub async fn apply_retention(&self, now_ms: i64) -> Result<usize, TsdbError> {
+        let _guard = self.maintenance.lock().await;
+        let cutoff = now_ms - self.options.retention.as_millis() as i64;
+        let expired: Vec<Arc<Block>> = {
+            let mut blocks = self.blocks.write();
+            let mut expired = Vec::new();
+            for list in blocks.values_mut() {
+                list.retain(|b| {
+                    let keep = b.meta.max_time > cutoff;
+                    if !keep {
+                        expired.push(Arc::clone(b));
+                    }
+                    keep
+                });
+            }
+            expired
+        };
+        for block in &expired {
+            block.delete().await?;
+            self.stats.blocks_deleted.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(block = %block.meta.ulid, max_time = block.meta.max_time, "block deleted by retention");
+        }
+        Ok(expired.len())
+    }
+
+    /// Flushes the WAL and stops its writer (graceful shutdown).
+    pub fn close(&self) -> Result<(), TsdbError> {
+        self.wal.close()?;
+        Ok(())
+    }
+}
+
+fn restore(head: &HeadRef, previous_min_valid: i64, series: Vec<(Labels, Vec<Sample>)>) {
+    let mut head = head.lock();
+    head.min_valid_t = previous_min_valid;
+    for (labels, samples) in series {
+        let (id, _) = head.get_or_create(&labels);
+        for s in samples {
+            let _ = head.append(id, s, i64::MAX);
+        }
+    }
+}
+
+/// Lazily encodes the heads as WAL records, locking one head at a time for one slice
+/// of series, so a checkpoint neither blocks pushes for long nor holds the whole head
+/// encoded in memory.
+struct CheckpointRecords {
+    heads: Vec<(TenantId, HeadRef)>,
+    tenant: usize,
+    ids: Vec<u32>,
+    pos: usize,
+}
+
+impl CheckpointRecords {
+    fn new(heads: Vec<(TenantId, HeadRef)>) -> Self {
+        CheckpointRecords {
+            heads,
+            tenant: 0,
+            ids: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl Iterator for CheckpointRecords {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        loop {
+            let (tenant, head) = self.heads.get(self.tenant)?;
+            if self.pos == 0 && self.ids.is_empty() {
+                self.ids = head.lock().iter_series().map(|(id, _)| id).collect();
+                self.ids.sort_unstable();
+                if self.ids.is_empty() {
+                    self.tenant += 1;
+                    continue;
+                }
+            }
+            let end = (self.pos + CHECKPOINT_SERIES_PER_RECORD).min(self.ids.len());
+            let mut builder = RecordBuilder::new();
+            {
+                let head = head.lock();
+                for &id in &self.ids[self.pos..end] {
+                    let Some(series) = head.series(id) else { continue };
+                    builder.series(id, &series.labels);
+                    for sample in series.all_samples() {
+                        builder.sample(id, sample);
+                    }
+                }
+            }
+            self.pos = end;
+            if self.pos >= self.ids.len() {
+                self.tenant += 1;
+                self.pos = 0;
+                self.ids.clear();
+            }
+            if builder.is_empty() {
+                continue;
+            }
+            let mut buf = Vec::new();
+            builder.encode_into(tenant, &mut buf);
+            return Some(buf);
+        }
+    }
+}
+
+async fn load_blocks(store: &Arc<dyn ObjectStore>) -> Result<HashMap<TenantId, Vec<Arc<Block>>>, TsdbError> {
+    let listing = store.list_with_delimiter(None).await?;
+    let mut out: HashMap<TenantId, Vec<Arc<Block>>> = HashMap::new();
+    for tenant_dir in listing.common_prefixes {
+        let Some(name) = tenant_dir.filename() else { continue };
+        let Ok(tenant) = TenantId::new(name) else {
+            tracing::warn!(dir = %tenant_dir, "ignoring object-store directory that is not a tenant ID");
+            continue;
+        };
+        let blocks = store.list_with_delimiter(Some(&tenant_dir)).await?;
+        for block_dir in blocks.common_prefixes {
+            let Some(ulid) = block_dir.filename() else { continue };
+            match Block::open(Arc::clone(store), &tenant, ulid).await? {
+                Some(block) => out.entry(tenant.clone()).or_default().push(Arc::new(block)),
+                None => {
+                    tracing::warn!(dir = %block_dir, "removing block without meta.json (interrupted write)");
+                    delete_dir(&**store, &block_dir).await?;
+                }
+            }
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_by_key(|b| b.meta.min_time);
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl MetricsAppender for Tsdb {
+    async fn append(&self, tenant: &TenantId, batch: Vec<SeriesBatch>) -> Result<AppendOutcome, StorageError> {
+        let head = self.head(tenant);
+        let ooo = self.options.ooo_window_ms();
+        let mut outcome = AppendOutcome::default();
+        let ticket = {
+            let mut record = RecordBuilder::new();
+            let mut head = head.lock();
+            for entry in &batch {
+                let (id, created) = head.get_or_create(&entry.labels);
+                if created {
+                    record.series(id, &entry.labels);
+                    outcome.new_series += 1;
+                }
+                for &sample in &entry.samples {
+                    match head.append(id, sample, ooo) {
+                        Ok(Appended::Stored) => {
+                            record.sample(id, sample);
+                            outcome.accepted += 1;
+                        }
+                        Ok(Appended::Duplicate) => outcome.accepted += 1,
+                        Err(reason) => outcome.reject(&entry.labels, sample.t, reason),
+                    }
+                }
+            }
+            if record.is_empty() {
+                None
+            } else {
+                let ticket = self
+                    .wal
+                    .append_with(|buf| record.encode_into(tenant, buf))
+                    .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+                Some(ticket)
+            }
+        };
+        if let Some(ticket) = ticket {
+            self.wal
+                .wait_durable(ticket)
+                .await
+                .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        }
+        self.stats.samples_appended.fetch_add(outcome.accepted as u64, Ordering::Relaxed);
+        self.stats.series_created.fetch_add(outcome.new_series as u64, Ordering::Relaxed);
+        Ok(outcome)
+    }
+}
+
+impl Queryable for Tsdb {
+    fn querier(&self, tenant: &TenantId, mint: i64, maxt: i64) -> Result<Box<dyn Querier>, StorageError> {
+        let mut queriers: Vec<Box<dyn Querier>> = Vec::new();
+        if let Some(head) = self.heads.read().get(tenant) {
+            queriers.push(Box::new(HeadQuerier::new(Arc::clone(head), mint, maxt)));
+        }
+        if let Some(blocks) = self.blocks.read().get(tenant) {
+            for block in blocks {
+                if block.meta.max_time > mint && block.meta.min_time <= maxt {
+                    queriers.push(Box::new(BlockQuerier::new(Arc::clone(block), mint, maxt)));
+                }
+            }
+        }
+        Ok(Box::new(MergeQuerier::new(queriers)))
+    }
+}

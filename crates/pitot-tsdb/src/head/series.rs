@@ -1,0 +1,263 @@
+//! One series in the head: sealed chunks, the open chunk, and an out-of-order buffer.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use pitot_chunkenc::{XorAppender, XorIter};
+use pitot_core::{Labels, Sample};
+use pitot_storage_api::{merge_iters, RejectReason, SampleIter};
+
+/// Samples per chunk before it is sealed (as Prometheus: about two hours of 1-minute
+/// scrapes, and small enough that a query decodes little it does not need).
+pub const SAMPLES_PER_CHUNK: usize = 120;
+
+/// A sealed, immutable chunk shared with running queries.
+#[derive(Clone)]
+struct SealedChunk {
+    min_t: i64,
+    max_t: i64,
+    bytes: Bytes,
+}
+
+/// A series kept in memory. In-order samples go to compressed chunks; samples older than
+/// the newest one (within the out-of-order window) go to a small sorted buffer, merged
+/// on read with in-order data winning ties.
+pub struct MemSeries {
+    /// The series identity.
+    pub labels: Labels,
+    sealed: Vec<SealedChunk>,
+    open: XorAppender,
+    ooo: Vec<Sample>,
+    max_t: i64,
+    last_v: u64,
+}
+
+/// What an accepted append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// The sample was stored.
+    Stored,
+    /// An identical sample was already stored; nothing changed (as Prometheus does).
+    Duplicate,
+}
+
+impl MemSeries {
+    /// An empty series.
+    pub fn new(labels: Labels) -> Self {
+        MemSeries {
+            labels,
+            sealed: Vec::new(),
+            open: XorAppender::new(),
+            ooo: Vec::new(),
+            max_t: i64::MIN,
+            last_v: 0,
+        }
+    }
+
+    /// Whether the series holds no samples.
+    pub fn is_empty(&self) -> bool {
+        self.max_t == i64::MIN && self.ooo.is_empty()
+    }
+
+    /// Newest in-order timestamp, `i64::MIN` when empty.
+    pub fn max_t(&self) -> i64 {
+        self.max_t
+    }
+
+    /// Oldest timestamp held, if any.
+    pub fn min_t(&self) -> Option<i64> {
+        let in_order = self
+            .sealed
+            .first()
+            .map(|c| c.min_t)
+            .or_else(|| self.open.min_time());
+        match (in_order, self.ooo.first()) {
+            (Some(a), Some(b)) => Some(a.min(b.t)),
+            (a, b) => a.or(b.map(|s| s.t)),
+        }
+    }
+
+    /// Appends one sample. `min_valid_t` is the oldest time the head still accepts,
+    /// `ooo_window` how far behind the newest sample a sample may be.
+    pub fn append(&mut self, t: i64, v: f64, min_valid_t: i64, ooo_window: i64) -> Result<Appended, RejectReason> {
+        if t < min_valid_t {
+            return Err(RejectReason::TooOld);
+        }
+        if t > self.max_t {
+            self.open.append(t, v);
+            self.max_t = t;
+            self.last_v = v.to_bits();
+            if self.open.len() >= SAMPLES_PER_CHUNK {
+                self.seal_open();
+            }
+            return Ok(Appended::Stored);
+        }
+        if t == self.max_t {
+            return if v.to_bits() == self.last_v {
+                Ok(Appended::Duplicate)
+            } else {
+                Err(RejectReason::DuplicateTimestamp)
+            };
+        }
+        if self.max_t.saturating_sub(t) > ooo_window {
+            return Err(RejectReason::OutOfOrder);
+        }
+        match self.ooo.binary_search_by_key(&t, |s| s.t) {
+            Ok(i) if self.ooo[i].v.to_bits() == v.to_bits() => Ok(Appended::Duplicate),
+            Ok(_) => Err(RejectReason::DuplicateTimestamp),
+            Err(i) => {
+                self.ooo.insert(i, Sample::new(t, v));
+                Ok(Appended::Stored)
+            }
+        }
+    }
+
+    fn seal_open(&mut self) {
+        let open = std::mem::take(&mut self.open);
+        let (Some(min_t), Some(max_t)) = (open.min_time(), open.max_time()) else {
+            return;
+        };
+        self.sealed.push(SealedChunk {
+            min_t,
+            max_t,
+            bytes: Bytes::from(open.finish()),
+        });
+    }
+
+    /// A lock-free view of the samples in `[mint, maxt]` (possibly a few more), for a
+    /// query to iterate after the head lock is released.
+    pub fn snapshot(&self, mint: i64, maxt: i64) -> SeriesSnapshot {
+        let mut chunks: Vec<Bytes> = self
+            .sealed
+            .iter()
+            .filter(|c| c.max_t >= mint && c.min_t <= maxt)
+            .map(|c| c.bytes.clone())
+            .collect();
+        if !self.open.is_empty() && self.open.max_time() >= Some(mint) && self.open.min_time() <= Some(maxt) {
+            chunks.push(Bytes::copy_from_slice(self.open.bytes()));
+        }
+        let ooo: Vec<Sample> = self.ooo.iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
+        SeriesSnapshot {
+            chunks: Arc::new(chunks),
+            ooo: Arc::new(ooo),
+        }
+    }
+
+    /// Every sample, ascending.
+    pub fn all_samples(&self) -> Vec<Sample> {
+        self.snapshot(i64::MIN, i64::MAX).samples().collect()
+    }
+
+    /// Removes and returns every sample older than `end`, keeping the rest (used when
+    /// the head is cut into a block).
+    pub fn drain_before(&mut self, end: i64) -> Vec<Sample> {
+        if self.min_t().is_none_or(|t| t >= end) {
+            return Vec::new();
+        }
+        let all = self.all_samples();
+        let split = all.partition_point(|s| s.t < end);
+        let labels = std::mem::take(&mut self.labels);
+        *self = MemSeries::new(labels);
+        for s in &all[split..] {
+            self.append(s.t, s.v, i64::MIN, i64::MAX)
+                .expect("re-appending sorted unique samples cannot be refused");
+        }
+        let mut older = all;
+        older.truncate(split);
+        older
+    }
+}
+
+/// Chunks and out-of-order samples of one series, detached from the head.
+#[derive(Clone)]
+pub struct SeriesSnapshot {
+    chunks: Arc<Vec<Bytes>>,
+    ooo: Arc<Vec<Sample>>,
+}
+
+impl SeriesSnapshot {
+    /// Samples ascending by time; in-order data wins equal timestamps.
+    pub fn samples(&self) -> SampleIter {
+        let chunks = Arc::clone(&self.chunks);
+        let in_order: SampleIter = Box::new(ChunksIter::new(chunks));
+        if self.ooo.is_empty() {
+            return in_order;
+        }
+        let ooo = Arc::clone(&self.ooo);
+        let ooo_iter: SampleIter = Box::new((0..ooo.len()).map(move |i| ooo[i]));
+        merge_iters(vec![in_order, ooo_iter])
+    }
+}
+
+/// Decodes a list of chunks one after the other.
+pub struct ChunksIter {
+    chunks: Arc<Vec<Bytes>>,
+    next_chunk: usize,
+    current: Vec<(i64, f64)>,
+    pos: usize,
+}
+
+impl ChunksIter {
+    /// Iterates the chunks in order; they must not overlap.
+    pub fn new(chunks: Arc<Vec<Bytes>>) -> Self {
+        ChunksIter {
+            chunks,
+            next_chunk: 0,
+            current: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl Iterator for ChunksIter {
+    type Item = Sample;
+
+    fn next(&mut self) -> Option<Sample> {
+        while self.pos >= self.current.len() {
+            let chunk = self.chunks.get(self.next_chunk)?;
+            self.next_chunk += 1;
+            self.current.clear();
+            self.current.extend(XorIter::new(chunk));
+            self.pos = 0;
+        }
+        let (t, v) = self.current[self.pos];
+        self.pos += 1;
+        Some(Sample::new(t, v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series() -> MemSeries {
+        MemSeries::new(Labels::from_pairs([("__name__", "x")]))
+    }
+
+    #[test]
+    fn in_order_ooo_duplicates_and_bounds() {
+        let mut s = series();
+        for t in 0..300 {
+            assert_eq!(s.append(t * 1000, t as f64, 0, 600_000), Ok(Appended::Stored));
+        }
+        assert_eq!(s.append(299_000, 299.0, 0, 600_000), Ok(Appended::Duplicate));
+        assert_eq!(s.append(299_000, 1.0, 0, 600_000), Err(RejectReason::DuplicateTimestamp));
+        assert_eq!(s.append(100_500, 7.0, 0, 600_000), Ok(Appended::Stored));
+        assert_eq!(s.append(100_500, 7.0, 0, 600_000), Ok(Appended::Duplicate));
+        assert_eq!(s.append(100_500, 8.0, 0, 600_000), Err(RejectReason::DuplicateTimestamp));
+        assert_eq!(s.append(-1, 0.0, 0, i64::MAX), Err(RejectReason::TooOld));
+        assert_eq!(s.append(1000, 0.0, 0, 10_000), Err(RejectReason::OutOfOrder));
+        let all = s.all_samples();
+        assert_eq!(all.len(), 301);
+        assert!(all.windows(2).all(|w| w[0].t < w[1].t));
+        assert_eq!(all.iter().find(|x| x.t == 100_500).unwrap().v, 7.0);
+
+        let older = s.drain_before(150_000);
+        assert_eq!(older.len(), 151);
+        assert_eq!(s.min_t(), Some(150_000));
+        assert_eq!(s.all_samples().len(), 150);
+        let window: Vec<_> = s.snapshot(200_000, 201_000).samples().filter(|x| x.t >= 200_000 && x.t <= 201_000).collect();
+        assert_eq!(window.len(), 2);
+    }
+}

@@ -1,0 +1,65 @@
+//! The head's side of the read boundary.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use pitot_core::Matcher;
+use pitot_storage_api::{Querier, SelectHints, Series, SeriesSet, StorageError};
+
+use crate::head::TenantHead;
+
+/// Reads one tenant's head for one time range. Selection copies chunk references
+/// under the head lock; iteration runs without it.
+pub struct HeadQuerier {
+    head: Arc<Mutex<TenantHead>>,
+    mint: i64,
+    maxt: i64,
+}
+
+impl HeadQuerier {
+    /// Reads `[mint, maxt]` of `head`.
+    pub fn new(head: Arc<Mutex<TenantHead>>, mint: i64, maxt: i64) -> Self {
+        HeadQuerier { head, mint, maxt }
+    }
+}
+
+#[async_trait]
+impl Querier for HeadQuerier {
+    async fn select(&self, hints: &SelectHints, matchers: &[Matcher]) -> Result<SeriesSet, StorageError> {
+        let (mint, maxt) = (self.mint, self.maxt);
+        let mut out = Vec::new();
+        {
+            let head = self.head.lock();
+            for id in head.select(matchers) {
+                let Some(series) = head.series(id) else { continue };
+                let Some(min_t) = series.min_t() else { continue };
+                if min_t > maxt || series.max_t().max(min_t) < mint {
+                    continue;
+                }
+                if hints.labels_only {
+                    out.push(Series::from_samples(series.labels.clone(), Vec::new()));
+                    continue;
+                }
+                let snapshot = series.snapshot(mint, maxt);
+                out.push(Series::new(series.labels.clone(), move || {
+                    Box::new(snapshot.samples().filter(move |s| s.t >= mint && s.t <= maxt))
+                }));
+            }
+        }
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(SeriesSet { series: out, warnings: Vec::new() })
+    }
+
+    async fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        let head = self.head.lock();
+        let ids = head.select(matchers);
+        Ok(head.label_names(&ids).into_iter().collect())
+    }
+
+    async fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        let head = self.head.lock();
+        let ids = head.select(matchers);
+        Ok(head.label_values(name, &ids).into_iter().collect())
+    }
+}

@@ -1,0 +1,62 @@
+//! `pitot tenant ...` and `pitot token ...`: work on the metadata database directly.
+
+use std::path::Path;
+
+use anyhow::Context;
+use pitot_core::{Scope, TenantId};
+use pitot_meta::{MetaStore, NewToken, SqliteMetaStore};
+
+use crate::cli::{TenantCommand, TokenCommand};
+
+fn open(data_dir: &Path) -> anyhow::Result<SqliteMetaStore> {
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    Ok(SqliteMetaStore::open(&crate::bootstrap::meta_path(data_dir))?)
+}
+
+/// Runs a tenant command.
+pub async fn tenant(data_dir: &Path, command: TenantCommand) -> anyhow::Result<()> {
+    let meta = open(data_dir)?;
+    match command {
+        TenantCommand::Create { name } => {
+            let id = TenantId::new(name)?;
+            meta.create_tenant(&id).await?;
+            println!("created tenant {id}");
+        }
+        TenantCommand::List => {
+            for t in meta.list_tenants().await? {
+                println!("{}", t.id);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs a token command.
+pub async fn token(data_dir: &Path, command: TokenCommand) -> anyhow::Result<()> {
+    let meta = open(data_dir)?;
+    match command {
+        TokenCommand::Create { tenant, scopes, name } => {
+            let tenant = TenantId::new(tenant)?;
+            let scopes = Scope::parse_list(&scopes)?;
+            let created = meta.create_token(NewToken { tenant, scopes, name }).await?;
+            eprintln!("token {} created; the secret below is shown only once:", created.info.id);
+            println!("{}", created.secret);
+        }
+        TokenCommand::List { tenant } => {
+            let tenant = tenant.map(TenantId::new).transpose()?;
+            println!("{:<18} {:<20} {:<16} SCOPES", "ID", "TENANT", "NAME");
+            for t in meta.list_tokens(tenant.as_ref()).await? {
+                let scopes: Vec<&str> = t.scopes.iter().map(|s| s.as_str()).collect();
+                println!("{:<18} {:<20} {:<16} {}", t.id, t.tenant, t.name.as_deref().unwrap_or("-"), scopes.join(","));
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            if meta.revoke_token(&id).await? {
+                println!("revoked token {id}");
+            } else {
+                anyhow::bail!("no active token with ID {id:?} (see `pitot token list`)");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,204 @@
+//! Command-line interface.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+
+/// Pitot: multi-tenant metrics (and soon logs) in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "pitot", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage tenants in the metadata database of a data directory.
+    Tenant {
+        /// Where the data lives.
+        #[command(flatten)]
+        data: DataDirArg,
+        /// What to do.
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage tokens in the metadata database of a data directory.
+    Token {
+        /// Where the data lives.
+        #[command(flatten)]
+        data: DataDirArg,
+        /// What to do.
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+/// The data directory, for commands that work on it directly.
+#[derive(Debug, Args)]
+pub struct DataDirArg {
+    /// Data directory (the same as `pitot serve --data-dir`).
+    #[arg(long, global = true, env = "PITOT_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+/// Tenant commands.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// Tenant ID: letters, digits and !-_.*'() up to 150 characters.
+        name: String,
+    },
+    /// List tenants.
+    List,
+}
+
+/// Token commands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print its secret (shown only once).
+    Create {
+        /// The tenant the token belongs to.
+        #[arg(long)]
+        tenant: String,
+        /// Comma-separated scopes, e.g. metrics:write,metrics:read.
+        #[arg(long)]
+        scopes: String,
+        /// A name to recognise the token by.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List active tokens (never their secrets).
+    List {
+        /// Only this tenant's tokens.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a token by ID.
+    Revoke {
+        /// The token ID shown by `token list`.
+        id: String,
+    },
+}
+
+/// `pitot serve` flags; each overrides the config file.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// YAML configuration file.
+    #[arg(long, env = "PITOT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: ./data].
+    #[arg(long, env = "PITOT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP listen address [default: 127.0.0.1:7486]; port 0 picks a free port.
+    #[arg(long, env = "PITOT_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The operator's secret [default: generated into <data-dir>/platform-token].
+    #[arg(long, env = "PITOT_PLATFORM_TOKEN", hide_env_values = true)]
+    pub platform_token: Option<String>,
+    /// Block range [default: 2h].
+    #[arg(long, env = "PITOT_BLOCK_RANGE")]
+    pub block_range: Option<String>,
+    /// Out-of-order window [default: 10m].
+    #[arg(long, env = "PITOT_OUT_OF_ORDER_WINDOW")]
+    pub out_of_order_window: Option<String>,
+    /// Retention of blocks [default: 31d].
+    #[arg(long, env = "PITOT_RETENTION")]
+    pub retention: Option<String>,
+    /// How often to check for block cuts and retention [default: 1m].
+    #[arg(long, env = "PITOT_MAINTENANCE_INTERVAL")]
+    pub maintenance_interval: Option<String>,
+    /// Object store URL for blocks (s3://bucket/prefix) [default: <data-dir>/blocks].
+    #[arg(long, env = "PITOT_OBJECT_STORE_URL")]
+    pub object_store_url: Option<String>,
+    /// S3 endpoint for S3-compatible stores.
+    #[arg(long, env = "PITOT_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, env = "PITOT_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// S3 access key ID.
+    #[arg(long, env = "PITOT_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    /// S3 secret access key.
+    #[arg(long, env = "PITOT_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+    /// Allow plain-HTTP S3 endpoints.
+    #[arg(long, env = "PITOT_S3_ALLOW_HTTP")]
+    pub s3_allow_http: Option<bool>,
+    /// Most labels per series [default: 30].
+    #[arg(long, env = "PITOT_MAX_LABEL_NAMES_PER_SERIES")]
+    pub max_label_names_per_series: Option<usize>,
+    /// Longest label name [default: 1024].
+    #[arg(long, env = "PITOT_MAX_LABEL_NAME_LENGTH")]
+    pub max_label_name_length: Option<usize>,
+    /// Longest label value [default: 2048].
+    #[arg(long, env = "PITOT_MAX_LABEL_VALUE_LENGTH")]
+    pub max_label_value_length: Option<usize>,
+    /// How far in the future samples may be [default: 10m].
+    #[arg(long, env = "PITOT_CREATION_GRACE_PERIOD")]
+    pub creation_grace_period: Option<String>,
+    /// How far in the past samples may be; 0s disables [default: 0s].
+    #[arg(long, env = "PITOT_PAST_GRACE_PERIOD")]
+    pub past_grace_period: Option<String>,
+    /// Largest request body in bytes [default: 10 MiB].
+    #[arg(long, env = "PITOT_MAX_REQUEST_BODY_BYTES")]
+    pub max_request_body_bytes: Option<usize>,
+    /// Largest decompressed remote-write message in bytes [default: 100 MiB].
+    #[arg(long, env = "PITOT_MAX_DECOMPRESSED_BYTES")]
+    pub max_decompressed_bytes: Option<usize>,
+}
+
+impl ServeArgs {
+    /// The configuration: file (if any) with these flags applied on top.
+    pub fn resolve(&self) -> anyhow::Result<Config> {
+        let mut c = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        macro_rules! set {
+            ($($flag:ident => $($field:ident).+),* $(,)?) => {
+                $(if let Some(v) = &self.$flag { c.$($field).+ = v.clone().into(); })*
+            };
+        }
+        set!(
+            data_dir => data_dir,
+            listen => listen,
+            block_range => storage.block_range,
+            out_of_order_window => storage.out_of_order_window,
+            retention => storage.retention,
+            maintenance_interval => storage.maintenance_interval,
+            s3_allow_http => storage.s3_allow_http,
+            max_label_names_per_series => limits.max_label_names_per_series,
+            max_label_name_length => limits.max_label_name_length,
+            max_label_value_length => limits.max_label_value_length,
+            creation_grace_period => limits.creation_grace_period,
+            past_grace_period => limits.past_grace_period,
+            max_request_body_bytes => server.max_request_body_bytes,
+            max_decompressed_bytes => server.max_decompressed_bytes,
+        );
+        macro_rules! set_opt {
+            ($($flag:ident => $($field:ident).+),* $(,)?) => {
+                $(if let Some(v) = &self.$flag { c.$($field).+ = Some(v.clone()); })*
+            };
+        }
+        set_opt!(
+            platform_token => platform_token,
+            object_store_url => storage.object_store_url,
+            s3_endpoint => storage.s3_endpoint,
+            s3_region => storage.s3_region,
+            s3_access_key_id => storage.s3_access_key_id,
+            s3_secret_access_key => storage.s3_secret_access_key,
+        );
+        c.validate()?;
+        Ok(c)
+    }
+}

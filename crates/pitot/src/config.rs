@@ -1,0 +1,167 @@
+//! Pitot's configuration: a YAML file, overridden by command-line flags (each of which
+//! can also come from a `PITOT_*` environment variable), over built-in defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// The whole configuration of `pitot serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the WAL, metadata database and (by default) blocks live.
+    pub data_dir: PathBuf,
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// The operator's secret; generated into `<data_dir>/platform-token` when unset.
+    pub platform_token: Option<String>,
+    /// Metrics storage.
+    pub storage: StorageConfig,
+    /// Per-series limits.
+    pub limits: LimitsConfig,
+    /// HTTP server limits.
+    pub server: ServerConfig,
+}
+
+/// Metrics storage settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Block range, as a Prometheus duration (`2h`).
+    pub block_range: String,
+    /// Out-of-order window (`10m`).
+    pub out_of_order_window: String,
+    /// Retention (`31d`).
+    pub retention: String,
+    /// Object store for blocks: unset for `<data_dir>/blocks`, or `s3://bucket/prefix`.
+    pub object_store_url: Option<String>,
+    /// S3 endpoint for S3-compatible stores (MinIO, Ceph, ...).
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    pub s3_region: Option<String>,
+    /// S3 access key ID (or `AWS_ACCESS_KEY_ID`).
+    pub s3_access_key_id: Option<String>,
+    /// S3 secret key (or `AWS_SECRET_ACCESS_KEY`).
+    pub s3_secret_access_key: Option<String>,
+    /// Allow plain-HTTP S3 endpoints.
+    pub s3_allow_http: bool,
+    /// How often the head is checked for a block cut and retention is applied (`1m`).
+    pub maintenance_interval: String,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            block_range: "2h".into(),
+            out_of_order_window: "10m".into(),
+            retention: "31d".into(),
+            object_store_url: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_allow_http: false,
+            maintenance_interval: "1m".into(),
+        }
+    }
+}
+
+/// Limits applied to every pushed series.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Most labels per series.
+    pub max_label_names_per_series: usize,
+    /// Longest label name.
+    pub max_label_name_length: usize,
+    /// Longest label value.
+    pub max_label_value_length: usize,
+    /// How far ahead of now a sample may be (`10m`).
+    pub creation_grace_period: String,
+    /// How far behind now a sample may be; `0s` disables the check.
+    pub past_grace_period: String,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let d = pitot_distributor::ValidationLimits::default();
+        LimitsConfig {
+            max_label_names_per_series: d.max_label_names_per_series,
+            max_label_name_length: d.max_label_name_length,
+            max_label_value_length: d.max_label_value_length,
+            creation_grace_period: "10m".into(),
+            past_grace_period: "0s".into(),
+        }
+    }
+}
+
+/// HTTP server limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Largest request body, compressed.
+    pub max_request_body_bytes: usize,
+    /// Largest remote-write message after decompression.
+    pub max_decompressed_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let d = pitot_http::HttpLimits::default();
+        ServerConfig {
+            max_request_body_bytes: d.max_request_body_bytes,
+            max_decompressed_bytes: d.max_decompressed_bytes,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            listen: "127.0.0.1:7486".parse().expect("valid default address"),
+            platform_token: None,
+            storage: StorageConfig::default(),
+            limits: LimitsConfig::default(),
+            server: ServerConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads a YAML file; a missing file is an error that names it.
+    pub fn from_file(path: &std::path::Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        serde_yaml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// Checks every duration and returns them parsed.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (field, value) in [
+            ("storage.block_range", &self.storage.block_range),
+            ("storage.out_of_order_window", &self.storage.out_of_order_window),
+            ("storage.retention", &self.storage.retention),
+            ("storage.maintenance_interval", &self.storage.maintenance_interval),
+            ("limits.creation_grace_period", &self.limits.creation_grace_period),
+            ("limits.past_grace_period", &self.limits.past_grace_period),
+        ] {
+            duration(field, value)?;
+        }
+        if duration("storage.block_range", &self.storage.block_range)? < Duration::from_secs(1) {
+            bail!("storage.block_range must be at least 1s");
+        }
+        Ok(())
+    }
+}
+
+/// Parses a Prometheus-style duration (`90s`, `1h30m`, `31d`), naming the field on error.
+pub fn duration(field: &str, value: &str) -> anyhow::Result<Duration> {
+    if value == "0" {
+        return Ok(Duration::ZERO);
+    }
+    promql_parser::util::parse_duration(value)
+        .map_err(|e| anyhow::anyhow!("invalid duration {value:?} for {field}: {e} (examples: 90s, 10m, 2h, 31d)"))
+}

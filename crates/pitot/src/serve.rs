@@ -1,0 +1,191 @@
+//! `pitot serve`: opens storage, wires the components, serves HTTP until a signal.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use object_store::ObjectStore;
+use pitot_distributor::{Distributor, ValidationLimits};
+use pitot_http::{AppState, HttpLimits, MetricsCollector};
+use pitot_meta::SqliteMetaStore;
+use pitot_tsdb::{Tsdb, TsdbOptions};
+
+use crate::bootstrap;
+use crate::config::{duration, Config};
+
+/// Runs the server until SIGINT or SIGTERM, then flushes the WAL.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let meta = Arc::new(SqliteMetaStore::open(&bootstrap::meta_path(&data_dir))?);
+    bootstrap::initial_tenant(&*meta, &data_dir).await?;
+    let platform_token = bootstrap::platform_token(config.platform_token.clone(), &data_dir)?;
+
+    let store = object_store(&config)?;
+    let options = TsdbOptions {
+        block_range: duration("storage.block_range", &config.storage.block_range)?,
+        out_of_order_window: duration("storage.out_of_order_window", &config.storage.out_of_order_window)?,
+        retention: duration("storage.retention", &config.storage.retention)?,
+        ..TsdbOptions::default()
+    };
+    let tsdb = Tsdb::open(&data_dir.join("wal"), store, options)
+        .await
+        .context("cannot open metrics storage")?;
+
+    let limits = ValidationLimits {
+        max_label_names_per_series: config.limits.max_label_names_per_series,
+        max_label_name_length: config.limits.max_label_name_length,
+        max_label_value_length: config.limits.max_label_value_length,
+        creation_grace_period: duration("limits.creation_grace_period", &config.limits.creation_grace_period)?,
+        past_grace_period: duration("limits.past_grace_period", &config.limits.past_grace_period)?,
+    };
+    let distributor = Arc::new(Distributor::new(tsdb.clone(), limits));
+    let state = Arc::new(AppState {
+        meta,
+        distributor,
+        queryable: tsdb.clone(),
+        platform_token: Some(platform_token),
+        limits: HttpLimits {
+            max_request_body_bytes: config.server.max_request_body_bytes,
+            max_decompressed_bytes: config.server.max_decompressed_bytes,
+        },
+        http_metrics: Default::default(),
+        collectors: vec![tsdb_collector(Arc::clone(&tsdb))],
+        admin: Some(Arc::new(TsdbAdmin(Arc::clone(&tsdb)))),
+        ready: true.into(),
+    });
+    state.ready.store(true, Ordering::Release);
+
+    let interval = duration("storage.maintenance_interval", &config.storage.maintenance_interval)?.max(Duration::from_millis(100));
+    let maintenance = tokio::spawn(maintain(Arc::clone(&tsdb), interval));
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (is another process using it? pick one with --listen)", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %data_dir.display(), "pitot listening");
+    println!("pitot listening on http://{addr}");
+    axum::serve(listener, pitot_http::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    maintenance.abort();
+    tsdb.close().context("flushing the WAL on shutdown")?;
+    tracing::info!("pitot stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+/// Cuts blocks and applies retention on a timer.
+async fn maintain(tsdb: Arc<Tsdb>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = tsdb.cut_blocks(false).await {
+            tracing::error!(%error, "block cut failed; retrying at the next interval");
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        if let Err(error) = tsdb.apply_retention(now).await {
+            tracing::error!(%error, "applying retention failed; retrying at the next interval");
+        }
+    }
+}
+
+/// The object store for blocks: a local directory by default, or S3.
+fn object_store(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    let Some(url) = &config.storage.object_store_url else {
+        let dir = config.data_dir.join("blocks");
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        return Ok(Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&dir)?));
+    };
+    anyhow::ensure!(
+        url.starts_with("s3://"),
+        "storage.object_store_url {url:?} is not supported: use s3://bucket/prefix, or leave it unset for a local directory"
+    );
+    let mut builder = object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str());
+    let s = &config.storage;
+    if let Some(v) = &s.s3_endpoint {
+        builder = builder.with_endpoint(v);
+    }
+    if let Some(v) = &s.s3_region {
+        builder = builder.with_region(v);
+    }
+    if let Some(v) = &s.s3_access_key_id {
+        builder = builder.with_access_key_id(v);
+    }
+    if let Some(v) = &s.s3_secret_access_key {
+        builder = builder.with_secret_access_key(v);
+    }
+    builder = builder.with_allow_http(s.s3_allow_http);
+    let store = builder.build().with_context(|| format!("cannot configure S3 store {url}"))?;
+    let prefix = url.trim_start_matches("s3://").split_once('/').map(|(_, p)| p.trim_matches('/')).unwrap_or("");
+    if prefix.is_empty() {
+        Ok(Arc::new(store))
+    } else {
+        Ok(Arc::new(object_store::prefix::PrefixStore::new(store, prefix)))
+    }
+}
+
+/// Exposes the storage engine's counters on `/metrics`.
+fn tsdb_collector(tsdb: Arc<Tsdb>) -> MetricsCollector {
+    Arc::new(move |out: &mut String| {
+        use std::fmt::Write;
+        let s = &tsdb.stats;
+        let wal = tsdb.wal_stats();
+        let blocks = tsdb.block_metas();
+        let lines: [(&str, &str, &str, u64); 9] = [
+            ("pitot_tsdb_samples_appended_total", "counter", "Samples stored in the head.", s.samples_appended.load(Ordering::Relaxed)),
+            ("pitot_tsdb_head_series_created_total", "counter", "Series created in the head.", s.series_created.load(Ordering::Relaxed)),
+            ("pitot_tsdb_head_series", "gauge", "Series in the head.", tsdb.head_series() as u64),
+            ("pitot_tsdb_blocks", "gauge", "Blocks loaded.", blocks.len() as u64),
+            ("pitot_tsdb_blocks_written_total", "counter", "Blocks cut from the head.", s.blocks_written.load(Ordering::Relaxed)),
+            ("pitot_tsdb_blocks_deleted_total", "counter", "Blocks deleted by retention.", s.blocks_deleted.load(Ordering::Relaxed)),
+            ("pitot_wal_fsyncs_total", "counter", "WAL fsyncs (one per group commit).", wal.fsyncs),
+            ("pitot_wal_bytes_written_total", "counter", "Bytes written to the WAL.", wal.bytes_written),
+            ("pitot_wal_records_total", "counter", "Records appended to the WAL.", wal.records_appended),
+        ];
+        for (name, kind, help, value) in lines {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
+        let mut per_tenant = std::collections::BTreeMap::<String, (u64, u64)>::new();
+        for (tenant, meta) in &blocks {
+            let e = per_tenant.entry(tenant.to_string()).or_default();
+            e.0 += meta.stats.num_samples;
+            e.1 += meta.stats.chunk_bytes + meta.stats.index_bytes;
+        }
+        out.push_str("# HELP pitot_tsdb_block_samples Samples in blocks, by tenant.\n# TYPE pitot_tsdb_block_samples gauge\n");
+        for (tenant, (samples, _)) in &per_tenant {
+            let _ = writeln!(out, "pitot_tsdb_block_samples{{tenant=\"{tenant}\"}} {samples}");
+        }
+        out.push_str("# HELP pitot_tsdb_block_bytes Bytes of blocks (chunks and index), by tenant.\n# TYPE pitot_tsdb_block_bytes gauge\n");
+        for (tenant, (_, bytes)) in &per_tenant {
+            let _ = writeln!(out, "pitot_tsdb_block_bytes{{tenant=\"{tenant}\"}} {bytes}");
+        }
+    })
+}
+
+/// Storage operations the admin API may trigger.
+struct TsdbAdmin(Arc<Tsdb>);
+
+#[async_trait::async_trait]
+impl pitot_http::StorageAdmin for TsdbAdmin {
+    async fn flush(&self) -> Result<usize, String> {
+        self.0.cut_blocks(true).await.map_err(|e| e.to_string())
+    }
+}
