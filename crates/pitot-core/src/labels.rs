@@ -38,7 +38,9 @@ impl Labels {
     }
 
     /// Builds labels from `(name, value)` pairs in any order.
-    pub fn from_pairs<N: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
+    pub fn from_pairs<N: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Self {
         Labels::from_unsorted(pairs.into_iter().map(|(n, v)| Label::new(n, v)).collect())
     }
 

@@ -155,6 +155,9 @@ mod tests {
         assert!(Matcher::equal("a", "").matches_empty());
         assert!(!Matcher::not_equal("a", "").matches_empty());
         assert!(Matcher::regex("a", "(").is_err());
-        assert_eq!(Matcher::regex("job", "a.*").unwrap().to_string(), r#"job=~"a.*""#);
+        assert_eq!(
+            Matcher::regex("job", "a.*").unwrap().to_string(),
+            r#"job=~"a.*""#
+        );
     }
 }

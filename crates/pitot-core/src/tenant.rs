@@ -8,7 +8,9 @@ pub const MAX_TENANT_ID_LEN: usize = 150;
 ///
 /// The ID is used as a directory name and an object-store prefix, so only characters that
 /// are safe in both are accepted (the set Mimir accepts).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct TenantId(String);
 
@@ -89,8 +91,17 @@ mod tests {
     fn accepts_mimir_charset_and_rejects_paths() {
         assert!(TenantId::new("team-a_1.prod").is_ok());
         assert_eq!(TenantId::new(""), Err(TenantIdError::Empty));
-        assert!(matches!(TenantId::new("a/b"), Err(TenantIdError::BadChar { ch: '/', .. })));
-        assert!(matches!(TenantId::new(".."), Err(TenantIdError::Reserved(_))));
-        assert!(matches!(TenantId::new("x".repeat(151)), Err(TenantIdError::TooLong(151))));
+        assert!(matches!(
+            TenantId::new("a/b"),
+            Err(TenantIdError::BadChar { ch: '/', .. })
+        ));
+        assert!(matches!(
+            TenantId::new(".."),
+            Err(TenantIdError::Reserved(_))
+        ));
+        assert!(matches!(
+            TenantId::new("x".repeat(151)),
+            Err(TenantIdError::TooLong(151))
+        ));
     }
 }

@@ -15,7 +15,11 @@ impl DiscardedCounters {
         if n == 0 {
             return;
         }
-        *self.counts.lock().entry((tenant.clone(), reason)).or_default() += n;
+        *self
+            .counts
+            .lock()
+            .entry((tenant.clone(), reason))
+            .or_default() += n;
     }
 
     /// Every counter, sorted.

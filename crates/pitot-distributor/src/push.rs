@@ -53,7 +53,12 @@ impl Distributor {
 
     /// Validates and stores a remote-write request for `tenant`. Valid series are stored
     /// even when others are refused; `now_ms` anchors the timestamp window.
-    pub async fn push(&self, tenant: &TenantId, request: WriteRequest, now_ms: i64) -> Result<PushOutcome, PushError> {
+    pub async fn push(
+        &self,
+        tenant: &TenantId,
+        request: WriteRequest,
+        now_ms: i64,
+    ) -> Result<PushOutcome, PushError> {
         let mut outcome = PushOutcome::default();
         let max_t = now_ms.saturating_add(self.limits.creation_grace_period.as_millis() as i64);
         let min_t = if self.limits.past_grace_period.is_zero() {
@@ -70,7 +75,9 @@ impl Distributor {
             let labels = match validate_labels(&series.labels, &self.limits) {
                 Ok(labels) => labels,
                 Err(invalid) => {
-                    self.discard(tenant, &mut outcome, invalid.reason, n, || invalid.to_string());
+                    self.discard(tenant, &mut outcome, invalid.reason, n, || {
+                        invalid.to_string()
+                    });
                     continue;
                 }
             };
@@ -164,17 +171,33 @@ mod tests {
 
     #[async_trait]
     impl MetricsAppender for Recorder {
-        async fn append(&self, _: &TenantId, batch: Vec<SeriesBatch>) -> Result<AppendOutcome, StorageError> {
+        async fn append(
+            &self,
+            _: &TenantId,
+            batch: Vec<SeriesBatch>,
+        ) -> Result<AppendOutcome, StorageError> {
             let accepted = batch.iter().map(|b| b.samples.len()).sum();
             self.0.lock().extend(batch);
-            Ok(AppendOutcome { accepted, ..Default::default() })
+            Ok(AppendOutcome {
+                accepted,
+                ..Default::default()
+            })
         }
     }
 
     fn series(name: &str, ts: &[i64]) -> TimeSeries {
         TimeSeries {
-            labels: vec![Label { name: "__name__".into(), value: name.into() }],
-            samples: ts.iter().map(|&t| PSample { value: 1.0, timestamp: t }).collect(),
+            labels: vec![Label {
+                name: "__name__".into(),
+                value: name.into(),
+            }],
+            samples: ts
+                .iter()
+                .map(|&t| PSample {
+                    value: 1.0,
+                    timestamp: t,
+                })
+                .collect(),
             exemplars: vec![],
         }
     }
@@ -186,15 +209,24 @@ mod tests {
         let tenant = TenantId::new("t").unwrap();
         let now = 1_000_000_000;
         let req = WriteRequest {
-            timeseries: vec![series("ok", &[now]), series("bad-name", &[now]), series("future", &[now, now + 3_600_000])],
+            timeseries: vec![
+                series("ok", &[now]),
+                series("bad-name", &[now]),
+                series("future", &[now, now + 3_600_000]),
+            ],
             metadata: vec![],
         };
         let out = d.push(&tenant, req, now).await.unwrap();
         assert_eq!(out.accepted, 2);
         assert_eq!(out.discarded, 2);
-        assert!(out.first_error.unwrap().contains("err-pitot-metric-name-invalid"));
+        assert!(out
+            .first_error
+            .unwrap()
+            .contains("err-pitot-metric-name-invalid"));
         assert_eq!(recorder.0.lock().len(), 2);
         let counters = d.discarded.snapshot();
-        assert!(counters.iter().any(|(_, r, n)| *r == "sample-too-far-in-future" && *n == 1));
+        assert!(counters
+            .iter()
+            .any(|(_, r, n)| *r == "sample-too-far-in-future" && *n == 1));
     }
 }

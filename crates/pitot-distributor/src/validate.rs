@@ -73,21 +73,52 @@ pub struct InvalidSeries {
 impl fmt::Display for InvalidSeries {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self.reason {
-            ValidationReason::MissingMetricName => "received a series without a metric name".to_string(),
-            ValidationReason::InvalidMetricName => format!("received a series with an invalid metric name ({})", self.detail),
-            ValidationReason::InvalidLabelName => format!("received a series with an invalid label name ({})", self.detail),
-            ValidationReason::DuplicateLabelNames => format!("received a series with duplicate label name ({})", self.detail),
+            ValidationReason::MissingMetricName => {
+                "received a series without a metric name".to_string()
+            }
+            ValidationReason::InvalidMetricName => format!(
+                "received a series with an invalid metric name ({})",
+                self.detail
+            ),
+            ValidationReason::InvalidLabelName => format!(
+                "received a series with an invalid label name ({})",
+                self.detail
+            ),
+            ValidationReason::DuplicateLabelNames => format!(
+                "received a series with duplicate label name ({})",
+                self.detail
+            ),
             ValidationReason::MaxLabelNamesPerSeries => {
-                format!("received a series whose number of labels exceeds the limit ({})", self.detail)
+                format!(
+                    "received a series whose number of labels exceeds the limit ({})",
+                    self.detail
+                )
             }
-            ValidationReason::LabelNameTooLong => format!("received a series whose label name length exceeds the limit ({})", self.detail),
+            ValidationReason::LabelNameTooLong => format!(
+                "received a series whose label name length exceeds the limit ({})",
+                self.detail
+            ),
             ValidationReason::LabelValueTooLong => {
-                format!("received a series whose label value length exceeds the limit ({})", self.detail)
+                format!(
+                    "received a series whose label value length exceeds the limit ({})",
+                    self.detail
+                )
             }
-            ValidationReason::TooFarInFuture => format!("received a sample whose timestamp is too far in the future ({})", self.detail),
-            ValidationReason::TooFarInPast => format!("received a sample whose timestamp is too far in the past ({})", self.detail),
+            ValidationReason::TooFarInFuture => format!(
+                "received a sample whose timestamp is too far in the future ({})",
+                self.detail
+            ),
+            ValidationReason::TooFarInPast => format!(
+                "received a sample whose timestamp is too far in the past ({})",
+                self.detail
+            ),
         };
-        write!(f, "{what} series: '{}' (err-pitot-{})", self.series, self.reason.id())?;
+        write!(
+            f,
+            "{what} series: '{}' (err-pitot-{})",
+            self.series,
+            self.reason.id()
+        )?;
         if let Some(setting) = self.reason.setting() {
             write!(f, ". To adjust the related limit, configure {setting}, or contact your service administrator")?;
         }
@@ -98,7 +129,11 @@ impl fmt::Display for InvalidSeries {
 /// Renders labels as sent, truncated so a huge series does not make a huge message.
 pub(crate) fn describe(labels: &[remote_write::Label]) -> String {
     let mut out = String::new();
-    let name = labels.iter().find(|l| l.name == METRIC_NAME).map(|l| l.value.as_str()).unwrap_or("");
+    let name = labels
+        .iter()
+        .find(|l| l.name == METRIC_NAME)
+        .map(|l| l.value.as_str())
+        .unwrap_or("");
     out.push_str(name);
     out.push('{');
     let mut first = true;
@@ -129,7 +164,10 @@ pub(crate) fn describe(labels: &[remote_write::Label]) -> String {
 
 /// Validates one series' labels and builds its canonical label set (sorted, empty
 /// values dropped as Prometheus does).
-pub(crate) fn validate_labels(labels: &[remote_write::Label], limits: &ValidationLimits) -> Result<Labels, InvalidSeries> {
+pub(crate) fn validate_labels(
+    labels: &[remote_write::Label],
+    limits: &ValidationLimits,
+) -> Result<Labels, InvalidSeries> {
     let fail = |reason, detail: String| InvalidSeries {
         reason,
         detail,
@@ -140,22 +178,37 @@ pub(crate) fn validate_labels(labels: &[remote_write::Label], limits: &Validatio
     for l in labels {
         if l.name == METRIC_NAME {
             if !is_valid_metric_name(&l.value) {
-                return Err(fail(ValidationReason::InvalidMetricName, format!("{:?}", l.value)));
+                return Err(fail(
+                    ValidationReason::InvalidMetricName,
+                    format!("{:?}", l.value),
+                ));
             }
             has_name = true;
         } else if !is_valid_label_name(&l.name) {
-            return Err(fail(ValidationReason::InvalidLabelName, format!("{:?}", l.name)));
+            return Err(fail(
+                ValidationReason::InvalidLabelName,
+                format!("{:?}", l.name),
+            ));
         }
         if l.name.len() > limits.max_label_name_length {
             return Err(fail(
                 ValidationReason::LabelNameTooLong,
-                format!("actual: {}, limit: {}", l.name.len(), limits.max_label_name_length),
+                format!(
+                    "actual: {}, limit: {}",
+                    l.name.len(),
+                    limits.max_label_name_length
+                ),
             ));
         }
         if l.value.len() > limits.max_label_value_length {
             return Err(fail(
                 ValidationReason::LabelValueTooLong,
-                format!("label: {:?}, actual: {}, limit: {}", l.name, l.value.len(), limits.max_label_value_length),
+                format!(
+                    "label: {:?}, actual: {}, limit: {}",
+                    l.name,
+                    l.value.len(),
+                    limits.max_label_value_length
+                ),
             ));
         }
         if l.value.is_empty() {
@@ -169,12 +222,23 @@ pub(crate) fn validate_labels(labels: &[remote_write::Label], limits: &Validatio
     if out.len() > limits.max_label_names_per_series {
         return Err(fail(
             ValidationReason::MaxLabelNamesPerSeries,
-            format!("actual: {}, limit: {}", out.len(), limits.max_label_names_per_series),
+            format!(
+                "actual: {}, limit: {}",
+                out.len(),
+                limits.max_label_names_per_series
+            ),
         ));
     }
     let labels = Labels::from_unsorted(out);
-    if let Some(w) = labels.as_slice().windows(2).find(|w| w[0].name == w[1].name) {
-        return Err(fail(ValidationReason::DuplicateLabelNames, format!("{:?}", w[0].name)));
+    if let Some(w) = labels
+        .as_slice()
+        .windows(2)
+        .find(|w| w[0].name == w[1].name)
+    {
+        return Err(fail(
+            ValidationReason::DuplicateLabelNames,
+            format!("{:?}", w[0].name),
+        ));
     }
     Ok(labels)
 }
@@ -186,34 +250,68 @@ mod tests {
     fn l(pairs: &[(&str, &str)]) -> Vec<remote_write::Label> {
         pairs
             .iter()
-            .map(|(n, v)| remote_write::Label { name: n.to_string(), value: v.to_string() })
+            .map(|(n, v)| remote_write::Label {
+                name: n.to_string(),
+                value: v.to_string(),
+            })
             .collect()
     }
 
     fn reason(pairs: &[(&str, &str)]) -> Option<ValidationReason> {
-        validate_labels(&l(pairs), &ValidationLimits::default()).err().map(|e| e.reason)
+        validate_labels(&l(pairs), &ValidationLimits::default())
+            .err()
+            .map(|e| e.reason)
     }
 
     #[test]
     fn mimir_rules() {
         assert_eq!(reason(&[("__name__", "up"), ("job", "x")]), None);
-        assert_eq!(reason(&[("job", "x")]), Some(ValidationReason::MissingMetricName));
-        assert_eq!(reason(&[("__name__", "1up")]), Some(ValidationReason::InvalidMetricName));
-        assert_eq!(reason(&[("__name__", "up"), ("a-b", "x")]), Some(ValidationReason::InvalidLabelName));
-        assert_eq!(reason(&[("__name__", "up"), ("a", "x"), ("a", "y")]), Some(ValidationReason::DuplicateLabelNames));
+        assert_eq!(
+            reason(&[("job", "x")]),
+            Some(ValidationReason::MissingMetricName)
+        );
+        assert_eq!(
+            reason(&[("__name__", "1up")]),
+            Some(ValidationReason::InvalidMetricName)
+        );
+        assert_eq!(
+            reason(&[("__name__", "up"), ("a-b", "x")]),
+            Some(ValidationReason::InvalidLabelName)
+        );
+        assert_eq!(
+            reason(&[("__name__", "up"), ("a", "x"), ("a", "y")]),
+            Some(ValidationReason::DuplicateLabelNames)
+        );
         let long = "v".repeat(2049);
-        assert_eq!(reason(&[("__name__", "up"), ("a", &long)]), Some(ValidationReason::LabelValueTooLong));
-        let many: Vec<(String, String)> = (0..30).map(|i| (format!("l{i}"), "v".to_string())).collect();
-        let mut pairs: Vec<(&str, &str)> = many.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert_eq!(
+            reason(&[("__name__", "up"), ("a", &long)]),
+            Some(ValidationReason::LabelValueTooLong)
+        );
+        let many: Vec<(String, String)> = (0..30)
+            .map(|i| (format!("l{i}"), "v".to_string()))
+            .collect();
+        let mut pairs: Vec<(&str, &str)> =
+            many.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         pairs.push(("__name__", "up"));
-        assert_eq!(reason(&pairs), Some(ValidationReason::MaxLabelNamesPerSeries));
+        assert_eq!(
+            reason(&pairs),
+            Some(ValidationReason::MaxLabelNamesPerSeries)
+        );
     }
 
     #[test]
     fn empty_values_are_dropped_and_message_names_series_and_limit() {
-        let labels = validate_labels(&l(&[("job", ""), ("__name__", "up")]), &ValidationLimits::default()).unwrap();
+        let labels = validate_labels(
+            &l(&[("job", ""), ("__name__", "up")]),
+            &ValidationLimits::default(),
+        )
+        .unwrap();
         assert_eq!(labels.len(), 1);
-        let err = validate_labels(&l(&[("__name__", "up"), ("a", &"v".repeat(3000))]), &ValidationLimits::default()).unwrap_err();
+        let err = validate_labels(
+            &l(&[("__name__", "up"), ("a", &"v".repeat(3000))]),
+            &ValidationLimits::default(),
+        )
+        .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("err-pitot-label-value-too-long"), "{msg}");
         assert!(msg.contains("limits.max_label_value_length"), "{msg}");

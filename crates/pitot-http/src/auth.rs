@@ -63,12 +63,15 @@ pub fn presented_secret(headers: &HeaderMap) -> Result<Option<String>, ApiError>
         if kind.eq_ignore_ascii_case("basic") {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(rest)
-                .map_err(|_| ApiError::unauthorized("Authorization: Basic credentials are not valid base64"))?;
-            let decoded = String::from_utf8(decoded)
-                .map_err(|_| ApiError::unauthorized("Authorization: Basic credentials are not UTF-8"))?;
-            let (_, password) = decoded
-                .split_once(':')
-                .ok_or_else(|| ApiError::unauthorized("Authorization: Basic credentials lack a ':' separator"))?;
+                .map_err(|_| {
+                    ApiError::unauthorized("Authorization: Basic credentials are not valid base64")
+                })?;
+            let decoded = String::from_utf8(decoded).map_err(|_| {
+                ApiError::unauthorized("Authorization: Basic credentials are not UTF-8")
+            })?;
+            let (_, password) = decoded.split_once(':').ok_or_else(|| {
+                ApiError::unauthorized("Authorization: Basic credentials lack a ':' separator")
+            })?;
             return Ok(Some(password.to_string()));
         }
         return Err(ApiError::unauthorized(format!(
@@ -95,8 +98,13 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
         if bool::from(platform.as_bytes().ct_eq(secret.as_bytes())) {
             let tenant = match headers.get("x-scope-orgid") {
                 Some(v) => {
-                    let v = v.to_str().map_err(|_| ApiError::bad_data("X-Scope-OrgID is not valid ASCII"))?;
-                    Some(TenantId::new(v).map_err(|e| ApiError::bad_data(format!("X-Scope-OrgID: {e}")))?)
+                    let v = v
+                        .to_str()
+                        .map_err(|_| ApiError::bad_data("X-Scope-OrgID is not valid ASCII"))?;
+                    Some(
+                        TenantId::new(v)
+                            .map_err(|e| ApiError::bad_data(format!("X-Scope-OrgID: {e}")))?,
+                    )
                 }
                 None => None,
             };

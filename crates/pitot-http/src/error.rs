@@ -101,7 +101,9 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer realm=\"pitot\", Basic realm=\"pitot\""),
+                axum::http::HeaderValue::from_static(
+                    "Bearer realm=\"pitot\", Basic realm=\"pitot\"",
+                ),
             );
         }
         response

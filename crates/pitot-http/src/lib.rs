@@ -89,6 +89,9 @@ pub fn router(state: AppStateRef) -> Router {
         .merge(prom_read::router())
         .merge(management::router())
         .merge(ops::router())
-        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            metrics::track,
+        ))
         .with_state(state)
 }

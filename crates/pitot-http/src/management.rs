@@ -19,7 +19,10 @@ use crate::{ApiError, AppState, AppStateRef};
 /// Management routes.
 pub fn router() -> Router<AppStateRef> {
     Router::new()
-        .route("/api/pitot/v1/tenants", get(list_tenants).post(create_tenant))
+        .route(
+            "/api/pitot/v1/tenants",
+            get(list_tenants).post(create_tenant),
+        )
         .route("/api/pitot/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/pitot/v1/tokens/{id}", delete(revoke_token))
         .route("/api/pitot/v1/admin/flush", axum::routing::post(flush))
@@ -34,7 +37,10 @@ async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiEr
     let principal = authenticate(state, headers).await?;
     if let Principal::Token(info) = &principal {
         if !info.allows(Scope::Admin) {
-            return Err(ApiError::forbidden(format!("token {} lacks the scope admin needed here", info.id)));
+            return Err(ApiError::forbidden(format!(
+                "token {} lacks the scope admin needed here",
+                info.id
+            )));
         }
     }
     Ok(principal)
@@ -46,22 +52,37 @@ struct CreateTenant {
     name: String,
 }
 
-async fn create_tenant(State(state): State<AppStateRef>, headers: HeaderMap, body: bytes::Bytes) -> Result<Response, ApiError> {
+async fn create_tenant(
+    State(state): State<AppStateRef>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
     let principal = admin(&state, &headers).await?;
     if !principal.is_platform() {
-        return Err(ApiError::forbidden("creating tenants needs the platform token"));
+        return Err(ApiError::forbidden(
+            "creating tenants needs the platform token",
+        ));
     }
     let req: CreateTenant = parse_json(&body)?;
-    let id = TenantId::new(req.name).map_err(|e| ApiError::bad_data(format!("invalid field \"name\": {e}")))?;
+    let id = TenantId::new(req.name)
+        .map_err(|e| ApiError::bad_data(format!("invalid field \"name\": {e}")))?;
     let tenant = state.meta.create_tenant(&id).await?;
     Ok((StatusCode::CREATED, Json(tenant)).into_response())
 }
 
-async fn list_tenants(State(state): State<AppStateRef>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn list_tenants(
+    State(state): State<AppStateRef>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let principal = admin(&state, &headers).await?;
     let tenants = match &principal {
         Principal::Platform { .. } => state.meta.list_tenants().await?,
-        Principal::Token(info) => state.meta.get_tenant(&info.tenant).await?.into_iter().collect(),
+        Principal::Token(info) => state
+            .meta
+            .get_tenant(&info.tenant)
+            .await?
+            .into_iter()
+            .collect(),
     };
     Ok(Json(tenants).into_response())
 }
@@ -77,12 +98,15 @@ struct CreateToken {
 /// The tenant a management call may act on: any for the platform, its own for an admin.
 fn target_tenant(principal: &Principal, requested: Option<&str>) -> Result<TenantId, ApiError> {
     let requested = requested
-        .map(|t| TenantId::new(t).map_err(|e| ApiError::bad_data(format!("invalid field \"tenant\": {e}"))))
+        .map(|t| {
+            TenantId::new(t)
+                .map_err(|e| ApiError::bad_data(format!("invalid field \"tenant\": {e}")))
+        })
         .transpose()?;
     match principal {
-        Principal::Platform { tenant } => requested
-            .or_else(|| tenant.clone())
-            .ok_or_else(|| ApiError::bad_data("field \"tenant\" is required with the platform token")),
+        Principal::Platform { tenant } => requested.or_else(|| tenant.clone()).ok_or_else(|| {
+            ApiError::bad_data("field \"tenant\" is required with the platform token")
+        }),
         Principal::Token(info) => match requested {
             Some(t) if t != info.tenant => Err(ApiError::forbidden(format!(
                 "a token of tenant {:?} cannot manage tenant {t:?}; use the platform token",
@@ -93,13 +117,20 @@ fn target_tenant(principal: &Principal, requested: Option<&str>) -> Result<Tenan
     }
 }
 
-async fn create_token(State(state): State<AppStateRef>, headers: HeaderMap, body: bytes::Bytes) -> Result<Response, ApiError> {
+async fn create_token(
+    State(state): State<AppStateRef>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
     let principal = admin(&state, &headers).await?;
     let req: CreateToken = parse_json(&body)?;
     let tenant = target_tenant(&principal, req.tenant.as_deref())?;
     let mut scopes = Vec::new();
     for raw in &req.scopes {
-        scopes.push(raw.parse::<Scope>().map_err(|e| ApiError::bad_data(format!("invalid field \"scopes\": {e}")))?);
+        scopes.push(
+            raw.parse::<Scope>()
+                .map_err(|e| ApiError::bad_data(format!("invalid field \"scopes\": {e}")))?,
+        );
     }
     let created = state
         .meta
@@ -133,12 +164,19 @@ async fn list_tokens(
     Ok(Json(tokens).into_response())
 }
 
-async fn revoke_token(State(state): State<AppStateRef>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn revoke_token(
+    State(state): State<AppStateRef>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let principal = admin(&state, &headers).await?;
     if let Principal::Token(info) = &principal {
         let own = state.meta.list_tokens(Some(&info.tenant)).await?;
         if !own.iter().any(|t| t.id == id) {
-            return Err(ApiError::not_found(format!("token {id:?} not found in tenant {:?}", info.tenant.as_str())));
+            return Err(ApiError::not_found(format!(
+                "token {id:?} not found in tenant {:?}",
+                info.tenant.as_str()
+            )));
         }
     }
     if state.meta.revoke_token(&id).await? {
@@ -151,7 +189,9 @@ async fn revoke_token(State(state): State<AppStateRef>, headers: HeaderMap, Path
 async fn flush(State(state): State<AppStateRef>, headers: HeaderMap) -> Result<Response, ApiError> {
     let principal = authenticate(&state, &headers).await?;
     if !principal.is_platform() {
-        return Err(ApiError::forbidden("flushing storage needs the platform token"));
+        return Err(ApiError::forbidden(
+            "flushing storage needs the platform token",
+        ));
     }
     let Some(admin) = &state.admin else {
         return Err(ApiError::not_found("this process runs no storage"));

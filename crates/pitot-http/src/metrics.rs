@@ -34,12 +34,16 @@ impl HttpMetrics {
     /// Appends the request counters.
     pub fn render(&self, out: &mut String) {
         let map = self.requests.lock();
-        out.push_str("# HELP pitot_http_requests_total HTTP requests by route, method and status code.\n");
+        out.push_str(
+            "# HELP pitot_http_requests_total HTTP requests by route, method and status code.\n",
+        );
         out.push_str("# TYPE pitot_http_requests_total counter\n");
         for ((route, method, code), (n, _)) in map.iter() {
             let _ = writeln!(out, "pitot_http_requests_total{{route=\"{route}\",method=\"{method}\",code=\"{code}\"}} {n}");
         }
-        out.push_str("# HELP pitot_http_request_duration_seconds_sum Seconds spent serving requests.\n");
+        out.push_str(
+            "# HELP pitot_http_request_duration_seconds_sum Seconds spent serving requests.\n",
+        );
         out.push_str("# TYPE pitot_http_request_duration_seconds_sum counter\n");
         for ((route, method, code), (_, secs)) in map.iter() {
             let _ = writeln!(
@@ -61,9 +65,12 @@ pub async fn track(State(state): State<AppStateRef>, request: Request, next: Nex
     let method = request.method().as_str().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
-    state
-        .http_metrics
-        .observe(route, method, response.status().as_u16(), started.elapsed().as_secs_f64());
+    state.http_metrics.observe(
+        route,
+        method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }
 
@@ -79,6 +86,9 @@ pub fn render_distributor(d: &Distributor, out: &mut String) {
     out.push_str("# HELP pitot_discarded_samples_total Samples refused, by tenant and reason.\n");
     out.push_str("# TYPE pitot_discarded_samples_total counter\n");
     for (tenant, reason, n) in d.discarded.snapshot() {
-        let _ = writeln!(out, "pitot_discarded_samples_total{{tenant=\"{tenant}\",reason=\"{reason}\"}} {n}");
+        let _ = writeln!(
+            out,
+            "pitot_discarded_samples_total{{tenant=\"{tenant}\",reason=\"{reason}\"}} {n}"
+        );
     }
 }

@@ -22,7 +22,11 @@ async fn ready(State(state): State<AppStateRef>) -> Response {
     if state.ready.load(Ordering::Acquire) {
         "ready\n".into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready: storage is recovering\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: storage is recovering\n",
+        )
+            .into_response()
     }
 }
 
@@ -33,5 +37,12 @@ async fn metrics(State(state): State<AppStateRef>) -> Response {
     for collector in &state.collectors {
         collector(&mut out);
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
 }

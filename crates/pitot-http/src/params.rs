@@ -11,7 +11,12 @@ pub struct Params(Vec<(String, String)>);
 
 impl Params {
     /// Collects parameters from the query string and a form body.
-    pub fn collect(method: &Method, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Result<Params, ApiError> {
+    pub fn collect(
+        method: &Method,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<Params, ApiError> {
         let mut pairs: Vec<(String, String)> = query
             .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
             .unwrap_or_default();
@@ -32,12 +37,20 @@ impl Params {
 
     /// The last value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of `key`.
     pub fn all(&self, key: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// A timestamp parameter in milliseconds: Unix seconds (fractions allowed) or RFC 3339.
@@ -65,7 +78,9 @@ pub fn parse_time_ms(raw: &str) -> Option<i64> {
         }
         return Some(ms as i64);
     }
-    chrono::DateTime::parse_from_rfc3339(raw).ok().map(|t| t.timestamp_millis())
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .ok()
+        .map(|t| t.timestamp_millis())
 }
 
 #[cfg(test)]
@@ -75,7 +90,10 @@ mod tests {
     #[test]
     fn times() {
         assert_eq!(parse_time_ms("1700000000.5"), Some(1_700_000_000_500));
-        assert_eq!(parse_time_ms("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
+        assert_eq!(
+            parse_time_ms("2023-11-14T22:13:20Z"),
+            Some(1_700_000_000_000)
+        );
         assert_eq!(parse_time_ms("yesterday"), None);
         assert_eq!(parse_time_ms("NaN"), None);
         assert_eq!(parse_time_ms("1e300"), None);

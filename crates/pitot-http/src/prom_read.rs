@@ -27,7 +27,10 @@ pub fn router() -> Router<AppStateRef> {
         router = router
             .route(&format!("{prefix}/api/v1/series"), get(series).post(series))
             .route(&format!("{prefix}/api/v1/labels"), get(labels).post(labels))
-            .route(&format!("{prefix}/api/v1/label/{{name}}/values"), get(label_values))
+            .route(
+                &format!("{prefix}/api/v1/label/{{name}}/values"),
+                get(label_values),
+            )
             .route(&format!("{prefix}/api/v1/export"), get(export).post(export));
     }
     router
@@ -56,7 +59,9 @@ async fn read_request(
     let start = params.time_ms("start", i64::MIN / 2)?;
     let end = params.time_ms("end", i64::MAX / 2)?;
     if end < start {
-        return Err(ApiError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
+        return Err(ApiError::bad_data(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
     }
     let mut selectors = Vec::new();
     for raw in params.all("match[]") {
@@ -84,7 +89,11 @@ fn labels_json(labels: &Labels) -> Value {
 }
 
 /// Selects the union of several selectors, sorted by labels and unique.
-async fn select_union(querier: &dyn Querier, hints: &SelectHints, selectors: &[Vec<Matcher>]) -> Result<(Vec<Series>, Vec<String>), ApiError> {
+async fn select_union(
+    querier: &dyn Querier,
+    hints: &SelectHints,
+    selectors: &[Vec<Matcher>],
+) -> Result<(Vec<Series>, Vec<String>), ApiError> {
     let mut all: Vec<Series> = Vec::new();
     let mut warnings = Vec::new();
     for set in selectors {
@@ -116,16 +125,22 @@ async fn series(
     };
     let (series, _) = select_union(&*querier, &hints, &req.selectors).await?;
     let limit = limit_param(&req.params)?;
-    let data: Vec<Value> = series.iter().take(limit).map(|s| labels_json(&s.labels)).collect();
+    let data: Vec<Value> = series
+        .iter()
+        .take(limit)
+        .map(|s| labels_json(&s.labels))
+        .collect();
     Ok(success(Value::Array(data)))
 }
 
 fn limit_param(params: &Params) -> Result<usize, ApiError> {
     match params.get("limit") {
         None | Some("") | Some("0") => Ok(usize::MAX),
-        Some(raw) => raw
-            .parse::<usize>()
-            .map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": {raw:?} is not a non-negative integer"))),
+        Some(raw) => raw.parse::<usize>().map_err(|_| {
+            ApiError::bad_data(format!(
+                "invalid parameter \"limit\": {raw:?} is not a non-negative integer"
+            ))
+        }),
     }
 }
 
@@ -147,7 +162,10 @@ async fn labels(
         }
     }
     let limit = limit_param(&req.params)?;
-    Ok(success(json!(names.into_iter().take(limit).collect::<Vec<_>>())))
+    Ok(success(json!(names
+        .into_iter()
+        .take(limit)
+        .collect::<Vec<_>>())))
 }
 
 async fn label_values(
@@ -171,7 +189,10 @@ async fn label_values(
         }
     }
     let limit = limit_param(&req.params)?;
-    Ok(success(json!(values.into_iter().take(limit).collect::<Vec<_>>())))
+    Ok(success(json!(values
+        .into_iter()
+        .take(limit)
+        .collect::<Vec<_>>())))
 }
 
 async fn export(
@@ -183,7 +204,9 @@ async fn export(
 ) -> Result<Response, ApiError> {
     let req = read_request(&state, &method, &headers, query, body).await?;
     if req.selectors.is_empty() {
-        return Err(ApiError::bad_data("no match[] parameter provided; use match[]={__name__=~\".+\"} to export everything"));
+        return Err(ApiError::bad_data(
+            "no match[] parameter provided; use match[]={__name__=~\".+\"} to export everything",
+        ));
     }
     let querier = state.queryable.querier(&req.tenant, req.start, req.end)?;
     let hints = SelectHints {
@@ -195,10 +218,15 @@ async fn export(
     let (start, end) = (req.start, req.end);
     // Lines are produced as the client reads them, so a large export does not sit in
     // memory as one JSON document.
-    let lines = futures::stream::iter(series.into_iter().filter_map(move |s| {
-        export_line(&s, start, end).map(Ok::<_, std::convert::Infallible>)
-    }));
-    Ok(([(header::CONTENT_TYPE, "application/stream+json")], Body::from_stream(lines)).into_response())
+    let lines =
+        futures::stream::iter(series.into_iter().filter_map(move |s| {
+            export_line(&s, start, end).map(Ok::<_, std::convert::Infallible>)
+        }));
+    Ok((
+        [(header::CONTENT_TYPE, "application/stream+json")],
+        Body::from_stream(lines),
+    )
+        .into_response())
 }
 
 /// One export line, or `None` when the series has no samples in range.

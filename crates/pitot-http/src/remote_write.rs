@@ -31,19 +31,31 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, 
     })
 }
 
-async fn push(State(state): State<AppStateRef>, headers: HeaderMap, body: Body) -> Result<StatusCode, ApiError> {
+async fn push(
+    State(state): State<AppStateRef>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
     let principal = authenticate(&state, &headers).await?;
     let tenant = principal.require(Scope::MetricsWrite)?;
     let body = read_body(body, state.limits.max_request_body_bytes).await?;
-    let request = decode_write_request(&body, state.limits.max_decompressed_bytes).map_err(|e| match e {
-        BodyError::TooLarge { .. } => ApiError::too_large(format!("{e} (server.max_decompressed_bytes)")),
-        other => ApiError::bad_data(format!("cannot decode remote-write request: {other}")),
-    })?;
+    let request =
+        decode_write_request(&body, state.limits.max_decompressed_bytes).map_err(|e| match e {
+            BodyError::TooLarge { .. } => {
+                ApiError::too_large(format!("{e} (server.max_decompressed_bytes)"))
+            }
+            other => ApiError::bad_data(format!("cannot decode remote-write request: {other}")),
+        })?;
     let now_ms = chrono::Utc::now().timestamp_millis();
     let distributor = Arc::clone(&state.distributor);
-    let outcome = distributor.push(&tenant, request, now_ms).await.map_err(|e| match e {
-        PushError::Storage(e) => ApiError::unavailable(format!("samples were not stored, retry later: {e}")),
-    })?;
+    let outcome = distributor
+        .push(&tenant, request, now_ms)
+        .await
+        .map_err(|e| match e {
+            PushError::Storage(e) => {
+                ApiError::unavailable(format!("samples were not stored, retry later: {e}"))
+            }
+        })?;
     match outcome.first_error {
         None => Ok(StatusCode::NO_CONTENT),
         Some(message) => Err(ApiError::bad_data(format!(

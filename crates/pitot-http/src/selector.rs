@@ -11,7 +11,8 @@ use crate::ApiError;
 /// match the empty string, as Prometheus requires, so a selector cannot select every
 /// series by accident.
 pub fn parse_selector(input: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
-    let expr = parser::parse(input).map_err(|e| ApiError::bad_data(format!("invalid match[] selector {input:?}: {e}")))?;
+    let expr = parser::parse(input)
+        .map_err(|e| ApiError::bad_data(format!("invalid match[] selector {input:?}: {e}")))?;
     let Expr::VectorSelector(vs) = expr else {
         return Err(ApiError::bad_data(format!(
             "invalid match[] selector {input:?}: expected a series selector such as up{{job=\"x\"}}"
@@ -35,7 +36,10 @@ pub fn parse_selector(input: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
                 MatchOp::Re(_) => "=~",
                 MatchOp::NotRe(_) => "!~",
             };
-            set.push(Matcher::from_op(m.name.clone(), op, &m.value).map_err(|e| ApiError::bad_data(e.to_string()))?);
+            set.push(
+                Matcher::from_op(m.name.clone(), op, &m.value)
+                    .map_err(|e| ApiError::bad_data(e.to_string()))?,
+            );
         }
         if set.iter().all(Matcher::matches_empty) {
             return Err(ApiError::bad_data(format!(

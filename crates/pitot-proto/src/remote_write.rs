@@ -122,7 +122,10 @@ impl MetricType {
 
 /// Decodes a snappy-compressed remote-write body, with at most `max_decompressed`
 /// bytes after decompression.
-pub fn decode_write_request(body: &[u8], max_decompressed: usize) -> Result<WriteRequest, BodyError> {
+pub fn decode_write_request(
+    body: &[u8],
+    max_decompressed: usize,
+) -> Result<WriteRequest, BodyError> {
     let raw = decode_snappy(body, max_decompressed)?;
     WriteRequest::decode(raw.as_slice()).map_err(|e| BodyError::Protobuf {
         message: "prometheus.WriteRequest",
@@ -145,10 +148,19 @@ mod tests {
         WriteRequest {
             timeseries: vec![TimeSeries {
                 labels: vec![
-                    Label { name: "__name__".into(), value: "up".into() },
-                    Label { name: "job".into(), value: "x".into() },
+                    Label {
+                        name: "__name__".into(),
+                        value: "up".into(),
+                    },
+                    Label {
+                        name: "job".into(),
+                        value: "x".into(),
+                    },
                 ],
-                samples: vec![Sample { value: 1.5, timestamp: 1000 }],
+                samples: vec![Sample {
+                    value: 1.5,
+                    timestamp: 1000,
+                }],
                 exemplars: vec![],
             }],
             metadata: vec![MetricMetadata {
@@ -165,11 +177,23 @@ mod tests {
         let req = sample_request();
         let body = encode_write_request(&req);
         assert_eq!(decode_write_request(&body, 1 << 20).unwrap(), req);
-        assert!(matches!(decode_write_request(&[], 1 << 20), Err(BodyError::Empty)));
-        assert!(matches!(decode_write_request(b"\xff\xff\xff\xff\xff", 1 << 20), Err(BodyError::Snappy(_))));
+        assert!(matches!(
+            decode_write_request(&[], 1 << 20),
+            Err(BodyError::Empty)
+        ));
+        assert!(matches!(
+            decode_write_request(b"\xff\xff\xff\xff\xff", 1 << 20),
+            Err(BodyError::Snappy(_))
+        ));
         let truncated = encode_snappy(&req.encode_to_vec()[..10]);
-        assert!(matches!(decode_write_request(&truncated, 1 << 20), Err(BodyError::Protobuf { .. })));
-        assert!(matches!(decode_write_request(&body, 4), Err(BodyError::TooLarge { .. })));
+        assert!(matches!(
+            decode_write_request(&truncated, 1 << 20),
+            Err(BodyError::Protobuf { .. })
+        ));
+        assert!(matches!(
+            decode_write_request(&body, 4),
+            Err(BodyError::TooLarge { .. })
+        ));
     }
 
     proptest! {

@@ -88,5 +88,9 @@ pub trait MetricsAppender: Send + Sync {
     /// Stores the accepted samples of `batch` for `tenant`. When this returns `Ok`, every
     /// accepted sample is durable (it survives `kill -9`); refused samples are reported in
     /// the outcome and stored nowhere. An `Err` means nothing can be promised durable.
-    async fn append(&self, tenant: &TenantId, batch: Vec<SeriesBatch>) -> Result<AppendOutcome, StorageError>;
+    async fn append(
+        &self,
+        tenant: &TenantId,
+        batch: Vec<SeriesBatch>,
+    ) -> Result<AppendOutcome, StorageError>;
 }

@@ -3,7 +3,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use pitot_core::{Labels, Matcher, Sample, TenantId};
 
-use crate::{Querier, Queryable, QueryableRef, SampleIter, SelectHints, Series, SeriesSet, StorageError};
+use crate::{
+    Querier, Queryable, QueryableRef, SampleIter, SelectHints, Series, SeriesSet, StorageError,
+};
 
 /// Combines several queryables (head and blocks) into one: series with the same labels
 /// are merged by timestamp, the first source winning on equal timestamps.
@@ -19,7 +21,12 @@ impl MergeQueryable {
 }
 
 impl Queryable for MergeQueryable {
-    fn querier(&self, tenant: &TenantId, mint: i64, maxt: i64) -> Result<Box<dyn Querier>, StorageError> {
+    fn querier(
+        &self,
+        tenant: &TenantId,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Box<dyn Querier>, StorageError> {
         let queriers = self
             .sources
             .iter()
@@ -43,7 +50,11 @@ impl MergeQuerier {
 
 #[async_trait]
 impl Querier for MergeQuerier {
-    async fn select(&self, hints: &SelectHints, matchers: &[Matcher]) -> Result<SeriesSet, StorageError> {
+    async fn select(
+        &self,
+        hints: &SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<SeriesSet, StorageError> {
         if self.queriers.len() == 1 {
             return self.queriers[0].select(hints, matchers).await;
         }
@@ -53,7 +64,10 @@ impl Querier for MergeQuerier {
             let set = querier.select(hints, matchers).await?;
             warnings.extend(set.warnings);
             for series in set.series {
-                grouped.entry(series.labels.clone()).or_default().push(series);
+                grouped
+                    .entry(series.labels.clone())
+                    .or_default()
+                    .push(series);
             }
         }
         let series = grouped
@@ -63,7 +77,9 @@ impl Querier for MergeQuerier {
                     return parts.pop().expect("one part");
                 }
                 let parts = std::sync::Arc::new(parts);
-                Series::new(labels, move || merge_iters(parts.iter().map(Series::samples).collect()))
+                Series::new(labels, move || {
+                    merge_iters(parts.iter().map(Series::samples).collect())
+                })
             })
             .collect();
         Ok(SeriesSet { series, warnings })
@@ -79,7 +95,11 @@ impl Querier for MergeQuerier {
         Ok(all)
     }
 
-    async fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+    async fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
         let mut all = Vec::new();
         for querier in &self.queriers {
             all.extend(querier.label_values(name, matchers).await?);
@@ -92,7 +112,8 @@ impl Querier for MergeQuerier {
 
 /// Merges ascending sample iterators; on equal timestamps the earliest iterator wins.
 pub fn merge_iters(iters: Vec<SampleIter>) -> SampleIter {
-    let mut heads: Vec<(Option<Sample>, SampleIter)> = iters.into_iter().map(|mut it| (it.next(), it)).collect();
+    let mut heads: Vec<(Option<Sample>, SampleIter)> =
+        iters.into_iter().map(|mut it| (it.next(), it)).collect();
     Box::new(std::iter::from_fn(move || {
         let mut best: Option<(usize, i64)> = None;
         for (i, (head, _)) in heads.iter().enumerate() {
@@ -125,9 +146,12 @@ mod tests {
 
     #[test]
     fn merge_orders_and_first_source_wins_ties() {
-        let merged: Vec<_> = merge_iters(vec![iter(&[(1, 1.0), (3, 3.0)]), iter(&[(2, 20.0), (3, 30.0), (4, 40.0)])])
-            .map(|s| (s.t, s.v))
-            .collect();
+        let merged: Vec<_> = merge_iters(vec![
+            iter(&[(1, 1.0), (3, 3.0)]),
+            iter(&[(2, 20.0), (3, 30.0), (4, 40.0)]),
+        ])
+        .map(|s| (s.t, s.v))
+        .collect();
         assert_eq!(merged, [(1, 1.0), (2, 20.0), (3, 3.0), (4, 40.0)]);
     }
 }

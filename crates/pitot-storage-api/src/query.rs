@@ -24,7 +24,12 @@ pub type QueryableRef = Arc<dyn Queryable>;
 pub trait Queryable: Send + Sync {
     /// Returns a querier scoped to `tenant` and the inclusive range `[mint, maxt]` in
     /// milliseconds. Samples outside the range may be returned; callers filter.
-    fn querier(&self, tenant: &TenantId, mint: i64, maxt: i64) -> Result<Box<dyn Querier>, StorageError>;
+    fn querier(
+        &self,
+        tenant: &TenantId,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Box<dyn Querier>, StorageError>;
 }
 
 /// Hints that let storage skip work; storage may ignore them.
@@ -43,13 +48,21 @@ pub struct SelectHints {
 pub trait Querier: Send + Sync {
     /// Selects series matching all matchers, sorted by labels, each series at most once.
     /// Every matcher must hold; a matcher on an absent label sees the empty string.
-    async fn select(&self, hints: &SelectHints, matchers: &[Matcher]) -> Result<SeriesSet, StorageError>;
+    async fn select(
+        &self,
+        hints: &SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<SeriesSet, StorageError>;
 
     /// Sorted, unique label names of series matching the matchers (all series when empty).
     async fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError>;
 
     /// Sorted, unique values of label `name` in series matching the matchers.
-    async fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError>;
+    async fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError>;
 }
 
 /// Pull-based iterator over one series' samples, ascending by timestamp with unique
@@ -90,7 +103,9 @@ impl Series {
 
 impl std::fmt::Debug for Series {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Series").field("labels", &self.labels).finish_non_exhaustive()
+        f.debug_struct("Series")
+            .field("labels", &self.labels)
+            .finish_non_exhaustive()
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use object_store::ObjectStore;
 use parking_lot::{Mutex, RwLock};
-use pitot_core::{Labels, Sample, TenantId};
+use pitot_core::TenantId;
 use pitot_storage_api::{
     AppendOutcome, MergeQuerier, MetricsAppender, Querier, Queryable, SeriesBatch, StorageError,
 };
@@ -57,7 +57,11 @@ impl Tsdb {
     /// Opens the engine: loads every tenant's blocks from `store`, then replays the WAL
     /// in `wal_dir` into the heads. Samples in the WAL that are older than a tenant's
     /// newest block are already in that block and are skipped.
-    pub async fn open(wal_dir: &Path, store: Arc<dyn ObjectStore>, options: TsdbOptions) -> Result<Arc<Tsdb>, TsdbError> {
+    pub async fn open(
+        wal_dir: &Path,
+        store: Arc<dyn ObjectStore>,
+        options: TsdbOptions,
+    ) -> Result<Arc<Tsdb>, TsdbError> {
         let wal = Wal::open(
             wal_dir,
             WalOptions {
@@ -68,13 +72,19 @@ impl Tsdb {
         let blocks = load_blocks(&store).await?;
         let mut heads: HashMap<TenantId, TenantHead> = HashMap::new();
         for (tenant, list) in &blocks {
-            let end = list.iter().map(|b| b.meta.max_time).max().unwrap_or(i64::MIN);
+            let end = list
+                .iter()
+                .map(|b| b.meta.max_time)
+                .max()
+                .unwrap_or(i64::MIN);
             heads.insert(tenant.clone(), TenantHead::new(end));
         }
         let mut replayed_samples = 0u64;
         let stats = wal.replay(|payload| -> Result<(), wal_record::RecordError> {
             let record = wal_record::decode(payload)?;
-            let head = heads.entry(record.tenant).or_insert_with(|| TenantHead::new(i64::MIN));
+            let head = heads
+                .entry(record.tenant)
+                .or_insert_with(|| TenantHead::new(i64::MIN));
             for (id, labels) in record.series {
                 head.insert_series(id, labels);
             }
@@ -101,7 +111,12 @@ impl Tsdb {
         Ok(Arc::new(Tsdb {
             options,
             wal,
-            heads: RwLock::new(heads.into_iter().map(|(t, h)| (t, Arc::new(Mutex::new(h)))).collect()),
+            heads: RwLock::new(
+                heads
+                    .into_iter()
+                    .map(|(t, h)| (t, Arc::new(Mutex::new(h))))
+                    .collect(),
+            ),
             blocks: RwLock::new(blocks),
             store,
             maintenance: tokio::sync::Mutex::new(()),
@@ -129,7 +144,11 @@ impl Tsdb {
 
     /// Number of series in all heads.
     pub fn head_series(&self) -> usize {
-        self.heads.read().values().map(|h| h.lock().num_series()).sum()
+        self.heads
+            .read()
+            .values()
+            .map(|h| h.lock().num_series())
+            .sum()
     }
 
     /// Blocks of every tenant.
@@ -163,21 +182,32 @@ impl Tsdb {
         let mut written = 0;
         for (tenant, head) in heads {
             loop {
+                // Freeze the range (no more samples older than `end`), copy it, write the
+                // block, and only then drop it from the head: queries see the samples in
+                // the head until the block is listed.
                 let (start, end, previous_min_valid, series) = {
                     let mut head = head.lock();
-                    let Some((min_t, max_t)) = head.time_range() else { break };
+                    let Some((min_t, max_t)) = head.time_range() else {
+                        break;
+                    };
                     let start = min_t.div_euclid(range) * range;
-                    let end = start + range;
+                    let end = if force {
+                        (start + range).min(max_t.saturating_add(1))
+                    } else {
+                        start + range
+                    };
                     if !force && max_t < end + range / 2 {
                         break;
                     }
                     let previous = head.min_valid_t;
-                    (start, end, previous, head.drain_before(end))
+                    head.min_valid_t = previous.max(end);
+                    (start, end, previous, head.samples_before(end))
                 };
                 if series.is_empty() {
+                    head.lock().drain_before(end);
                     continue;
                 }
-                match Block::write(Arc::clone(&self.store), &tenant, start, end, series.clone()).await {
+                match Block::write(Arc::clone(&self.store), &tenant, start, end, series).await {
                     Ok(block) => {
                         tracing::info!(
                             tenant = %tenant,
@@ -189,13 +219,17 @@ impl Tsdb {
                             bytes = block.meta.stats.chunk_bytes + block.meta.stats.index_bytes,
                             "head cut into block"
                         );
-                        self.blocks.write().entry(tenant.clone()).or_default().push(Arc::new(block));
+                        self.blocks
+                            .write()
+                            .entry(tenant.clone())
+                            .or_default()
+                            .push(Arc::new(block));
+                        head.lock().drain_before(end);
                         self.stats.blocks_written.fetch_add(1, Ordering::Relaxed);
                         written += 1;
                     }
                     Err(error) => {
-                        // Give the samples back to the head; the WAL still has them.
-                        restore(&head, previous_min_valid, series);
+                        head.lock().min_valid_t = previous_min_valid;
                         self.stats.cut_failures.fetch_add(1, Ordering::Relaxed);
                         tracing::error!(tenant = %tenant, %error, "writing a block failed; samples stay in the head and the cut is retried");
                         return Err(error);
@@ -256,17 +290,6 @@ impl Tsdb {
     }
 }
 
-fn restore(head: &HeadRef, previous_min_valid: i64, series: Vec<(Labels, Vec<Sample>)>) {
-    let mut head = head.lock();
-    head.min_valid_t = previous_min_valid;
-    for (labels, samples) in series {
-        let (id, _) = head.get_or_create(&labels);
-        for s in samples {
-            let _ = head.append(id, s, i64::MAX);
-        }
-    }
-}
-
 /// Lazily encodes the heads as WAL records, locking one head at a time for one slice
 /// of series, so a checkpoint neither blocks pushes for long nor holds the whole head
 /// encoded in memory.
@@ -307,7 +330,9 @@ impl Iterator for CheckpointRecords {
             {
                 let head = head.lock();
                 for &id in &self.ids[self.pos..end] {
-                    let Some(series) = head.series(id) else { continue };
+                    let Some(series) = head.series(id) else {
+                        continue;
+                    };
                     builder.series(id, &series.labels);
                     for sample in series.all_samples() {
                         builder.sample(id, sample);
@@ -330,18 +355,24 @@ impl Iterator for CheckpointRecords {
     }
 }
 
-async fn load_blocks(store: &Arc<dyn ObjectStore>) -> Result<HashMap<TenantId, Vec<Arc<Block>>>, TsdbError> {
+async fn load_blocks(
+    store: &Arc<dyn ObjectStore>,
+) -> Result<HashMap<TenantId, Vec<Arc<Block>>>, TsdbError> {
     let listing = store.list_with_delimiter(None).await?;
     let mut out: HashMap<TenantId, Vec<Arc<Block>>> = HashMap::new();
     for tenant_dir in listing.common_prefixes {
-        let Some(name) = tenant_dir.filename() else { continue };
+        let Some(name) = tenant_dir.filename() else {
+            continue;
+        };
         let Ok(tenant) = TenantId::new(name) else {
             tracing::warn!(dir = %tenant_dir, "ignoring object-store directory that is not a tenant ID");
             continue;
         };
         let blocks = store.list_with_delimiter(Some(&tenant_dir)).await?;
         for block_dir in blocks.common_prefixes {
-            let Some(ulid) = block_dir.filename() else { continue };
+            let Some(ulid) = block_dir.filename() else {
+                continue;
+            };
             match Block::open(Arc::clone(store), &tenant, ulid).await? {
                 Some(block) => out.entry(tenant.clone()).or_default().push(Arc::new(block)),
                 None => {
@@ -359,7 +390,11 @@ async fn load_blocks(store: &Arc<dyn ObjectStore>) -> Result<HashMap<TenantId, V
 
 #[async_trait]
 impl MetricsAppender for Tsdb {
-    async fn append(&self, tenant: &TenantId, batch: Vec<SeriesBatch>) -> Result<AppendOutcome, StorageError> {
+    async fn append(
+        &self,
+        tenant: &TenantId,
+        batch: Vec<SeriesBatch>,
+    ) -> Result<AppendOutcome, StorageError> {
         let head = self.head(tenant);
         let ooo = self.options.ooo_window_ms();
         let mut outcome = AppendOutcome::default();
@@ -399,14 +434,23 @@ impl MetricsAppender for Tsdb {
                 .await
                 .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         }
-        self.stats.samples_appended.fetch_add(outcome.accepted as u64, Ordering::Relaxed);
-        self.stats.series_created.fetch_add(outcome.new_series as u64, Ordering::Relaxed);
+        self.stats
+            .samples_appended
+            .fetch_add(outcome.accepted as u64, Ordering::Relaxed);
+        self.stats
+            .series_created
+            .fetch_add(outcome.new_series as u64, Ordering::Relaxed);
         Ok(outcome)
     }
 }
 
 impl Queryable for Tsdb {
-    fn querier(&self, tenant: &TenantId, mint: i64, maxt: i64) -> Result<Box<dyn Querier>, StorageError> {
+    fn querier(
+        &self,
+        tenant: &TenantId,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Box<dyn Querier>, StorageError> {
         let mut queriers: Vec<Box<dyn Querier>> = Vec::new();
         if let Some(head) = self.heads.read().get(tenant) {
             queriers.push(Box::new(HeadQuerier::new(Arc::clone(head), mint, maxt)));

@@ -41,7 +41,10 @@ pub fn select(index: &dyn LabelIndex, matchers: &[Matcher]) -> RoaringBitmap {
                 None => index.all_series() - rejected,
             }
         } else if let Some(value) = matcher.equal_value() {
-            index.postings(&matcher.name, value).cloned().unwrap_or_default()
+            index
+                .postings(&matcher.name, value)
+                .cloned()
+                .unwrap_or_default()
         } else {
             let mut accepted = RoaringBitmap::new();
             index.for_each_value(&matcher.name, &mut |value, ids| {
@@ -113,15 +116,36 @@ mod tests {
         index.add(2, &[("__name__", "down"), ("job", "api"), ("env", "dev")]);
         let up = Matcher::equal("__name__", "up");
         assert_eq!(ids(&index, &[up.clone()]), [0, 1]);
-        assert_eq!(ids(&index, &[up.clone(), Matcher::not_equal("job", "api")]), [1]);
-        assert_eq!(ids(&index, &[Matcher::regex("job", "a.*").unwrap()]), [0, 2]);
-        assert_eq!(ids(&index, &[up.clone(), Matcher::not_regex("job", "w.*").unwrap()]), [0]);
+        assert_eq!(
+            ids(&index, &[up.clone(), Matcher::not_equal("job", "api")]),
+            [1]
+        );
+        assert_eq!(
+            ids(&index, &[Matcher::regex("job", "a.*").unwrap()]),
+            [0, 2]
+        );
+        assert_eq!(
+            ids(
+                &index,
+                &[up.clone(), Matcher::not_regex("job", "w.*").unwrap()]
+            ),
+            [0]
+        );
         // env="" selects series without env; env!="" those with it.
         assert_eq!(ids(&index, &[Matcher::equal("env", "")]), [1]);
         assert_eq!(ids(&index, &[Matcher::not_equal("env", "")]), [0, 2]);
         assert_eq!(ids(&index, &[Matcher::not_equal("env", "prod")]), [1, 2]);
-        assert_eq!(ids(&index, &[Matcher::regex("env", "prod|").unwrap()]), [0, 1]);
-        assert_eq!(ids(&index, &[Matcher::equal("job", "nope")]), Vec::<u32>::new());
-        assert_eq!(ids(&index, &[up, Matcher::equal("nolabel", "x")]), Vec::<u32>::new());
+        assert_eq!(
+            ids(&index, &[Matcher::regex("env", "prod|").unwrap()]),
+            [0, 1]
+        );
+        assert_eq!(
+            ids(&index, &[Matcher::equal("job", "nope")]),
+            Vec::<u32>::new()
+        );
+        assert_eq!(
+            ids(&index, &[up, Matcher::equal("nolabel", "x")]),
+            Vec::<u32>::new()
+        );
     }
 }

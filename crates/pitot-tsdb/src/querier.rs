@@ -26,14 +26,22 @@ impl HeadQuerier {
 
 #[async_trait]
 impl Querier for HeadQuerier {
-    async fn select(&self, hints: &SelectHints, matchers: &[Matcher]) -> Result<SeriesSet, StorageError> {
+    async fn select(
+        &self,
+        hints: &SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<SeriesSet, StorageError> {
         let (mint, maxt) = (self.mint, self.maxt);
         let mut out = Vec::new();
         {
             let head = self.head.lock();
             for id in head.select(matchers) {
-                let Some(series) = head.series(id) else { continue };
-                let Some(min_t) = series.min_t() else { continue };
+                let Some(series) = head.series(id) else {
+                    continue;
+                };
+                let Some(min_t) = series.min_t() else {
+                    continue;
+                };
                 if min_t > maxt || series.max_t().max(min_t) < mint {
                     continue;
                 }
@@ -43,12 +51,19 @@ impl Querier for HeadQuerier {
                 }
                 let snapshot = series.snapshot(mint, maxt);
                 out.push(Series::new(series.labels.clone(), move || {
-                    Box::new(snapshot.samples().filter(move |s| s.t >= mint && s.t <= maxt))
+                    Box::new(
+                        snapshot
+                            .samples()
+                            .filter(move |s| s.t >= mint && s.t <= maxt),
+                    )
                 }));
             }
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(SeriesSet { series: out, warnings: Vec::new() })
+        Ok(SeriesSet {
+            series: out,
+            warnings: Vec::new(),
+        })
     }
 
     async fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
@@ -57,7 +72,11 @@ impl Querier for HeadQuerier {
         Ok(head.label_names(&ids).into_iter().collect())
     }
 
-    async fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+    async fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
         let head = self.head.lock();
         let ids = head.select(matchers);
         Ok(head.label_values(name, &ids).into_iter().collect())

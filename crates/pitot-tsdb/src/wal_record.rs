@@ -71,7 +71,8 @@ impl RecordBuilder {
         put_uvarint(&mut self.samples, u64::from(id));
         put_varint(&mut self.samples, sample.t.wrapping_sub(self.prev_t));
         self.prev_t = sample.t;
-        self.samples.extend_from_slice(&sample.v.to_bits().to_le_bytes());
+        self.samples
+            .extend_from_slice(&sample.v.to_bits().to_le_bytes());
     }
 
     /// Whether nothing was logged.
@@ -119,7 +120,8 @@ pub fn decode(buf: &[u8]) -> Result<WalRecord, RecordError> {
     let n_series = r.count()?;
     let mut series = Vec::with_capacity(n_series);
     for _ in 0..n_series {
-        let id = u32::try_from(r.uvarint()?).map_err(|_| RecordError("series id overflows".into()))?;
+        let id =
+            u32::try_from(r.uvarint()?).map_err(|_| RecordError("series id overflows".into()))?;
         let n_labels = r.count()?;
         let mut labels = Vec::with_capacity(n_labels);
         for _ in 0..n_labels {
@@ -133,7 +135,8 @@ pub fn decode(buf: &[u8]) -> Result<WalRecord, RecordError> {
     let mut samples = Vec::with_capacity(n_samples);
     let mut prev_t = 0i64;
     for _ in 0..n_samples {
-        let id = u32::try_from(r.uvarint()?).map_err(|_| RecordError("series id overflows".into()))?;
+        let id =
+            u32::try_from(r.uvarint()?).map_err(|_| RecordError("series id overflows".into()))?;
         let t = prev_t.wrapping_add(r.varint()?);
         prev_t = t;
         let v = f64::from_bits(r.u64_le()?);
@@ -142,7 +145,11 @@ pub fn decode(buf: &[u8]) -> Result<WalRecord, RecordError> {
     if !r.is_empty() {
         return Err(RecordError("trailing bytes".into()));
     }
-    Ok(WalRecord { tenant, series, samples })
+    Ok(WalRecord {
+        tenant,
+        series,
+        samples,
+    })
 }
 
 #[cfg(test)]

@@ -55,7 +55,8 @@ fn write_temp(
     let mut written = 0u64;
     for record in records {
         frame::check_len(record.len())?;
-        out.write_all(&frame::header(&record)).map_err(write_failed)?;
+        out.write_all(&frame::header(&record))
+            .map_err(write_failed)?;
         out.write_all(&record).map_err(write_failed)?;
         written += 1;
     }
@@ -85,7 +86,9 @@ pub(crate) fn remove_replaced(dir: &Path, index: u64, fsync: bool) -> u64 {
     for (i, path) in old_segments {
         match segment::remove(path) {
             Ok(()) => removed_segments += 1,
-            Err(error) => tracing::warn!(segment = i, error = %error, "cannot remove replaced wal segment"),
+            Err(error) => {
+                tracing::warn!(segment = i, error = %error, "cannot remove replaced wal segment")
+            }
         }
     }
     for (i, path) in old_checkpoints {

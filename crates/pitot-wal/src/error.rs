@@ -48,7 +48,9 @@ pub enum WalError {
     },
     /// An earlier write or fsync failed. After a failed fsync the kernel may have dropped the dirty
     /// pages, so nothing written since the last good fsync can be promised durable any more.
-    #[error("wal is poisoned by an earlier failure, durability can no longer be promised: {reason}")]
+    #[error(
+        "wal is poisoned by an earlier failure, durability can no longer be promised: {reason}"
+    )]
     Poisoned {
         /// The message of the error that poisoned the WAL.
         reason: Arc<str>,

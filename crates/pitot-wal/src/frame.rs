@@ -65,7 +65,10 @@ pub(crate) fn finish(buf: &mut [u8], start: usize) {
 }
 
 fn frame_len_bytes(len: usize) -> [u8; 4] {
-    debug_assert!(len <= MAX_RECORD_LEN, "payload length {len} was not checked");
+    debug_assert!(
+        len <= MAX_RECORD_LEN,
+        "payload length {len} was not checked"
+    );
     (len as u32).to_le_bytes()
 }
 
@@ -98,13 +101,16 @@ impl fmt::Display for Invalid {
                 write!(f, "frame length {len} but only {remaining} bytes left")
             }
             Invalid::ChecksumMismatch { stored, computed } => {
-                write!(f, "checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")
+                write!(
+                    f,
+                    "checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"
+                )
             }
         }
     }
 }
 
-/// What [`FrameReader::next`] found.
+/// What [`FrameReader::next_frame`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Frame<'a> {
     /// A valid record payload.
@@ -155,7 +161,9 @@ impl<R: Read> FrameReader<R> {
         }
         let mut header = [0u8; FRAME_HEADER_LEN];
         self.reader.read_exact(&mut header)?;
-        let len = u64::from(u32::from_le_bytes([header[0], header[1], header[2], header[3]]));
+        let len = u64::from(u32::from_le_bytes([
+            header[0], header[1], header[2], header[3],
+        ]));
         let stored = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
         if len == 0 {
             return Ok(Frame::Invalid(Invalid::EmptyFrame));
@@ -175,7 +183,10 @@ impl<R: Read> FrameReader<R> {
         self.reader.read_exact(&mut self.payload)?;
         let computed = crc32fast::hash(&self.payload);
         if computed != stored {
-            return Ok(Frame::Invalid(Invalid::ChecksumMismatch { stored, computed }));
+            return Ok(Frame::Invalid(Invalid::ChecksumMismatch {
+                stored,
+                computed,
+            }));
         }
         self.offset += FRAME_HEADER_LEN as u64 + len;
         Ok(Frame::Record(&self.payload))

@@ -48,6 +48,7 @@ mod error;
 mod frame;
 mod replay;
 mod segment;
+mod shared;
 mod stats;
 mod wal;
 mod writer;

@@ -57,7 +57,10 @@ pub(crate) fn check_file_header(
     index: u64,
 ) -> Result<(), String> {
     if &header[..8] != kind.magic() {
-        return Err(format!("bad magic {:?}", String::from_utf8_lossy(&header[..8])));
+        return Err(format!(
+            "bad magic {:?}",
+            String::from_utf8_lossy(&header[..8])
+        ));
     }
     let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
     if version != FORMAT_VERSION {
@@ -67,7 +70,9 @@ pub(crate) fn check_file_header(
     stored.copy_from_slice(&header[12..]);
     let stored = u64::from_le_bytes(stored);
     if stored != index {
-        return Err(format!("header says index {stored}, file name says {index}"));
+        return Err(format!(
+            "header says index {stored}, file name says {index}"
+        ));
     }
     Ok(())
 }
@@ -84,7 +89,9 @@ pub(crate) fn checkpoint_path(dir: &Path, index: u64) -> PathBuf {
 
 /// The path a checkpoint is written to before it is renamed into place.
 pub(crate) fn checkpoint_temp_path(dir: &Path, index: u64) -> PathBuf {
-    dir.join(format!("{CHECKPOINT_PREFIX}{index:0INDEX_DIGITS$}{TEMP_SUFFIX}"))
+    dir.join(format!(
+        "{CHECKPOINT_PREFIX}{index:0INDEX_DIGITS$}{TEMP_SUFFIX}"
+    ))
 }
 
 /// The WAL files found in a directory; unrelated files are ignored.
@@ -112,7 +119,11 @@ pub(crate) fn list(dir: &Path) -> Result<Listing, WalError> {
         } else if let Some(rest) = name.strip_prefix(CHECKPOINT_PREFIX) {
             if let Some(index) = parse_index(rest) {
                 listing.checkpoints.push((index, path));
-            } else if rest.strip_suffix(TEMP_SUFFIX).and_then(parse_index).is_some() {
+            } else if rest
+                .strip_suffix(TEMP_SUFFIX)
+                .and_then(parse_index)
+                .is_some()
+            {
                 listing.temps.push(path);
             }
         }

@@ -11,7 +11,8 @@ use crate::error::{ReplayError, WalError};
 use crate::frame::{self, FRAME_HEADER_LEN};
 use crate::replay::{self, Recovered};
 use crate::segment::{self, FILE_HEADER_LEN};
-use crate::writer::{self, Outcome, Phase, Shared};
+use crate::shared::{Outcome, Phase, Shared};
+use crate::writer;
 use crate::{checkpoint, ReplayStats, WalStats};
 
 /// Default [`WalOptions::segment_size`]: 64 MiB.
@@ -69,7 +70,16 @@ impl Wal {
     /// Two `Wal`s must never use one directory at the same time; nothing here detects it.
     pub fn open(dir: impl AsRef<Path>, options: WalOptions) -> Result<Wal, WalError> {
         let dir = dir.as_ref().to_path_buf();
+        let existed = dir.is_dir();
         std::fs::create_dir_all(&dir).map_err(WalError::io("create directory", &dir))?;
+        if !existed && options.fsync {
+            // Make the new directory's own entry durable, not only the files inside it.
+            let parent = match dir.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            segment::sync_dir(parent)?;
+        }
         Ok(Wal {
             shared: Arc::new(Shared::new(dir, options)),
             writer: Mutex::new(None),

@@ -9,8 +9,11 @@ use pitot_meta::{MetaStore, NewToken, SqliteMetaStore};
 use crate::cli::{TenantCommand, TokenCommand};
 
 fn open(data_dir: &Path) -> anyhow::Result<SqliteMetaStore> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
-    Ok(SqliteMetaStore::open(&crate::bootstrap::meta_path(data_dir))?)
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    Ok(SqliteMetaStore::open(&crate::bootstrap::meta_path(
+        data_dir,
+    ))?)
 }
 
 /// Runs a tenant command.
@@ -35,11 +38,24 @@ pub async fn tenant(data_dir: &Path, command: TenantCommand) -> anyhow::Result<(
 pub async fn token(data_dir: &Path, command: TokenCommand) -> anyhow::Result<()> {
     let meta = open(data_dir)?;
     match command {
-        TokenCommand::Create { tenant, scopes, name } => {
+        TokenCommand::Create {
+            tenant,
+            scopes,
+            name,
+        } => {
             let tenant = TenantId::new(tenant)?;
             let scopes = Scope::parse_list(&scopes)?;
-            let created = meta.create_token(NewToken { tenant, scopes, name }).await?;
-            eprintln!("token {} created; the secret below is shown only once:", created.info.id);
+            let created = meta
+                .create_token(NewToken {
+                    tenant,
+                    scopes,
+                    name,
+                })
+                .await?;
+            eprintln!(
+                "token {} created; the secret below is shown only once:",
+                created.info.id
+            );
             println!("{}", created.secret);
         }
         TokenCommand::List { tenant } => {
@@ -47,7 +63,13 @@ pub async fn token(data_dir: &Path, command: TokenCommand) -> anyhow::Result<()>
             println!("{:<18} {:<20} {:<16} SCOPES", "ID", "TENANT", "NAME");
             for t in meta.list_tokens(tenant.as_ref()).await? {
                 let scopes: Vec<&str> = t.scopes.iter().map(|s| s.as_str()).collect();
-                println!("{:<18} {:<20} {:<16} {}", t.id, t.tenant, t.name.as_deref().unwrap_or("-"), scopes.join(","));
+                println!(
+                    "{:<18} {:<20} {:<16} {}",
+                    t.id,
+                    t.tenant,
+                    t.name.as_deref().unwrap_or("-"),
+                    scopes.join(",")
+                );
             }
         }
         TokenCommand::Revoke { id } => {

@@ -21,7 +21,9 @@ fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     file.write_all(secret.as_bytes())?;
     file.write_all(b"\n")?;
     file.sync_all()?;
@@ -57,7 +59,10 @@ pub async fn initial_tenant(meta: &dyn MetaStore, data_dir: &Path) -> anyhow::Re
 /// generated there on first start.
 pub fn platform_token(configured: Option<String>, data_dir: &Path) -> anyhow::Result<String> {
     if let Some(token) = configured {
-        anyhow::ensure!(token.len() >= 16, "platform_token must be at least 16 characters");
+        anyhow::ensure!(
+            token.len() >= 16,
+            "platform_token must be at least 16 characters"
+        );
         return Ok(token);
     }
     let path = data_dir.join("platform-token");
@@ -66,7 +71,10 @@ pub fn platform_token(configured: Option<String>, data_dir: &Path) -> anyhow::Re
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let token = pitot_meta::random_secret();
             write_secret(&path, &token)?;
-            eprintln!("Generated the platform token (operator credential) in {}", path.display());
+            eprintln!(
+                "Generated the platform token (operator credential) in {}",
+                path.display()
+            );
             Ok(token)
         }
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),

@@ -134,18 +134,29 @@ impl Default for Config {
 impl Config {
     /// Reads a YAML file; a missing file is an error that names it.
     pub fn from_file(path: &std::path::Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-        serde_yaml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        serde_yaml::from_str(&text)
+            .with_context(|| format!("invalid config file {}", path.display()))
     }
 
     /// Checks every duration and returns them parsed.
     pub fn validate(&self) -> anyhow::Result<()> {
         for (field, value) in [
             ("storage.block_range", &self.storage.block_range),
-            ("storage.out_of_order_window", &self.storage.out_of_order_window),
+            (
+                "storage.out_of_order_window",
+                &self.storage.out_of_order_window,
+            ),
             ("storage.retention", &self.storage.retention),
-            ("storage.maintenance_interval", &self.storage.maintenance_interval),
-            ("limits.creation_grace_period", &self.limits.creation_grace_period),
+            (
+                "storage.maintenance_interval",
+                &self.storage.maintenance_interval,
+            ),
+            (
+                "limits.creation_grace_period",
+                &self.limits.creation_grace_period,
+            ),
             ("limits.past_grace_period", &self.limits.past_grace_period),
         ] {
             duration(field, value)?;
@@ -159,9 +170,15 @@ impl Config {
 
 /// Parses a Prometheus-style duration (`90s`, `1h30m`, `31d`), naming the field on error.
 pub fn duration(field: &str, value: &str) -> anyhow::Result<Duration> {
-    if value == "0" {
+    if value
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+        .chars()
+        .all(|c| c == '0')
+        && !value.is_empty()
+    {
         return Ok(Duration::ZERO);
     }
-    promql_parser::util::parse_duration(value)
-        .map_err(|e| anyhow::anyhow!("invalid duration {value:?} for {field}: {e} (examples: 90s, 10m, 2h, 31d)"))
+    promql_parser::util::parse_duration(value).map_err(|e| {
+        anyhow::anyhow!("invalid duration {value:?} for {field}: {e} (examples: 90s, 10m, 2h, 31d)")
+    })
 }

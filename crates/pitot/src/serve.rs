@@ -17,7 +17,8 @@ use crate::config::{duration, Config};
 /// Runs the server until SIGINT or SIGTERM, then flushes the WAL.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let meta = Arc::new(SqliteMetaStore::open(&bootstrap::meta_path(&data_dir))?);
     bootstrap::initial_tenant(&*meta, &data_dir).await?;
     let platform_token = bootstrap::platform_token(config.platform_token.clone(), &data_dir)?;
@@ -25,7 +26,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let store = object_store(&config)?;
     let options = TsdbOptions {
         block_range: duration("storage.block_range", &config.storage.block_range)?,
-        out_of_order_window: duration("storage.out_of_order_window", &config.storage.out_of_order_window)?,
+        out_of_order_window: duration(
+            "storage.out_of_order_window",
+            &config.storage.out_of_order_window,
+        )?,
         retention: duration("storage.retention", &config.storage.retention)?,
         ..TsdbOptions::default()
     };
@@ -37,7 +41,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         max_label_names_per_series: config.limits.max_label_names_per_series,
         max_label_name_length: config.limits.max_label_name_length,
         max_label_value_length: config.limits.max_label_value_length,
-        creation_grace_period: duration("limits.creation_grace_period", &config.limits.creation_grace_period)?,
+        creation_grace_period: duration(
+            "limits.creation_grace_period",
+            &config.limits.creation_grace_period,
+        )?,
         past_grace_period: duration("limits.past_grace_period", &config.limits.past_grace_period)?,
     };
     let distributor = Arc::new(Distributor::new(tsdb.clone(), limits));
@@ -57,12 +64,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     });
     state.ready.store(true, Ordering::Release);
 
-    let interval = duration("storage.maintenance_interval", &config.storage.maintenance_interval)?.max(Duration::from_millis(100));
+    let interval = duration(
+        "storage.maintenance_interval",
+        &config.storage.maintenance_interval,
+    )?
+    .max(Duration::from_millis(100));
     let maintenance = tokio::spawn(maintain(Arc::clone(&tsdb), interval));
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("cannot listen on {} (is another process using it? pick one with --listen)", config.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another process using it? pick one with --listen)",
+                config.listen
+            )
+        })?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %data_dir.display(), "pitot listening");
     println!("pitot listening on http://{addr}");
@@ -81,7 +97,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -111,8 +128,11 @@ async fn maintain(tsdb: Arc<Tsdb>, interval: Duration) {
 fn object_store(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
     let Some(url) = &config.storage.object_store_url else {
         let dir = config.data_dir.join("blocks");
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        return Ok(Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&dir)?));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        return Ok(Arc::new(
+            object_store::local::LocalFileSystem::new_with_prefix(&dir)?,
+        ));
     };
     anyhow::ensure!(
         url.starts_with("s3://"),
@@ -133,12 +153,20 @@ fn object_store(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
         builder = builder.with_secret_access_key(v);
     }
     builder = builder.with_allow_http(s.s3_allow_http);
-    let store = builder.build().with_context(|| format!("cannot configure S3 store {url}"))?;
-    let prefix = url.trim_start_matches("s3://").split_once('/').map(|(_, p)| p.trim_matches('/')).unwrap_or("");
+    let store = builder
+        .build()
+        .with_context(|| format!("cannot configure S3 store {url}"))?;
+    let prefix = url
+        .trim_start_matches("s3://")
+        .split_once('/')
+        .map(|(_, p)| p.trim_matches('/'))
+        .unwrap_or("");
     if prefix.is_empty() {
         Ok(Arc::new(store))
     } else {
-        Ok(Arc::new(object_store::prefix::PrefixStore::new(store, prefix)))
+        Ok(Arc::new(object_store::prefix::PrefixStore::new(
+            store, prefix,
+        )))
     }
 }
 
@@ -150,18 +178,66 @@ fn tsdb_collector(tsdb: Arc<Tsdb>) -> MetricsCollector {
         let wal = tsdb.wal_stats();
         let blocks = tsdb.block_metas();
         let lines: [(&str, &str, &str, u64); 9] = [
-            ("pitot_tsdb_samples_appended_total", "counter", "Samples stored in the head.", s.samples_appended.load(Ordering::Relaxed)),
-            ("pitot_tsdb_head_series_created_total", "counter", "Series created in the head.", s.series_created.load(Ordering::Relaxed)),
-            ("pitot_tsdb_head_series", "gauge", "Series in the head.", tsdb.head_series() as u64),
-            ("pitot_tsdb_blocks", "gauge", "Blocks loaded.", blocks.len() as u64),
-            ("pitot_tsdb_blocks_written_total", "counter", "Blocks cut from the head.", s.blocks_written.load(Ordering::Relaxed)),
-            ("pitot_tsdb_blocks_deleted_total", "counter", "Blocks deleted by retention.", s.blocks_deleted.load(Ordering::Relaxed)),
-            ("pitot_wal_fsyncs_total", "counter", "WAL fsyncs (one per group commit).", wal.fsyncs),
-            ("pitot_wal_bytes_written_total", "counter", "Bytes written to the WAL.", wal.bytes_written),
-            ("pitot_wal_records_total", "counter", "Records appended to the WAL.", wal.records_appended),
+            (
+                "pitot_tsdb_samples_appended_total",
+                "counter",
+                "Samples stored in the head.",
+                s.samples_appended.load(Ordering::Relaxed),
+            ),
+            (
+                "pitot_tsdb_head_series_created_total",
+                "counter",
+                "Series created in the head.",
+                s.series_created.load(Ordering::Relaxed),
+            ),
+            (
+                "pitot_tsdb_head_series",
+                "gauge",
+                "Series in the head.",
+                tsdb.head_series() as u64,
+            ),
+            (
+                "pitot_tsdb_blocks",
+                "gauge",
+                "Blocks loaded.",
+                blocks.len() as u64,
+            ),
+            (
+                "pitot_tsdb_blocks_written_total",
+                "counter",
+                "Blocks cut from the head.",
+                s.blocks_written.load(Ordering::Relaxed),
+            ),
+            (
+                "pitot_tsdb_blocks_deleted_total",
+                "counter",
+                "Blocks deleted by retention.",
+                s.blocks_deleted.load(Ordering::Relaxed),
+            ),
+            (
+                "pitot_wal_fsyncs_total",
+                "counter",
+                "WAL fsyncs (one per group commit).",
+                wal.fsyncs,
+            ),
+            (
+                "pitot_wal_bytes_written_total",
+                "counter",
+                "Bytes written to the WAL.",
+                wal.bytes_written,
+            ),
+            (
+                "pitot_wal_records_total",
+                "counter",
+                "Records appended to the WAL.",
+                wal.records_appended,
+            ),
         ];
         for (name, kind, help, value) in lines {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
         }
         let mut per_tenant = std::collections::BTreeMap::<String, (u64, u64)>::new();
         for (tenant, meta) in &blocks {
@@ -171,7 +247,10 @@ fn tsdb_collector(tsdb: Arc<Tsdb>) -> MetricsCollector {
         }
         out.push_str("# HELP pitot_tsdb_block_samples Samples in blocks, by tenant.\n# TYPE pitot_tsdb_block_samples gauge\n");
         for (tenant, (samples, _)) in &per_tenant {
-            let _ = writeln!(out, "pitot_tsdb_block_samples{{tenant=\"{tenant}\"}} {samples}");
+            let _ = writeln!(
+                out,
+                "pitot_tsdb_block_samples{{tenant=\"{tenant}\"}} {samples}"
+            );
         }
         out.push_str("# HELP pitot_tsdb_block_bytes Bytes of blocks (chunks and index), by tenant.\n# TYPE pitot_tsdb_block_bytes gauge\n");
         for (tenant, (_, bytes)) in &per_tenant {

@@ -122,7 +122,8 @@ pub fn encode_index(series: &[BlockSeries]) -> Vec<u8> {
         for (value, ids) in values {
             put_uvarint(&mut buf, sym(value));
             bitmap.clear();
-            ids.serialize_into(&mut bitmap).expect("writing to a Vec cannot fail");
+            ids.serialize_into(&mut bitmap)
+                .expect("writing to a Vec cannot fail");
             put_uvarint(&mut buf, bitmap.len() as u64);
             buf.extend_from_slice(&bitmap);
         }
@@ -169,9 +170,15 @@ pub fn decode_index(compressed: &[u8]) -> Result<BlockIndex, IndexError> {
             let min_t = r.varint()?;
             let max_t = min_t.wrapping_add(r.uvarint()? as i64);
             let offset = prev_end + r.uvarint()?;
-            let len = u32::try_from(r.uvarint()?).map_err(|_| IndexError("chunk length overflows".into()))?;
+            let len = u32::try_from(r.uvarint()?)
+                .map_err(|_| IndexError("chunk length overflows".into()))?;
             prev_end = offset + u64::from(len);
-            chunks.push(ChunkMeta { min_t, max_t, offset, len });
+            chunks.push(ChunkMeta {
+                min_t,
+                max_t,
+                offset,
+                len,
+            });
         }
         series.push(BlockSeries {
             labels: Labels::from_unsorted(labels),
@@ -190,7 +197,9 @@ pub fn decode_index(compressed: &[u8]) -> Result<BlockIndex, IndexError> {
             let ids = RoaringBitmap::deserialize_from(r.bytes(len)?)
                 .map_err(|e| IndexError(format!("postings of {name}={value:?}: {e}")))?;
             if ids.max().is_some_and(|max| max as usize >= series.len()) {
-                return Err(IndexError(format!("postings of {name}={value:?} point past the series")));
+                return Err(IndexError(format!(
+                    "postings of {name}={value:?} point past the series"
+                )));
             }
             values.push((value, ids));
         }
@@ -212,13 +221,28 @@ mod tests {
             BlockSeries {
                 labels: Labels::from_pairs([("__name__", "a"), ("job", "x")]),
                 chunks: vec![
-                    ChunkMeta { min_t: -5, max_t: 100, offset: 0, len: 10 },
-                    ChunkMeta { min_t: 101, max_t: 200, offset: 10, len: 7 },
+                    ChunkMeta {
+                        min_t: -5,
+                        max_t: 100,
+                        offset: 0,
+                        len: 10,
+                    },
+                    ChunkMeta {
+                        min_t: 101,
+                        max_t: 200,
+                        offset: 10,
+                        len: 7,
+                    },
                 ],
             },
             BlockSeries {
                 labels: Labels::from_pairs([("__name__", "b"), ("job", "x")]),
-                chunks: vec![ChunkMeta { min_t: 0, max_t: 0, offset: 17, len: 3 }],
+                chunks: vec![ChunkMeta {
+                    min_t: 0,
+                    max_t: 0,
+                    offset: 17,
+                    len: 3,
+                }],
             },
         ];
         let bytes = encode_index(&series);

@@ -103,7 +103,10 @@ impl Block {
             stats.num_series += 1;
             stats.num_samples += samples.len() as u64;
             stats.num_chunks += metas.len() as u64;
-            index_series.push(BlockSeries { labels, chunks: metas });
+            index_series.push(BlockSeries {
+                labels,
+                chunks: metas,
+            });
         }
         let index_bytes = format::encode_index(&index_series);
         stats.chunk_bytes = chunks.len() as u64;
@@ -117,9 +120,13 @@ impl Block {
         };
         let chunks_path = dir.child("chunks");
         store.put(&chunks_path, PutPayload::from(chunks)).await?;
-        store.put(&dir.child("index"), PutPayload::from(index_bytes)).await?;
+        store
+            .put(&dir.child("index"), PutPayload::from(index_bytes))
+            .await?;
         let meta_json = serde_json::to_vec_pretty(&meta).expect("block meta serializes");
-        store.put(&dir.child("meta.json"), PutPayload::from(meta_json)).await?;
+        store
+            .put(&dir.child("meta.json"), PutPayload::from(meta_json))
+            .await?;
         // Keep the series just written and build postings from them, as loading the
         // index would, instead of reading the block back.
         let index = BlockIndex {
@@ -132,7 +139,11 @@ impl Block {
 
     /// Opens the block `ulid` of `tenant`. Returns `Ok(None)` if it has no `meta.json`
     /// (an interrupted write).
-    pub async fn open(store: Arc<dyn ObjectStore>, tenant: &TenantId, ulid: &str) -> Result<Option<Block>, TsdbError> {
+    pub async fn open(
+        store: Arc<dyn ObjectStore>,
+        tenant: &TenantId,
+        ulid: &str,
+    ) -> Result<Option<Block>, TsdbError> {
         let dir = block_dir(tenant, ulid);
         let meta_bytes = match store.get(&dir.child("meta.json")).await {
             Ok(r) => r.bytes().await?,
@@ -142,11 +153,17 @@ impl Block {
         let meta: BlockMeta = serde_json::from_slice(&meta_bytes)
             .map_err(|e| TsdbError::Corrupt(format!("block {dir} meta.json: {e}")))?;
         let index_bytes = store.get(&dir.child("index")).await?.bytes().await?;
-        let index = format::decode_index(&index_bytes).map_err(|e| TsdbError::Corrupt(format!("block {dir}: {e}")))?;
+        let index = format::decode_index(&index_bytes)
+            .map_err(|e| TsdbError::Corrupt(format!("block {dir}: {e}")))?;
         Ok(Some(Block::from_parts(meta, index, store, dir)))
     }
 
-    fn from_parts(meta: BlockMeta, index: BlockIndex, store: Arc<dyn ObjectStore>, dir: Path) -> Block {
+    fn from_parts(
+        meta: BlockMeta,
+        index: BlockIndex,
+        store: Arc<dyn ObjectStore>,
+        dir: Path,
+    ) -> Block {
         let mut all = RoaringBitmap::new();
         all.insert_range(0..index.series.len() as u32);
         Block {
@@ -170,7 +187,10 @@ impl Block {
     }
 
     /// Reads the chunk bytes of several series at once: one byte range per series.
-    pub async fn read_chunks(&self, ranges: Vec<std::ops::Range<u64>>) -> Result<Vec<Bytes>, TsdbError> {
+    pub async fn read_chunks(
+        &self,
+        ranges: Vec<std::ops::Range<u64>>,
+    ) -> Result<Vec<Bytes>, TsdbError> {
         if ranges.is_empty() {
             return Ok(Vec::new());
         }
@@ -194,8 +214,10 @@ pub async fn delete_dir(store: &dyn ObjectStore, dir: &Path) -> Result<(), TsdbE
 }
 
 fn rebuild_postings(mut index: BlockIndex) -> BlockIndex {
-    let mut postings: std::collections::BTreeMap<String, std::collections::BTreeMap<String, RoaringBitmap>> =
-        Default::default();
+    let mut postings: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, RoaringBitmap>,
+    > = Default::default();
     for (id, s) in index.series.iter().enumerate() {
         for label in &s.labels {
             postings
@@ -220,7 +242,9 @@ impl LabelIndex for Block {
 
     fn postings(&self, name: &str, value: &str) -> Option<&RoaringBitmap> {
         let values = self.index.postings.get(name)?;
-        let i = values.binary_search_by(|(v, _)| v.as_str().cmp(value)).ok()?;
+        let i = values
+            .binary_search_by(|(v, _)| v.as_str().cmp(value))
+            .ok()?;
         Some(&values[i].1)
     }
 

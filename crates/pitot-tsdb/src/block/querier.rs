@@ -25,7 +25,11 @@ impl BlockQuerier {
 
 #[async_trait]
 impl Querier for BlockQuerier {
-    async fn select(&self, hints: &SelectHints, matchers: &[Matcher]) -> Result<SeriesSet, StorageError> {
+    async fn select(
+        &self,
+        hints: &SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<SeriesSet, StorageError> {
         let ids = postings::select(&*self.block, matchers);
         let (mint, maxt) = (self.mint, self.maxt);
         let mut wanted = Vec::new();
@@ -49,9 +53,17 @@ impl Querier for BlockQuerier {
         if hints.labels_only {
             let series = wanted
                 .into_iter()
-                .map(|(id, _)| Series::from_samples(self.block.series()[id as usize].labels.clone(), Vec::new()))
+                .map(|(id, _)| {
+                    Series::from_samples(
+                        self.block.series()[id as usize].labels.clone(),
+                        Vec::new(),
+                    )
+                })
                 .collect();
-            return Ok(SeriesSet { series, warnings: Vec::new() });
+            return Ok(SeriesSet {
+                series,
+                warnings: Vec::new(),
+            });
         }
         let data = self
             .block
@@ -74,11 +86,20 @@ impl Querier for BlockQuerier {
                 parts.push(bytes.slice(start..end));
             }
             let parts = Arc::new(parts);
-            out.push(Series::new(self.block.series()[id as usize].labels.clone(), move || {
-                Box::new(ChunksIter::new(Arc::clone(&parts)).filter(move |s| s.t >= mint && s.t <= maxt))
-            }));
+            out.push(Series::new(
+                self.block.series()[id as usize].labels.clone(),
+                move || {
+                    Box::new(
+                        ChunksIter::new(Arc::clone(&parts))
+                            .filter(move |s| s.t >= mint && s.t <= maxt),
+                    )
+                },
+            ));
         }
-        Ok(SeriesSet { series: out, warnings: Vec::new() })
+        Ok(SeriesSet {
+            series: out,
+            warnings: Vec::new(),
+        })
     }
 
     async fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
@@ -94,7 +115,11 @@ impl Querier for BlockQuerier {
         Ok(names.into_iter().collect())
     }
 
-    async fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+    async fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
         let ids = postings::select(&*self.block, matchers);
         let mut values = Vec::new();
         crate::postings::LabelIndex::for_each_value(&*self.block, name, &mut |value, postings| {

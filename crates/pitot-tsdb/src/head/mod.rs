@@ -73,7 +73,12 @@ impl TenantHead {
     }
 
     /// Appends a sample to series `id`.
-    pub fn append(&mut self, id: u32, sample: Sample, ooo_window: i64) -> Result<Appended, RejectReason> {
+    pub fn append(
+        &mut self,
+        id: u32,
+        sample: Sample,
+        ooo_window: i64,
+    ) -> Result<Appended, RejectReason> {
         let min_valid = self.min_valid_t;
         match self.series.get_mut(&id) {
             Some(series) => series.append(sample.t, sample.v, min_valid, ooo_window),
@@ -107,18 +112,29 @@ impl TenantHead {
         range
     }
 
-    /// Removes every sample older than `end` and returns them per series, sorted by
-    /// labels; series left empty are dropped from the head. Afterwards the head refuses
-    /// samples older than `end`.
-    pub fn drain_before(&mut self, end: i64) -> Vec<(Labels, Vec<Sample>)> {
+    /// Copies every sample older than `end`, per series, sorted by labels (what a block
+    /// cut writes). The head keeps them until [`TenantHead::drain_before`].
+    pub fn samples_before(&self, end: i64) -> Vec<(Labels, Vec<Sample>)> {
+        let mut out = Vec::new();
+        for series in self.series.values() {
+            if series.min_t().is_none_or(|t| t >= end) {
+                continue;
+            }
+            let mut samples = series.all_samples();
+            samples.truncate(samples.partition_point(|s| s.t < end));
+            out.push((series.labels.clone(), samples));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Removes every sample older than `end`; series left empty are dropped. Afterwards
+    /// the head refuses samples older than `end`.
+    pub fn drain_before(&mut self, end: i64) {
         self.min_valid_t = self.min_valid_t.max(end);
-        let mut drained = Vec::new();
         let mut emptied = Vec::new();
         for (&id, series) in self.series.iter_mut() {
-            let samples = series.drain_before(end);
-            if !samples.is_empty() {
-                drained.push((series.labels.clone(), samples));
-            }
+            series.drain_before(end);
             if series.is_empty() {
                 emptied.push(id);
             }
@@ -126,13 +142,16 @@ impl TenantHead {
         for id in emptied {
             self.remove_series(id);
         }
-        drained.sort_by(|a, b| a.0.cmp(&b.0));
-        drained
     }
 
     /// Drops series without samples (left by a replay whose samples were all in blocks).
     pub fn remove_empty_series(&mut self) {
-        let empty: Vec<u32> = self.series.iter().filter(|(_, s)| s.is_empty()).map(|(&id, _)| id).collect();
+        let empty: Vec<u32> = self
+            .series
+            .iter()
+            .filter(|(_, s)| s.is_empty())
+            .map(|(&id, _)| id)
+            .collect();
         for id in empty {
             self.remove_series(id);
         }

@@ -80,7 +80,13 @@ impl MemSeries {
 
     /// Appends one sample. `min_valid_t` is the oldest time the head still accepts,
     /// `ooo_window` how far behind the newest sample a sample may be.
-    pub fn append(&mut self, t: i64, v: f64, min_valid_t: i64, ooo_window: i64) -> Result<Appended, RejectReason> {
+    pub fn append(
+        &mut self,
+        t: i64,
+        v: f64,
+        min_valid_t: i64,
+        ooo_window: i64,
+    ) -> Result<Appended, RejectReason> {
         if t < min_valid_t {
             return Err(RejectReason::TooOld);
         }
@@ -134,10 +140,18 @@ impl MemSeries {
             .filter(|c| c.max_t >= mint && c.min_t <= maxt)
             .map(|c| c.bytes.clone())
             .collect();
-        if !self.open.is_empty() && self.open.max_time() >= Some(mint) && self.open.min_time() <= Some(maxt) {
+        if !self.open.is_empty()
+            && self.open.max_time() >= Some(mint)
+            && self.open.min_time() <= Some(maxt)
+        {
             chunks.push(Bytes::copy_from_slice(self.open.bytes()));
         }
-        let ooo: Vec<Sample> = self.ooo.iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
+        let ooo: Vec<Sample> = self
+            .ooo
+            .iter()
+            .filter(|s| s.t >= mint && s.t <= maxt)
+            .copied()
+            .collect();
         SeriesSnapshot {
             chunks: Arc::new(chunks),
             ooo: Arc::new(ooo),
@@ -239,15 +253,30 @@ mod tests {
     fn in_order_ooo_duplicates_and_bounds() {
         let mut s = series();
         for t in 0..300 {
-            assert_eq!(s.append(t * 1000, t as f64, 0, 600_000), Ok(Appended::Stored));
+            assert_eq!(
+                s.append(t * 1000, t as f64, 0, 600_000),
+                Ok(Appended::Stored)
+            );
         }
-        assert_eq!(s.append(299_000, 299.0, 0, 600_000), Ok(Appended::Duplicate));
-        assert_eq!(s.append(299_000, 1.0, 0, 600_000), Err(RejectReason::DuplicateTimestamp));
+        assert_eq!(
+            s.append(299_000, 299.0, 0, 600_000),
+            Ok(Appended::Duplicate)
+        );
+        assert_eq!(
+            s.append(299_000, 1.0, 0, 600_000),
+            Err(RejectReason::DuplicateTimestamp)
+        );
         assert_eq!(s.append(100_500, 7.0, 0, 600_000), Ok(Appended::Stored));
         assert_eq!(s.append(100_500, 7.0, 0, 600_000), Ok(Appended::Duplicate));
-        assert_eq!(s.append(100_500, 8.0, 0, 600_000), Err(RejectReason::DuplicateTimestamp));
+        assert_eq!(
+            s.append(100_500, 8.0, 0, 600_000),
+            Err(RejectReason::DuplicateTimestamp)
+        );
         assert_eq!(s.append(-1, 0.0, 0, i64::MAX), Err(RejectReason::TooOld));
-        assert_eq!(s.append(1000, 0.0, 0, 10_000), Err(RejectReason::OutOfOrder));
+        assert_eq!(
+            s.append(1000, 0.0, 0, 10_000),
+            Err(RejectReason::OutOfOrder)
+        );
         let all = s.all_samples();
         assert_eq!(all.len(), 301);
         assert!(all.windows(2).all(|w| w[0].t < w[1].t));
@@ -257,7 +286,11 @@ mod tests {
         assert_eq!(older.len(), 151);
         assert_eq!(s.min_t(), Some(150_000));
         assert_eq!(s.all_samples().len(), 150);
-        let window: Vec<_> = s.snapshot(200_000, 201_000).samples().filter(|x| x.t >= 200_000 && x.t <= 201_000).collect();
+        let window: Vec<_> = s
+            .snapshot(200_000, 201_000)
+            .samples()
+            .filter(|x| x.t >= 200_000 && x.t <= 201_000)
+            .collect();
         assert_eq!(window.len(), 2);
     }
 }

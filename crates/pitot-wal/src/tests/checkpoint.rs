@@ -7,7 +7,10 @@ use crate::segment::{checkpoint_path, checkpoint_temp_path, segment_path};
 use crate::WalError;
 
 fn strings(values: &[&str]) -> Vec<Vec<u8>> {
-    values.iter().map(|value| value.as_bytes().to_vec()).collect()
+    values
+        .iter()
+        .map(|value| value.as_bytes().to_vec())
+        .collect()
 }
 
 /// Writes records into segments 1..=3, rotates to 4, appends `after`, checkpoints at 4.
@@ -31,7 +34,10 @@ fn checkpoint_replaces_older_segments() {
     wal.close().unwrap();
     assert_eq!(
         file_names(dir.path()),
-        vec!["00000000000000000004.seg", "checkpoint.00000000000000000004"]
+        vec![
+            "00000000000000000004.seg",
+            "checkpoint.00000000000000000004"
+        ]
     );
 
     let (replayed, stats) = reopen(dir.path(), durable(600));
@@ -48,7 +54,8 @@ fn newer_checkpoint_supersedes_the_older_one() {
     let wal = wal_with_checkpoint(dir.path(), &strings(&["old"]), &strings(&["x"]));
     assert_eq!(wal.rotate().unwrap(), 5);
     append_all(&wal, &strings(&["y"]));
-    wal.checkpoint(5, &mut strings(&["new"]).into_iter()).unwrap();
+    wal.checkpoint(5, &mut strings(&["new"]).into_iter())
+        .unwrap();
     wal.close().unwrap();
     assert!(!checkpoint_path(dir.path(), 4).exists());
     assert!(!segment_path(dir.path(), 4).exists());
@@ -107,12 +114,18 @@ fn directory_with_only_a_checkpoint() {
     let wal = wal_with_checkpoint(dir.path(), &snapshot, &[]);
     wal.close().unwrap();
     fs::remove_file(segment_path(dir.path(), 4)).unwrap();
-    assert_eq!(file_names(dir.path()), vec!["checkpoint.00000000000000000004"]);
+    assert_eq!(
+        file_names(dir.path()),
+        vec!["checkpoint.00000000000000000004"]
+    );
 
     let (wal, replayed, stats) = open(dir.path(), durable(600));
     assert_eq!(replayed, snapshot);
     assert_eq!(stats.segments_read, 0);
-    assert_eq!(stats.next_segment, 4, "appends continue at the checkpoint's segment");
+    assert_eq!(
+        stats.next_segment, 4,
+        "appends continue at the checkpoint's segment"
+    );
     let more = strings(&["more"]);
     append_all(&wal, &more);
     wal.close().unwrap();
@@ -142,15 +155,25 @@ fn corrupt_checkpoint_is_an_error_not_a_truncation() {
     fs::write(&path, &bytes).unwrap();
 
     let wal = Wal::open(dir.path(), durable(600)).unwrap();
-    let error = wal
-        .replay(|_| Ok::<_, Infallible>(()))
-        .unwrap_err();
+    let error = wal.replay(|_| Ok::<_, Infallible>(())).unwrap_err();
     assert!(
-        matches!(&error, crate::ReplayError::Wal(WalError::CorruptCheckpoint { offset: 33, .. })),
+        matches!(
+            &error,
+            crate::ReplayError::Wal(WalError::CorruptCheckpoint { offset: 33, .. })
+        ),
         "{error}"
     );
-    assert!(error.to_string().contains("checkpoint.00000000000000000004"), "{error}");
-    assert_eq!(fs::read(&path).unwrap(), bytes, "the checkpoint was not touched");
+    assert!(
+        error
+            .to_string()
+            .contains("checkpoint.00000000000000000004"),
+        "{error}"
+    );
+    assert_eq!(
+        fs::read(&path).unwrap(),
+        bytes,
+        "the checkpoint was not touched"
+    );
 }
 
 #[test]
@@ -158,9 +181,27 @@ fn checkpoint_arguments_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let wal = wal_with_checkpoint(dir.path(), &[], &[]);
     let error = wal.checkpoint(9, &mut std::iter::empty()).unwrap_err();
-    assert!(matches!(error, WalError::CheckpointAhead { segment: 9, current: 4 }), "{error}");
+    assert!(
+        matches!(
+            error,
+            WalError::CheckpointAhead {
+                segment: 9,
+                current: 4
+            }
+        ),
+        "{error}"
+    );
     let error = wal.checkpoint(3, &mut std::iter::empty()).unwrap_err();
-    assert!(matches!(error, WalError::CheckpointNotNewer { segment: 3, existing: 4 }), "{error}");
+    assert!(
+        matches!(
+            error,
+            WalError::CheckpointNotNewer {
+                segment: 3,
+                existing: 4
+            }
+        ),
+        "{error}"
+    );
 
     // A bad record aborts the checkpoint and leaves no temp file behind.
     wal.rotate().unwrap();

@@ -120,7 +120,9 @@ fn waiting_on_an_already_durable_ticket_returns_at_once() {
     let second = wal.append(b"two").unwrap();
     wal.wait_durable_blocking(second).unwrap();
     wal.wait_durable_blocking(first).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     runtime.block_on(wal.wait_durable(first)).unwrap();
     wal.close().unwrap();
     // Closing flushed everything, so old tickets still resolve.

@@ -9,9 +9,15 @@ use crate::{ReplayError, WalError, MAX_RECORD_LEN};
 fn append_before_replay_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let wal = Wal::open(dir.path(), durable(1 << 20)).unwrap();
-    assert!(matches!(wal.append(b"x"), Err(WalError::NotReplayed { .. })));
+    assert!(matches!(
+        wal.append(b"x"),
+        Err(WalError::NotReplayed { .. })
+    ));
     assert!(matches!(wal.rotate(), Err(WalError::NotReplayed { .. })));
-    assert!(file_names(dir.path()).is_empty(), "open reads and writes nothing");
+    assert!(
+        file_names(dir.path()).is_empty(),
+        "open reads and writes nothing"
+    );
 }
 
 #[test]
@@ -19,7 +25,10 @@ fn replay_runs_once() {
     let dir = tempfile::tempdir().unwrap();
     let (wal, _, _) = open(dir.path(), durable(1 << 20));
     let error = wal.replay(|_| Ok::<_, Infallible>(())).unwrap_err();
-    assert!(matches!(error, ReplayError::Wal(WalError::AlreadyReplayed { .. })), "{error}");
+    assert!(
+        matches!(error, ReplayError::Wal(WalError::AlreadyReplayed { .. })),
+        "{error}"
+    );
 }
 
 #[test]
@@ -43,7 +52,10 @@ fn failing_callback_stops_replay_and_allows_a_retry() {
         .unwrap_err();
     assert!(matches!(error, ReplayError::Callback("decode failed")));
     assert_eq!(error.to_string(), "replay callback failed: decode failed");
-    assert!(matches!(wal.append(b"x"), Err(WalError::NotReplayed { .. })));
+    assert!(matches!(
+        wal.append(b"x"),
+        Err(WalError::NotReplayed { .. })
+    ));
 
     let mut records_seen = 0;
     let stats = wal
@@ -63,7 +75,12 @@ fn closed_wal_refuses_appends() {
     wal.close().unwrap();
     let error = wal.append(b"late").unwrap_err();
     assert!(matches!(error, WalError::Closed { .. }));
-    assert!(error.to_string().contains(&dir.path().display().to_string()), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains(&dir.path().display().to_string()),
+        "{error}"
+    );
 }
 
 #[test]
@@ -71,7 +88,10 @@ fn empty_and_oversized_records_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let (wal, _, _) = open(dir.path(), durable(1 << 20));
     assert!(matches!(wal.append(b""), Err(WalError::EmptyRecord)));
-    assert!(matches!(wal.append_with(|_| {}), Err(WalError::EmptyRecord)));
+    assert!(matches!(
+        wal.append_with(|_| {}),
+        Err(WalError::EmptyRecord)
+    ));
     let huge = vec![0u8; MAX_RECORD_LEN + 1];
     let error = wal.append(&huge).unwrap_err();
     assert!(matches!(error, WalError::RecordTooLarge { len, .. } if len == MAX_RECORD_LEN + 1));
@@ -86,7 +106,10 @@ fn empty_and_oversized_records_are_rejected() {
     wal.close().unwrap();
     let (replayed, stats) = reopen(dir.path(), durable(1 << 20));
     assert_eq!(replayed, records(1, 10));
-    assert_eq!(stats.truncated_bytes, 0, "rejected records left no bytes behind");
+    assert_eq!(
+        stats.truncated_bytes, 0,
+        "rejected records left no bytes behind"
+    );
 }
 
 #[test]
@@ -120,9 +143,18 @@ fn failed_write_poisons_the_wal() {
     std::fs::remove_dir_all(&dir).unwrap();
 
     let error = wal.rotate().unwrap_err();
-    assert!(matches!(&error, WalError::Poisoned { reason } if reason.contains("create segment")), "{error}");
-    assert!(matches!(wal.append(b"more"), Err(WalError::Poisoned { .. })));
-    assert!(matches!(wal.checkpoint(2, &mut std::iter::empty()), Err(WalError::Poisoned { .. })));
+    assert!(
+        matches!(&error, WalError::Poisoned { reason } if reason.contains("create segment")),
+        "{error}"
+    );
+    assert!(matches!(
+        wal.append(b"more"),
+        Err(WalError::Poisoned { .. })
+    ));
+    assert!(matches!(
+        wal.checkpoint(2, &mut std::iter::empty()),
+        Err(WalError::Poisoned { .. })
+    ));
     // What was durable before stays durable.
     wal.wait_durable_blocking(ticket).unwrap();
     assert!(matches!(wal.close(), Err(WalError::Poisoned { .. })));

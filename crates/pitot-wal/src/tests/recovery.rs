@@ -70,10 +70,17 @@ fn flipped_byte_stops_replay_at_that_record_and_removes_later_segments() {
     assert_eq!(stats.removed_segments, 2);
     assert_eq!(stats.next_segment, 3);
     assert!(logs.contains("checksum mismatch"), "{logs}");
-    assert!(logs.contains("removing wal segment after a corrupt tail"), "{logs}");
+    assert!(
+        logs.contains("removing wal segment after a corrupt tail"),
+        "{logs}"
+    );
     assert_eq!(fs::metadata(&path).unwrap().len(), frame_start);
     let indexes: Vec<u64> = segments(dir.path()).iter().map(|(i, _)| *i).collect();
-    assert_eq!(indexes, vec![1, 2, 3], "3 is the fresh segment, the old 3 and 4 are gone");
+    assert_eq!(
+        indexes,
+        vec![1, 2, 3],
+        "3 is the fresh segment, the old 3 and 4 are gone"
+    );
 
     let more = records(2, 10);
     append_all(&wal, &more);
@@ -192,7 +199,13 @@ fn empty_and_missing_directories_open_fresh() {
     let nested = dir.path().join("a/b/wal");
     let (replayed, stats) = reopen(&nested, durable(1 << 20));
     assert!(replayed.is_empty());
-    assert_eq!(stats, crate::ReplayStats { next_segment: 1, ..Default::default() });
+    assert_eq!(
+        stats,
+        crate::ReplayStats {
+            next_segment: 1,
+            ..Default::default()
+        }
+    );
     assert_eq!(file_names(&nested), vec!["00000000000000000001.seg"]);
 }
 

@@ -38,7 +38,10 @@ fn appends_after_replay_go_to_a_fresh_segment() {
     drop(wal);
 
     let names = file_names(dir.path());
-    assert_eq!(names, vec!["00000000000000000001.seg", "00000000000000000002.seg"]);
+    assert_eq!(
+        names,
+        vec!["00000000000000000001.seg", "00000000000000000002.seg"]
+    );
     let (replayed, _) = reopen(dir.path(), durable(1 << 20));
     assert_eq!(replayed, [first, second].concat());
 }
@@ -54,7 +57,11 @@ fn size_rotation_spreads_records_over_segments() {
 
     // 20 header + 5 * 208 >= 1000: five records per segment, then a rotation.
     let on_disk = segments(dir.path());
-    assert_eq!(on_disk.len(), 13, "12 full segments and the empty one after them");
+    assert_eq!(
+        on_disk.len(),
+        13,
+        "12 full segments and the empty one after them"
+    );
     assert_eq!(stats.segment_files, 13);
     assert_eq!(stats.current_segment, 13);
     for (_, path) in &on_disk[..12] {
