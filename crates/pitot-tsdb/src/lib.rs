@@ -28,6 +28,7 @@ mod querier;
 mod varint;
 pub mod wal_record;
 
+pub use block::format::{decode_index as decode_block_index, BlockIndex, IndexError};
 pub use block::{Block, BlockMeta, BlockStats};
 pub use db::{Tsdb, TsdbStats};
 pub use error::TsdbError;

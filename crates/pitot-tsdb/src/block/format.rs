@@ -169,10 +169,14 @@ pub fn decode_index(compressed: &[u8]) -> Result<BlockIndex, IndexError> {
         for _ in 0..n_chunks {
             let min_t = r.varint()?;
             let max_t = min_t.wrapping_add(r.uvarint()? as i64);
-            let offset = prev_end + r.uvarint()?;
+            let offset = prev_end
+                .checked_add(r.uvarint()?)
+                .ok_or_else(|| IndexError("chunk offset overflows".into()))?;
             let len = u32::try_from(r.uvarint()?)
                 .map_err(|_| IndexError("chunk length overflows".into()))?;
-            prev_end = offset + u64::from(len);
+            prev_end = offset
+                .checked_add(u64::from(len))
+                .ok_or_else(|| IndexError("chunk end overflows".into()))?;
             chunks.push(ChunkMeta {
                 min_t,
                 max_t,
