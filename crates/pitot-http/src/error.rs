@@ -92,11 +92,11 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::warn!(status = self.status.as_u16(), error = %self.message, "request failed");
         }
-        let body = serde_json::json!({
-            "status": "error",
-            "errorType": self.error_type,
-            "error": self.message,
-        });
+        let mut body = serde_json::Map::new();
+        body.insert("status".into(), "error".into());
+        body.insert("errorType".into(), self.error_type.into());
+        body.insert("error".into(), self.message.clone().into());
+        let body = serde_json::Value::Object(body);
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

@@ -77,7 +77,10 @@ async fn read_request(
 }
 
 fn success(data: Value) -> Response {
-    Json(json!({"status": "success", "data": data})).into_response()
+    let mut body = Map::new();
+    body.insert("status".into(), Value::String("success".into()));
+    body.insert("data".into(), data);
+    Json(Value::Object(body)).into_response()
 }
 
 fn labels_json(labels: &Labels) -> Value {
@@ -248,11 +251,11 @@ fn export_line(series: &Series, start: i64, end: i64) -> Option<String> {
     if timestamps.is_empty() {
         return None;
     }
-    let mut line = serde_json::to_string(&json!({
-        "metric": labels_json(&series.labels),
-        "values": values,
-        "timestamps": timestamps,
-    }))
+    let mut object = Map::new();
+    object.insert("metric".into(), labels_json(&series.labels));
+    object.insert("values".into(), Value::Array(values));
+    object.insert("timestamps".into(), Value::Array(timestamps));
+    let mut line = serde_json::to_string(&Value::Object(object))
     .expect("JSON values serialize");
     line.push('\n');
     Some(line)
