@@ -23,6 +23,12 @@ compared; a NaN is matched by being NaN).
 
 It reads from Pitot every series with its samples in [start, end] via /api/v1/export.
 
+Negative zero cannot cross the remote-write wire: Prometheus' generated protobuf
+marshaller (prompb/types.pb.go, Sample.MarshalTo) writes the value field only
+`if m.Value != 0`, and -0.0 == 0, so a stored -0 is sent (and returned by remote read)
+as an absent field, which decodes as +0. The expected value in Pitot for a -0 that
+Prometheus stored is therefore +0; every other value must match bit for bit.
+
 Then it checks, series by series (keyed by the full label set):
 * the query API agrees with remote read minus staleness markers (a self-check of how
   this script reads Prometheus);
@@ -107,6 +113,11 @@ def same_value(a, b):
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
     return bits(a) == bits(b)  # bit-exact: also tells 0.0 from -0.0
+
+
+def on_the_wire(v):
+    """The value as Prometheus' remote-write (and remote-read) protobuf carries it."""
+    return 0.0 if v == 0 else v
 
 
 def show(v):
@@ -338,8 +349,9 @@ def wait_for_flush(prom, end, timeout):
         m = prom_scalar_metrics(prom)
         sent = metric_value(m, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds", min)
         stored = metric_value(m, "prometheus_remote_storage_highest_timestamp_in_seconds")
-        # The gauge holds whole seconds; sent >= end + 2 s means every sample at or
-        # before `end` went out (one shard sends in write-ahead-log order).
+        # The gauge may hold whole seconds only; sent >= end + 2 s means every sample
+        # at or before `end` went out (a shard sends in write-ahead-log order; the
+        # summary prints the shard count, which stays 1 at this load).
         if sent is not None and sent * 1000 >= end + 2000:
             return m, sent, stored
         if time.time() > deadline:
@@ -360,6 +372,8 @@ def main():
     ap.add_argument("--min-series", type=int, default=50)
     ap.add_argument("--min-samples", type=int, default=1000)
     ap.add_argument("--flush-timeout", type=int, default=60)
+    ap.add_argument("--require-edge-cases", action="store_true",
+                    help="fail unless the compared samples include NaN, +Inf, -Inf, -0, a subnormal and a staleness marker (target.py serves them)")
     args = ap.parse_args()
     start, end = args.start, args.end
     prom, pitot = args.prometheus.rstrip("/"), args.pitot.rstrip("/")
@@ -385,7 +399,7 @@ def main():
     exported = pitot_export(pitot, args.token, start, end)
 
     problems = []  # failures about how Prometheus itself was read
-    for name, data in (("Prometheus query API", queried), ("Prometheus remote read", raw), ("Pitot export", exported)):
+    for name, data in (("Prometheus query API", queried), ("Prometheus remote read", raw)):
         check_sorted(name, data, problems)
 
     # Self-check: the query API must equal remote read without staleness markers.
@@ -393,7 +407,7 @@ def main():
     visible = {k: [(t, v) for t, v in s if bits(v) != STALE_NAN_BITS] for k, s in raw.items()}
     visible = {k: s for k, s in visible.items() if s}
     for key in set(visible) | set(queried):
-        d = diff_series(visible.get(key, []), queried.get(key, []))
+        d = diff_series(visible.get(key, []), [(t, on_the_wire(v)) for t, v in queried.get(key, [])])
         if d:
             problems.append(f"Prometheus query API and remote read disagree on {fmt_labels(key)}: {d[:3]}")
     for key in queried:
@@ -408,6 +422,7 @@ def main():
 
     # The comparison proper: Prometheus' raw samples (remote read) against Pitot.
     mismatches = []
+    check_sorted("Pitot export", exported, mismatches)  # also catches duplicate timestamps
     missing_series = sorted(set(raw) - set(exported))
     extra_series = sorted(set(exported) - set(raw))
     for key in missing_series:
@@ -419,7 +434,8 @@ def main():
     for key in sorted(set(raw) & set(exported)):
         samples_compared += len(raw[key])
         stale_matched += sum(1 for t, v in exported[key] if t in stale[key] and math.isnan(v))
-        for kind, t, e, a in diff_series(raw[key], exported[key]):
+        expected = [(t, on_the_wire(v)) for t, v in raw[key]]  # remote read already carries wire values
+        for kind, t, e, a in diff_series(expected, exported[key]):
             counts[kind] += 1
             detail = f"{kind} in {fmt_labels(key)} at {secs(t)}"
             if e is not None:
@@ -442,7 +458,23 @@ def main():
     for detail in mismatches[:10]:
         print("  " + detail)
 
+    # Which awkward values were part of the comparison (counted on Prometheus' side).
+    compared = [v for key in set(raw) & set(exported) for _, v in raw[key]]
+    negative_zeros = sum(1 for key in set(queried) & set(exported) for _, v in queried[key] if v == 0 and math.copysign(1, v) < 0)
+    special = {
+        "NaN": sum(1 for v in compared if math.isnan(v) and bits(v) != STALE_NAN_BITS),
+        "staleness marker": sum(1 for v in compared if bits(v) == STALE_NAN_BITS),
+        "+Inf": sum(1 for v in compared if v == math.inf),
+        "-Inf": sum(1 for v in compared if v == -math.inf),
+        "-0 (expected as +0)": negative_zeros,
+        "subnormal": sum(1 for v in compared if v != 0 and abs(v) < 2.2250738585072014e-308),
+    }
+    print("special values compared: " + ", ".join(f"{k} {n}" for k, n in special.items()))
+
     failed = bool(mismatches)
+    if args.require_edge_cases and not all(special.values()):
+        print("FAIL: some kinds of special values were not compared: " + ", ".join(k for k, n in special.items() if not n))
+        failed = True
     if series_compared < args.min_series:
         print(f"FAIL: only {series_compared} series compared (need at least {args.min_series})")
         failed = True

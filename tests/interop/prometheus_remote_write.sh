@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Interop test: a real Prometheus (Debian 12's `prometheus` package, 2.42) scrapes
-# itself every second and remote-writes to Pitot with a bearer token. After about a
-# minute, every series and sample Prometheus stored in a closed window that ended at
-# least 15 s ago must be in Pitot, bit-exact, with nothing extra (see compare.py).
+# itself and an edge-case target (target.py: NaN, +-Inf, -0, subnormals, random bit
+# patterns, awkward label values, series that vanish and so get staleness markers)
+# every second and remote-writes to Pitot with a bearer token. After about a minute,
+# every series and sample Prometheus stored in a closed window that ended at least
+# 15 s ago must be in Pitot, bit-exact, with nothing extra (see compare.py).
 #
 # Run from anywhere (it changes to the repository root):
 #     tests/interop/prometheus_remote_write.sh
@@ -38,21 +40,8 @@ fi
 log "$("$PROMETHEUS" --version 2>&1 | head -n1)"
 command -v python3 >/dev/null || die "python3 is needed"
 
-# --- 2. Pitot ------------------------------------------------------------------------
-if [[ -n ${PITOT_BIN:-} ]]; then
-    PITOT=$PITOT_BIN
-elif command -v cargo >/dev/null; then
-    log "building pitot (cargo build --release -p pitot)"
-    cargo build --release -p pitot
-    PITOT=$ROOT/target/release/pitot
-else
-    PITOT=$ROOT/target/release/pitot
-    log "cargo not found; using $PITOT as built"
-fi
-[[ -x $PITOT ]] || die "pitot binary $PITOT not found or not executable"
-
 TMP=$(mktemp -d -t pitot-interop.XXXXXX)
-PITOT_PID= PROM_PID=
+PITOT_PID= PROM_PID= TARGET_PID=
 
 stop() { # pid: SIGTERM, then SIGKILL after 10 s
     local pid=$1 i
@@ -71,8 +60,9 @@ cleanup() {
     trap - EXIT INT TERM
     [[ -n $PROM_PID ]] && stop "$PROM_PID"
     [[ -n $PITOT_PID ]] && stop "$PITOT_PID"
+    [[ -n $TARGET_PID ]] && stop "$TARGET_PID"
     if [[ $rc -ne 0 ]]; then
-        for f in pitot.stdout pitot.stderr prometheus.log; do
+        for f in pitot.stdout pitot.stderr prometheus.log target.log; do
             [[ -f $TMP/$f ]] || continue
             echo "----- last 40 lines of $f -----"
             tail -n 40 "$TMP/$f"
@@ -90,6 +80,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# --- 2. Pitot ------------------------------------------------------------------------
+if [[ -n ${PITOT_BIN:-} ]]; then
+    PITOT=$PITOT_BIN
+elif command -v cargo >/dev/null; then
+    log "building pitot (cargo build --release -p pitot)"
+    cargo build --release -p pitot
+    PITOT=$ROOT/target/release/pitot
+else
+    PITOT=$ROOT/target/release/pitot
+    log "cargo not found; using $PITOT as built"
+fi
+[[ -x $PITOT ]] || die "pitot binary $PITOT not found or not executable"
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -111,6 +114,20 @@ done
 TOKEN=$(tr -d '[:space:]' <"$TMP/pitot-data/initial-token")
 log "pitot listening on $PITOT_URL"
 
+# A second scrape target with NaN, +-Inf, -0, subnormals, random bit patterns, awkward
+# label values, and series that disappear and come back (staleness markers).
+python3 "$ROOT/tests/interop/target.py" >"$TMP/target.log" 2>&1 &
+TARGET_PID=$!
+TARGET_PORT=
+for _ in $(seq 100); do
+    kill -0 "$TARGET_PID" 2>/dev/null || die "target.py exited during start-up"
+    TARGET_PORT=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$TMP/target.log")
+    [[ -n $TARGET_PORT ]] && break
+    sleep 0.1
+done
+[[ -n $TARGET_PORT ]] || die "target.py did not start"
+log "edge-case target on http://127.0.0.1:$TARGET_PORT/metrics"
+
 # --- 3. Prometheus configuration and start -----------------------------------------
 PROM_PORT=$(free_port)
 PROM_URL=http://127.0.0.1:$PROM_PORT
@@ -123,6 +140,9 @@ scrape_configs:
   - job_name: prometheus
     static_configs:
       - targets: ['127.0.0.1:$PROM_PORT']
+  - job_name: edge
+    static_configs:
+      - targets: ['127.0.0.1:$TARGET_PORT']
 remote_write:
   - url: $PITOT_URL/api/v1/write
     name: pitot
@@ -176,4 +196,4 @@ log "comparing"
 python3 "$ROOT/tests/interop/compare.py" \
     --prometheus "$PROM_URL" --pitot "$PITOT_URL" --token "$TOKEN" \
     --start "$WINDOW_START" --end "$WINDOW_END" \
-    --min-series 50 --min-samples 1000 --flush-timeout 60
+    --min-series 50 --min-samples 1000 --flush-timeout 60 --require-edge-cases

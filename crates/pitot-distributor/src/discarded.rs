@@ -3,6 +3,33 @@ use std::collections::BTreeMap;
 use parking_lot::Mutex;
 use pitot_core::TenantId;
 
+/// Samples stored, by tenant, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct TenantCounters {
+    counts: Mutex<BTreeMap<TenantId, u64>>,
+}
+
+impl TenantCounters {
+    /// Adds `n` for `tenant`.
+    pub fn add(&self, tenant: &TenantId, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let mut counts = self.counts.lock();
+        match counts.get_mut(tenant) {
+            Some(c) => *c += n,
+            None => {
+                counts.insert(tenant.clone(), n);
+            }
+        }
+    }
+
+    /// Every counter, sorted by tenant.
+    pub fn snapshot(&self) -> Vec<(TenantId, u64)> {
+        self.counts.lock().iter().map(|(t, n)| (t.clone(), *n)).collect()
+    }
+}
+
 /// Samples discarded, by tenant and reason ID, for `/metrics`.
 #[derive(Debug, Default)]
 pub struct DiscardedCounters {

@@ -16,7 +16,7 @@ mod limits;
 mod push;
 mod validate;
 
-pub use discarded::DiscardedCounters;
+pub use discarded::{DiscardedCounters, TenantCounters};
 pub use limits::ValidationLimits;
 pub use push::{Distributor, PushError, PushOutcome};
 pub use validate::{InvalidSeries, ValidationReason};

@@ -6,7 +6,7 @@ use pitot_proto::remote_write::WriteRequest;
 use pitot_storage_api::{MetricsAppender, SeriesBatch, StorageError};
 
 use crate::validate::{describe, validate_labels, InvalidSeries, ValidationReason};
-use crate::{DiscardedCounters, ValidationLimits};
+use crate::{DiscardedCounters, TenantCounters, ValidationLimits};
 
 /// What a push did.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +35,8 @@ pub struct Distributor {
     pub discarded: DiscardedCounters,
     /// Samples received (valid or not).
     pub received_samples: AtomicU64,
+    /// Samples stored, by tenant.
+    pub ingested: TenantCounters,
     /// Metadata entries received.
     pub received_metadata: AtomicU64,
 }
@@ -47,6 +49,7 @@ impl Distributor {
             limits,
             discarded: DiscardedCounters::default(),
             received_samples: AtomicU64::new(0),
+            ingested: TenantCounters::default(),
             received_metadata: AtomicU64::new(0),
         }
     }
@@ -111,6 +114,7 @@ impl Distributor {
         }
         let stored = self.appender.append(tenant, batch).await?;
         outcome.accepted += stored.accepted;
+        self.ingested.add(tenant, stored.accepted as u64);
         for (reason, n) in &stored.rejected {
             self.discarded.add(tenant, reason.id(), *n as u64);
             outcome.discarded += n;

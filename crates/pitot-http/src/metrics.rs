@@ -83,6 +83,11 @@ pub fn render_distributor(d: &Distributor, out: &mut String) {
         "pitot_distributor_received_samples_total {}",
         d.received_samples.load(Ordering::Relaxed)
     );
+    out.push_str("# HELP pitot_ingested_samples_total Samples stored, by tenant.\n");
+    out.push_str("# TYPE pitot_ingested_samples_total counter\n");
+    for (tenant, n) in d.ingested.snapshot() {
+        let _ = writeln!(out, "pitot_ingested_samples_total{{tenant=\"{tenant}\"}} {n}");
+    }
     out.push_str("# HELP pitot_discarded_samples_total Samples refused, by tenant and reason.\n");
     out.push_str("# TYPE pitot_discarded_samples_total counter\n");
     for (tenant, reason, n) in d.discarded.snapshot() {

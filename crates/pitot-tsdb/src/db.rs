@@ -43,7 +43,7 @@ type HeadRef = Arc<Mutex<TenantHead>>;
 /// The metrics storage engine for all tenants of one process.
 pub struct Tsdb {
     options: TsdbOptions,
-    wal: Wal,
+    wal: Arc<Wal>,
     heads: RwLock<HashMap<TenantId, HeadRef>>,
     blocks: RwLock<HashMap<TenantId, Vec<Arc<Block>>>>,
     store: Arc<dyn ObjectStore>,
@@ -110,7 +110,7 @@ impl Tsdb {
         );
         Ok(Arc::new(Tsdb {
             options,
-            wal,
+            wal: Arc::new(wal),
             heads: RwLock::new(
                 heads
                     .into_iter()
@@ -238,23 +238,29 @@ impl Tsdb {
             }
         }
         if written > 0 {
-            self.checkpoint_wal()?;
+            self.checkpoint_wal().await?;
         }
         Ok(written)
     }
 
     /// Replaces every WAL segment so far by a checkpoint of what the heads hold now.
-    fn checkpoint_wal(&self) -> Result<(), TsdbError> {
-        let segment = self.wal.rotate()?;
+    /// Runs on a blocking thread: it fsyncs and writes the whole head.
+    async fn checkpoint_wal(&self) -> Result<(), TsdbError> {
         let heads: Vec<(TenantId, HeadRef)> = self
             .heads
             .read()
             .iter()
             .map(|(t, h)| (t.clone(), Arc::clone(h)))
             .collect();
-        let mut records = CheckpointRecords::new(heads);
-        self.wal.checkpoint(segment, &mut records)?;
-        Ok(())
+        let wal = Arc::clone(&self.wal);
+        tokio::task::spawn_blocking(move || -> Result<(), TsdbError> {
+            let segment = wal.rotate()?;
+            let mut records = CheckpointRecords::new(heads);
+            wal.checkpoint(segment, &mut records)?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| TsdbError::Corrupt(format!("checkpoint task failed: {e}")))?
     }
 
     /// Deletes blocks whose range ended more than the retention period before `now_ms`.

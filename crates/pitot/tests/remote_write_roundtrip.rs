@@ -12,6 +12,8 @@ use common::{
 use serde_json::{json, Value};
 
 type Expected = BTreeMap<BTreeMap<String, String>, Vec<(i64, f64)>>;
+/// Labels as sent, in request order, and samples.
+type SentSeries = (Vec<(String, String)>, Vec<(i64, f64)>);
 
 const SERIES: usize = 40;
 const SAMPLES: usize = 240;
@@ -42,7 +44,7 @@ fn value(j: usize, k: usize, rng: &mut u64) -> f64 {
     if slot < special.len() {
         return special[slot];
     }
-    if k % 7 == 0 {
+    if k % 7 == 3 {
         // Repeats and small steps, as real counters and gauges have.
         return (j * 1000 + k / 7) as f64;
     }
@@ -74,7 +76,7 @@ fn labels_of(j: usize) -> Vec<(String, String)> {
 fn push_all(server: &TestServer, base: i64) -> Expected {
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     let mut expected: Expected = BTreeMap::new();
-    let all: Vec<(Vec<(String, String)>, Vec<(i64, f64)>)> = (0..SERIES)
+    let all: Vec<SentSeries> = (0..SERIES)
         .map(|j| {
             let samples = (0..SAMPLES)
                 .map(|k| (base + k as i64 * STEP_MS, value(j, k, &mut rng)))
@@ -143,13 +145,18 @@ fn verify(server: &TestServer, expected: &Expected, when: &str) {
         assert_same_samples(&format!("{when}: {labels:?}"), sent, &got[labels]);
     }
 
-    // One series selected by an exact match, including a label value with quotes and
-    // non-ASCII characters.
-    let tricky = server.export(token, r#"rt_metric{instance="i3 ünïcødé \"q\""}"#);
+    // One series selected by an exact match on a label value with quotes and non-ASCII
+    // characters (single-quoted: escapes in selectors are the subject of
+    // `selector_string_escapes_are_decoded`).
+    let tricky = server.export(token, r#"rt_metric{instance='i3 ünïcødé "q"'}"#);
     assert_eq!(
         tricky.len(),
         1,
         "{when}: exact-match export of the unicode series"
+    );
+    assert_eq!(
+        tricky[0].metric["instance"], "i3 ünïcødé \"q\"",
+        "{when}: label value with quotes"
     );
 
     let data = server.get_data(
@@ -322,4 +329,69 @@ fn samples_survive_restart_flush_and_block_reads() {
 
     server.restart();
     verify(&server, &expected, "after a restart with blocks and WAL");
+}
+
+/// A `match[]` selector is PromQL, whose double-quoted strings take Go escapes: `\"`,
+/// `\\` and `\n` stand for a quote, a backslash and a newline, as in Prometheus.
+#[test]
+#[ignore = "bug: pitot-http selector.rs passes promql-parser's still-escaped string values to Matcher::from_op"]
+fn selector_string_escapes_are_decoded() {
+    let server = TestServer::start(&[]);
+    let t = now_ms() - 60_000;
+    let values = ["q\"x", "b\\c", "n\nl", "a.b", "a-b"];
+    let batch = values
+        .iter()
+        .map(|v| series(&[("__name__", "esc"), ("a", v)], &[(t, 1.0)]))
+        .collect();
+    let (status, body) = server.push(&server.initial_token, &write_request(batch));
+    assert_eq!(status, 204, "{body}");
+    for (selector, wanted) in [
+        (r#"esc{a="q\"x"}"#, "q\"x"),
+        (r#"esc{a="b\\c"}"#, "b\\c"),
+        (r#"esc{a="n\nl"}"#, "n\nl"),
+        // The regex a\.b: a literal dot, so "a-b" does not match.
+        (r#"esc{a=~"a\\.b"}"#, "a.b"),
+    ] {
+        let got = server.export(&server.initial_token, selector);
+        let got: Vec<&str> = got.iter().map(|e| e.metric["a"].as_str()).collect();
+        assert_eq!(got, [wanted], "selector {selector}");
+    }
+}
+
+/// `start` and `end` limit `/api/v1/labels` and `/api/v1/label/<name>/values` to series
+/// with samples in that range, as they limit `/api/v1/series` (and as Prometheus does
+/// for a range the head does not cover).
+#[test]
+#[ignore = "bug: pitot-tsdb HeadQuerier::label_names/label_values ignore the querier's time range"]
+fn label_apis_respect_the_time_range() {
+    let server = TestServer::start(&[]);
+    let t = now_ms() - 300_000;
+    let (status, body) = server.push(
+        &server.initial_token,
+        &write_request(vec![series(
+            &[("__name__", "ranged"), ("job", "a")],
+            &[(t, 1.0)],
+        )]),
+    );
+    assert_eq!(status, 204, "{body}");
+    let day = 86_400_000;
+    let start = ((t - 2 * day) / 1000).to_string();
+    let end = ((t - day) / 1000).to_string();
+    let range = [("start", start.as_str()), ("end", end.as_str())];
+    let with_match = [("match[]", "ranged"), range[0], range[1]];
+    let series_data = server.get_data(&server.initial_token, "/api/v1/series", &with_match);
+    assert_eq!(series_data, json!([]), "series a day before any sample");
+    for (path, params) in [
+        ("/api/v1/labels", &range[..]),
+        ("/api/v1/labels", &with_match[..]),
+        ("/api/v1/label/job/values", &range[..]),
+        ("/api/v1/label/job/values", &with_match[..]),
+    ] {
+        let data = server.get_data(&server.initial_token, path, params);
+        assert_eq!(
+            data,
+            json!([]),
+            "{path} {params:?}: a day before any sample"
+        );
+    }
 }

@@ -20,7 +20,11 @@ struct S3Server {
 
 impl S3Server {
     fn start() -> Option<S3Server> {
-        let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -58,8 +62,15 @@ fn blocks_written_to_s3_are_read_back_after_restart() {
         return;
     };
     let http = reqwest::blocking::Client::new();
-    let created = http.put(format!("{}/pitot-test", s3.endpoint)).send().unwrap();
-    assert!(created.status().is_success(), "create bucket: {}", created.status());
+    let created = http
+        .put(format!("{}/pitot-test", s3.endpoint))
+        .send()
+        .unwrap();
+    assert!(
+        created.status().is_success(),
+        "create bucket: {}",
+        created.status()
+    );
 
     let mut server = TestServer::start(&[
         "--object-store-url",
@@ -77,10 +88,15 @@ fn blocks_written_to_s3_are_read_back_after_restart() {
     ]);
     let token = server.initial_token.clone();
     let base = now_ms() - 120_000;
-    let samples: Vec<(i64, f64)> = (0..100).map(|i| (base + i * 1000, i as f64 * 1.5)).collect();
+    let samples: Vec<(i64, f64)> = (0..100)
+        .map(|i| (base + i * 1000, i as f64 * 1.5))
+        .collect();
     let (status, body) = server.push(
         &token,
-        &write_request(vec![series(&[("__name__", "s3_test"), ("job", "a")], &samples)]),
+        &write_request(vec![series(
+            &[("__name__", "s3_test"), ("job", "a")],
+            &samples,
+        )]),
     );
     assert_eq!(status, 204, "{body}");
 
@@ -99,7 +115,8 @@ fn blocks_written_to_s3_are_read_back_after_restart() {
         .unwrap();
     for object in ["chunks", "index", "meta.json"] {
         assert!(
-            listing.contains(&format!("/{object}</Key>")) && listing.contains("<Key>cluster-a/default/"),
+            listing.contains(&format!("/{object}</Key>"))
+                && listing.contains("<Key>cluster-a/default/"),
             "bucket lacks {object} under cluster-a/default/: {listing}"
         );
     }

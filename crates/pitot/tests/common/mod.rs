@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use pitot_proto::remote_write::{encode_write_request, Label, Sample, TimeSeries, WriteRequest};
+use pitot_proto::remote_write::{decode_write_request, Label, Sample, TimeSeries, WriteRequest};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::Value;
 
@@ -220,8 +220,11 @@ impl TestServer {
     }
 
     /// Pushes `request` with `token`; returns the status code and body.
+    ///
+    /// The body is encoded by [`encode_exact`], which writes every sample value, so
+    /// that `-0.0` reaches the server.
     pub fn push(&self, token: &str, request: &WriteRequest) -> (u16, String) {
-        self.push_raw(Some(token), encode_write_request(request))
+        self.push_raw(Some(token), encode_exact(request))
     }
 
     /// Pushes a raw body, with a bearer token if given.
@@ -387,10 +390,10 @@ impl Exported {
             .as_array()
             .unwrap_or_else(|| panic!("no values: {line}"))
             .len();
-        // `values` is the last key of the object (serde_json sorts keys), so the last
-        // occurrence of the key is the real one even if a label value contains it.
+        // The key text `"values":[` cannot occur inside a JSON string (its quotes would
+        // be escaped there), so its one occurrence is the key.
         let start = line
-            .rfind("\"values\":[")
+            .find("\"values\":[")
             .unwrap_or_else(|| panic!("no values key: {line}"))
             + "\"values\":[".len();
         let end = start + line[start..].find(']').expect("values array ends");
@@ -488,6 +491,68 @@ pub fn label_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// Encodes a remote-write request as snappy-compressed protobuf, writing every field
+/// even when it holds its default value.
+///
+/// `pitot_proto::remote_write::encode_write_request` (prost, as Prometheus' gogo code)
+/// leaves out a sample value that compares equal to `0.0`, so `-0.0` would arrive as
+/// `+0.0`; both encodings are valid protobuf, and this one carries every bit.
+pub fn encode_exact(request: &WriteRequest) -> Vec<u8> {
+    fn varint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    fn bytes_field(out: &mut Vec<u8>, field: u64, data: &[u8]) {
+        varint(out, field << 3 | 2);
+        varint(out, data.len() as u64);
+        out.extend_from_slice(data);
+    }
+    let mut message = Vec::new();
+    for ts in &request.timeseries {
+        let mut series = Vec::new();
+        for l in &ts.labels {
+            let mut label = Vec::new();
+            bytes_field(&mut label, 1, l.name.as_bytes());
+            bytes_field(&mut label, 2, l.value.as_bytes());
+            bytes_field(&mut series, 1, &label);
+        }
+        for s in &ts.samples {
+            let mut sample = Vec::new();
+            varint(&mut sample, 1 << 3 | 1);
+            sample.extend_from_slice(&s.value.to_bits().to_le_bytes());
+            varint(&mut sample, 2 << 3);
+            varint(&mut sample, s.timestamp as u64);
+            bytes_field(&mut series, 2, &sample);
+        }
+        assert!(
+            ts.exemplars.is_empty(),
+            "encode_exact does not encode exemplars"
+        );
+        bytes_field(&mut message, 1, &series);
+    }
+    assert!(
+        request.metadata.is_empty(),
+        "encode_exact does not encode metadata"
+    );
+    let body = pitot_proto::encode_snappy(&message);
+    // The hand-written encoding must decode to exactly the request, bit for bit.
+    let decoded = decode_write_request(&body, usize::MAX).expect("encode_exact output decodes");
+    assert_eq!(decoded.timeseries.len(), request.timeseries.len());
+    for (a, b) in request.timeseries.iter().zip(&decoded.timeseries) {
+        assert_eq!(a.labels, b.labels);
+        let bits = |s: &[Sample]| {
+            s.iter()
+                .map(|s| (s.timestamp, s.value.to_bits()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&a.samples), bits(&b.samples));
+    }
+    body
 }
 
 /// A remote-write series.

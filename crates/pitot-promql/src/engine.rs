@@ -1,0 +1,487 @@
+//! The query entry points: parse, fetch every selector's data once, evaluate, and shape
+//! the result.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use pitot_core::{Labels, Matcher, Sample, TenantId, METRIC_NAME};
+use pitot_storage_api::{Queryable, SelectHints};
+use promql_parser::label::MatchOp as ParserMatchOp;
+use promql_parser::parser::value::ValueType;
+use promql_parser::parser::{Expr, VectorSelector};
+
+use crate::error::PromqlError;
+use crate::eval::{
+    duration_ms, offset_ms, selector_key, system_time_ms, Annotations, Evaluator, Fetched, Grid,
+    SelectedSeries, Series, Val,
+};
+use crate::value::{QueryResult, Value};
+
+/// Most points a range query may return per series, as Prometheus' API enforces.
+pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
+
+/// Engine settings; the defaults are Prometheus' defaults.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// How far back an instant selector looks for the latest sample (Prometheus
+    /// `--query.lookback-delta`, 5m).
+    pub lookback_delta: Duration,
+    /// Most samples a query may hold in memory at once (Prometheus `--query.max-samples`).
+    pub max_samples: usize,
+    /// Longest a query may run (Prometheus `--query.timeout`).
+    pub timeout: Duration,
+    /// Step of subqueries written without one (`x[1h:]`): Prometheus uses the global
+    /// evaluation interval, 1m by default.
+    pub default_subquery_step: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            lookback_delta: Duration::from_secs(300),
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+            default_subquery_step: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The PromQL engine. It holds only settings: storage is handed in per query, so one
+/// engine serves every tenant and every storage composition.
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    opts: EngineOptions,
+}
+
+/// Parses a PromQL expression, mapping parser errors to [`PromqlError::Parse`].
+pub fn parse(query: &str) -> Result<Expr, PromqlError> {
+    promql_parser::parser::parse(query).map_err(PromqlError::Parse)
+}
+
+impl Engine {
+    /// Builds an engine.
+    pub fn new(opts: EngineOptions) -> Self {
+        Engine { opts }
+    }
+
+    /// The engine's settings.
+    pub fn options(&self) -> &EngineOptions {
+        &self.opts
+    }
+
+    /// Evaluates `query` at one instant `t_ms`.
+    pub async fn instant(
+        &self,
+        q: &dyn Queryable,
+        tenant: &TenantId,
+        query: &str,
+        t_ms: i64,
+    ) -> Result<QueryResult, PromqlError> {
+        let expr = parse(query)?;
+        self.instant_expr(q, tenant, &expr, query, t_ms).await
+    }
+
+    /// Evaluates `query` at every step from `start_ms` to `end_ms` (inclusive); the result
+    /// is always a matrix.
+    pub async fn range(
+        &self,
+        q: &dyn Queryable,
+        tenant: &TenantId,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryResult, PromqlError> {
+        let expr = parse(query)?;
+        self.range_expr(q, tenant, &expr, query, start_ms, end_ms, step_ms)
+            .await
+    }
+
+    /// Like [`Engine::instant`] for an already parsed expression; `query` is its text,
+    /// used to locate annotations.
+    pub async fn instant_expr(
+        &self,
+        q: &dyn Queryable,
+        tenant: &TenantId,
+        expr: &Expr,
+        query: &str,
+        t_ms: i64,
+    ) -> Result<QueryResult, PromqlError> {
+        let grid = Grid {
+            start: t_ms,
+            end: t_ms,
+            step: 0,
+        };
+        let (val, annotations) = self.run(q, tenant, expr, query, grid).await?;
+        let value = match val {
+            Val::Scalar(xs) => Value::Scalar(t_ms, xs[0]),
+            Val::String(s) => Value::String(t_ms, s),
+            Val::Vector(series) => {
+                let series = finalize_series(series)?;
+                let out: Vec<(Labels, Sample)> = series
+                    .into_iter()
+                    .filter_map(|s| s.points[0].map(|v| (s.labels, Sample::new(t_ms, v))))
+                    .collect();
+                self.check_result_size(out.len())?;
+                Value::Vector(out)
+            }
+            Val::Matrix(series) => {
+                let mut out: Vec<(Labels, Vec<Sample>)> = Vec::with_capacity(series.len());
+                let mut seen: HashMap<Labels, ()> = HashMap::new();
+                for s in series {
+                    let labels = if s.drop_name {
+                        crate::eval::drop_metric_name(&s.labels)
+                    } else {
+                        s.labels
+                    };
+                    if seen.insert(labels.clone(), ()).is_some() {
+                        return Err(duplicate_labelset());
+                    }
+                    out.push((labels, s.samples));
+                }
+                out.sort_by(|a, b| a.0.cmp(&b.0));
+                self.check_result_size(out.iter().map(|s| s.1.len()).sum())?;
+                Value::Matrix(out)
+            }
+        };
+        Ok(QueryResult {
+            value,
+            warnings: annotations.warnings,
+            infos: annotations.infos,
+        })
+    }
+
+    /// Like [`Engine::range`] for an already parsed expression.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn range_expr(
+        &self,
+        q: &dyn Queryable,
+        tenant: &TenantId,
+        expr: &Expr,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryResult, PromqlError> {
+        if step_ms <= 0 {
+            return Err(PromqlError::BadQuery(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
+        }
+        if end_ms < start_ms {
+            return Err(PromqlError::BadQuery(
+                "end timestamp must not be before start time".into(),
+            ));
+        }
+        if (end_ms - start_ms) / step_ms >= MAX_POINTS_PER_SERIES {
+            return Err(PromqlError::BadQuery(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
+            ));
+        }
+        match expr.value_type() {
+            ValueType::Scalar | ValueType::Vector => {}
+            other => {
+                let name = match other {
+                    ValueType::Matrix => "range vector",
+                    ValueType::String => "string",
+                    _ => "unknown",
+                };
+                return Err(PromqlError::BadQuery(format!(
+                    "invalid expression type \"{name}\" for range query, must be Scalar or instant Vector"
+                )));
+            }
+        }
+        let grid = Grid {
+            start: start_ms,
+            end: end_ms,
+            step: step_ms,
+        };
+        let (val, annotations) = self.run(q, tenant, expr, query, grid).await?;
+        let matrix = match val {
+            Val::Scalar(xs) => vec![(
+                Labels::default(),
+                xs.iter()
+                    .enumerate()
+                    .map(|(i, v)| Sample::new(grid.at(i), *v))
+                    .collect::<Vec<_>>(),
+            )],
+            Val::Vector(series) => {
+                let mut out: Vec<(Labels, Vec<Sample>)> = finalize_series(series)?
+                    .into_iter()
+                    .map(|s| {
+                        let samples = s
+                            .points
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, p)| p.map(|v| Sample::new(grid.at(i), v)))
+                            .collect();
+                        (s.labels, samples)
+                    })
+                    .collect();
+                out.sort_by(|a, b| a.0.cmp(&b.0));
+                out
+            }
+            _ => {
+                return Err(PromqlError::BadQuery(
+                    "range query must return a scalar or an instant vector".into(),
+                ))
+            }
+        };
+        self.check_result_size(matrix.iter().map(|s| s.1.len()).sum())?;
+        Ok(QueryResult {
+            value: Value::Matrix(matrix),
+            warnings: annotations.warnings,
+            infos: annotations.infos,
+        })
+    }
+
+    fn check_result_size(&self, n: usize) -> Result<(), PromqlError> {
+        if n > self.opts.max_samples {
+            return Err(PromqlError::TooManySamples {
+                limit: self.opts.max_samples,
+            });
+        }
+        Ok(())
+    }
+
+    async fn run(
+        &self,
+        q: &dyn Queryable,
+        tenant: &TenantId,
+        expr: &Expr,
+        query: &str,
+        grid: Grid,
+    ) -> Result<(Val, Annotations), PromqlError> {
+        let started = Instant::now();
+        let deadline = started.checked_add(self.opts.timeout);
+        let ctx = CollectCtx {
+            lookback: duration_ms(&self.opts.lookback_delta),
+            query_start: grid.start,
+            query_end: grid.end,
+        };
+        let mut needs: Vec<Need<'_>> = Vec::new();
+        collect_selectors(expr, grid.start, grid.end, &ctx, &mut needs);
+        let fetched = fetch(q, tenant, &needs).await?;
+        let mut ev = Evaluator {
+            fetched: &fetched,
+            lookback: ctx.lookback,
+            default_step: duration_ms(&self.opts.default_subquery_step).max(1),
+            query_start: grid.start,
+            query_end: grid.end,
+            deadline: deadline.map(|d| (d, self.opts.timeout.as_millis())),
+            max_samples: self.opts.max_samples,
+            samples_in_use: 0,
+            annotations: Annotations::default(),
+            query,
+        };
+        let val = ev.eval(expr, &grid)?;
+        Ok((val, ev.annotations))
+    }
+}
+
+fn duplicate_labelset() -> PromqlError {
+    PromqlError::Execution("vector cannot contain metrics with the same labelset".into())
+}
+
+/// Removes names marked for removal, merges series that end up with the same labels, and
+/// fails if two of them have a point at the same step.
+fn finalize_series(series: Vec<Series>) -> Result<Vec<Series>, PromqlError> {
+    let mut out: Vec<Series> = Vec::with_capacity(series.len());
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for s in series {
+        let labels = if s.drop_name {
+            crate::eval::drop_metric_name(&s.labels)
+        } else {
+            s.labels
+        };
+        match index.get(&labels) {
+            Some(&i) => {
+                let target = &mut out[i];
+                for (t, p) in target.points.iter_mut().zip(s.points) {
+                    if p.is_some() {
+                        if t.is_some() {
+                            return Err(duplicate_labelset());
+                        }
+                        *t = p;
+                    }
+                }
+            }
+            None => {
+                if s.points.iter().all(Option::is_none) {
+                    continue;
+                }
+                index.insert(labels.clone(), out.len());
+                out.push(Series {
+                    labels,
+                    drop_name: false,
+                    points: s.points,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct CollectCtx {
+    lookback: i64,
+    query_start: i64,
+    query_end: i64,
+}
+
+impl CollectCtx {
+    fn at(&self, at: &Option<promql_parser::parser::AtModifier>) -> Option<i64> {
+        use promql_parser::parser::AtModifier;
+        match at {
+            None => None,
+            Some(AtModifier::Start) => Some(self.query_start),
+            Some(AtModifier::End) => Some(self.query_end),
+            Some(AtModifier::At(t)) => Some(system_time_ms(t)),
+        }
+    }
+}
+
+/// A selector and the time range its evaluation reads.
+struct Need<'e> {
+    vs: &'e VectorSelector,
+    mint: i64,
+    maxt: i64,
+}
+
+/// Finds every selector and the time range it needs when the enclosing expression is
+/// evaluated over `[start, end]`.
+fn collect_selectors<'e>(
+    e: &'e Expr,
+    start: i64,
+    end: i64,
+    ctx: &CollectCtx,
+    out: &mut Vec<Need<'e>>,
+) {
+    match e {
+        Expr::VectorSelector(vs) => {
+            let off = offset_ms(&vs.offset);
+            let (a, b) = match ctx.at(&vs.at) {
+                Some(at) => (at, at),
+                None => (start, end),
+            };
+            out.push(Need {
+                vs,
+                mint: a - off - ctx.lookback,
+                maxt: b - off,
+            });
+        }
+        Expr::MatrixSelector(ms) => {
+            let off = offset_ms(&ms.vs.offset);
+            let (a, b) = match ctx.at(&ms.vs.at) {
+                Some(at) => (at, at),
+                None => (start, end),
+            };
+            out.push(Need {
+                vs: &ms.vs,
+                mint: a - off - duration_ms(&ms.range),
+                maxt: b - off,
+            });
+        }
+        Expr::Subquery(sq) => {
+            let off = offset_ms(&sq.offset);
+            let (a, b) = match ctx.at(&sq.at) {
+                Some(at) => (at, at),
+                None => (start, end),
+            };
+            collect_selectors(&sq.expr, a - off - duration_ms(&sq.range), b - off, ctx, out);
+        }
+        Expr::Aggregate(a) => {
+            if let Some(p) = &a.param {
+                collect_selectors(p, start, end, ctx, out);
+            }
+            collect_selectors(&a.expr, start, end, ctx, out);
+        }
+        Expr::Unary(u) => collect_selectors(&u.expr, start, end, ctx, out),
+        Expr::Binary(b) => {
+            collect_selectors(&b.lhs, start, end, ctx, out);
+            collect_selectors(&b.rhs, start, end, ctx, out);
+        }
+        Expr::Paren(p) => collect_selectors(&p.expr, start, end, ctx, out),
+        Expr::Call(c) => {
+            for a in &c.args.args {
+                collect_selectors(a, start, end, ctx, out);
+            }
+        }
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+}
+
+/// The storage matchers of a selector: one list per `or` alternative.
+pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>, PromqlError> {
+    let mut groups: Vec<Vec<&promql_parser::label::Matcher>> = Vec::new();
+    if vs.matchers.or_matchers.is_empty() {
+        groups.push(vs.matchers.matchers.iter().collect());
+    } else {
+        for g in &vs.matchers.or_matchers {
+            groups.push(g.iter().collect());
+        }
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for g in groups {
+        let mut ms = Vec::with_capacity(g.len() + 1);
+        if let Some(name) = &vs.name {
+            ms.push(Matcher::equal(METRIC_NAME, name.clone()));
+        }
+        for m in g {
+            let op = match m.op {
+                ParserMatchOp::Equal => "=",
+                ParserMatchOp::NotEqual => "!=",
+                ParserMatchOp::Re(_) => "=~",
+                ParserMatchOp::NotRe(_) => "!~",
+            };
+            let matcher = Matcher::from_op(m.name.clone(), op, &m.value)
+                .map_err(|e| PromqlError::BadQuery(e.to_string()))?;
+            ms.push(matcher);
+        }
+        out.push(ms);
+    }
+    Ok(out)
+}
+
+/// Selects and decodes the data of every selector, once per selector node.
+async fn fetch(
+    q: &dyn Queryable,
+    tenant: &TenantId,
+    needs: &[Need<'_>],
+) -> Result<Fetched, PromqlError> {
+    let mut fetched = Fetched::new();
+    if needs.is_empty() {
+        return Ok(fetched);
+    }
+    let mint = needs.iter().map(|n| n.mint).min().unwrap_or(0);
+    let maxt = needs.iter().map(|n| n.maxt).max().unwrap_or(0);
+    let querier = q.querier(tenant, mint, maxt)?;
+    for need in needs {
+        let hints = SelectHints {
+            start: need.mint,
+            end: need.maxt,
+            labels_only: false,
+        };
+        let mut by_labels: HashMap<Labels, usize> = HashMap::new();
+        let mut series_out: Vec<SelectedSeries> = Vec::new();
+        for matchers in selector_matchers(need.vs)? {
+            let set = querier.select(&hints, &matchers).await?;
+            for series in set.series {
+                if by_labels.contains_key(&series.labels) {
+                    continue;
+                }
+                let samples: Vec<Sample> = series
+                    .samples()
+                    .skip_while(|s| s.t < need.mint)
+                    .take_while(|s| s.t <= need.maxt)
+                    .collect();
+                by_labels.insert(series.labels.clone(), series_out.len());
+                series_out.push(SelectedSeries {
+                    labels: series.labels,
+                    samples,
+                });
+            }
+        }
+        fetched.insert(selector_key(need.vs), series_out);
+    }
+    Ok(fetched)
+}

@@ -1,0 +1,336 @@
+//! Aggregation operators with `by`/`without` grouping.
+//!
+//! Group keys are computed once per series; values are then accumulated per step.
+
+use std::collections::HashMap;
+
+use pitot_core::{Labels, METRIC_NAME};
+use promql_parser::parser::token::{
+    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_MAX, T_MIN, T_QUANTILE, T_STDDEV,
+    T_STDVAR, T_SUM, T_TOPK,
+};
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+
+use super::labels::{effective, format_float, keep_only, remove, set};
+use super::{Evaluator, Grid, Series, Val};
+use crate::error::PromqlError;
+
+/// Compensated (Kahan–Neumaier) summation step: returns the new sum and compensation.
+pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// Sum of values with compensation.
+pub(crate) fn kahan_sum(values: impl IntoIterator<Item = f64>) -> f64 {
+    let (mut s, mut c) = (0.0, 0.0);
+    for v in values {
+        (s, c) = kahan_inc(v, s, c);
+    }
+    if s.is_infinite() {
+        s
+    } else {
+        s + c
+    }
+}
+
+/// Mean of values: compensated sum divided by count, or, when the sum of finite values
+/// overflows, the compensated sum of `v / n`.
+pub(crate) fn mean(values: &[f64]) -> f64 {
+    let n = values.len() as f64;
+    let s = kahan_sum(values.iter().copied());
+    if s.is_finite() || values.iter().any(|v| !v.is_finite()) {
+        return s / n;
+    }
+    kahan_sum(values.iter().map(|v| v / n))
+}
+
+/// Population variance by Welford's online algorithm.
+pub(crate) fn variance(values: &[f64]) -> f64 {
+    let mut count = 0.0;
+    let mut mean = 0.0;
+    let mut m2 = 0.0;
+    for &v in values {
+        count += 1.0;
+        let delta = v - mean;
+        mean += delta / count;
+        m2 += delta * (v - mean);
+    }
+    m2 / count
+}
+
+/// The φ-quantile of values, interpolating between the nearest ranks; NaN sorts as the
+/// smallest value.
+pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    values.sort_by(|a, b| nan_low_cmp(*a, *b));
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let weight = rank - rank.floor();
+    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
+}
+
+/// Orders floats ascending with NaN below everything.
+pub(crate) fn nan_low_cmp(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(&b).expect("not NaN"),
+    }
+}
+
+fn group_key(labels: &Labels, drop_name: bool, modifier: &Option<LabelModifier>) -> Labels {
+    match modifier {
+        None => Labels::default(),
+        Some(LabelModifier::Include(by)) => keep_only(&effective(labels, drop_name), &by.labels),
+        Some(LabelModifier::Exclude(without)) => {
+            let mut names = without.labels.clone();
+            names.push(METRIC_NAME.to_string());
+            remove(labels, &names)
+        }
+    }
+}
+
+/// Whether `name` can be a label name (Prometheus 3 accepts any valid UTF-8).
+pub(crate) fn is_valid_label_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains('\u{FFFD}')
+}
+
+/// Go's `%q` rendering of a string, for error messages.
+pub(crate) fn go_quote(s: &str) -> String {
+    format!("{s:?}").replace('\u{FFFD}', "\\ufffd")
+}
+
+impl Evaluator<'_> {
+    pub(super) fn eval_aggregate(
+        &mut self,
+        a: &AggregateExpr,
+        g: &Grid,
+    ) -> Result<Val, PromqlError> {
+        let op = a.op.id();
+        let n = g.len();
+        let param = match &a.param {
+            Some(p) if op != T_COUNT_VALUES => Some(self.eval_scalar(p, g)?),
+            _ => None,
+        };
+        let label_param = match (&a.param, op) {
+            (Some(p), T_COUNT_VALUES) => match self.eval(p, g)? {
+                Val::String(s) => Some(s),
+                _ => {
+                    return Err(PromqlError::BadQuery(
+                        "count_values expects a string parameter".into(),
+                    ))
+                }
+            },
+            _ => None,
+        };
+        let input = self.eval_vector(&a.expr, g)?;
+
+        // Group series once.
+        let mut group_of: Vec<usize> = Vec::with_capacity(input.len());
+        let mut groups: Vec<Labels> = Vec::new();
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        for s in &input {
+            let key = group_key(&s.labels, s.drop_name, &a.modifier);
+            let gi = *index.entry(key.clone()).or_insert_with(|| {
+                groups.push(key);
+                groups.len() - 1
+            });
+            group_of.push(gi);
+        }
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
+        for (si, gi) in group_of.iter().enumerate() {
+            members[*gi].push(si);
+        }
+
+        match op {
+            T_TOPK | T_BOTTOMK => {
+                let ks = param.expect("topk has a parameter");
+                self.eval_topk(op == T_TOPK, &ks, input, &members, n)
+            }
+            T_COUNT_VALUES => {
+                let label = label_param.expect("count_values has a parameter");
+                if !is_valid_label_name(&label) {
+                    return Err(PromqlError::Execution(format!(
+                        "invalid label name {}",
+                        go_quote(&label)
+                    )));
+                }
+                let mut out: Vec<Series> = Vec::new();
+                let mut out_index: HashMap<Labels, usize> = HashMap::new();
+                for (gi, idxs) in members.iter().enumerate() {
+                    for step in 0..n {
+                        for &si in idxs {
+                            let Some(v) = input[si].points[step] else { continue };
+                            let labels = set(&groups[gi], &label, &format_float(v));
+                            let oi = *out_index.entry(labels.clone()).or_insert_with(|| {
+                                out.push(Series {
+                                    labels,
+                                    drop_name: false,
+                                    points: vec![None; n],
+                                });
+                                out.len() - 1
+                            });
+                            let p = &mut out[oi].points[step];
+                            *p = Some(p.unwrap_or(0.0) + 1.0);
+                        }
+                    }
+                }
+                Ok(Val::Vector(out))
+            }
+            _ => {
+                if op == T_QUANTILE {
+                    if let Some(qs) = &param {
+                        if let Some(q) = qs.iter().find(|q| q.is_nan() || **q < 0.0 || **q > 1.0) {
+                            self.annotations.warn(format!(
+                                "quantile value should be between 0 and 1, got {} ({})",
+                                format_float(*q),
+                                self.position_of(a.param.as_deref())
+                            ));
+                        }
+                    }
+                }
+                let mut out = Vec::with_capacity(groups.len());
+                let mut values: Vec<f64> = Vec::new();
+                for (gi, idxs) in members.iter().enumerate() {
+                    let mut points = vec![None; n];
+                    for (step, point) in points.iter_mut().enumerate() {
+                        values.clear();
+                        values.extend(idxs.iter().filter_map(|&si| input[si].points[step]));
+                        if values.is_empty() {
+                            continue;
+                        }
+                        *point = Some(match op {
+                            T_SUM => kahan_sum(values.iter().copied()),
+                            T_AVG => mean(&values),
+                            T_COUNT => values.len() as f64,
+                            T_GROUP => 1.0,
+                            T_MIN => values
+                                .iter()
+                                .copied()
+                                .fold(f64::NAN, |m, v| if v < m || m.is_nan() { v } else { m }),
+                            T_MAX => values
+                                .iter()
+                                .copied()
+                                .fold(f64::NAN, |m, v| if v > m || m.is_nan() { v } else { m }),
+                            T_STDVAR => variance(&values),
+                            T_STDDEV => variance(&values).sqrt(),
+                            T_QUANTILE => {
+                                let q = param.as_ref().expect("quantile has a parameter")[step];
+                                quantile(q, &mut values)
+                            }
+                            other => {
+                                return Err(PromqlError::BadQuery(format!(
+                                    "unsupported aggregation {}",
+                                    promql_parser::parser::token::TokenType::new(other)
+                                )))
+                            }
+                        });
+                    }
+                    out.push(Series {
+                        labels: groups[gi].clone(),
+                        drop_name: false,
+                        points,
+                    });
+                }
+                Ok(Val::Vector(out))
+            }
+        }
+    }
+
+    fn eval_topk(
+        &mut self,
+        top: bool,
+        ks: &[f64],
+        input: Vec<Series>,
+        members: &[Vec<usize>],
+        n: usize,
+    ) -> Result<Val, PromqlError> {
+        let mut keep: Vec<Vec<bool>> = vec![vec![false; n]; input.len()];
+        // Instant queries return each group's selection in rank order.
+        let mut order: Vec<usize> = Vec::new();
+        for step in 0..n {
+            let k = ks[step];
+            if k.is_nan() {
+                return Err(PromqlError::Execution("Parameter value is NaN".into()));
+            }
+            if k.abs() > 9.223372036854775e18 {
+                return Err(PromqlError::Execution(format!(
+                    "Scalar value {} overflows int64",
+                    format_float(k)
+                )));
+            }
+            let k = k.trunc();
+            if k < 1.0 {
+                continue;
+            }
+            for idxs in members {
+                let mut present: Vec<(usize, f64)> = idxs
+                    .iter()
+                    .filter_map(|&si| input[si].points[step].map(|v| (si, v)))
+                    .collect();
+                present.sort_by(|a, b| {
+                    let ord = nan_low_cmp(a.1, b.1);
+                    if top {
+                        // Descending with NaN last.
+                        match (a.1.is_nan(), b.1.is_nan()) {
+                            (true, false) => std::cmp::Ordering::Greater,
+                            (false, true) => std::cmp::Ordering::Less,
+                            _ => ord.reverse(),
+                        }
+                    } else {
+                        // Ascending with NaN last.
+                        match (a.1.is_nan(), b.1.is_nan()) {
+                            (true, false) => std::cmp::Ordering::Greater,
+                            (false, true) => std::cmp::Ordering::Less,
+                            _ => ord,
+                        }
+                    }
+                });
+                for (si, _) in present.into_iter().take(k.min(usize::MAX as f64) as usize) {
+                    keep[si][step] = true;
+                    if n == 1 {
+                        order.push(si);
+                    }
+                }
+            }
+        }
+        let mut input: Vec<Option<Series>> = input.into_iter().map(Some).collect();
+        let mut out = Vec::new();
+        let indices: Vec<usize> = if n == 1 {
+            order
+        } else {
+            (0..input.len()).collect()
+        };
+        for si in indices {
+            let Some(mut s) = input[si].take() else { continue };
+            for (step, p) in s.points.iter_mut().enumerate() {
+                if !keep[si][step] {
+                    *p = None;
+                }
+            }
+            if s.points.iter().any(Option::is_some) {
+                out.push(s);
+            }
+        }
+        Ok(Val::Vector(out))
+    }
+}

@@ -1,0 +1,797 @@
+//! Function calls: range functions over windows, element-wise math, label functions,
+//! time functions, sorting, `absent*`, `scalar`/`vector` and `histogram_quantile` over
+//! classic buckets.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, Timelike};
+use pitot_core::{Labels, METRIC_NAME};
+use promql_parser::label::MatchOp as ParserMatchOp;
+use promql_parser::parser::{Call, Expr};
+
+use super::aggregate::{go_quote, is_valid_label_name};
+use super::labels::{drop_metric_name, effective, format_float, set};
+use super::range_fns::{self, WindowBounds};
+use super::{unparen, Evaluator, Grid, Series, Val};
+use crate::error::PromqlError;
+
+/// Range functions whose result keeps the metric name.
+fn keeps_name(name: &str) -> bool {
+    matches!(name, "last_over_time" | "first_over_time")
+}
+
+fn arg<'c>(c: &'c Call, i: usize) -> Result<&'c Expr, PromqlError> {
+    c.args
+        .args
+        .get(i)
+        .map(|b| b.as_ref())
+        .ok_or_else(|| PromqlError::BadQuery(format!("missing argument {i} in call to {}", c.func.name)))
+}
+
+fn string_arg(e: &Expr) -> Result<String, PromqlError> {
+    match unparen(e) {
+        Expr::StringLiteral(s) => Ok(s.val.clone()),
+        other => Err(PromqlError::BadQuery(format!(
+            "expected a string literal, got {other}"
+        ))),
+    }
+}
+
+impl Evaluator<'_> {
+    pub(super) fn eval_call(&mut self, c: &Call, g: &Grid) -> Result<Val, PromqlError> {
+        let name = c.func.name;
+        let n = g.len();
+        match name {
+            "rate" | "increase" | "delta" | "irate" | "idelta" | "deriv" | "changes" | "resets"
+            | "sum_over_time" | "avg_over_time" | "count_over_time" | "min_over_time"
+            | "max_over_time" | "last_over_time" | "first_over_time" | "present_over_time"
+            | "stddev_over_time" | "stdvar_over_time" | "mad_over_time"
+            | "ts_of_min_over_time" | "ts_of_max_over_time" | "ts_of_first_over_time"
+            | "ts_of_last_over_time" => self.range_function(c, 0, &[], g),
+            "quantile_over_time" => {
+                let q = self.eval_scalar(arg(c, 0)?, g)?;
+                if let Some(bad) = q.iter().find(|q| q.is_nan() || **q < 0.0 || **q > 1.0) {
+                    self.annotations.warn(format!(
+                        "quantile value should be between 0 and 1, got {} ({})",
+                        format_float(*bad),
+                        self.position_of(Some(arg(c, 0)?))
+                    ));
+                }
+                self.range_function(c, 1, &[q], g)
+            }
+            "predict_linear" => {
+                let d = self.eval_scalar(arg(c, 1)?, g)?;
+                self.range_function(c, 0, &[d], g)
+            }
+            "holt_winters" | "double_exponential_smoothing" => {
+                let sf = self.eval_scalar(arg(c, 1)?, g)?;
+                let tf = self.eval_scalar(arg(c, 2)?, g)?;
+                for (&s, &t) in sf.iter().zip(&tf) {
+                    if !(s > 0.0 && s < 1.0) {
+                        return Err(PromqlError::Execution(format!(
+                            "invalid smoothing factor. Expected: 0 < sf < 1, got: {}",
+                            format_float(s)
+                        )));
+                    }
+                    if !(t > 0.0 && t < 1.0) {
+                        return Err(PromqlError::Execution(format!(
+                            "invalid trend factor. Expected: 0 < tf < 1, got: {}",
+                            format_float(t)
+                        )));
+                    }
+                }
+                self.range_function(c, 0, &[sf, tf], g)
+            }
+            "absent_over_time" => {
+                let w = self.eval_windows(arg(c, 0)?, g)?;
+                let mut points = vec![Some(1.0); n];
+                for s in &w.series {
+                    for (i, p) in points.iter_mut().enumerate() {
+                        if !w.window(s, i).is_empty() {
+                            *p = None;
+                        }
+                    }
+                }
+                Ok(Val::Vector(self.absent_result(arg(c, 0)?, points)))
+            }
+            "absent" => {
+                let v = self.eval_vector(arg(c, 0)?, g)?;
+                let mut points = vec![Some(1.0); n];
+                for s in &v {
+                    for (i, p) in s.points.iter().enumerate() {
+                        if p.is_some() {
+                            points[i] = None;
+                        }
+                    }
+                }
+                Ok(Val::Vector(self.absent_result(arg(c, 0)?, points)))
+            }
+            "time" => Ok(Val::Scalar((0..n).map(|i| g.at(i) as f64 / 1000.0).collect())),
+            "pi" => Ok(Val::Scalar(vec![std::f64::consts::PI; n])),
+            "vector" => {
+                let s = self.eval_scalar(arg(c, 0)?, g)?;
+                Ok(Val::Vector(vec![Series {
+                    labels: Labels::default(),
+                    drop_name: false,
+                    points: s.into_iter().map(Some).collect(),
+                }]))
+            }
+            "scalar" => {
+                let v = self.eval_vector(arg(c, 0)?, g)?;
+                let mut out = vec![f64::NAN; n];
+                for (i, o) in out.iter_mut().enumerate() {
+                    let mut present = v.iter().filter_map(|s| s.points[i]);
+                    if let (Some(x), None) = (present.next(), present.next()) {
+                        *o = x;
+                    }
+                }
+                Ok(Val::Scalar(out))
+            }
+            "timestamp" => {
+                let inner = unparen(arg(c, 0)?);
+                let mut v = match inner {
+                    Expr::VectorSelector(vs) => self.eval_vector_selector(vs, g, true)?,
+                    other => {
+                        let mut v = self.eval_vector(other, g)?;
+                        for s in &mut v {
+                            for (i, p) in s.points.iter_mut().enumerate() {
+                                if p.is_some() {
+                                    *p = Some(g.at(i) as f64 / 1000.0);
+                                }
+                            }
+                        }
+                        v
+                    }
+                };
+                for s in &mut v {
+                    s.drop_name = true;
+                }
+                Ok(Val::Vector(v))
+            }
+            "abs" | "ceil" | "floor" | "exp" | "sqrt" | "ln" | "log2" | "log10" | "sgn" | "sin"
+            | "cos" | "tan" | "asin" | "acos" | "atan" | "sinh" | "cosh" | "tanh" | "asinh"
+            | "acosh" | "atanh" | "deg" | "rad" => {
+                let f = math_fn(name);
+                let mut v = self.eval_vector(arg(c, 0)?, g)?;
+                for s in &mut v {
+                    s.drop_name = true;
+                    for p in s.points.iter_mut().flatten() {
+                        *p = f(*p);
+                    }
+                }
+                Ok(Val::Vector(v))
+            }
+            "round" => {
+                let to_nearest = match c.args.args.get(1) {
+                    Some(e) => self.eval_scalar(e, g)?,
+                    None => vec![1.0; n],
+                };
+                let mut v = self.eval_vector(arg(c, 0)?, g)?;
+                for s in &mut v {
+                    s.drop_name = true;
+                    for (i, p) in s.points.iter_mut().enumerate() {
+                        if let Some(x) = p {
+                            let inv = 1.0 / to_nearest[i];
+                            *x = (*x * inv + 0.5).floor() / inv;
+                        }
+                    }
+                }
+                Ok(Val::Vector(v))
+            }
+            "clamp" | "clamp_min" | "clamp_max" => {
+                let (lo, hi) = match name {
+                    "clamp" => (
+                        self.eval_scalar(arg(c, 1)?, g)?,
+                        self.eval_scalar(arg(c, 2)?, g)?,
+                    ),
+                    "clamp_min" => (self.eval_scalar(arg(c, 1)?, g)?, vec![f64::INFINITY; n]),
+                    _ => (vec![f64::NEG_INFINITY; n], self.eval_scalar(arg(c, 1)?, g)?),
+                };
+                let mut v = self.eval_vector(arg(c, 0)?, g)?;
+                for s in &mut v {
+                    s.drop_name = true;
+                    for (i, p) in s.points.iter_mut().enumerate() {
+                        let Some(x) = *p else { continue };
+                        if name == "clamp" && hi[i] < lo[i] {
+                            *p = None;
+                            continue;
+                        }
+                        // NaN bounds give NaN, as Go's math.Max/Min do.
+                        let y = go_max(lo[i], x);
+                        *p = Some(go_min(hi[i], y));
+                    }
+                }
+                super::retain_nonempty(&mut v);
+                Ok(Val::Vector(v))
+            }
+            "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour"
+            | "minute" | "month" | "year" => {
+                let mut v = match c.args.args.first() {
+                    Some(e) => self.eval_vector(e, g)?,
+                    None => vec![Series {
+                        labels: Labels::default(),
+                        drop_name: false,
+                        points: (0..n).map(|i| Some(g.at(i) as f64 / 1000.0)).collect(),
+                    }],
+                };
+                for s in &mut v {
+                    s.drop_name = true;
+                    for p in s.points.iter_mut().flatten() {
+                        *p = date_part(name, *p);
+                    }
+                }
+                Ok(Val::Vector(v))
+            }
+            "label_replace" => self.label_replace(c, g),
+            "label_join" => self.label_join(c, g),
+            "sort" | "sort_desc" => {
+                if n > 1 {
+                    self.annotations.warn(format!(
+                        "sort is ineffective for range queries since results are always ordered by labels ({})",
+                        self.position_of_call(name)
+                    ));
+                }
+                let mut v = self.eval_vector(arg(c, 0)?, g)?;
+                if n == 1 {
+                    let desc = name == "sort_desc";
+                    v.sort_by(|a, b| {
+                        let (x, y) = (a.points[0].unwrap_or(f64::NAN), b.points[0].unwrap_or(f64::NAN));
+                        match (x.is_nan(), y.is_nan()) {
+                            (true, true) => std::cmp::Ordering::Equal,
+                            (true, false) => std::cmp::Ordering::Greater,
+                            (false, true) => std::cmp::Ordering::Less,
+                            _ if desc => y.partial_cmp(&x).expect("not NaN"),
+                            _ => x.partial_cmp(&y).expect("not NaN"),
+                        }
+                    });
+                }
+                Ok(Val::Vector(v))
+            }
+            "sort_by_label" | "sort_by_label_desc" => {
+                if n > 1 {
+                    self.annotations.warn(format!(
+                        "sort is ineffective for range queries since results are always ordered by labels ({})",
+                        self.position_of_call(name)
+                    ));
+                }
+                let mut keys = Vec::new();
+                for e in c.args.args.iter().skip(1) {
+                    keys.push(string_arg(e)?);
+                }
+                let mut v = self.eval_vector(arg(c, 0)?, g)?;
+                let desc = name == "sort_by_label_desc";
+                v.sort_by(|a, b| {
+                    let mut ord = std::cmp::Ordering::Equal;
+                    for k in &keys {
+                        ord = natural_cmp(a.labels.get(k).unwrap_or(""), b.labels.get(k).unwrap_or(""));
+                        if ord.is_ne() {
+                            break;
+                        }
+                    }
+                    if ord.is_eq() {
+                        ord = labels_natural_cmp(&a.labels, &b.labels);
+                    }
+                    if desc {
+                        ord.reverse()
+                    } else {
+                        ord
+                    }
+                });
+                Ok(Val::Vector(v))
+            }
+            "histogram_quantile" => self.histogram_quantile(c, g),
+            "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_fraction"
+            | "histogram_stddev" | "histogram_stdvar" => {
+                // Only native histograms have these; float samples yield nothing.
+                for e in c.args.args.iter() {
+                    self.eval(e, g)?;
+                }
+                Ok(Val::Vector(Vec::new()))
+            }
+            other => Err(PromqlError::BadQuery(format!(
+                "function {other:?} is not supported"
+            ))),
+        }
+    }
+
+    /// Applies a range function to the windows of argument `matrix_arg`, with extra
+    /// per-step scalar parameters.
+    fn range_function(
+        &mut self,
+        c: &Call,
+        matrix_arg: usize,
+        params: &[Vec<f64>],
+        g: &Grid,
+    ) -> Result<Val, PromqlError> {
+        let name = c.func.name;
+        let matrix = arg(c, matrix_arg)?;
+        let w = self.eval_windows(matrix, g)?;
+        if matches!(name, "rate" | "increase" | "irate") {
+            self.counter_name_info(&w.series, name);
+        }
+        let n = g.len();
+        let mut out = Vec::with_capacity(w.series.len());
+        for (si, s) in w.series.iter().enumerate() {
+            if si % 256 == 0 {
+                self.check_deadline()?;
+            }
+            let mut points = vec![None; n];
+            let mut any = false;
+            for (i, point) in points.iter_mut().enumerate() {
+                let win = w.window(s, i);
+                if win.is_empty() {
+                    continue;
+                }
+                let bounds = WindowBounds {
+                    start: w.ends[i] - w.range,
+                    end: w.ends[i],
+                };
+                *point = match name {
+                    "rate" => range_fns::extrapolated_rate(win, bounds, true, true),
+                    "increase" => range_fns::extrapolated_rate(win, bounds, true, false),
+                    "delta" => range_fns::extrapolated_rate(win, bounds, false, false),
+                    "irate" => range_fns::instant_delta(win, true),
+                    "idelta" => range_fns::instant_delta(win, false),
+                    "deriv" => (win.len() >= 2)
+                        .then(|| range_fns::linear_regression(win, win[0].t).0),
+                    "predict_linear" => (win.len() >= 2).then(|| {
+                        let (slope, intercept) = range_fns::linear_regression(win, g.at(i));
+                        slope * params[0][i] + intercept
+                    }),
+                    "holt_winters" | "double_exponential_smoothing" => {
+                        range_fns::double_exponential_smoothing(win, params[0][i], params[1][i])
+                    }
+                    "changes" => Some(range_fns::changes(win)),
+                    "resets" => Some(range_fns::resets(win)),
+                    "quantile_over_time" => range_fns::over_time(name, win, params[0][i]),
+                    _ => range_fns::over_time(name, win, f64::NAN),
+                };
+                any |= point.is_some();
+            }
+            if !any {
+                continue;
+            }
+            out.push(Series {
+                labels: s.labels.clone(),
+                drop_name: s.drop_name || !keeps_name(name),
+                points,
+            });
+        }
+        Ok(Val::Vector(out))
+    }
+
+    /// Prometheus notes when a counter function reads a metric whose name does not look
+    /// like a counter.
+    fn counter_name_info(&mut self, series: &[super::RangeSeries], func: &str) {
+        for s in series {
+            if s.drop_name || s.samples.is_empty() {
+                continue;
+            }
+            let Some(metric) = s.labels.get(METRIC_NAME) else {
+                continue;
+            };
+            let looks_like_counter = ["_total", "_sum", "_count", "_bucket"]
+                .iter()
+                .any(|suffix| metric.ends_with(suffix));
+            if !looks_like_counter {
+                let pos = self.position_of_call(func);
+                self.annotations.info(format!(
+                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {} ({pos})",
+                    go_quote(metric)
+                ));
+            }
+        }
+    }
+
+    /// The result of `absent`/`absent_over_time`: one series with the labels of the
+    /// selector's equality matchers, present where `points` says.
+    fn absent_result(&self, e: &Expr, points: Vec<Option<f64>>) -> Vec<Series> {
+        if points.iter().all(Option::is_none) {
+            return Vec::new();
+        }
+        let mut labels = Labels::default();
+        let vs = match unparen(e) {
+            Expr::VectorSelector(vs) => Some(vs),
+            Expr::MatrixSelector(ms) => Some(&ms.vs),
+            _ => None,
+        };
+        if let Some(vs) = vs {
+            let mut seen: HashMap<&str, usize> = HashMap::new();
+            for m in &vs.matchers.matchers {
+                *seen.entry(m.name.as_str()).or_default() += 1;
+            }
+            for m in &vs.matchers.matchers {
+                if m.name == METRIC_NAME || seen[m.name.as_str()] > 1 {
+                    continue;
+                }
+                if let ParserMatchOp::Equal = m.op {
+                    labels = set(&labels, &m.name, &m.value);
+                }
+            }
+        }
+        vec![Series {
+            labels,
+            drop_name: false,
+            points,
+        }]
+    }
+
+    fn label_replace(&mut self, c: &Call, g: &Grid) -> Result<Val, PromqlError> {
+        let dst = string_arg(arg(c, 1)?)?;
+        let replacement = string_arg(arg(c, 2)?)?;
+        let src = string_arg(arg(c, 3)?)?;
+        let pattern = string_arg(arg(c, 4)?)?;
+        let re = regex::Regex::new(&format!("^(?s:{pattern})$")).map_err(|_| {
+            PromqlError::Execution(format!(
+                "invalid regular expression in label_replace(): {pattern}"
+            ))
+        })?;
+        if !is_valid_label_name(&dst) {
+            return Err(PromqlError::Execution(format!(
+                "invalid destination label name in label_replace(): {dst}"
+            )));
+        }
+        let mut v = self.eval_vector(arg(c, 0)?, g)?;
+        for s in &mut v {
+            let labels = effective(&s.labels, s.drop_name);
+            let value = labels.get(&src).unwrap_or("");
+            if let Some(caps) = re.captures(value) {
+                let mut out = String::new();
+                caps.expand(&replacement, &mut out);
+                s.labels = set(&labels, &dst, &out);
+                s.drop_name = false;
+            }
+        }
+        check_unique(&v)?;
+        Ok(Val::Vector(v))
+    }
+
+    fn label_join(&mut self, c: &Call, g: &Grid) -> Result<Val, PromqlError> {
+        let dst = string_arg(arg(c, 1)?)?;
+        let sep = string_arg(arg(c, 2)?)?;
+        let mut srcs = Vec::new();
+        for e in c.args.args.iter().skip(3) {
+            srcs.push(string_arg(e)?);
+        }
+        if !is_valid_label_name(&dst) {
+            return Err(PromqlError::Execution(format!(
+                "invalid destination label name in label_join(): {dst}"
+            )));
+        }
+        let mut v = self.eval_vector(arg(c, 0)?, g)?;
+        for s in &mut v {
+            let labels = effective(&s.labels, s.drop_name);
+            let joined = srcs
+                .iter()
+                .map(|n| labels.get(n).unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(&sep);
+            s.labels = set(&labels, &dst, &joined);
+            s.drop_name = false;
+        }
+        check_unique(&v)?;
+        Ok(Val::Vector(v))
+    }
+
+    fn histogram_quantile(&mut self, c: &Call, g: &Grid) -> Result<Val, PromqlError> {
+        let n = g.len();
+        let qs = self.eval_scalar(arg(c, 0)?, g)?;
+        let v = self.eval_vector(arg(c, 1)?, g)?;
+        if let Some(bad) = qs.iter().find(|q| q.is_nan() || **q < 0.0 || **q > 1.0) {
+            self.annotations.warn(format!(
+                "quantile value should be between 0 and 1, got {} ({})",
+                format_float(*bad),
+                self.position_of(Some(arg(c, 0)?))
+            ));
+        }
+        // Group bucket series by their labels without `le` and the name.
+        let mut groups: Vec<(Labels, Vec<(f64, usize)>)> = Vec::new();
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        for (si, s) in v.iter().enumerate() {
+            let Some(le) = s.labels.get("le") else {
+                self.annotations.warn(format!(
+                    "bucket label \"le\" is missing or has a malformed value of \"\" for metric name {} ({})",
+                    go_quote(s.labels.get(METRIC_NAME).unwrap_or("")),
+                    self.position_of(Some(arg(c, 1)?))
+                ));
+                continue;
+            };
+            let Some(upper) = parse_le(le) else {
+                self.annotations.warn(format!(
+                    "bucket label \"le\" is missing or has a malformed value of {} for metric name {} ({})",
+                    go_quote(le),
+                    go_quote(s.labels.get(METRIC_NAME).unwrap_or("")),
+                    self.position_of(Some(arg(c, 1)?))
+                ));
+                continue;
+            };
+            let key = drop_metric_name(&super::labels::remove(&s.labels, &["le".to_string()]));
+            let gi = *index.entry(key.clone()).or_insert_with(|| {
+                groups.push((key, Vec::new()));
+                groups.len() - 1
+            });
+            groups[gi].1.push((upper, si));
+        }
+        let mut out = Vec::with_capacity(groups.len());
+        for (labels, members) in groups {
+            let mut points = vec![None; n];
+            for (i, point) in points.iter_mut().enumerate() {
+                let mut buckets: Vec<(f64, f64)> = members
+                    .iter()
+                    .filter_map(|&(upper, si)| v[si].points[i].map(|c| (upper, c)))
+                    .collect();
+                if buckets.is_empty() {
+                    continue;
+                }
+                let (value, fixed) = bucket_quantile(qs[i], &mut buckets);
+                if fixed {
+                    self.annotations.info(format!(
+                        "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {} ({})",
+                        go_quote(v[members[0].1].labels.get(METRIC_NAME).unwrap_or("")),
+                        self.position_of(Some(arg(c, 1)?))
+                    ));
+                }
+                *point = Some(value);
+            }
+            out.push(Series {
+                labels,
+                drop_name: false,
+                points,
+            });
+        }
+        super::retain_nonempty(&mut out);
+        Ok(Val::Vector(out))
+    }
+}
+
+fn parse_le(s: &str) -> Option<f64> {
+    let t = s.trim();
+    match t.to_ascii_lowercase().as_str() {
+        "+inf" | "inf" => Some(f64::INFINITY),
+        "-inf" => Some(f64::NEG_INFINITY),
+        "nan" => None,
+        _ => t.parse::<f64>().ok(),
+    }
+}
+
+/// The φ-quantile of classic histogram buckets `(upper bound, cumulative count)`, by
+/// linear interpolation inside the bucket holding the rank. Returns the value and whether
+/// the counts had to be made monotonic.
+pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> (f64, bool) {
+    if q.is_nan() {
+        return (f64::NAN, false);
+    }
+    if q < 0.0 {
+        return (f64::NEG_INFINITY, false);
+    }
+    if q > 1.0 {
+        return (f64::INFINITY, false);
+    }
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    // Merge buckets with the same bound.
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
+    for &(upper, count) in buckets.iter() {
+        match merged.last_mut() {
+            Some(last) if last.0 == upper => last.1 += count,
+            _ => merged.push((upper, count)),
+        }
+    }
+    let mut buckets = merged;
+    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+        return (f64::NAN, false);
+    }
+    // Make the cumulative counts monotonic; small decreases from float error are
+    // ignored, larger ones are reported.
+    let mut fixed = false;
+    let mut max = f64::NEG_INFINITY;
+    for b in buckets.iter_mut() {
+        if b.1 < max {
+            if (max - b.1) > 1e-12 * max.abs() {
+                fixed = true;
+            }
+            b.1 = max;
+        } else {
+            max = b.1;
+        }
+    }
+    if buckets.len() < 2 {
+        return (f64::NAN, fixed);
+    }
+    let total = buckets[buckets.len() - 1].1;
+    if total == 0.0 || total.is_nan() {
+        return (f64::NAN, fixed);
+    }
+    let rank = q * total;
+    let mut b = buckets.partition_point(|x| x.1 < rank);
+    if b >= buckets.len() {
+        b = buckets.len() - 1;
+    }
+    if b == buckets.len() - 1 {
+        return (buckets[buckets.len() - 2].0, fixed);
+    }
+    if b == 0 && buckets[0].0 <= 0.0 {
+        return (buckets[0].0, fixed);
+    }
+    let (mut start, mut count, mut rank) = (0.0, buckets[b].1, rank);
+    let end = buckets[b].0;
+    if b > 0 {
+        start = buckets[b - 1].0;
+        count -= buckets[b - 1].1;
+        rank -= buckets[b - 1].1;
+    }
+    if count == 0.0 {
+        return (end, fixed);
+    }
+    (start + (end - start) * (rank / count), fixed)
+}
+
+fn check_unique(v: &[Series]) -> Result<(), PromqlError> {
+    let n = v.first().map_or(0, |s| s.points.len());
+    let mut seen: HashMap<Labels, Vec<bool>> = HashMap::new();
+    for s in v {
+        let key = effective(&s.labels, s.drop_name);
+        let mask = seen.entry(key).or_insert_with(|| vec![false; n]);
+        for (i, p) in s.points.iter().enumerate() {
+            if p.is_some() {
+                if mask[i] {
+                    return Err(PromqlError::Execution(
+                        "vector cannot contain metrics with the same labelset".into(),
+                    ));
+                }
+                mask[i] = true;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
+
+fn math_fn(name: &str) -> fn(f64) -> f64 {
+    match name {
+        "abs" => f64::abs,
+        "ceil" => f64::ceil,
+        "floor" => f64::floor,
+        "exp" => f64::exp,
+        "sqrt" => f64::sqrt,
+        "ln" => f64::ln,
+        "log2" => f64::log2,
+        "log10" => f64::log10,
+        "sgn" => |x: f64| {
+            if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                x
+            }
+        },
+        "sin" => f64::sin,
+        "cos" => f64::cos,
+        "tan" => f64::tan,
+        "asin" => f64::asin,
+        "acos" => f64::acos,
+        "atan" => f64::atan,
+        "sinh" => f64::sinh,
+        "cosh" => f64::cosh,
+        "tanh" => f64::tanh,
+        "asinh" => f64::asinh,
+        "acosh" => f64::acosh,
+        "atanh" => f64::atanh,
+        "deg" => f64::to_degrees,
+        "rad" => f64::to_radians,
+        _ => |_| f64::NAN,
+    }
+}
+
+fn date_part(name: &str, secs: f64) -> f64 {
+    if !secs.is_finite() {
+        return f64::NAN;
+    }
+    let Some(t) = DateTime::from_timestamp(secs.floor() as i64, 0) else {
+        return f64::NAN;
+    };
+    match name {
+        "day_of_month" => t.day() as f64,
+        "day_of_week" => t.weekday().num_days_from_sunday() as f64,
+        "day_of_year" => t.ordinal() as f64,
+        "days_in_month" => {
+            let (y, m) = (t.year(), t.month());
+            let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+            let first_next = chrono::NaiveDate::from_ymd_opt(ny, nm, 1);
+            let first = chrono::NaiveDate::from_ymd_opt(y, m, 1);
+            match (first, first_next) {
+                (Some(a), Some(b)) => (b - a).num_days() as f64,
+                _ => f64::NAN,
+            }
+        }
+        "hour" => t.hour() as f64,
+        "minute" => t.minute() as f64,
+        "month" => t.month() as f64,
+        "year" => t.year() as f64,
+        _ => f64::NAN,
+    }
+}
+
+/// Compares strings so that runs of digits compare by numeric value ("a2" < "a10").
+pub(crate) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (ab, bb) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < ab.len() && j < bb.len() {
+        if ab[i].is_ascii_digit() && bb[j].is_ascii_digit() {
+            let si = i;
+            while i < ab.len() && ab[i].is_ascii_digit() {
+                i += 1;
+            }
+            let sj = j;
+            while j < bb.len() && bb[j].is_ascii_digit() {
+                j += 1;
+            }
+            let na = a[si..i].trim_start_matches('0');
+            let nb = b[sj..j].trim_start_matches('0');
+            let ord = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+            if ord.is_ne() {
+                return ord;
+            }
+        } else {
+            if ab[i] != bb[j] {
+                return ab[i].cmp(&bb[j]);
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (ab.len() - i).cmp(&(bb.len() - j))
+}
+
+fn labels_natural_cmp(a: &Labels, b: &Labels) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b.iter()) {
+        let ord = x
+            .name
+            .cmp(&y.name)
+            .then_with(|| natural_cmp(&x.value, &y.value));
+        if ord.is_ne() {
+            return ord;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_order() {
+        assert!(natural_cmp("4m5", "4m600").is_lt());
+        assert!(natural_cmp("1.2.3", "1.11.3").is_lt());
+        assert!(natural_cmp("2", "10").is_lt());
+        assert!(natural_cmp("a", "a1").is_lt());
+    }
+
+    #[test]
+    fn bucket_interpolation() {
+        let mut b = vec![(1.0, 10.0), (2.0, 20.0), (f64::INFINITY, 20.0)];
+        let (q, fixed) = bucket_quantile(0.5, &mut b);
+        assert!(!fixed);
+        assert_eq!(q, 1.0);
+        let mut b = vec![(1.0, 10.0), (2.0, 20.0), (f64::INFINITY, 20.0)];
+        assert_eq!(bucket_quantile(0.75, &mut b).0, 1.5);
+        let mut b = vec![(1.0, 10.0), (f64::INFINITY, 20.0)];
+        assert_eq!(bucket_quantile(0.99, &mut b).0, 1.0);
+    }
+}

@@ -1,0 +1,567 @@
+//! The evaluator: walks the AST once per query, evaluating every node for all steps of
+//! the query's time grid at once.
+//!
+//! A node's value is one of [`Val`]: a scalar per step, or a vector of series whose
+//! points are indexed by step. Evaluating all steps together lets a selector walk each
+//! decoded series once with a moving cursor, and lets aggregations and binary operators
+//! compute their grouping and matching signatures once per series instead of once per
+//! step. Per-step semantics (matching errors, `topk`, `or`) are still decided step by
+//! step over the present points.
+
+mod aggregate;
+mod binary;
+mod functions;
+mod labels;
+mod range_fns;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use pitot_core::{is_stale_nan, Labels, Sample};
+use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
+
+use crate::error::PromqlError;
+
+pub(crate) use labels::drop_metric_name;
+
+/// The evaluation time grid: `start`, `start + step`, … up to `end` inclusive (ms).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Grid {
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+}
+
+impl Grid {
+    /// Number of steps.
+    pub fn len(&self) -> usize {
+        if self.step <= 0 || self.end < self.start {
+            return 1;
+        }
+        ((self.end - self.start) / self.step + 1) as usize
+    }
+
+    /// Time of step `i`.
+    pub fn at(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.step
+    }
+}
+
+/// One selected series as decoded from storage: ascending samples, stale markers kept.
+#[derive(Debug)]
+pub(crate) struct SelectedSeries {
+    pub labels: Labels,
+    pub samples: Vec<Sample>,
+}
+
+/// Decoded storage data per vector-selector node (keyed by node address).
+pub(crate) type Fetched = HashMap<usize, Vec<SelectedSeries>>;
+
+/// The key of a selector node in [`Fetched`].
+pub(crate) fn selector_key(vs: &VectorSelector) -> usize {
+    vs as *const VectorSelector as usize
+}
+
+/// A series of an instant-vector value: one optional point per grid step.
+#[derive(Debug, Clone)]
+pub(crate) struct Series {
+    pub labels: Labels,
+    /// The metric name is logically removed; it is physically removed at the end of the
+    /// query (Prometheus' delayed name removal), so that intermediate results of different
+    /// metrics do not collide.
+    pub drop_name: bool,
+    pub points: Vec<Option<f64>>,
+}
+
+impl Series {
+    fn is_empty(&self) -> bool {
+        self.points.iter().all(Option::is_none)
+    }
+}
+
+/// A series of a range-vector value: samples in ascending time order.
+#[derive(Debug, Clone)]
+pub(crate) struct RangeSeries {
+    pub labels: Labels,
+    pub drop_name: bool,
+    pub samples: Vec<Sample>,
+}
+
+/// The value of a node over the whole grid.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Scalar(Vec<f64>),
+    Vector(Vec<Series>),
+    /// Only produced at the top of an instant query (`x[5m]`, `rate(x[5m])[10m:]`).
+    Matrix(Vec<RangeSeries>),
+    String(String),
+}
+
+/// Range-vector data prepared for a range function: per series all samples, and per step
+/// the window `(end - range, end]`.
+pub(crate) struct Windows {
+    pub series: Vec<RangeSeries>,
+    /// Window end per grid step (ms).
+    pub ends: Vec<i64>,
+    /// Window length (ms).
+    pub range: i64,
+}
+
+impl Windows {
+    /// The samples of `series` inside the window of step `i`.
+    pub fn window<'s>(&self, series: &'s RangeSeries, i: usize) -> &'s [Sample] {
+        window_slice(&series.samples, self.ends[i] - self.range, self.ends[i])
+    }
+}
+
+/// Samples with `lo < t <= hi`.
+pub(crate) fn window_slice(samples: &[Sample], lo: i64, hi: i64) -> &[Sample] {
+    let a = samples.partition_point(|s| s.t <= lo);
+    let b = samples.partition_point(|s| s.t <= hi);
+    if a >= b {
+        &[]
+    } else {
+        &samples[a..b]
+    }
+}
+
+/// Annotations collected while evaluating.
+#[derive(Debug, Default)]
+pub(crate) struct Annotations {
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+impl Annotations {
+    pub fn warn(&mut self, msg: String) {
+        let msg = format!("PromQL warning: {msg}");
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    pub fn info(&mut self, msg: String) {
+        let msg = format!("PromQL info: {msg}");
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+}
+
+/// Settings and per-query state of one evaluation.
+pub(crate) struct Evaluator<'a> {
+    pub fetched: &'a Fetched,
+    pub lookback: i64,
+    pub default_step: i64,
+    /// The query's own start and end, which `@ start()` and `@ end()` refer to.
+    pub query_start: i64,
+    pub query_end: i64,
+    pub deadline: Option<(Instant, u128)>,
+    pub max_samples: usize,
+    pub samples_in_use: usize,
+    pub annotations: Annotations,
+    /// The query text, to locate annotation positions.
+    pub query: &'a str,
+}
+
+pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => d.as_millis() as i64,
+        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+    }
+}
+
+pub(crate) fn duration_ms(d: &std::time::Duration) -> i64 {
+    d.as_millis() as i64
+}
+
+/// Removes redundant parentheses.
+pub(crate) fn unparen(mut e: &Expr) -> &Expr {
+    while let Expr::Paren(p) = e {
+        e = &p.expr;
+    }
+    e
+}
+
+impl Evaluator<'_> {
+    pub fn at_ms(&self, at: &Option<AtModifier>) -> Option<i64> {
+        match at {
+            None => None,
+            Some(AtModifier::Start) => Some(self.query_start),
+            Some(AtModifier::End) => Some(self.query_end),
+            Some(AtModifier::At(t)) => Some(system_time_ms(t)),
+        }
+    }
+
+    pub fn check_deadline(&self) -> Result<(), PromqlError> {
+        if let Some((deadline, timeout_ms)) = self.deadline {
+            if Instant::now() > deadline {
+                return Err(PromqlError::Timeout { timeout_ms });
+            }
+        }
+        Ok(())
+    }
+
+    /// Accounts for `n` more samples held in memory and fails over the limit.
+    pub fn use_samples(&mut self, n: usize) -> Result<(), PromqlError> {
+        self.samples_in_use = self.samples_in_use.saturating_add(n);
+        if self.samples_in_use > self.max_samples {
+            return Err(PromqlError::TooManySamples {
+                limit: self.max_samples,
+            });
+        }
+        Ok(())
+    }
+
+    /// Releases samples accounted with [`Evaluator::use_samples`].
+    pub fn release_samples(&mut self, n: usize) {
+        self.samples_in_use = self.samples_in_use.saturating_sub(n);
+    }
+
+    /// Evaluates `e` over every step of `g`.
+    pub fn eval(&mut self, e: &Expr, g: &Grid) -> Result<Val, PromqlError> {
+        self.check_deadline()?;
+        match e {
+            Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; g.len()])),
+            Expr::StringLiteral(s) => Ok(Val::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, g),
+            Expr::Unary(u) => {
+                let v = self.eval(&u.expr, g)?;
+                Ok(match v {
+                    Val::Scalar(mut xs) => {
+                        for x in &mut xs {
+                            *x = -*x;
+                        }
+                        Val::Scalar(xs)
+                    }
+                    Val::Vector(mut series) => {
+                        for s in &mut series {
+                            s.drop_name = true;
+                            for p in s.points.iter_mut().flatten() {
+                                *p = -*p;
+                            }
+                        }
+                        Val::Vector(series)
+                    }
+                    other => other,
+                })
+            }
+            Expr::VectorSelector(vs) => {
+                Ok(Val::Vector(self.eval_vector_selector(vs, g, false)?))
+            }
+            Expr::MatrixSelector(_) | Expr::Subquery(_) => {
+                let w = self.eval_windows(e, g)?;
+                // A range vector is only a result at the top of an instant query.
+                let series = w
+                    .series
+                    .iter()
+                    .filter_map(|s| {
+                        let samples = w.window(s, 0).to_vec();
+                        (!samples.is_empty()).then(|| RangeSeries {
+                            labels: s.labels.clone(),
+                            drop_name: s.drop_name,
+                            samples,
+                        })
+                    })
+                    .collect();
+                Ok(Val::Matrix(series))
+            }
+            Expr::Binary(b) => self.eval_binary(b, g),
+            Expr::Aggregate(a) => self.eval_aggregate(a, g),
+            Expr::Call(c) => self.eval_call(c, g),
+            Expr::Extension(_) => Err(PromqlError::BadQuery(
+                "extension expressions are not supported".into(),
+            )),
+        }
+    }
+
+    /// Evaluates an expression that must be a scalar (function parameters).
+    pub fn eval_scalar(&mut self, e: &Expr, g: &Grid) -> Result<Vec<f64>, PromqlError> {
+        match self.eval(e, g)? {
+            Val::Scalar(v) => Ok(v),
+            _ => Err(PromqlError::BadQuery(format!(
+                "expected scalar expression, got {e}"
+            ))),
+        }
+    }
+
+    /// Evaluates an expression that must be an instant vector.
+    pub fn eval_vector(&mut self, e: &Expr, g: &Grid) -> Result<Vec<Series>, PromqlError> {
+        match self.eval(e, g)? {
+            Val::Vector(v) => Ok(v),
+            Val::Scalar(_) => Err(PromqlError::BadQuery(format!(
+                "expected instant vector, got scalar in {e}"
+            ))),
+            _ => Err(PromqlError::BadQuery(format!(
+                "expected instant vector in {e}"
+            ))),
+        }
+    }
+
+    /// Evaluates a vector selector: for every step, the newest sample in the lookback
+    /// window `(t - lookback, t]`, unless that sample is a staleness marker. With
+    /// `timestamps`, the point is the sample's own time in seconds instead of its value.
+    pub fn eval_vector_selector(
+        &mut self,
+        vs: &VectorSelector,
+        g: &Grid,
+        timestamps: bool,
+    ) -> Result<Vec<Series>, PromqlError> {
+        let Some(data) = self.fetched.get(&selector_key(vs)) else {
+            return Err(PromqlError::Execution(format!(
+                "selector {vs} was not prepared"
+            )));
+        };
+        let offset = offset_ms(&vs.offset);
+        let at = self.at_ms(&vs.at);
+        let n = g.len();
+        let mut out = Vec::new();
+        let mut loaded = 0usize;
+        for s in data {
+            let mut points = vec![None; n];
+            let samples = &s.samples;
+            let pick = |idx: usize, r: i64| -> Option<f64> {
+                if idx == 0 {
+                    return None;
+                }
+                let smp = samples[idx - 1];
+                if smp.t <= r - self.lookback || is_stale_nan(smp.v) {
+                    return None;
+                }
+                Some(if timestamps {
+                    smp.t as f64 / 1000.0
+                } else {
+                    smp.v
+                })
+            };
+            if let Some(at) = at {
+                let r = at - offset;
+                let idx = samples.partition_point(|x| x.t <= r);
+                let p = pick(idx, r);
+                points.iter_mut().for_each(|x| *x = p);
+            } else {
+                let mut idx = 0usize;
+                for (i, point) in points.iter_mut().enumerate() {
+                    let r = g.at(i) - offset;
+                    while idx < samples.len() && samples[idx].t <= r {
+                        idx += 1;
+                    }
+                    *point = pick(idx, r);
+                }
+            }
+            let present = points.iter().filter(|p| p.is_some()).count();
+            if present == 0 {
+                continue;
+            }
+            loaded += present;
+            out.push(Series {
+                labels: s.labels.clone(),
+                drop_name: false,
+                points,
+            });
+        }
+        self.use_samples(loaded)?;
+        self.release_samples(loaded);
+        Ok(out)
+    }
+
+    /// Evaluates a range-vector expression (matrix selector or subquery, possibly in
+    /// parentheses) into per-step windows.
+    pub fn eval_windows(&mut self, e: &Expr, g: &Grid) -> Result<Windows, PromqlError> {
+        match unparen(e) {
+            Expr::MatrixSelector(ms) => {
+                let vs = &ms.vs;
+                let Some(data) = self.fetched.get(&selector_key(vs)) else {
+                    return Err(PromqlError::Execution(format!(
+                        "selector {vs} was not prepared"
+                    )));
+                };
+                let offset = offset_ms(&vs.offset);
+                let at = self.at_ms(&vs.at);
+                let ends: Vec<i64> = (0..g.len())
+                    .map(|i| at.unwrap_or_else(|| g.at(i)) - offset)
+                    .collect();
+                let series = data
+                    .iter()
+                    .map(|s| RangeSeries {
+                        labels: s.labels.clone(),
+                        drop_name: false,
+                        samples: s.samples.iter().copied().filter(|x| !is_stale_nan(x.v)).collect(),
+                    })
+                    .collect();
+                let w = Windows {
+                    series,
+                    ends,
+                    range: duration_ms(&ms.range),
+                };
+                self.account_windows(&w)?;
+                Ok(w)
+            }
+            Expr::Subquery(sq) => self.eval_subquery(sq, g),
+            other => Err(PromqlError::BadQuery(format!(
+                "expected a range vector, got {other}"
+            ))),
+        }
+    }
+
+    fn account_windows(&mut self, w: &Windows) -> Result<(), PromqlError> {
+        // The largest number of samples held by the windows of any one step.
+        let mut peak = 0usize;
+        for i in 0..w.ends.len() {
+            let n: usize = w.series.iter().map(|s| w.window(s, i).len()).sum();
+            peak = peak.max(n);
+            if peak > self.max_samples {
+                break;
+            }
+        }
+        self.use_samples(peak)?;
+        self.release_samples(peak);
+        Ok(())
+    }
+
+    fn eval_subquery(&mut self, sq: &SubqueryExpr, g: &Grid) -> Result<Windows, PromqlError> {
+        let offset = offset_ms(&sq.offset);
+        let at = self.at_ms(&sq.at);
+        let range = duration_ms(&sq.range);
+        let step = sq
+            .step
+            .as_ref()
+            .map(duration_ms)
+            .filter(|s| *s > 0)
+            .unwrap_or(self.default_step);
+        let ends: Vec<i64> = (0..g.len())
+            .map(|i| at.unwrap_or_else(|| g.at(i)) - offset)
+            .collect();
+        let lo = ends.iter().copied().min().unwrap_or(0) - range;
+        let hi = ends.iter().copied().max().unwrap_or(0);
+        // Inner steps are aligned to absolute multiples of the step; the first one lies
+        // strictly after the earliest window start (windows are left-open).
+        let first = (lo.div_euclid(step) + 1) * step;
+        let series = if first > hi {
+            Vec::new()
+        } else {
+            let inner = Grid {
+                start: first,
+                end: hi - (hi - first).rem_euclid(step),
+                step,
+            };
+            let val = self.eval(&sq.expr, &inner)?;
+            let vector = match val {
+                Val::Vector(v) => v,
+                Val::Scalar(xs) => vec![Series {
+                    labels: Labels::default(),
+                    drop_name: false,
+                    points: xs.into_iter().map(Some).collect(),
+                }],
+                _ => {
+                    return Err(PromqlError::BadQuery(
+                        "subquery is only allowed on instant vector".into(),
+                    ))
+                }
+            };
+            vector
+                .into_iter()
+                .map(|s| RangeSeries {
+                    samples: s
+                        .points
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, p)| p.map(|v| Sample::new(inner.at(i), v)))
+                        .collect(),
+                    labels: s.labels,
+                    drop_name: s.drop_name,
+                })
+                .collect()
+        };
+        let w = Windows {
+            series,
+            ends,
+            range,
+        };
+        self.account_windows(&w)?;
+        Ok(w)
+    }
+}
+
+/// Milliseconds since the epoch of a `SystemTime`, negative before it.
+pub(crate) fn system_time_ms(t: &std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// Drops empty series.
+pub(crate) fn retain_nonempty(v: &mut Vec<Series>) {
+    v.retain(|s| !s.is_empty());
+}
+
+impl Evaluator<'_> {
+    /// The `line:col` of a sub-expression in the query text, for annotations. The parser
+    /// keeps no positions, so the expression's printed form is searched for; the start of
+    /// the query is the fallback.
+    pub fn position_of(&self, e: Option<&Expr>) -> String {
+        let Some(e) = e else {
+            return "1:1".into();
+        };
+        let text = e.to_string();
+        let offset = self.query.find(&text).unwrap_or(0);
+        position_at(self.query, offset)
+    }
+
+    /// The `line:col` of the first call of function `name` in the query text.
+    pub fn position_of_call(&self, name: &str) -> String {
+        let bytes = self.query.as_bytes();
+        let mut from = 0;
+        while let Some(i) = self.query[from..].find(name) {
+            let at = from + i;
+            let before_ok = at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_');
+            let rest = self.query[at + name.len()..].trim_start();
+            if before_ok && rest.starts_with('(') {
+                return position_at(self.query, at);
+            }
+            from = at + name.len();
+        }
+        "1:1".into()
+    }
+}
+
+fn position_at(text: &str, offset: usize) -> String {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("{line}:{col}")
+}
+
+/// Calls `f` on every vector selector of `e`, including those of matrix selectors.
+pub(crate) fn visit_selectors<'e>(e: &'e Expr, f: &mut dyn FnMut(&'e VectorSelector)) {
+    match e {
+        Expr::VectorSelector(vs) => f(vs),
+        Expr::MatrixSelector(ms) => f(&ms.vs),
+        Expr::Subquery(sq) => visit_selectors(&sq.expr, f),
+        Expr::Aggregate(a) => {
+            if let Some(p) = &a.param {
+                visit_selectors(p, f);
+            }
+            visit_selectors(&a.expr, f);
+        }
+        Expr::Unary(u) => visit_selectors(&u.expr, f),
+        Expr::Binary(b) => {
+            visit_selectors(&b.lhs, f);
+            visit_selectors(&b.rhs, f);
+        }
+        Expr::Paren(p) => visit_selectors(&p.expr, f),
+        Expr::Call(c) => {
+            for a in &c.args.args {
+                visit_selectors(a, f);
+            }
+        }
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+}
+
+/// `labels` with the metric name replaced.
+pub(crate) fn labels_with_name(labels: &Labels, name: &str) -> Labels {
+    labels::set(labels, pitot_core::METRIC_NAME, name)
+}

@@ -1,0 +1,34 @@
+//! Pitot's PromQL engine: Prometheus 3 query semantics over the storage read trait.
+//!
+//! Queries are parsed by the `promql-parser` crate and evaluated over a
+//! `&dyn pitot_storage_api::Queryable` handed in per query, so the engine never knows
+//! whether data lives in the head, in blocks or in a remote ingester, and one engine
+//! serves every tenant.
+//!
+//! Evaluation has two phases. First every selector of the query is located and its time
+//! range computed (offsets, `@`, ranges, subqueries and the lookback delta included);
+//! each selector's series are selected and decoded exactly once into memory. Then the
+//! expression tree is evaluated synchronously, every node for all steps of the query at
+//! once: a node's value is a scalar per step or a set of series with one optional point
+//! per step. This shape lets selectors walk each decoded series with a cursor instead of
+//! searching per step, and lets aggregations and vector matching compute label
+//! signatures once per series, while per-step rules (matching errors, `topk`, set
+//! operators) are still applied step by step. An instant query is a range query of one
+//! step.
+//!
+//! Metric names are removed the way Prometheus 3 does with delayed name removal: an
+//! operation that drops the name only marks the series, and names are removed when the
+//! result is built, so that intermediate results of different metrics do not collide.
+//!
+//! The [`promqltest`] module runs Prometheus' own PromQL test scripts against the engine
+//! on an in-memory store; it is the conformance suite.
+
+mod engine;
+mod error;
+mod eval;
+pub mod promqltest;
+mod value;
+
+pub use engine::{parse, Engine, EngineOptions, MAX_POINTS_PER_SERIES};
+pub use error::{ErrorKind, PromqlError};
+pub use value::{QueryResult, Value};
