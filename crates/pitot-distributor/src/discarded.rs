@@ -26,7 +26,11 @@ impl TenantCounters {
 
     /// Every counter, sorted by tenant.
     pub fn snapshot(&self) -> Vec<(TenantId, u64)> {
-        self.counts.lock().iter().map(|(t, n)| (t.clone(), *n)).collect()
+        self.counts
+            .lock()
+            .iter()
+            .map(|(t, n)| (t.clone(), *n))
+            .collect()
     }
 }
 

@@ -157,7 +157,7 @@ pub(crate) fn describe(labels: &[remote_write::Label]) -> String {
             cut -= 1;
         }
         out.truncate(cut);
-        out.push_str("…");
+        out.push('…');
     }
     out
 }

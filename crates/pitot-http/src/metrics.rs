@@ -17,10 +17,13 @@ use crate::AppStateRef;
 /// A component's contribution to `/metrics`: appends text-format lines.
 pub type MetricsCollector = Arc<dyn Fn(&mut String) + Send + Sync>;
 
+/// Route pattern, method, status code.
+type RequestKey = (String, String, u16);
+
 /// Requests by route, method and status code, with total seconds spent.
 #[derive(Debug, Default)]
 pub struct HttpMetrics {
-    requests: Mutex<BTreeMap<(String, String, u16), (u64, f64)>>,
+    requests: Mutex<BTreeMap<RequestKey, (u64, f64)>>,
 }
 
 impl HttpMetrics {
@@ -86,7 +89,10 @@ pub fn render_distributor(d: &Distributor, out: &mut String) {
     out.push_str("# HELP pitot_ingested_samples_total Samples stored, by tenant.\n");
     out.push_str("# TYPE pitot_ingested_samples_total counter\n");
     for (tenant, n) in d.ingested.snapshot() {
-        let _ = writeln!(out, "pitot_ingested_samples_total{{tenant=\"{tenant}\"}} {n}");
+        let _ = writeln!(
+            out,
+            "pitot_ingested_samples_total{{tenant=\"{tenant}\"}} {n}"
+        );
     }
     out.push_str("# HELP pitot_discarded_samples_total Samples refused, by tenant and reason.\n");
     out.push_str("# TYPE pitot_discarded_samples_total counter\n");

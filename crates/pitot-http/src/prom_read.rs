@@ -255,8 +255,7 @@ fn export_line(series: &Series, start: i64, end: i64) -> Option<String> {
     object.insert("metric".into(), labels_json(&series.labels));
     object.insert("values".into(), Value::Array(values));
     object.insert("timestamps".into(), Value::Array(timestamps));
-    let mut line = serde_json::to_string(&Value::Object(object))
-    .expect("JSON values serialize");
+    let mut line = serde_json::to_string(&Value::Object(object)).expect("JSON values serialize");
     line.push('\n');
     Some(line)
 }

@@ -115,7 +115,7 @@ mod tests {
         index.add(1, &[("__name__", "up"), ("job", "web")]);
         index.add(2, &[("__name__", "down"), ("job", "api"), ("env", "dev")]);
         let up = Matcher::equal("__name__", "up");
-        assert_eq!(ids(&index, &[up.clone()]), [0, 1]);
+        assert_eq!(ids(&index, std::slice::from_ref(&up)), [0, 1]);
         assert_eq!(
             ids(&index, &[up.clone(), Matcher::not_equal("job", "api")]),
             [1]
