@@ -16,6 +16,7 @@ mod management;
 mod metrics;
 mod ops;
 mod params;
+mod prom_query;
 mod prom_read;
 mod remote_write;
 mod selector;
@@ -56,6 +57,10 @@ pub struct AppState {
     pub distributor: Arc<Distributor>,
     /// Metrics reads.
     pub queryable: QueryableRef,
+    /// The PromQL engine.
+    pub engine: pitot_promql::Engine,
+    /// Bounds how many queries run at once; more wait for a slot.
+    pub query_slots: tokio::sync::Semaphore,
     /// The operator's secret, if any: manages every tenant.
     pub platform_token: Option<String>,
     /// Request size limits.
@@ -87,6 +92,7 @@ pub fn router(state: AppStateRef) -> Router {
     Router::new()
         .merge(remote_write::router())
         .merge(prom_read::router())
+        .merge(prom_query::router())
         .merge(management::router())
         .merge(ops::router())
         .layer(axum::middleware::from_fn_with_state(

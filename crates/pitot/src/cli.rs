@@ -21,6 +21,15 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(Box<ServeArgs>),
+    /// Run Prometheus PromQL test scripts (the promqltest format) against Pitot's engine.
+    Promqltest {
+        /// Count native-histogram cases as skipped instead of failed.
+        #[arg(long)]
+        skip_native_histograms: bool,
+        /// Script files or directories of `*.test` files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Manage tenants in the metadata database of a data directory.
     Tenant {
         /// Where the data lives.
@@ -152,6 +161,18 @@ pub struct ServeArgs {
     /// Largest request body in bytes [default: 10 MiB].
     #[arg(long, env = "PITOT_MAX_REQUEST_BODY_BYTES")]
     pub max_request_body_bytes: Option<usize>,
+    /// PromQL lookback delta [default: 5m].
+    #[arg(long, env = "PITOT_QUERY_LOOKBACK_DELTA")]
+    pub query_lookback_delta: Option<String>,
+    /// Longest a query may run [default: 2m].
+    #[arg(long, env = "PITOT_QUERY_TIMEOUT")]
+    pub query_timeout: Option<String>,
+    /// Most samples a query may load [default: 50000000].
+    #[arg(long, env = "PITOT_QUERY_MAX_SAMPLES")]
+    pub query_max_samples: Option<usize>,
+    /// Most queries running at once [default: 20].
+    #[arg(long, env = "PITOT_QUERY_MAX_CONCURRENT")]
+    pub query_max_concurrent: Option<usize>,
     /// Largest decompressed remote-write message in bytes [default: 100 MiB].
     #[arg(long, env = "PITOT_MAX_DECOMPRESSED_BYTES")]
     pub max_decompressed_bytes: Option<usize>,
@@ -184,6 +205,10 @@ impl ServeArgs {
             past_grace_period => limits.past_grace_period,
             max_request_body_bytes => server.max_request_body_bytes,
             max_decompressed_bytes => server.max_decompressed_bytes,
+            query_lookback_delta => query.lookback_delta,
+            query_timeout => query.timeout,
+            query_max_samples => query.max_samples,
+            query_max_concurrent => query.max_concurrent,
         );
         macro_rules! set_opt {
             ($($flag:ident => $($field:ident).+),* $(,)?) => {

@@ -24,6 +24,33 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// HTTP server limits.
     pub server: ServerConfig,
+    /// PromQL engine settings.
+    pub query: QueryConfig,
+}
+
+/// PromQL engine settings (defaults are Prometheus' flag defaults).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryConfig {
+    /// How far back an instant selector looks (`5m`).
+    pub lookback_delta: String,
+    /// Longest a query may run (`2m`).
+    pub timeout: String,
+    /// Most samples a query may hold in memory.
+    pub max_samples: usize,
+    /// Most queries running at once; more wait.
+    pub max_concurrent: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            lookback_delta: "5m".into(),
+            timeout: "2m".into(),
+            max_samples: 50_000_000,
+            max_concurrent: 20,
+        }
+    }
 }
 
 /// Metrics storage settings.
@@ -127,6 +154,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             limits: LimitsConfig::default(),
             server: ServerConfig::default(),
+            query: QueryConfig::default(),
         }
     }
 }
@@ -158,6 +186,8 @@ impl Config {
                 &self.limits.creation_grace_period,
             ),
             ("limits.past_grace_period", &self.limits.past_grace_period),
+            ("query.lookback_delta", &self.query.lookback_delta),
+            ("query.timeout", &self.query.timeout),
         ] {
             duration(field, value)?;
         }

@@ -42,6 +42,14 @@ fn main() -> ExitCode {
 async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Serve(args) => serve::serve(args.resolve()?).await,
+        cli::Command::Promqltest {
+            skip_native_histograms,
+            paths,
+        } => {
+            let report = pitot_promql::promqltest::run_cli(&paths, skip_native_histograms, &mut std::io::stdout())?;
+            anyhow::ensure!(report.failed() == 0, "{} PromQL test cases failed", report.failed());
+            Ok(())
+        }
         cli::Command::Tenant { data, command } => admin::tenant(&data.data_dir, command).await,
         cli::Command::Token { data, command } => admin::token(&data.data_dir, command).await,
     }

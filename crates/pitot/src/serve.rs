@@ -52,6 +52,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         meta,
         distributor,
         queryable: tsdb.clone(),
+        engine: pitot_promql::Engine::new(pitot_promql::EngineOptions {
+            lookback_delta: duration("query.lookback_delta", &config.query.lookback_delta)?,
+            max_samples: config.query.max_samples,
+            timeout: duration("query.timeout", &config.query.timeout)?,
+            ..Default::default()
+        }),
+        query_slots: tokio::sync::Semaphore::new(config.query.max_concurrent.max(1)),
         platform_token: Some(platform_token),
         limits: HttpLimits {
             max_request_body_bytes: config.server.max_request_body_bytes,

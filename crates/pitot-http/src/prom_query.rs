@@ -1,0 +1,283 @@
+//! The Prometheus query API: `/api/v1/query`, `/api/v1/query_range`, and the small
+//! endpoints Grafana and promtool call around them (`status/buildinfo`, `metadata`,
+//! `query_exemplars`, `format_query`, `parse_query`).
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use pitot_core::{Labels, Sample, Scope};
+use pitot_promql::{ErrorKind, PromqlError, QueryResult, Value as PromValue, MAX_POINTS_PER_SERIES};
+use serde_json::{json, Map, Value};
+
+use crate::auth::authenticate;
+use crate::params::{parse_time_ms, Params};
+use crate::remote_write::read_body;
+use crate::{ApiError, AppStateRef};
+
+/// Query routes, also under `/prometheus`.
+pub fn router() -> Router<AppStateRef> {
+    let mut router = Router::new();
+    for prefix in ["", "/prometheus"] {
+        router = router
+            .route(&format!("{prefix}/api/v1/query"), get(instant).post(instant))
+            .route(&format!("{prefix}/api/v1/query_range"), get(range).post(range))
+            .route(&format!("{prefix}/api/v1/query_exemplars"), get(exemplars).post(exemplars))
+            .route(&format!("{prefix}/api/v1/format_query"), get(format_query).post(format_query))
+            .route(&format!("{prefix}/api/v1/parse_query"), get(parse_query).post(parse_query))
+            .route(&format!("{prefix}/api/v1/metadata"), get(metadata))
+            .route(&format!("{prefix}/api/v1/status/buildinfo"), get(buildinfo));
+    }
+    router
+}
+
+/// Parses a duration parameter: float seconds or a Prometheus duration (`1m30s`).
+fn duration_param(name: &str, raw: &str) -> Result<Duration, ApiError> {
+    if let Ok(secs) = raw.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 && secs < 1e12 {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+    } else if let Ok(d) = promql_parser::util::parse_duration(raw) {
+        return Ok(d);
+    }
+    Err(ApiError::bad_data(format!(
+        "invalid parameter {name:?}: cannot parse {raw:?} to a valid duration"
+    )))
+}
+
+fn query_error(e: PromqlError) -> ApiError {
+    let (status, error_type) = match e.kind() {
+        ErrorKind::BadData => (StatusCode::BAD_REQUEST, "bad_data"),
+        ErrorKind::Execution => (StatusCode::UNPROCESSABLE_ENTITY, "execution"),
+        ErrorKind::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+        ErrorKind::Canceled => (StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST), "canceled"),
+    };
+    let message = match e.kind() {
+        ErrorKind::BadData => format!("invalid parameter \"query\": {e}"),
+        _ => e.to_string(),
+    };
+    ApiError {
+        status,
+        error_type,
+        message,
+    }
+}
+
+/// Formats a sample value as Prometheus does (Go's shortest `'f'` formatting).
+pub(crate) fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+fn timestamp(t_ms: i64) -> Value {
+    // Whole seconds print as integers, as Prometheus writes them.
+    if t_ms % 1000 == 0 {
+        return Value::from(t_ms / 1000);
+    }
+    let secs = t_ms as f64 / 1000.0;
+    serde_json::Number::from_f64(secs).map(Value::Number).unwrap_or(Value::Null)
+}
+
+fn point(s: &Sample) -> Value {
+    Value::Array(vec![timestamp(s.t), Value::String(format_value(s.v))])
+}
+
+fn metric(labels: &Labels) -> Value {
+    let mut map = Map::new();
+    for l in labels {
+        map.insert(l.name.clone(), Value::String(l.value.clone()));
+    }
+    Value::Object(map)
+}
+
+fn result_json(result: QueryResult) -> Response {
+    let data = match &result.value {
+        PromValue::Vector(v) => json!({
+            "resultType": "vector",
+            "result": v.iter().map(|(l, s)| json!({"metric": metric(l), "value": point(s)})).collect::<Vec<_>>(),
+        }),
+        PromValue::Matrix(m) => json!({
+            "resultType": "matrix",
+            "result": m.iter().map(|(l, ss)| json!({"metric": metric(l), "values": ss.iter().map(point).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+        }),
+        PromValue::Scalar(t, v) => json!({"resultType": "scalar", "result": point(&Sample::new(*t, *v))}),
+        PromValue::String(t, s) => json!({"resultType": "string", "result": [timestamp(*t), s]}),
+    };
+    let mut body = json!({"status": "success", "data": data});
+    if !result.warnings.is_empty() {
+        body["warnings"] = json!(result.warnings);
+    }
+    if !result.infos.is_empty() {
+        body["infos"] = json!(result.infos);
+    }
+    Json(body).into_response()
+}
+
+async fn params(state: &AppStateRef, method: &Method, headers: &HeaderMap, query: Option<String>, body: Body) -> Result<Params, ApiError> {
+    let body = read_body(body, state.limits.max_request_body_bytes).await?;
+    Params::collect(method, headers, query.as_deref(), &body)
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The query's own timeout, never above the engine's.
+fn timeout(state: &AppStateRef, params: &Params) -> Result<Duration, ApiError> {
+    let engine = state.engine.options().timeout;
+    match params.get("timeout") {
+        None | Some("") => Ok(engine),
+        Some(raw) => Ok(duration_param("timeout", raw)?.min(engine)),
+    }
+}
+
+async fn run<F>(state: &AppStateRef, limit: Duration, query: F) -> Result<QueryResult, ApiError>
+where
+    F: std::future::Future<Output = Result<QueryResult, PromqlError>>,
+{
+    let _permit = state
+        .query_slots
+        .acquire()
+        .await
+        .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+    match tokio::time::timeout(limit, query).await {
+        Ok(result) => result.map_err(query_error),
+        Err(_) => Err(query_error(PromqlError::Timeout {
+            timeout_ms: limit.as_millis(),
+        })),
+    }
+}
+
+async fn instant(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let tenant = authenticate(&state, &headers).await?.require(Scope::MetricsRead)?;
+    let params = params(&state, &method, &headers, query, body).await?;
+    let expr = params
+        .get("query")
+        .filter(|q| !q.is_empty())
+        .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is missing"))?
+        .to_string();
+    let t = params.time_ms("time", now_ms())?;
+    let limit = timeout(&state, &params)?;
+    let queryable = state.queryable.clone();
+    let result = run(&state, limit, state.engine.instant(&*queryable, &tenant, &expr, t)).await?;
+    Ok(result_json(result))
+}
+
+async fn range(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let tenant = authenticate(&state, &headers).await?.require(Scope::MetricsRead)?;
+    let params = params(&state, &method, &headers, query, body).await?;
+    let expr = params
+        .get("query")
+        .filter(|q| !q.is_empty())
+        .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is missing"))?
+        .to_string();
+    let start = required_time(&params, "start")?;
+    let end = required_time(&params, "end")?;
+    if end < start {
+        return Err(ApiError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
+    }
+    let step = match params.get("step") {
+        None | Some("") => return Err(ApiError::bad_data("invalid parameter \"step\": step is missing")),
+        Some(raw) => duration_param("step", raw)?,
+    };
+    let step_ms = step.as_millis() as i64;
+    if step_ms <= 0 {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
+    }
+    if (end - start) / step_ms > MAX_POINTS_PER_SERIES {
+        return Err(ApiError::bad_data(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    let limit = timeout(&state, &params)?;
+    let queryable = state.queryable.clone();
+    let result = run(&state, limit, state.engine.range(&*queryable, &tenant, &expr, start, end, step_ms)).await?;
+    Ok(result_json(result))
+}
+
+fn required_time(params: &Params, name: &str) -> Result<i64, ApiError> {
+    match params.get(name) {
+        None | Some("") => Err(ApiError::bad_data(format!("invalid parameter {name:?}: {name} is missing"))),
+        Some(raw) => parse_time_ms(raw).ok_or_else(|| {
+            ApiError::bad_data(format!("invalid parameter {name:?}: cannot parse {raw:?} to a valid timestamp"))
+        }),
+    }
+}
+
+async fn exemplars(State(state): State<AppStateRef>, headers: HeaderMap) -> Result<Response, ApiError> {
+    authenticate(&state, &headers).await?.require(Scope::MetricsRead)?;
+    Ok(Json(json!({"status": "success", "data": []})).into_response())
+}
+
+async fn metadata(State(state): State<AppStateRef>, headers: HeaderMap) -> Result<Response, ApiError> {
+    authenticate(&state, &headers).await?.require(Scope::MetricsRead)?;
+    Ok(Json(json!({"status": "success", "data": {}})).into_response())
+}
+
+async fn format_query(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    authenticate(&state, &headers).await?.require(Scope::MetricsRead)?;
+    let params = params(&state, &method, &headers, query, body).await?;
+    let expr = pitot_promql::parse(params.get("query").unwrap_or("")).map_err(query_error)?;
+    Ok(Json(json!({"status": "success", "data": expr.prettify()})).into_response())
+}
+
+async fn parse_query(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    authenticate(&state, &headers).await?.require(Scope::MetricsRead)?;
+    let params = params(&state, &method, &headers, query, body).await?;
+    let expr = pitot_promql::parse(params.get("query").unwrap_or("")).map_err(query_error)?;
+    Ok(Json(json!({"status": "success", "data": {"type": expr.value_type().to_string(), "expr": expr.to_string()}})).into_response())
+}
+
+async fn buildinfo() -> Response {
+    Json(json!({
+        "status": "success",
+        "data": {
+            "version": env!("CARGO_PKG_VERSION"),
+            "revision": "",
+            "branch": "",
+            "buildUser": "",
+            "buildDate": "",
+            "goVersion": "",
+            "application": "pitot",
+            "features": {},
+        }
+    }))
+    .into_response()
+}
