@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use pitot_core::{Labels, Sample, Scope};
-use pitot_promql::{ErrorKind, PromqlError, QueryResult, Value as PromValue, MAX_POINTS_PER_SERIES};
+use pitot_promql::{
+    ErrorKind, PromqlError, QueryResult, Value as PromValue, MAX_POINTS_PER_SERIES,
+};
 use serde_json::{json, Map, Value};
 
 use crate::auth::authenticate;
@@ -24,11 +26,26 @@ pub fn router() -> Router<AppStateRef> {
     let mut router = Router::new();
     for prefix in ["", "/prometheus"] {
         router = router
-            .route(&format!("{prefix}/api/v1/query"), get(instant).post(instant))
-            .route(&format!("{prefix}/api/v1/query_range"), get(range).post(range))
-            .route(&format!("{prefix}/api/v1/query_exemplars"), get(exemplars).post(exemplars))
-            .route(&format!("{prefix}/api/v1/format_query"), get(format_query).post(format_query))
-            .route(&format!("{prefix}/api/v1/parse_query"), get(parse_query).post(parse_query))
+            .route(
+                &format!("{prefix}/api/v1/query"),
+                get(instant).post(instant),
+            )
+            .route(
+                &format!("{prefix}/api/v1/query_range"),
+                get(range).post(range),
+            )
+            .route(
+                &format!("{prefix}/api/v1/query_exemplars"),
+                get(exemplars).post(exemplars),
+            )
+            .route(
+                &format!("{prefix}/api/v1/format_query"),
+                get(format_query).post(format_query),
+            )
+            .route(
+                &format!("{prefix}/api/v1/parse_query"),
+                get(parse_query).post(parse_query),
+            )
             .route(&format!("{prefix}/api/v1/metadata"), get(metadata))
             .route(&format!("{prefix}/api/v1/status/buildinfo"), get(buildinfo));
     }
@@ -54,7 +71,10 @@ fn query_error(e: PromqlError) -> ApiError {
         ErrorKind::BadData => (StatusCode::BAD_REQUEST, "bad_data"),
         ErrorKind::Execution => (StatusCode::UNPROCESSABLE_ENTITY, "execution"),
         ErrorKind::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
-        ErrorKind::Canceled => (StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST), "canceled"),
+        ErrorKind::Canceled => (
+            StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+            "canceled",
+        ),
     };
     let message = match e.kind() {
         ErrorKind::BadData => format!("invalid parameter \"query\": {e}"),
@@ -86,7 +106,9 @@ fn timestamp(t_ms: i64) -> Value {
         return Value::from(t_ms / 1000);
     }
     let secs = t_ms as f64 / 1000.0;
-    serde_json::Number::from_f64(secs).map(Value::Number).unwrap_or(Value::Null)
+    serde_json::Number::from_f64(secs)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 fn point(s: &Sample) -> Value {
@@ -111,7 +133,9 @@ fn result_json(result: QueryResult) -> Response {
             "resultType": "matrix",
             "result": m.iter().map(|(l, ss)| json!({"metric": metric(l), "values": ss.iter().map(point).collect::<Vec<_>>()})).collect::<Vec<_>>(),
         }),
-        PromValue::Scalar(t, v) => json!({"resultType": "scalar", "result": point(&Sample::new(*t, *v))}),
+        PromValue::Scalar(t, v) => {
+            json!({"resultType": "scalar", "result": point(&Sample::new(*t, *v))})
+        }
         PromValue::String(t, s) => json!({"resultType": "string", "result": [timestamp(*t), s]}),
     };
     let mut body = json!({"status": "success", "data": data});
@@ -124,7 +148,13 @@ fn result_json(result: QueryResult) -> Response {
     Json(body).into_response()
 }
 
-async fn params(state: &AppStateRef, method: &Method, headers: &HeaderMap, query: Option<String>, body: Body) -> Result<Params, ApiError> {
+async fn params(
+    state: &AppStateRef,
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<String>,
+    body: Body,
+) -> Result<Params, ApiError> {
     let body = read_body(body, state.limits.max_request_body_bytes).await?;
     Params::collect(method, headers, query.as_deref(), &body)
 }
@@ -166,7 +196,9 @@ async fn instant(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let tenant = authenticate(&state, &headers).await?.require(Scope::MetricsRead)?;
+    let tenant = authenticate(&state, &headers)
+        .await?
+        .require(Scope::MetricsRead)?;
     let params = params(&state, &method, &headers, query, body).await?;
     let expr = params
         .get("query")
@@ -176,7 +208,12 @@ async fn instant(
     let t = params.time_ms("time", now_ms())?;
     let limit = timeout(&state, &params)?;
     let queryable = state.queryable.clone();
-    let result = run(&state, limit, state.engine.instant(&*queryable, &tenant, &expr, t)).await?;
+    let result = run(
+        &state,
+        limit,
+        state.engine.instant(&*queryable, &tenant, &expr, t),
+    )
+    .await?;
     Ok(result_json(result))
 }
 
@@ -187,7 +224,9 @@ async fn range(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let tenant = authenticate(&state, &headers).await?.require(Scope::MetricsRead)?;
+    let tenant = authenticate(&state, &headers)
+        .await?
+        .require(Scope::MetricsRead)?;
     let params = params(&state, &method, &headers, query, body).await?;
     let expr = params
         .get("query")
@@ -197,10 +236,16 @@ async fn range(
     let start = required_time(&params, "start")?;
     let end = required_time(&params, "end")?;
     if end < start {
-        return Err(ApiError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
+        return Err(ApiError::bad_data(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
     }
     let step = match params.get("step") {
-        None | Some("") => return Err(ApiError::bad_data("invalid parameter \"step\": step is missing")),
+        None | Some("") => {
+            return Err(ApiError::bad_data(
+                "invalid parameter \"step\": step is missing",
+            ))
+        }
         Some(raw) => duration_param("step", raw)?,
     };
     let step_ms = step.as_millis() as i64;
@@ -216,26 +261,47 @@ async fn range(
     }
     let limit = timeout(&state, &params)?;
     let queryable = state.queryable.clone();
-    let result = run(&state, limit, state.engine.range(&*queryable, &tenant, &expr, start, end, step_ms)).await?;
+    let result = run(
+        &state,
+        limit,
+        state
+            .engine
+            .range(&*queryable, &tenant, &expr, start, end, step_ms),
+    )
+    .await?;
     Ok(result_json(result))
 }
 
 fn required_time(params: &Params, name: &str) -> Result<i64, ApiError> {
     match params.get(name) {
-        None | Some("") => Err(ApiError::bad_data(format!("invalid parameter {name:?}: {name} is missing"))),
+        None | Some("") => Err(ApiError::bad_data(format!(
+            "invalid parameter {name:?}: {name} is missing"
+        ))),
         Some(raw) => parse_time_ms(raw).ok_or_else(|| {
-            ApiError::bad_data(format!("invalid parameter {name:?}: cannot parse {raw:?} to a valid timestamp"))
+            ApiError::bad_data(format!(
+                "invalid parameter {name:?}: cannot parse {raw:?} to a valid timestamp"
+            ))
         }),
     }
 }
 
-async fn exemplars(State(state): State<AppStateRef>, headers: HeaderMap) -> Result<Response, ApiError> {
-    authenticate(&state, &headers).await?.require(Scope::MetricsRead)?;
+async fn exemplars(
+    State(state): State<AppStateRef>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authenticate(&state, &headers)
+        .await?
+        .require(Scope::MetricsRead)?;
     Ok(Json(json!({"status": "success", "data": []})).into_response())
 }
 
-async fn metadata(State(state): State<AppStateRef>, headers: HeaderMap) -> Result<Response, ApiError> {
-    authenticate(&state, &headers).await?.require(Scope::MetricsRead)?;
+async fn metadata(
+    State(state): State<AppStateRef>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authenticate(&state, &headers)
+        .await?
+        .require(Scope::MetricsRead)?;
     Ok(Json(json!({"status": "success", "data": {}})).into_response())
 }
 
@@ -246,7 +312,9 @@ async fn format_query(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authenticate(&state, &headers).await?.require(Scope::MetricsRead)?;
+    authenticate(&state, &headers)
+        .await?
+        .require(Scope::MetricsRead)?;
     let params = params(&state, &method, &headers, query, body).await?;
     let expr = pitot_promql::parse(params.get("query").unwrap_or("")).map_err(query_error)?;
     Ok(Json(json!({"status": "success", "data": expr.prettify()})).into_response())
@@ -259,7 +327,9 @@ async fn parse_query(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authenticate(&state, &headers).await?.require(Scope::MetricsRead)?;
+    authenticate(&state, &headers)
+        .await?
+        .require(Scope::MetricsRead)?;
     let params = params(&state, &method, &headers, query, body).await?;
     let expr = pitot_promql::parse(params.get("query").unwrap_or("")).map_err(query_error)?;
     Ok(Json(json!({"status": "success", "data": {"type": expr.value_type().to_string(), "expr": expr.to_string()}})).into_response())

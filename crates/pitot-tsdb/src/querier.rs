@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use pitot_core::Matcher;
 use pitot_storage_api::{Querier, SelectHints, Series, SeriesSet, StorageError};
+use roaring::RoaringBitmap;
 
 use crate::head::TenantHead;
 
@@ -21,6 +22,22 @@ impl HeadQuerier {
     /// Reads `[mint, maxt]` of `head`.
     pub fn new(head: Arc<Mutex<TenantHead>>, mint: i64, maxt: i64) -> Self {
         HeadQuerier { head, mint, maxt }
+    }
+}
+
+impl HeadQuerier {
+    /// Series matching `matchers` that hold samples in the querier's range.
+    fn in_range(&self, head: &TenantHead, matchers: &[Matcher]) -> RoaringBitmap {
+        head.select(matchers)
+            .iter()
+            .filter(|&id| {
+                head.series(id).is_some_and(|s| {
+                    s.min_t().is_some_and(|min_t| {
+                        min_t <= self.maxt && s.max_t().max(min_t) >= self.mint
+                    })
+                })
+            })
+            .collect()
     }
 }
 
@@ -68,7 +85,7 @@ impl Querier for HeadQuerier {
 
     async fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
         let head = self.head.lock();
-        let ids = head.select(matchers);
+        let ids = self.in_range(&head, matchers);
         Ok(head.label_names(&ids).into_iter().collect())
     }
 
@@ -78,7 +95,7 @@ impl Querier for HeadQuerier {
         matchers: &[Matcher],
     ) -> Result<Vec<String>, StorageError> {
         let head = self.head.lock();
-        let ids = head.select(matchers);
+        let ids = self.in_range(&head, matchers);
         Ok(head.label_values(name, &ids).into_iter().collect())
     }
 }

@@ -46,8 +46,16 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             skip_native_histograms,
             paths,
         } => {
-            let report = pitot_promql::promqltest::run_cli(&paths, skip_native_histograms, &mut std::io::stdout())?;
-            anyhow::ensure!(report.failed() == 0, "{} PromQL test cases failed", report.failed());
+            let report = pitot_promql::promqltest::run_cli(
+                &paths,
+                skip_native_histograms,
+                &mut std::io::stdout(),
+            )?;
+            anyhow::ensure!(
+                report.failed() == 0,
+                "{} PromQL test cases failed",
+                report.failed()
+            );
             Ok(())
         }
         cli::Command::Tenant { data, command } => admin::tenant(&data.data_dir, command).await,

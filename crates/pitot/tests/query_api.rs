@@ -13,19 +13,34 @@ fn instant_and_range_queries_answer_in_prometheus_format() {
     let end = (now_ms() / 60_000 - 1) * 60_000;
     let start = end - 300_000;
     let points = |slope: f64| -> Vec<(i64, f64)> {
-        (0..=20).map(|i| (start + i * 15_000, slope * i as f64)).collect()
+        (0..=20)
+            .map(|i| (start + i * 15_000, slope * i as f64))
+            .collect()
     };
     let (status, body) = server.push(
         &token,
         &write_request(vec![
-            series(&[("__name__", "req_total"), ("job", "api"), ("instance", "a")], &points(15.0)),
-            series(&[("__name__", "req_total"), ("job", "api"), ("instance", "b")], &points(30.0)),
+            series(
+                &[("__name__", "req_total"), ("job", "api"), ("instance", "a")],
+                &points(15.0),
+            ),
+            series(
+                &[("__name__", "req_total"), ("job", "api"), ("instance", "b")],
+                &points(30.0),
+            ),
         ]),
     );
     assert_eq!(status, 204, "{body}");
 
     let t = (end / 1000).to_string();
-    let data = server.get_data(&token, "/api/v1/query", &[("query", "sum by (job) (rate(req_total[2m]))"), ("time", &t)]);
+    let data = server.get_data(
+        &token,
+        "/api/v1/query",
+        &[
+            ("query", "sum by (job) (rate(req_total[2m]))"),
+            ("time", &t),
+        ],
+    );
     assert_eq!(data["resultType"], "vector");
     let result = data["result"].as_array().unwrap();
     assert_eq!(result.len(), 1);
@@ -39,7 +54,12 @@ fn instant_and_range_queries_answer_in_prometheus_format() {
     let data = server.get_data(
         &token,
         "/prometheus/api/v1/query_range",
-        &[("query", "req_total{instance=\"a\"}"), ("start", &s), ("end", &e), ("step", "1m")],
+        &[
+            ("query", "req_total{instance=\"a\"}"),
+            ("start", &s),
+            ("end", &e),
+            ("step", "1m"),
+        ],
     );
     assert_eq!(data["resultType"], "matrix");
     let values = data["result"][0]["values"].as_array().unwrap();
@@ -53,8 +73,16 @@ fn instant_and_range_queries_answer_in_prometheus_format() {
 
     // Errors: bad syntax is bad_data/400, a missing step too; a write-only token is refused.
     let (status, body) = server.get_json(&token, "/api/v1/query", &[("query", "sum(")]);
-    assert_eq!((status, body["errorType"].as_str()), (400, Some("bad_data")), "{body}");
-    let (status, body) = server.get_json(&token, "/api/v1/query_range", &[("query", "up"), ("start", &s), ("end", &e)]);
+    assert_eq!(
+        (status, body["errorType"].as_str()),
+        (400, Some("bad_data")),
+        "{body}"
+    );
+    let (status, body) = server.get_json(
+        &token,
+        "/api/v1/query_range",
+        &[("query", "up"), ("start", &s), ("end", &e)],
+    );
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("step"), "{body}");
     let (status, created) = server.post_json(

@@ -334,7 +334,6 @@ fn samples_survive_restart_flush_and_block_reads() {
 /// A `match[]` selector is PromQL, whose double-quoted strings take Go escapes: `\"`,
 /// `\\` and `\n` stand for a quote, a backslash and a newline, as in Prometheus.
 #[test]
-#[ignore = "bug: pitot-http selector.rs passes promql-parser's still-escaped string values to Matcher::from_op"]
 fn selector_string_escapes_are_decoded() {
     let server = TestServer::start(&[]);
     let t = now_ms() - 60_000;
@@ -362,7 +361,6 @@ fn selector_string_escapes_are_decoded() {
 /// with samples in that range, as they limit `/api/v1/series` (and as Prometheus does
 /// for a range the head does not cover).
 #[test]
-#[ignore = "bug: pitot-tsdb HeadQuerier::label_names/label_values ignore the querier's time range"]
 fn label_apis_respect_the_time_range() {
     let server = TestServer::start(&[]);
     let t = now_ms() - 300_000;

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -124,6 +124,8 @@ impl TestServer {
                     .as_mut()
                     .and_then(|c| c.try_wait().ok().flatten());
                 self.kill9();
+                // Let the stderr reader catch the last lines of the dead process.
+                std::thread::sleep(Duration::from_millis(200));
                 panic!(
                     "pitot did not print its listening line within {START_TIMEOUT:?} (exit status: {status:?}); stderr:\n{}",
                     self.stderr()
@@ -339,7 +341,7 @@ impl Drop for TestServer {
     }
 }
 
-fn read_secret(path: &PathBuf) -> String {
+fn read_secret(path: &Path) -> String {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
         .trim()

@@ -1,0 +1,87 @@
+//! Invalid durations on the command line stop `pitot serve` at start, with a message
+//! that names the setting and the value, instead of running with a surprising value.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `pitot serve` with `args`; returns its stderr if it exits with an error within
+/// 5 s, and fails the test if it starts serving instead.
+fn refused(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pitot"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pitot");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pitot serve {args:?} started instead of refusing the value");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        !status.success(),
+        "pitot serve {args:?} exited successfully: {stderr}"
+    );
+    stderr
+}
+
+#[test]
+fn malformed_durations_are_refused() {
+    for (flag, value, field) in [
+        ("--retention", "2x", "storage.retention"),
+        ("--block-range", "10q", "storage.block_range"),
+        (
+            "--creation-grace-period",
+            "1h30",
+            "limits.creation_grace_period",
+        ),
+    ] {
+        let stderr = refused(&[flag, value]);
+        assert!(
+            stderr.contains(field) && stderr.contains(value),
+            "{flag} {value}: the error should name {field} and the value: {stderr}"
+        );
+    }
+}
+
+/// A word is not a duration: `--retention forever` must not mean a retention of zero
+/// (which would delete every block at the next maintenance tick).
+#[test]
+fn words_are_not_durations() {
+    for (flag, value, field) in [
+        ("--retention", "forever", "storage.retention"),
+        (
+            "--out-of-order-window",
+            "off",
+            "storage.out_of_order_window",
+        ),
+        ("--block-range", "nonsense", "storage.block_range"),
+    ] {
+        let stderr = refused(&[flag, value]);
+        assert!(
+            stderr.contains(field) && stderr.contains(value),
+            "{flag} {value}: the error should name {field} and the value: {stderr}"
+        );
+    }
+}
