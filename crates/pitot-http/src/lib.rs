@@ -49,6 +49,24 @@ impl Default for HttpLimits {
     }
 }
 
+/// Per-query limits the HTTP layer enforces (the engine enforces samples and time).
+#[derive(Debug, Clone)]
+pub struct QueryLimits {
+    /// Most series one query may select; 0 disables.
+    pub max_series: usize,
+    /// Longest `end - start` of a range query; zero disables.
+    pub max_length: std::time::Duration,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        QueryLimits {
+            max_series: 500_000,
+            max_length: std::time::Duration::from_secs(721 * 3600),
+        }
+    }
+}
+
 /// Everything the handlers share.
 pub struct AppState {
     /// Tenants and tokens.
@@ -59,6 +77,8 @@ pub struct AppState {
     pub queryable: QueryableRef,
     /// The PromQL engine.
     pub engine: pitot_promql::Engine,
+    /// Per-query limits enforced by the HTTP layer.
+    pub query_limits: QueryLimits,
     /// Bounds how many queries run at once; more wait for a slot.
     pub query_slots: tokio::sync::Semaphore,
     /// The operator's secret, if any: manages every tenant.

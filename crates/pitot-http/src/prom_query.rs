@@ -14,6 +14,7 @@ use pitot_core::{Labels, Sample, Scope};
 use pitot_promql::{
     ErrorKind, PromqlError, QueryResult, Value as PromValue, MAX_POINTS_PER_SERIES,
 };
+use pitot_storage_api::SeriesLimited;
 use serde_json::{json, Map, Value};
 
 use crate::auth::authenticate;
@@ -207,11 +208,11 @@ async fn instant(
         .to_string();
     let t = params.time_ms("time", now_ms())?;
     let limit = timeout(&state, &params)?;
-    let queryable = state.queryable.clone();
+    let queryable = SeriesLimited::new(state.queryable.clone(), state.query_limits.max_series);
     let result = run(
         &state,
         limit,
-        state.engine.instant(&*queryable, &tenant, &expr, t),
+        state.engine.instant(&queryable, &tenant, &expr, t),
     )
     .await?;
     Ok(result_json(result))
@@ -259,17 +260,31 @@ async fn range(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
     }
+    let max_length = state.query_limits.max_length.as_millis() as i64;
+    if max_length > 0 && end - start > max_length {
+        return Err(ApiError::bad_data(format!(
+            "the query time range exceeds the limit (query length: {}, limit: {}) (err-pitot-max-query-length); shorten the range, or raise query.max_length",
+            format_duration(end - start),
+            format_duration(max_length)
+        )));
+    }
     let limit = timeout(&state, &params)?;
-    let queryable = state.queryable.clone();
+    let queryable = SeriesLimited::new(state.queryable.clone(), state.query_limits.max_series);
     let result = run(
         &state,
         limit,
         state
             .engine
-            .range(&*queryable, &tenant, &expr, start, end, step_ms),
+            .range(&queryable, &tenant, &expr, start, end, step_ms),
     )
     .await?;
     Ok(result_json(result))
+}
+
+/// Renders milliseconds as a compact duration (`721h0m0s`), as Go does.
+fn format_duration(ms: i64) -> String {
+    let secs = ms / 1000;
+    format!("{}h{}m{}s", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 fn required_time(params: &Params, name: &str) -> Result<i64, ApiError> {

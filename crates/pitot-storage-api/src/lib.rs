@@ -15,10 +15,12 @@
 //! only once durable.
 
 mod append;
+mod limit;
 mod merge;
 mod query;
 
 pub use append::{AppendOutcome, MetricsAppender, RejectReason, Rejection, SeriesBatch};
+pub use limit::SeriesLimited;
 pub use merge::{merge_iters, MergeQuerier, MergeQueryable};
 pub use query::{
     Querier, Queryable, QueryableRef, SampleIter, SelectHints, Series, SeriesSet, StorageError,

@@ -12,6 +12,9 @@ pub enum StorageError {
     /// Stored data does not decode.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A per-query limit was exceeded; the message names the limit.
+    #[error("{0}")]
+    LimitExceeded(String),
     /// The storage is shutting down or not ready.
     #[error("storage unavailable: {0}")]
     Unavailable(String),

@@ -173,6 +173,12 @@ pub struct ServeArgs {
     /// Most queries running at once [default: 20].
     #[arg(long, env = "PITOT_QUERY_MAX_CONCURRENT")]
     pub query_max_concurrent: Option<usize>,
+    /// Most series one query may select; 0 disables [default: 500000].
+    #[arg(long, env = "PITOT_QUERY_MAX_SERIES")]
+    pub query_max_series: Option<usize>,
+    /// Longest range of a range query; 0s disables [default: 721h].
+    #[arg(long, env = "PITOT_QUERY_MAX_LENGTH")]
+    pub query_max_length: Option<String>,
     /// Largest decompressed remote-write message in bytes [default: 100 MiB].
     #[arg(long, env = "PITOT_MAX_DECOMPRESSED_BYTES")]
     pub max_decompressed_bytes: Option<usize>,
@@ -209,6 +215,8 @@ impl ServeArgs {
             query_timeout => query.timeout,
             query_max_samples => query.max_samples,
             query_max_concurrent => query.max_concurrent,
+            query_max_series => query.max_series,
+            query_max_length => query.max_length,
         );
         macro_rules! set_opt {
             ($($flag:ident => $($field:ident).+),* $(,)?) => {

@@ -40,6 +40,10 @@ pub struct QueryConfig {
     pub max_samples: usize,
     /// Most queries running at once; more wait.
     pub max_concurrent: usize,
+    /// Most series one query may select; 0 disables.
+    pub max_series: usize,
+    /// Longest range a range query may cover (`721h`); `0s` disables.
+    pub max_length: String,
 }
 
 impl Default for QueryConfig {
@@ -49,6 +53,8 @@ impl Default for QueryConfig {
             timeout: "2m".into(),
             max_samples: 50_000_000,
             max_concurrent: 20,
+            max_series: 500_000,
+            max_length: "721h".into(),
         }
     }
 }
@@ -188,6 +194,7 @@ impl Config {
             ("limits.past_grace_period", &self.limits.past_grace_period),
             ("query.lookback_delta", &self.query.lookback_delta),
             ("query.timeout", &self.query.timeout),
+            ("query.max_length", &self.query.max_length),
         ] {
             duration(field, value)?;
         }

@@ -58,6 +58,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             timeout: duration("query.timeout", &config.query.timeout)?,
             ..Default::default()
         }),
+        query_limits: pitot_http::QueryLimits {
+            max_series: config.query.max_series,
+            max_length: duration("query.max_length", &config.query.max_length)?,
+        },
         query_slots: tokio::sync::Semaphore::new(config.query.max_concurrent.max(1)),
         platform_token: Some(platform_token),
         limits: HttpLimits {
