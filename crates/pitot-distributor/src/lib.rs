@@ -13,10 +13,12 @@
 
 mod discarded;
 mod limits;
+mod metadata;
 mod push;
 mod validate;
 
 pub use discarded::{DiscardedCounters, TenantCounters};
 pub use limits::ValidationLimits;
+pub use metadata::{FamilyMetadata, MetadataStore};
 pub use push::{Distributor, PushError, PushOutcome};
 pub use validate::{InvalidSeries, ValidationReason};

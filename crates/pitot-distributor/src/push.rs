@@ -6,7 +6,7 @@ use pitot_proto::remote_write::WriteRequest;
 use pitot_storage_api::{MetricsAppender, SeriesBatch, StorageError};
 
 use crate::validate::{describe, validate_labels, InvalidSeries, ValidationReason};
-use crate::{DiscardedCounters, TenantCounters, ValidationLimits};
+use crate::{DiscardedCounters, MetadataStore, TenantCounters, ValidationLimits};
 
 /// What a push did.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +37,8 @@ pub struct Distributor {
     pub received_samples: AtomicU64,
     /// Samples stored, by tenant.
     pub ingested: TenantCounters,
+    /// Metric metadata by tenant.
+    pub metadata: MetadataStore,
     /// Metadata entries received.
     pub received_metadata: AtomicU64,
 }
@@ -51,6 +53,7 @@ impl Distributor {
             received_samples: AtomicU64::new(0),
             ingested: TenantCounters::default(),
             received_metadata: AtomicU64::new(0),
+            metadata: MetadataStore::default(),
         }
     }
 
@@ -71,6 +74,7 @@ impl Distributor {
         };
         self.received_metadata
             .fetch_add(request.metadata.len() as u64, Ordering::Relaxed);
+        self.metadata.record(tenant, &request.metadata);
         let mut batch = Vec::with_capacity(request.timeseries.len());
         for series in request.timeseries {
             let n = series.samples.len();

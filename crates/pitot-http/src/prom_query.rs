@@ -313,11 +313,36 @@ async fn exemplars(
 async fn metadata(
     State(state): State<AppStateRef>,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    authenticate(&state, &headers)
+    let tenant = authenticate(&state, &headers)
         .await?
         .require(Scope::MetricsRead)?;
-    Ok(Json(json!({"status": "success", "data": {}})).into_response())
+    let params = Params::collect(&Method::GET, &headers, query.as_deref(), &[])?;
+    let limit = match params.get("limit") {
+        None | Some("") => usize::MAX,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(n) if n > 0 => n as usize,
+            Ok(_) => usize::MAX,
+            Err(_) => {
+                return Err(ApiError::bad_data(format!(
+                    "invalid parameter \"limit\": {raw:?} is not an integer"
+                )))
+            }
+        },
+    };
+    let mut data = Map::new();
+    for (name, m) in state.distributor.metadata.get(
+        &tenant,
+        params.get("metric").filter(|m| !m.is_empty()),
+        limit,
+    ) {
+        data.insert(
+            name,
+            json!([{"type": m.kind, "help": m.help, "unit": m.unit}]),
+        );
+    }
+    Ok(Json(json!({"status": "success", "data": data})).into_response())
 }
 
 async fn format_query(

@@ -96,6 +96,27 @@ fn instant_and_range_queries_answer_in_prometheus_format() {
     let (status, _) = server.get_json(writer, "/api/v1/query", &[("query", "up")]);
     assert_eq!(status, 403);
 
+    // Metadata sent with remote write is served by /api/v1/metadata.
+    let mut with_metadata = write_request(vec![]);
+    with_metadata
+        .metadata
+        .push(pitot_proto::remote_write::MetricMetadata {
+            r#type: pitot_proto::remote_write::MetricType::Counter as i32,
+            metric_family_name: "req_total".into(),
+            help: "Requests served.".into(),
+            unit: String::new(),
+        });
+    let (status, body) = server.push_raw(
+        Some(&token),
+        pitot_proto::remote_write::encode_write_request(&with_metadata),
+    );
+    assert_eq!(status, 204, "{body}");
+    let data = server.get_data(&token, "/api/v1/metadata", &[("metric", "req_total")]);
+    assert_eq!(
+        data,
+        serde_json::json!({"req_total": [{"type": "counter", "help": "Requests served.", "unit": ""}]})
+    );
+
     let data = server.get_data(&token, "/api/v1/status/buildinfo", &[]);
     assert!(data["version"].is_string());
 }
