@@ -27,6 +27,8 @@ pub struct EngineOptions {
     /// `--query.lookback-delta`, 5m).
     pub lookback_delta: Duration,
     /// Most samples a query may hold in memory at once (Prometheus `--query.max-samples`).
+    /// Checked for the points of every selector and range window at a step, for the
+    /// step grid of subqueries, and for the result.
     pub max_samples: usize,
     /// Longest a query may run (Prometheus `--query.timeout`).
     pub timeout: Duration,
@@ -54,8 +56,18 @@ pub struct Engine {
 }
 
 /// Parses a PromQL expression, mapping parser errors to [`PromqlError::Parse`].
+/// Duration expressions are evaluated as for an instant query (`step()` and `range()`
+/// are 0).
 pub fn parse(query: &str) -> Result<Expr, PromqlError> {
-    promql_parser::parser::parse(query).map_err(PromqlError::Parse)
+    parse_for_query(query, 0, 0)
+}
+
+/// Parses a PromQL expression for a query with the given step and range (ms), which
+/// duration expressions such as `x[step()]` refer to.
+pub fn parse_for_query(query: &str, step_ms: i64, range_ms: i64) -> Result<Expr, PromqlError> {
+    let ctx = crate::preprocess::DurationContext { step_ms, range_ms };
+    let text = crate::preprocess::expand(query, ctx)?;
+    promql_parser::parser::parse(&text).map_err(PromqlError::Parse)
 }
 
 impl Engine {
@@ -92,7 +104,7 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<QueryResult, PromqlError> {
-        let expr = parse(query)?;
+        let expr = parse_for_query(query, step_ms, end_ms.saturating_sub(start_ms))?;
         self.range_expr(q, tenant, &expr, query, start_ms, end_ms, step_ms)
             .await
     }
@@ -163,6 +175,8 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<QueryResult, PromqlError> {
+        check_time("start time", start_ms)?;
+        check_time("end time", end_ms)?;
         if step_ms <= 0 {
             return Err(PromqlError::BadQuery(
                 "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
@@ -252,6 +266,9 @@ impl Engine {
         query: &str,
         grid: Grid,
     ) -> Result<(Val, Annotations), PromqlError> {
+        check_time("evaluation time", grid.start)?;
+        check_time("evaluation time", grid.end)?;
+        check_expr_times(expr)?;
         let started = Instant::now();
         let deadline = started.checked_add(self.opts.timeout);
         let ctx = CollectCtx {
@@ -259,8 +276,8 @@ impl Engine {
             query_start: grid.start,
             query_end: grid.end,
         };
-        let mut needs: Vec<Need<'_>> = Vec::new();
-        collect_selectors(expr, grid.start, grid.end, &ctx, &mut needs);
+        let mut needs: Vec<Need> = Vec::new();
+        collect_selectors(expr, grid.start, grid.end, &ctx, &mut needs)?;
         let fetched = fetch(q, tenant, &needs).await?;
         let mut ev = Evaluator {
             fetched: &fetched,
@@ -268,6 +285,7 @@ impl Engine {
             default_step: duration_ms(&self.opts.default_subquery_step).max(1),
             query_start: grid.start,
             query_end: grid.end,
+            query_step: grid.step,
             deadline: deadline.map(|d| (d, self.opts.timeout.as_millis())),
             max_samples: self.opts.max_samples,
             samples_in_use: 0,
@@ -276,6 +294,86 @@ impl Engine {
         };
         let val = ev.eval(expr, &grid)?;
         Ok((val, ev.annotations))
+    }
+}
+
+/// Largest absolute time, offset or range (ms) a query may use, about 142,000 years.
+/// Bounding every input keeps all time arithmetic far from `i64` overflow.
+const MAX_ABS_MS: i64 = 1 << 52;
+
+fn check_time(what: &str, ms: i64) -> Result<(), PromqlError> {
+    if ms.unsigned_abs() > MAX_ABS_MS as u64 {
+        return Err(PromqlError::BadQuery(format!(
+            "{what} {ms}ms is out of bounds"
+        )));
+    }
+    Ok(())
+}
+
+fn check_duration(what: &str, d: &Duration) -> Result<(), PromqlError> {
+    if d.as_millis() > MAX_ABS_MS as u128 {
+        return Err(PromqlError::BadQuery(format!(
+            "{what} {d:?} is out of bounds"
+        )));
+    }
+    Ok(())
+}
+
+fn check_offset(o: &Option<promql_parser::parser::Offset>) -> Result<(), PromqlError> {
+    use promql_parser::parser::Offset;
+    match o {
+        Some(Offset::Pos(d)) | Some(Offset::Neg(d)) => check_duration("offset", d),
+        None => Ok(()),
+    }
+}
+
+fn check_at(at: &Option<promql_parser::parser::AtModifier>) -> Result<(), PromqlError> {
+    match at {
+        Some(promql_parser::parser::AtModifier::At(t)) => check_time("@ time", system_time_ms(t)),
+        _ => Ok(()),
+    }
+}
+
+/// Rejects offsets, ranges, steps and `@` times too large to compute with.
+fn check_expr_times(e: &Expr) -> Result<(), PromqlError> {
+    match e {
+        Expr::VectorSelector(vs) => {
+            check_offset(&vs.offset)?;
+            check_at(&vs.at)
+        }
+        Expr::MatrixSelector(ms) => {
+            check_offset(&ms.vs.offset)?;
+            check_at(&ms.vs.at)?;
+            check_duration("range", &ms.range)
+        }
+        Expr::Subquery(sq) => {
+            check_offset(&sq.offset)?;
+            check_at(&sq.at)?;
+            check_duration("subquery range", &sq.range)?;
+            if let Some(step) = &sq.step {
+                check_duration("subquery step", step)?;
+            }
+            check_expr_times(&sq.expr)
+        }
+        Expr::Aggregate(a) => {
+            if let Some(p) = &a.param {
+                check_expr_times(p)?;
+            }
+            check_expr_times(&a.expr)
+        }
+        Expr::Unary(u) => check_expr_times(&u.expr),
+        Expr::Binary(b) => {
+            check_expr_times(&b.lhs)?;
+            check_expr_times(&b.rhs)
+        }
+        Expr::Paren(p) => check_expr_times(&p.expr),
+        Expr::Call(c) => {
+            for a in &c.args.args {
+                check_expr_times(a)?;
+            }
+            Ok(())
+        }
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => Ok(()),
     }
 }
 
@@ -340,22 +438,24 @@ impl CollectCtx {
     }
 }
 
-/// A selector and the time range its evaluation reads.
-struct Need<'e> {
-    vs: &'e VectorSelector,
+/// A selector's storage matchers (one list per `or` alternative), the key its data is
+/// stored under, and the time range its evaluation reads.
+struct Need {
+    key: usize,
+    matchers: Vec<Vec<Matcher>>,
     mint: i64,
     maxt: i64,
 }
 
 /// Finds every selector and the time range it needs when the enclosing expression is
 /// evaluated over `[start, end]`.
-fn collect_selectors<'e>(
-    e: &'e Expr,
+fn collect_selectors(
+    e: &Expr,
     start: i64,
     end: i64,
     ctx: &CollectCtx,
-    out: &mut Vec<Need<'e>>,
-) {
+    out: &mut Vec<Need>,
+) -> Result<(), PromqlError> {
     match e {
         Expr::VectorSelector(vs) => {
             let off = offset_ms(&vs.offset);
@@ -364,7 +464,8 @@ fn collect_selectors<'e>(
                 None => (start, end),
             };
             out.push(Need {
-                vs,
+                key: selector_key(vs),
+                matchers: selector_matchers(vs)?,
                 mint: a - off - ctx.lookback,
                 maxt: b - off,
             });
@@ -376,7 +477,8 @@ fn collect_selectors<'e>(
                 None => (start, end),
             };
             out.push(Need {
-                vs: &ms.vs,
+                key: selector_key(&ms.vs),
+                matchers: selector_matchers(&ms.vs)?,
                 mint: a - off - duration_ms(&ms.range),
                 maxt: b - off,
             });
@@ -387,27 +489,92 @@ fn collect_selectors<'e>(
                 Some(at) => (at, at),
                 None => (start, end),
             };
-            collect_selectors(&sq.expr, a - off - duration_ms(&sq.range), b - off, ctx, out);
+            collect_selectors(
+                &sq.expr,
+                a - off - duration_ms(&sq.range),
+                b - off,
+                ctx,
+                out,
+            )?;
         }
         Expr::Aggregate(a) => {
             if let Some(p) = &a.param {
-                collect_selectors(p, start, end, ctx, out);
+                collect_selectors(p, start, end, ctx, out)?;
             }
-            collect_selectors(&a.expr, start, end, ctx, out);
+            collect_selectors(&a.expr, start, end, ctx, out)?;
         }
-        Expr::Unary(u) => collect_selectors(&u.expr, start, end, ctx, out),
+        Expr::Unary(u) => collect_selectors(&u.expr, start, end, ctx, out)?,
         Expr::Binary(b) => {
-            collect_selectors(&b.lhs, start, end, ctx, out);
-            collect_selectors(&b.rhs, start, end, ctx, out);
+            collect_selectors(&b.lhs, start, end, ctx, out)?;
+            collect_selectors(&b.rhs, start, end, ctx, out)?;
         }
-        Expr::Paren(p) => collect_selectors(&p.expr, start, end, ctx, out),
+        Expr::Paren(p) => collect_selectors(&p.expr, start, end, ctx, out)?,
+        Expr::Call(c) if c.func.name == "info" => {
+            // The second argument only looks like a selector: it chooses info series.
+            if let Some(first) = c.args.args.first() {
+                collect_selectors(first, start, end, ctx, out)?;
+            }
+            let selector = match c.args.args.get(1).map(|a| crate::eval::unparen(a)) {
+                Some(Expr::VectorSelector(vs)) => Some(vs),
+                _ => None,
+            };
+            let (off, at) = match selector {
+                Some(vs) => (offset_ms(&vs.offset), ctx.at(&vs.at)),
+                None => (0, None),
+            };
+            let (a, b) = at.map_or((start, end), |at| (at, at));
+            out.push(Need {
+                key: crate::eval::call_key(c),
+                matchers: vec![info_matchers(selector)?.0],
+                mint: a - off - ctx.lookback,
+                maxt: b - off,
+            });
+        }
         Expr::Call(c) => {
             for a in &c.args.args {
-                collect_selectors(a, start, end, ctx, out);
+                collect_selectors(a, start, end, ctx, out)?;
             }
         }
         Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
     }
+    Ok(())
+}
+
+/// The matchers that select info series for `info()` (names default to `target_info`;
+/// only negated name matchers mean any `.+_info`), and the data-label matchers among them.
+pub(crate) fn info_matchers(
+    selector: Option<&VectorSelector>,
+) -> Result<(Vec<Matcher>, Vec<Matcher>), PromqlError> {
+    let mut name_matchers = Vec::new();
+    let mut data_matchers = Vec::new();
+    if let Some(vs) = selector {
+        for group in selector_matchers(vs)? {
+            for m in group {
+                if m.name == METRIC_NAME {
+                    name_matchers.push(m);
+                } else {
+                    data_matchers.push(m);
+                }
+            }
+        }
+    }
+    let positive = name_matchers.iter().any(|m| {
+        matches!(
+            m.op,
+            pitot_core::MatchOp::Equal(_) | pitot_core::MatchOp::Regex(_)
+        )
+    });
+    if name_matchers.is_empty() {
+        name_matchers.push(Matcher::equal(METRIC_NAME, "target_info"));
+    } else if !positive {
+        name_matchers.push(
+            Matcher::regex(METRIC_NAME, ".+_info")
+                .map_err(|e| PromqlError::BadQuery(e.to_string()))?,
+        );
+    }
+    let mut all = name_matchers;
+    all.extend(data_matchers.iter().cloned());
+    Ok((all, data_matchers))
 }
 
 /// The storage matchers of a selector: one list per `or` alternative.
@@ -446,7 +613,7 @@ pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>
 async fn fetch(
     q: &dyn Queryable,
     tenant: &TenantId,
-    needs: &[Need<'_>],
+    needs: &[Need],
 ) -> Result<Fetched, PromqlError> {
     let mut fetched = Fetched::new();
     if needs.is_empty() {
@@ -463,8 +630,8 @@ async fn fetch(
         };
         let mut by_labels: HashMap<Labels, usize> = HashMap::new();
         let mut series_out: Vec<SelectedSeries> = Vec::new();
-        for matchers in selector_matchers(need.vs)? {
-            let set = querier.select(&hints, &matchers).await?;
+        for matchers in &need.matchers {
+            let set = querier.select(&hints, matchers).await?;
             for series in set.series {
                 if by_labels.contains_key(&series.labels) {
                     continue;
@@ -481,7 +648,7 @@ async fn fetch(
                 });
             }
         }
-        fetched.insert(selector_key(need.vs), series_out);
+        fetched.insert(need.key, series_out);
     }
     Ok(fetched)
 }

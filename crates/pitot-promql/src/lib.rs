@@ -20,15 +20,23 @@
 //! operation that drops the name only marks the series, and names are removed when the
 //! result is built, so that intermediate results of different metrics do not collide.
 //!
+//! Selection is `async` (storage may fetch chunks), evaluation is not: once data is in
+//! memory the query is pure CPU work, so callers on an async runtime should run large
+//! queries on a blocking thread. Duration expressions (`x[5m+step()]`) are rewritten
+//! into literals before parsing, because the parser accepts only literal durations.
+//! Native histograms are not evaluated yet: histogram samples are not part of the
+//! storage contract.
+//!
 //! The [`promqltest`] module runs Prometheus' own PromQL test scripts against the engine
 //! on an in-memory store; it is the conformance suite.
 
 mod engine;
 mod error;
 mod eval;
+mod preprocess;
 pub mod promqltest;
 mod value;
 
-pub use engine::{parse, Engine, EngineOptions, MAX_POINTS_PER_SERIES};
+pub use engine::{parse, parse_for_query, Engine, EngineOptions, MAX_POINTS_PER_SERIES};
 pub use error::{ErrorKind, PromqlError};
 pub use value::{QueryResult, Value};

@@ -6,12 +6,12 @@ use std::collections::HashMap;
 
 use pitot_core::{Labels, METRIC_NAME};
 use promql_parser::parser::token::{
-    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_MAX, T_MIN, T_QUANTILE, T_STDDEV,
-    T_STDVAR, T_SUM, T_TOPK,
+    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_LIMITK, T_LIMIT_RATIO, T_MAX, T_MIN,
+    T_QUANTILE, T_STDDEV, T_STDVAR, T_SUM, T_TOPK,
 };
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
-use super::labels::{effective, format_float, keep_only, remove, set};
+use super::labels::{format_float, keep_only, remove, set};
 use super::{Evaluator, Grid, Series, Val};
 use crate::error::PromqlError;
 
@@ -97,26 +97,70 @@ pub(crate) fn nan_low_cmp(a: f64, b: f64) -> std::cmp::Ordering {
     }
 }
 
-fn group_key(labels: &Labels, drop_name: bool, modifier: &Option<LabelModifier>) -> Labels {
+/// A stable 64-bit hash of a label set (FNV-1a), used for deterministic sampling.
+fn labels_hash(labels: &Labels) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for l in labels.iter() {
+        for b in l
+            .name
+            .bytes()
+            .chain([0xff])
+            .chain(l.value.bytes())
+            .chain([0xff])
+        {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The group of a series. `by` reads the labels as stored, including a metric name that
+/// is only marked for removal (delayed name removal lets `sum by (__name__)` work on
+/// function results); `without` always drops the name.
+fn group_key(labels: &Labels, modifier: &Option<LabelModifier>) -> Labels {
     match modifier {
         None => Labels::default(),
-        Some(LabelModifier::Include(by)) => keep_only(&effective(labels, drop_name), &by.labels),
+        Some(LabelModifier::Include(by)) => keep_only(labels, &by.labels),
         Some(LabelModifier::Exclude(without)) => {
-            let mut names = without.labels.clone();
-            names.push(METRIC_NAME.to_string());
-            remove(labels, &names)
+            remove(labels, &super::labels::with_identity(&without.labels))
         }
     }
 }
 
-/// Whether `name` can be a label name (Prometheus 3 accepts any valid UTF-8).
+fn is_invalid_byte(c: char) -> bool {
+    (c as u32) >= crate::preprocess::INVALID_BYTE_BASE
+        && (c as u32) <= crate::preprocess::INVALID_BYTE_BASE + 0xff
+}
+
+/// Whether `name` can be a label name: Prometheus 3 accepts any valid UTF-8, and
+/// string literals with invalid UTF-8 reach the engine as private-use characters.
 pub(crate) fn is_valid_label_name(name: &str) -> bool {
-    !name.is_empty() && !name.contains('\u{FFFD}')
+    !name.is_empty() && !name.chars().any(is_invalid_byte)
 }
 
 /// Go's `%q` rendering of a string, for error messages.
 pub(crate) fn go_quote(s: &str) -> String {
-    format!("{s:?}").replace('\u{FFFD}', "\\ufffd")
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if is_invalid_byte(c) => out.push_str(&format!(
+                "\\x{:02x}",
+                c as u32 - crate::preprocess::INVALID_BYTE_BASE
+            )),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 impl Evaluator<'_> {
@@ -149,7 +193,7 @@ impl Evaluator<'_> {
         let mut groups: Vec<Labels> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         for s in &input {
-            let key = group_key(&s.labels, s.drop_name, &a.modifier);
+            let key = group_key(&s.labels, &a.modifier);
             let gi = *index.entry(key.clone()).or_insert_with(|| {
                 groups.push(key);
                 groups.len() - 1
@@ -166,6 +210,11 @@ impl Evaluator<'_> {
                 let ks = param.expect("topk has a parameter");
                 self.eval_topk(op == T_TOPK, &ks, input, &members, n)
             }
+            T_LIMITK | T_LIMIT_RATIO => {
+                let ps = param.expect("limitk has a parameter");
+                let pos = self.position_of_arg(&a.op.to_string(), 0, a.param.as_deref());
+                self.eval_limit(op == T_LIMITK, &ps, input, &members, n, &pos)
+            }
             T_COUNT_VALUES => {
                 let label = label_param.expect("count_values has a parameter");
                 if !is_valid_label_name(&label) {
@@ -179,7 +228,9 @@ impl Evaluator<'_> {
                 for (gi, idxs) in members.iter().enumerate() {
                     for step in 0..n {
                         for &si in idxs {
-                            let Some(v) = input[si].points[step] else { continue };
+                            let Some(v) = input[si].points[step] else {
+                                continue;
+                            };
                             let labels = set(&groups[gi], &label, &format_float(v));
                             let oi = *out_index.entry(labels.clone()).or_insert_with(|| {
                                 out.push(Series {
@@ -203,7 +254,7 @@ impl Evaluator<'_> {
                             self.annotations.warn(format!(
                                 "quantile value should be between 0 and 1, got {} ({})",
                                 format_float(*q),
-                                self.position_of(a.param.as_deref())
+                                self.position_of_arg("quantile", 0, a.param.as_deref())
                             ));
                         }
                     }
@@ -223,14 +274,20 @@ impl Evaluator<'_> {
                             T_AVG => mean(&values),
                             T_COUNT => values.len() as f64,
                             T_GROUP => 1.0,
-                            T_MIN => values
-                                .iter()
-                                .copied()
-                                .fold(f64::NAN, |m, v| if v < m || m.is_nan() { v } else { m }),
-                            T_MAX => values
-                                .iter()
-                                .copied()
-                                .fold(f64::NAN, |m, v| if v > m || m.is_nan() { v } else { m }),
+                            T_MIN => values.iter().copied().fold(f64::NAN, |m, v| {
+                                if v < m || m.is_nan() {
+                                    v
+                                } else {
+                                    m
+                                }
+                            }),
+                            T_MAX => values.iter().copied().fold(f64::NAN, |m, v| {
+                                if v > m || m.is_nan() {
+                                    v
+                                } else {
+                                    m
+                                }
+                            }),
                             T_STDVAR => variance(&values),
                             T_STDDEV => variance(&values).sqrt(),
                             T_QUANTILE => {
@@ -245,15 +302,101 @@ impl Evaluator<'_> {
                             }
                         });
                     }
+                    // A kept metric name stays marked for removal if the group's first
+                    // series had it marked.
+                    let drop_name = groups[gi].get(METRIC_NAME).is_some()
+                        && idxs.first().is_some_and(|&si| input[si].drop_name);
                     out.push(Series {
                         labels: groups[gi].clone(),
-                        drop_name: false,
+                        drop_name,
                         points,
                     });
                 }
                 Ok(Val::Vector(out))
             }
         }
+    }
+
+    /// `limitk` keeps `k` series per group, chosen by label hash so that the same series
+    /// are kept at every step; `limit_ratio` keeps the series whose hash falls in the
+    /// first `r` (or, for negative `r`, the last `|r|`) fraction of the hash space.
+    fn eval_limit(
+        &mut self,
+        limitk: bool,
+        params: &[f64],
+        input: Vec<Series>,
+        members: &[Vec<usize>],
+        n: usize,
+        param_pos: &str,
+    ) -> Result<Val, PromqlError> {
+        let hashes: Vec<u64> = input.iter().map(|s| labels_hash(&s.labels)).collect();
+        let mut keep: Vec<Vec<bool>> = vec![vec![false; n]; input.len()];
+        for step in 0..n {
+            let p = params[step];
+            if p.is_nan() {
+                return Err(PromqlError::Execution(if limitk {
+                    "Parameter value is NaN".into()
+                } else {
+                    "Ratio value is NaN".into()
+                }));
+            }
+            if limitk {
+                if p.abs() > 9.223372036854775e18 {
+                    return Err(PromqlError::Execution(format!(
+                        "Scalar value {} overflows int64",
+                        format_float(p)
+                    )));
+                }
+                let k = p.trunc();
+                if k < 1.0 {
+                    continue;
+                }
+                for idxs in members {
+                    let mut present: Vec<usize> = idxs
+                        .iter()
+                        .copied()
+                        .filter(|&si| input[si].points[step].is_some())
+                        .collect();
+                    present.sort_by_key(|&si| hashes[si]);
+                    for si in present.into_iter().take(k.min(usize::MAX as f64) as usize) {
+                        keep[si][step] = true;
+                    }
+                }
+            } else {
+                let r = if !(-1.0..=1.0).contains(&p) {
+                    self.annotations.warn(format!(
+                        "ratio value should be between -1 and 1, got {} ({param_pos})",
+                        format_float(p)
+                    ));
+                    p.clamp(-1.0, 1.0)
+                } else {
+                    p
+                };
+                for (si, s) in input.iter().enumerate() {
+                    if s.points[step].is_none() {
+                        continue;
+                    }
+                    let ratio = hashes[si] as f64 / u64::MAX as f64;
+                    keep[si][step] = if r >= 0.0 {
+                        ratio < r
+                    } else {
+                        ratio >= 1.0 + r
+                    };
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (si, mut s) in input.into_iter().enumerate() {
+            for (step, p) in s.points.iter_mut().enumerate() {
+                if !keep[si][step] {
+                    *p = None;
+                }
+            }
+            if s.points.iter().any(Option::is_some) {
+                out.push(s);
+            }
+        }
+        Ok(Val::Vector(out))
     }
 
     fn eval_topk(
@@ -321,7 +464,9 @@ impl Evaluator<'_> {
             (0..input.len()).collect()
         };
         for si in indices {
-            let Some(mut s) = input[si].take() else { continue };
+            let Some(mut s) = input[si].take() else {
+                continue;
+            };
             for (step, p) in s.points.iter_mut().enumerate() {
                 if !keep[si][step] {
                     *p = None;

@@ -3,19 +3,19 @@
 
 use std::collections::HashMap;
 
-use pitot_core::{Labels, METRIC_NAME};
+use pitot_core::Labels;
 use promql_parser::parser::token::{
-    T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD,
-    T_MUL, T_NEQ, T_POW, T_SUB,
+    TokenId, T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS,
+    T_MOD, T_MUL, T_NEQ, T_POW, T_SUB,
 };
 use promql_parser::parser::{BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality};
 
-use super::labels::{effective, keep_only, remove};
+use super::labels::{keep_only, remove};
 use super::{Evaluator, Grid, Series, Val};
 use crate::error::PromqlError;
 
 /// Applies an arithmetic operator.
-pub(crate) fn arith(op: u8, a: f64, b: f64) -> f64 {
+pub(crate) fn arith(op: TokenId, a: f64, b: f64) -> f64 {
     match op {
         T_ADD => a + b,
         T_SUB => a - b,
@@ -28,11 +28,11 @@ pub(crate) fn arith(op: u8, a: f64, b: f64) -> f64 {
     }
 }
 
-fn is_comparison(op: u8) -> bool {
+fn is_comparison(op: TokenId) -> bool {
     matches!(op, T_EQLC | T_NEQ | T_GTR | T_LSS | T_GTE | T_LTE)
 }
 
-fn compare(op: u8, a: f64, b: f64) -> bool {
+fn compare(op: TokenId, a: f64, b: f64) -> bool {
     match op {
         T_EQLC => a == b,
         T_NEQ => a != b,
@@ -46,7 +46,7 @@ fn compare(op: u8, a: f64, b: f64) -> bool {
 
 /// Result of applying `op` to one pair: the value, or `None` when a filtering comparison
 /// drops the element.
-fn apply(op: u8, return_bool: bool, a: f64, b: f64) -> Option<f64> {
+fn apply(op: TokenId, return_bool: bool, a: f64, b: f64) -> Option<f64> {
     if is_comparison(op) {
         let holds = compare(op, a, b);
         if return_bool {
@@ -61,16 +61,14 @@ fn apply(op: u8, return_bool: bool, a: f64, b: f64) -> Option<f64> {
     }
 }
 
-/// The labels a match is decided on.
-fn signature(labels: &Labels, drop_name: bool, matching: &Option<LabelModifier>) -> Labels {
+/// The labels a match is decided on (as stored, like aggregation grouping).
+fn signature(labels: &Labels, matching: &Option<LabelModifier>) -> Labels {
     match matching {
-        Some(LabelModifier::Include(on)) => keep_only(&effective(labels, drop_name), &on.labels),
+        Some(LabelModifier::Include(on)) => keep_only(labels, &on.labels),
         Some(LabelModifier::Exclude(ign)) => {
-            let mut names = ign.labels.clone();
-            names.push(METRIC_NAME.to_string());
-            remove(labels, &names)
+            remove(labels, &super::labels::with_identity(&ign.labels))
         }
-        None => remove(labels, &[METRIC_NAME.to_string()]),
+        None => remove(labels, &super::labels::with_identity(&[])),
     }
 }
 
@@ -110,7 +108,13 @@ impl Evaluator<'_> {
     }
 }
 
-fn vector_scalar(op: u8, return_bool: bool, v: Vec<Series>, s: &[f64], swap: bool) -> Vec<Series> {
+fn vector_scalar(
+    op: TokenId,
+    return_bool: bool,
+    v: Vec<Series>,
+    s: &[f64],
+    swap: bool,
+) -> Vec<Series> {
     let drops_name = !is_comparison(op) || return_bool;
     let mut out = Vec::with_capacity(v.len());
     for mut series in v {
@@ -142,7 +146,7 @@ fn presence_by_signature(
 ) -> HashMap<Labels, Vec<bool>> {
     let mut map: HashMap<Labels, Vec<bool>> = HashMap::new();
     for s in v {
-        let sig = signature(&s.labels, s.drop_name, matching);
+        let sig = signature(&s.labels, matching);
         let entry = map.entry(sig).or_insert_with(|| vec![false; n]);
         for (i, p) in s.points.iter().enumerate() {
             if p.is_some() {
@@ -153,11 +157,16 @@ fn presence_by_signature(
     map
 }
 
-fn set_and(l: Vec<Series>, r: &[Series], matching: &Option<LabelModifier>, n: usize) -> Vec<Series> {
+fn set_and(
+    l: Vec<Series>,
+    r: &[Series],
+    matching: &Option<LabelModifier>,
+    n: usize,
+) -> Vec<Series> {
     let present = presence_by_signature(r, matching, n);
     let mut out = Vec::new();
     for mut s in l {
-        let sig = signature(&s.labels, s.drop_name, matching);
+        let sig = signature(&s.labels, matching);
         match present.get(&sig) {
             None => continue,
             Some(mask) => {
@@ -184,7 +193,7 @@ fn set_unless(
     let present = presence_by_signature(r, matching, n);
     let mut out = Vec::new();
     for mut s in l {
-        let sig = signature(&s.labels, s.drop_name, matching);
+        let sig = signature(&s.labels, matching);
         if let Some(mask) = present.get(&sig) {
             for (i, p) in s.points.iter_mut().enumerate() {
                 if mask[i] {
@@ -208,7 +217,7 @@ fn set_or(
     let present = presence_by_signature(&l, matching, n);
     let mut out = l;
     for mut s in r {
-        let sig = signature(&s.labels, s.drop_name, matching);
+        let sig = signature(&s.labels, matching);
         if let Some(mask) = present.get(&sig) {
             for (i, p) in s.points.iter_mut().enumerate() {
                 if mask[i] {
@@ -226,19 +235,18 @@ fn set_or(
 /// The result labels of one matched pair, built from the "many" side (`lhs` for
 /// one-to-one and group_left).
 fn result_labels(
-    op: u8,
+    op: TokenId,
     modifier: &BinModifier,
     many: &Series,
     one: &Series,
 ) -> (Labels, bool) {
     let drops_name = !is_comparison(op) || modifier.return_bool;
     let mut labels = many.labels.clone();
-    let mut drop_name = many.drop_name || drops_name;
+    let drop_name = many.drop_name || drops_name;
     match &modifier.card {
         VectorMatchCardinality::OneToOne => match &modifier.matching {
             Some(LabelModifier::Include(on)) => {
-                labels = keep_only(&effective(&labels, drop_name), &on.labels);
-                drop_name = false;
+                labels = keep_only(&labels, &on.labels);
             }
             Some(LabelModifier::Exclude(ign)) => {
                 labels = remove(&labels, &ign.labels);
@@ -246,13 +254,9 @@ fn result_labels(
             None => {}
         },
         VectorMatchCardinality::ManyToOne(include) | VectorMatchCardinality::OneToMany(include) => {
-            let one_labels = effective(&one.labels, one.drop_name);
             for name in &include.labels {
-                let value = one_labels.get(name).unwrap_or("").to_string();
+                let value = one.labels.get(name).unwrap_or("").to_string();
                 labels = super::labels::set(&labels, name, &value);
-                if name == METRIC_NAME {
-                    drop_name = value.is_empty();
-                }
             }
         }
         VectorMatchCardinality::ManyToMany => {}
@@ -261,7 +265,7 @@ fn result_labels(
 }
 
 fn vector_vector(
-    op: u8,
+    op: TokenId,
     modifier: &BinModifier,
     l: Vec<Series>,
     r: Vec<Series>,
@@ -273,94 +277,175 @@ fn vector_vector(
         VectorMatchCardinality::OneToMany(_) => (&l, &r, true),
         _ => (&r, &l, false),
     };
+    // Fill values name the sides after `group_right` has swapped them: the left fill
+    // always applies to the "many" side, the right fill to the "one" side.
+    let (fill_one, fill_many) = (modifier.fill_values.rhs, modifier.fill_values.lhs);
     let one_to_one = matches!(modifier.card, VectorMatchCardinality::OneToOne);
 
+    // Signatures in order of first appearance, many side first.
+    let mut sigs: Vec<Labels> = Vec::new();
+    let mut many_groups: HashMap<Labels, Vec<usize>> = HashMap::new();
+    for (i, s) in many_side.iter().enumerate() {
+        let sig = signature(&s.labels, matching);
+        let entry = many_groups.entry(sig.clone()).or_default();
+        if entry.is_empty() {
+            sigs.push(sig);
+        }
+        entry.push(i);
+    }
     let mut one_groups: HashMap<Labels, Vec<usize>> = HashMap::new();
     for (i, s) in one_side.iter().enumerate() {
-        one_groups
-            .entry(signature(&s.labels, s.drop_name, matching))
-            .or_default()
-            .push(i);
+        let sig = signature(&s.labels, matching);
+        let entry = one_groups.entry(sig.clone()).or_default();
+        if entry.is_empty() && !many_groups.contains_key(&sig) {
+            sigs.push(sig);
+        }
+        entry.push(i);
     }
-    // Which one-side series is present per signature and step; duplicates are an error.
-    let mut one_at: HashMap<Labels, Vec<Option<usize>>> = HashMap::new();
-    for (sig, idxs) in &one_groups {
-        let mut at = vec![None; n];
-        for &i in idxs {
+
+    let mut out = Matched {
+        op,
+        modifier,
+        one_is_left,
+        n,
+        series: Vec::new(),
+        index: HashMap::new(),
+        pairs: HashMap::new(),
+    };
+    let no_members: Vec<usize> = Vec::new();
+    for sig in &sigs {
+        let one_members = one_groups.get(sig).unwrap_or(&no_members);
+        let many_members = many_groups.get(sig).unwrap_or(&no_members);
+        // Which one-side series is present per step; duplicates are an error.
+        let mut one_at: Vec<Option<usize>> = vec![None; n];
+        for &i in one_members {
             for (step, p) in one_side[i].points.iter().enumerate() {
                 if p.is_none() {
                     continue;
                 }
-                if let Some(prev) = at[step] {
-                    let (a, b): (&Series, &Series) = (&one_side[prev], &one_side[i]);
+                if let Some(prev) = one_at[step] {
                     let side = if one_is_left { "left" } else { "right" };
                     return Err(PromqlError::Execution(format!(
                         "found duplicate series for the match group {sig} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                        a.labels, b.labels
+                        one_side[prev].labels, one_side[i].labels
                     )));
                 }
-                at[step] = Some(i);
+                one_at[step] = Some(i);
             }
         }
-        one_at.insert(sig.clone(), at);
-    }
-
-    let mut out: Vec<Series> = Vec::new();
-    let mut out_index: HashMap<(Labels, bool), usize> = HashMap::new();
-    // For one-to-one matching, which many-side series took a one-side series per step.
-    let mut taken: HashMap<(usize, usize), usize> = HashMap::new();
-    let mut pair_labels: HashMap<(usize, usize), usize> = HashMap::new();
-
-    for (mi, ms) in many_side.iter().enumerate() {
-        let sig = signature(&ms.labels, ms.drop_name, matching);
-        let Some(at) = one_at.get(&sig) else { continue };
-        for step in 0..n {
-            let Some(mv) = ms.points[step] else { continue };
-            let Some(oi) = at[step] else { continue };
-            let os = &one_side[oi];
-            let ov = os.points[step].expect("present by construction");
-            if one_to_one {
-                if let Some(prev) = taken.insert((oi, step), mi) {
-                    if prev != mi {
-                        return Err(PromqlError::Execution(
-                            "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
-                        ));
+        let synthetic = Series {
+            labels: sig.clone(),
+            drop_name: false,
+            points: Vec::new(),
+        };
+        for (step, one) in one_at.iter().enumerate() {
+            let mut matched_many: Option<usize> = None;
+            let mut any_many = false;
+            for &mi in many_members {
+                let Some(mv) = many_side[mi].points[step] else {
+                    continue;
+                };
+                any_many = true;
+                match one {
+                    Some(oi) => {
+                        if one_to_one {
+                            if matched_many.is_some() {
+                                return Err(PromqlError::Execution(
+                                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                                ));
+                            }
+                            matched_many = Some(mi);
+                        }
+                        let ov = one_side[*oi].points[step].expect("present by construction");
+                        out.emit(
+                            step,
+                            (Some(mi), &many_side[mi], mv),
+                            (Some(*oi), &one_side[*oi], ov),
+                        )?;
+                    }
+                    None => {
+                        if let Some(fv) = fill_one {
+                            out.emit(step, (Some(mi), &many_side[mi], mv), (None, &synthetic, fv))?;
+                        }
                     }
                 }
             }
-            let (a, b) = if one_is_left { (ov, mv) } else { (mv, ov) };
-            let Some(value) = apply(op, modifier.return_bool, a, b) else {
-                continue;
-            };
-            let out_idx = match pair_labels.get(&(mi, oi)) {
-                Some(&i) => i,
-                None => {
-                    let key = result_labels(op, modifier, ms, os);
-                    let i = match out_index.get(&key) {
-                        Some(&i) => i,
-                        None => {
-                            out.push(Series {
-                                labels: key.0.clone(),
-                                drop_name: key.1,
-                                points: vec![None; n],
-                            });
-                            out_index.insert(key, out.len() - 1);
-                            out.len() - 1
-                        }
-                    };
-                    pair_labels.insert((mi, oi), i);
-                    i
-                }
-            };
-            if out[out_idx].points[step].is_some() {
-                return Err(PromqlError::Execution(if one_to_one {
+            if let (Some(oi), false, Some(fv)) = (one, any_many, fill_many) {
+                let ov = one_side[*oi].points[step].expect("present by construction");
+                out.emit(
+                    step,
+                    (None, &synthetic, fv),
+                    (Some(*oi), &one_side[*oi], ov),
+                )?;
+            }
+        }
+    }
+    Ok(out.series)
+}
+
+/// One operand of a matched pair: index on its side (`None` for a filled-in series), the
+/// series, and its value at the step.
+type Operand<'s> = (Option<usize>, &'s Series, f64);
+
+/// Output of vector matching, merged by result labels.
+struct Matched<'m> {
+    op: TokenId,
+    modifier: &'m BinModifier,
+    one_is_left: bool,
+    n: usize,
+    series: Vec<Series>,
+    index: HashMap<(Labels, bool), usize>,
+    /// Output series per (many, one) pair; filled-in operands are `None`.
+    pairs: HashMap<(Option<usize>, Option<usize>), usize>,
+}
+
+impl Matched<'_> {
+    fn emit(
+        &mut self,
+        step: usize,
+        many: Operand<'_>,
+        one: Operand<'_>,
+    ) -> Result<(), PromqlError> {
+        let (a, b) = if self.one_is_left {
+            (one.2, many.2)
+        } else {
+            (many.2, one.2)
+        };
+        let Some(value) = apply(self.op, self.modifier.return_bool, a, b) else {
+            return Ok(());
+        };
+        let key = (many.0, one.0);
+        let out_idx = match self.pairs.get(&key) {
+            Some(&i) => i,
+            None => {
+                let labels = result_labels(self.op, self.modifier, many.1, one.1);
+                let i = match self.index.get(&labels) {
+                    Some(&i) => i,
+                    None => {
+                        self.series.push(Series {
+                            labels: labels.0.clone(),
+                            drop_name: labels.1,
+                            points: vec![None; self.n],
+                        });
+                        self.index.insert(labels, self.series.len() - 1);
+                        self.series.len() - 1
+                    }
+                };
+                self.pairs.insert(key, i);
+                i
+            }
+        };
+        let point = &mut self.series[out_idx].points[step];
+        if point.is_some() {
+            return Err(PromqlError::Execution(
+                if matches!(self.modifier.card, VectorMatchCardinality::OneToOne) {
                     "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into()
                 } else {
                     "multiple matches for labels: grouping labels must ensure unique matches".into()
-                }));
-            }
-            out[out_idx].points[step] = Some(value);
+                },
+            ));
         }
+        *point = Some(value);
+        Ok(())
     }
-    Ok(out)
 }

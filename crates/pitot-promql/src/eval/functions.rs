@@ -10,22 +10,15 @@ use promql_parser::label::MatchOp as ParserMatchOp;
 use promql_parser::parser::{Call, Expr};
 
 use super::aggregate::{go_quote, is_valid_label_name};
-use super::labels::{drop_metric_name, effective, format_float, set};
-use super::range_fns::{self, WindowBounds};
+use super::labels::{drop_metric_name, format_float, set};
+use super::range_fns::{RangeFn, WindowBounds};
 use super::{unparen, Evaluator, Grid, Series, Val};
 use crate::error::PromqlError;
 
-/// Range functions whose result keeps the metric name.
-fn keeps_name(name: &str) -> bool {
-    matches!(name, "last_over_time" | "first_over_time")
-}
-
-fn arg<'c>(c: &'c Call, i: usize) -> Result<&'c Expr, PromqlError> {
-    c.args
-        .args
-        .get(i)
-        .map(|b| b.as_ref())
-        .ok_or_else(|| PromqlError::BadQuery(format!("missing argument {i} in call to {}", c.func.name)))
+fn arg(c: &Call, i: usize) -> Result<&Expr, PromqlError> {
+    c.args.args.get(i).map(|b| b.as_ref()).ok_or_else(|| {
+        PromqlError::BadQuery(format!("missing argument {i} in call to {}", c.func.name))
+    })
 }
 
 fn string_arg(e: &Expr) -> Result<String, PromqlError> {
@@ -42,11 +35,28 @@ impl Evaluator<'_> {
         let name = c.func.name;
         let n = g.len();
         match name {
-            "rate" | "increase" | "delta" | "irate" | "idelta" | "deriv" | "changes" | "resets"
-            | "sum_over_time" | "avg_over_time" | "count_over_time" | "min_over_time"
-            | "max_over_time" | "last_over_time" | "first_over_time" | "present_over_time"
-            | "stddev_over_time" | "stdvar_over_time" | "mad_over_time"
-            | "ts_of_min_over_time" | "ts_of_max_over_time" | "ts_of_first_over_time"
+            "rate"
+            | "increase"
+            | "delta"
+            | "irate"
+            | "idelta"
+            | "deriv"
+            | "changes"
+            | "resets"
+            | "sum_over_time"
+            | "avg_over_time"
+            | "count_over_time"
+            | "min_over_time"
+            | "max_over_time"
+            | "last_over_time"
+            | "first_over_time"
+            | "present_over_time"
+            | "stddev_over_time"
+            | "stdvar_over_time"
+            | "mad_over_time"
+            | "ts_of_min_over_time"
+            | "ts_of_max_over_time"
+            | "ts_of_first_over_time"
             | "ts_of_last_over_time" => self.range_function(c, 0, &[], g),
             "quantile_over_time" => {
                 let q = self.eval_scalar(arg(c, 0)?, g)?;
@@ -54,7 +64,7 @@ impl Evaluator<'_> {
                     self.annotations.warn(format!(
                         "quantile value should be between 0 and 1, got {} ({})",
                         format_float(*bad),
-                        self.position_of(Some(arg(c, 0)?))
+                        self.position_of_arg(name, 0, Some(arg(c, 0)?))
                     ));
                 }
                 self.range_function(c, 1, &[q], g)
@@ -106,8 +116,26 @@ impl Evaluator<'_> {
                 }
                 Ok(Val::Vector(self.absent_result(arg(c, 0)?, points)))
             }
-            "time" => Ok(Val::Scalar((0..n).map(|i| g.at(i) as f64 / 1000.0).collect())),
+            "time" => Ok(Val::Scalar(
+                (0..n).map(|i| g.at(i) as f64 / 1000.0).collect(),
+            )),
             "pi" => Ok(Val::Scalar(vec![std::f64::consts::PI; n])),
+            "min_of" | "max_of" => {
+                let a = self.eval_scalar(arg(c, 0)?, g)?;
+                let b = self.eval_scalar(arg(c, 1)?, g)?;
+                let f = if name == "min_of" { go_min } else { go_max };
+                Ok(Val::Scalar(
+                    a.iter().zip(&b).map(|(x, y)| f(*x, *y)).collect(),
+                ))
+            }
+            "step" => Ok(Val::Scalar(vec![self.query_step as f64 / 1000.0; n])),
+            "range" => Ok(Val::Scalar(vec![
+                (self.query_end - self.query_start) as f64
+                    / 1000.0;
+                n
+            ])),
+            "start" => Ok(Val::Scalar(vec![self.query_start as f64 / 1000.0; n])),
+            "end" => Ok(Val::Scalar(vec![self.query_end as f64 / 1000.0; n])),
             "vector" => {
                 let s = self.eval_scalar(arg(c, 0)?, g)?;
                 Ok(Val::Vector(vec![Series {
@@ -235,7 +263,10 @@ impl Evaluator<'_> {
                 if n == 1 {
                     let desc = name == "sort_desc";
                     v.sort_by(|a, b| {
-                        let (x, y) = (a.points[0].unwrap_or(f64::NAN), b.points[0].unwrap_or(f64::NAN));
+                        let (x, y) = (
+                            a.points[0].unwrap_or(f64::NAN),
+                            b.points[0].unwrap_or(f64::NAN),
+                        );
                         match (x.is_nan(), y.is_nan()) {
                             (true, true) => std::cmp::Ordering::Equal,
                             (true, false) => std::cmp::Ordering::Greater,
@@ -263,7 +294,10 @@ impl Evaluator<'_> {
                 v.sort_by(|a, b| {
                     let mut ord = std::cmp::Ordering::Equal;
                     for k in &keys {
-                        ord = natural_cmp(a.labels.get(k).unwrap_or(""), b.labels.get(k).unwrap_or(""));
+                        ord = natural_cmp(
+                            a.labels.get(k).unwrap_or(""),
+                            b.labels.get(k).unwrap_or(""),
+                        );
                         if ord.is_ne() {
                             break;
                         }
@@ -279,9 +313,12 @@ impl Evaluator<'_> {
                 });
                 Ok(Val::Vector(v))
             }
+            "info" => self.info(c, g),
             "histogram_quantile" => self.histogram_quantile(c, g),
-            "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_fraction"
-            | "histogram_stddev" | "histogram_stdvar" => {
+            "histogram_quantiles" => self.histogram_quantiles(c, g),
+            "histogram_fraction" => self.histogram_fraction(c, g),
+            "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
+            | "histogram_stdvar" => {
                 // Only native histograms have these; float samples yield nothing.
                 for e in c.args.args.iter() {
                     self.eval(e, g)?;
@@ -304,21 +341,29 @@ impl Evaluator<'_> {
         g: &Grid,
     ) -> Result<Val, PromqlError> {
         let name = c.func.name;
+        let Some(func) = RangeFn::from_name(name) else {
+            return Err(PromqlError::BadQuery(format!(
+                "{name} is not a range function"
+            )));
+        };
         let matrix = arg(c, matrix_arg)?;
         let w = self.eval_windows(matrix, g)?;
-        if matches!(name, "rate" | "increase" | "irate") {
+        if matches!(func, RangeFn::Rate | RangeFn::Increase) {
             self.counter_name_info(&w.series, name);
         }
         let n = g.len();
         let mut out = Vec::with_capacity(w.series.len());
+        let mut ranges = Vec::with_capacity(n);
         for (si, s) in w.series.iter().enumerate() {
             if si % 256 == 0 {
                 self.check_deadline()?;
             }
+            w.ranges(s, &mut ranges);
             let mut points = vec![None; n];
             let mut any = false;
             for (i, point) in points.iter_mut().enumerate() {
-                let win = w.window(s, i);
+                let (a, b) = ranges[i];
+                let win = &s.samples[a..b];
                 if win.is_empty() {
                     continue;
                 }
@@ -326,34 +371,18 @@ impl Evaluator<'_> {
                     start: w.ends[i] - w.range,
                     end: w.ends[i],
                 };
-                *point = match name {
-                    "rate" => range_fns::extrapolated_rate(win, bounds, true, true),
-                    "increase" => range_fns::extrapolated_rate(win, bounds, true, false),
-                    "delta" => range_fns::extrapolated_rate(win, bounds, false, false),
-                    "irate" => range_fns::instant_delta(win, true),
-                    "idelta" => range_fns::instant_delta(win, false),
-                    "deriv" => (win.len() >= 2)
-                        .then(|| range_fns::linear_regression(win, win[0].t).0),
-                    "predict_linear" => (win.len() >= 2).then(|| {
-                        let (slope, intercept) = range_fns::linear_regression(win, g.at(i));
-                        slope * params[0][i] + intercept
-                    }),
-                    "holt_winters" | "double_exponential_smoothing" => {
-                        range_fns::double_exponential_smoothing(win, params[0][i], params[1][i])
-                    }
-                    "changes" => Some(range_fns::changes(win)),
-                    "resets" => Some(range_fns::resets(win)),
-                    "quantile_over_time" => range_fns::over_time(name, win, params[0][i]),
-                    _ => range_fns::over_time(name, win, f64::NAN),
-                };
+                let p0 = params.first().map_or(f64::NAN, |p| p[i]);
+                let p1 = params.get(1).map_or(f64::NAN, |p| p[i]);
+                *point = func.apply(win, bounds, g.at(i), p0, p1);
                 any |= point.is_some();
             }
             if !any {
                 continue;
             }
+            self.check_dense(out.len() + 1, n)?;
             out.push(Series {
                 labels: s.labels.clone(),
-                drop_name: s.drop_name || !keeps_name(name),
+                drop_name: s.drop_name || !func.keeps_name(),
                 points,
             });
         }
@@ -362,7 +391,7 @@ impl Evaluator<'_> {
 
     /// Prometheus notes when a counter function reads a metric whose name does not look
     /// like a counter.
-    fn counter_name_info(&mut self, series: &[super::RangeSeries], func: &str) {
+    fn counter_name_info(&mut self, series: &[super::WindowSeries<'_>], func: &str) {
         for s in series {
             if s.drop_name || s.samples.is_empty() {
                 continue;
@@ -374,7 +403,7 @@ impl Evaluator<'_> {
                 .iter()
                 .any(|suffix| metric.ends_with(suffix));
             if !looks_like_counter {
-                let pos = self.position_of_call(func);
+                let pos = self.position_of_arg(func, 0, None);
                 self.annotations.info(format!(
                     "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {} ({pos})",
                     go_quote(metric)
@@ -433,13 +462,15 @@ impl Evaluator<'_> {
         }
         let mut v = self.eval_vector(arg(c, 0)?, g)?;
         for s in &mut v {
-            let labels = effective(&s.labels, s.drop_name);
-            let value = labels.get(&src).unwrap_or("");
+            // The source may be a metric name marked for removal; setting the name keeps it.
+            let value = s.labels.get(&src).unwrap_or("");
             if let Some(caps) = re.captures(value) {
                 let mut out = String::new();
                 caps.expand(&replacement, &mut out);
-                s.labels = set(&labels, &dst, &out);
-                s.drop_name = false;
+                s.labels = set(&s.labels, &dst, &out);
+                if dst == METRIC_NAME {
+                    s.drop_name = false;
+                }
             }
         }
         check_unique(&v)?;
@@ -460,87 +491,287 @@ impl Evaluator<'_> {
         }
         let mut v = self.eval_vector(arg(c, 0)?, g)?;
         for s in &mut v {
-            let labels = effective(&s.labels, s.drop_name);
             let joined = srcs
                 .iter()
-                .map(|n| labels.get(n).unwrap_or(""))
+                .map(|n| s.labels.get(n).unwrap_or(""))
                 .collect::<Vec<_>>()
                 .join(&sep);
-            s.labels = set(&labels, &dst, &joined);
-            s.drop_name = false;
+            s.labels = set(&s.labels, &dst, &joined);
+            if dst == METRIC_NAME {
+                s.drop_name = false;
+            }
         }
         check_unique(&v)?;
         Ok(Val::Vector(v))
     }
 
-    fn histogram_quantile(&mut self, c: &Call, g: &Grid) -> Result<Val, PromqlError> {
+    /// `info(v, {selector})`: adds the data labels of matching info series (joined on
+    /// `instance` and `job`) to each series of `v`. Among several matching info series the
+    /// newest sample wins; without a match the series is kept as is, unless a data-label
+    /// matcher requires a non-empty value.
+    fn info(&mut self, c: &Call, g: &Grid) -> Result<Val, PromqlError> {
+        const IDENTIFYING: [&str; 2] = ["instance", "job"];
         let n = g.len();
-        let qs = self.eval_scalar(arg(c, 0)?, g)?;
-        let v = self.eval_vector(arg(c, 1)?, g)?;
-        if let Some(bad) = qs.iter().find(|q| q.is_nan() || **q < 0.0 || **q > 1.0) {
-            self.annotations.warn(format!(
-                "quantile value should be between 0 and 1, got {} ({})",
-                format_float(*bad),
-                self.position_of(Some(arg(c, 0)?))
+        let v = self.eval_vector(arg(c, 0)?, g)?;
+        let selector = match c.args.args.get(1).map(|a| unparen(a)) {
+            Some(Expr::VectorSelector(vs)) => Some(vs),
+            _ => None,
+        };
+        let (info_matchers, data_matchers) = crate::engine::info_matchers(selector)?;
+        let Some(data) = self.fetched.get(&super::call_key(c)) else {
+            return Err(PromqlError::Execution(
+                "info series were not prepared".into(),
             ));
+        };
+        let (offset, at) = match selector {
+            Some(vs) => (super::offset_ms(&vs.offset), self.at_ms(&vs.at)),
+            None => (0, None),
+        };
+        let infos: Vec<(&Labels, Vec<Option<pitot_core::Sample>>)> = data
+            .iter()
+            .map(|s| (&s.labels, self.instant_samples(&s.samples, g, offset, at)))
+            .collect();
+        let id_of = |l: &Labels| -> (String, String) {
+            (
+                l.get(IDENTIFYING[0]).unwrap_or("").to_string(),
+                l.get(IDENTIFYING[1]).unwrap_or("").to_string(),
+            )
+        };
+        let mut by_id: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, (labels, _)) in infos.iter().enumerate() {
+            by_id.entry(id_of(labels)).or_default().push(i);
         }
-        // Group bucket series by their labels without `le` and the name.
-        let mut groups: Vec<(Labels, Vec<(f64, usize)>)> = Vec::new();
-        let mut index: HashMap<Labels, usize> = HashMap::new();
-        for (si, s) in v.iter().enumerate() {
-            let Some(le) = s.labels.get("le") else {
-                self.annotations.warn(format!(
-                    "bucket label \"le\" is missing or has a malformed value of \"\" for metric name {} ({})",
-                    go_quote(s.labels.get(METRIC_NAME).unwrap_or("")),
-                    self.position_of(Some(arg(c, 1)?))
-                ));
+        let data_names: Vec<&str> = data_matchers.iter().map(|m| m.name.as_str()).collect();
+        let required = data_matchers.iter().any(|m| !m.matches(""));
+        let mut out: Vec<Series> = Vec::new();
+        let mut index: HashMap<(Labels, bool), usize> = HashMap::new();
+        let no_candidates = Vec::new();
+        for s in v {
+            let is_info = info_matchers
+                .iter()
+                .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")));
+            if is_info {
+                out.push(s);
                 continue;
-            };
-            let Some(upper) = parse_le(le) else {
+            }
+            let candidates = by_id.get(&id_of(&s.labels)).unwrap_or(&no_candidates);
+            for step in 0..n {
+                let Some(value) = s.points[step] else {
+                    continue;
+                };
+                let mut present: Vec<(i64, usize)> = candidates
+                    .iter()
+                    .filter_map(|&ii| infos[ii].1[step].map(|smp| (smp.t, ii)))
+                    .collect();
+                if present.is_empty() && required {
+                    continue;
+                }
+                present.sort_by_key(|p| std::cmp::Reverse(p.0));
+                let mut labels = s.labels.clone();
+                for (_, ii) in present {
+                    for l in infos[ii].0.iter() {
+                        let skip = l.name == METRIC_NAME
+                            || IDENTIFYING.contains(&l.name.as_str())
+                            || (!data_names.is_empty() && !data_names.contains(&l.name.as_str()))
+                            || labels.get(&l.name).is_some();
+                        if !skip {
+                            labels = set(&labels, &l.name, &l.value);
+                        }
+                    }
+                }
+                let key = (labels, s.drop_name);
+                let oi = match index.get(&key) {
+                    Some(&oi) => oi,
+                    None => {
+                        out.push(Series {
+                            labels: key.0.clone(),
+                            drop_name: key.1,
+                            points: vec![None; n],
+                        });
+                        index.insert(key, out.len() - 1);
+                        out.len() - 1
+                    }
+                };
+                out[oi].points[step] = Some(value);
+            }
+        }
+        Ok(Val::Vector(out))
+    }
+
+    /// Groups classic-histogram bucket series by their labels without `le` and the
+    /// name, warning about series without a usable `le`.
+    fn bucket_groups(&mut self, v: &[Series], c: &Call, index: usize) -> Vec<BucketGroup> {
+        let mut groups: Vec<BucketGroup> = Vec::new();
+        let mut by_key: HashMap<Labels, usize> = HashMap::new();
+        for (si, s) in v.iter().enumerate() {
+            let le = s.labels.get("le");
+            let Some(upper) = le.and_then(parse_le) else {
                 self.annotations.warn(format!(
                     "bucket label \"le\" is missing or has a malformed value of {} for metric name {} ({})",
-                    go_quote(le),
+                    go_quote(le.unwrap_or("")),
                     go_quote(s.labels.get(METRIC_NAME).unwrap_or("")),
-                    self.position_of(Some(arg(c, 1)?))
+                    self.position_of_arg(c.func.name, index, c.args.args.get(index).map(|b| b.as_ref()))
                 ));
                 continue;
             };
             let key = drop_metric_name(&super::labels::remove(&s.labels, &["le".to_string()]));
-            let gi = *index.entry(key.clone()).or_insert_with(|| {
-                groups.push((key, Vec::new()));
+            let gi = *by_key.entry(key.clone()).or_insert_with(|| {
+                groups.push(BucketGroup {
+                    labels: key,
+                    members: Vec::new(),
+                });
                 groups.len() - 1
             });
-            groups[gi].1.push((upper, si));
+            groups[gi].members.push((upper, si));
         }
+        groups
+    }
+
+    fn monotonicity_info(&mut self, v: &[Series], group: &BucketGroup, c: &Call, index: usize) {
+        self.annotations.info(format!(
+            "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {} ({})",
+            go_quote(v[group.members[0].1].labels.get(METRIC_NAME).unwrap_or("")),
+            self.position_of_arg(c.func.name, index, c.args.args.get(index).map(|b| b.as_ref()))
+        ));
+    }
+
+    fn warn_quantile_range(&mut self, qs: &[f64], c: &Call, index: usize) {
+        if let Some(bad) = qs.iter().find(|q| q.is_nan() || **q < 0.0 || **q > 1.0) {
+            self.annotations.warn(format!(
+                "quantile value should be between 0 and 1, got {} ({})",
+                format_float(*bad),
+                self.position_of_arg(
+                    c.func.name,
+                    index,
+                    c.args.args.get(index).map(|b| b.as_ref())
+                )
+            ));
+        }
+    }
+
+    /// `histogram_quantile(φ, buckets)` over classic histograms.
+    fn histogram_quantile(&mut self, c: &Call, g: &Grid) -> Result<Val, PromqlError> {
+        let n = g.len();
+        let qs = self.eval_scalar(arg(c, 0)?, g)?;
+        let v = self.eval_vector(arg(c, 1)?, g)?;
+        self.warn_quantile_range(&qs, c, 0);
+        let groups = self.bucket_groups(&v, c, 1);
         let mut out = Vec::with_capacity(groups.len());
-        for (labels, members) in groups {
+        for group in &groups {
             let mut points = vec![None; n];
             for (i, point) in points.iter_mut().enumerate() {
-                let mut buckets: Vec<(f64, f64)> = members
-                    .iter()
-                    .filter_map(|&(upper, si)| v[si].points[i].map(|c| (upper, c)))
-                    .collect();
-                if buckets.is_empty() {
+                let Some(mut buckets) = group.buckets_at(&v, i) else {
                     continue;
-                }
+                };
                 let (value, fixed) = bucket_quantile(qs[i], &mut buckets);
                 if fixed {
-                    self.annotations.info(format!(
-                        "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {} ({})",
-                        go_quote(v[members[0].1].labels.get(METRIC_NAME).unwrap_or("")),
-                        self.position_of(Some(arg(c, 1)?))
-                    ));
+                    self.monotonicity_info(&v, group, c, 1);
                 }
                 *point = Some(value);
             }
             out.push(Series {
-                labels,
+                labels: group.labels.clone(),
                 drop_name: false,
                 points,
             });
         }
         super::retain_nonempty(&mut out);
         Ok(Val::Vector(out))
+    }
+
+    /// `histogram_quantiles(buckets, "label", φ1, φ2, …)`: several quantiles at once,
+    /// told apart by a label holding φ.
+    fn histogram_quantiles(&mut self, c: &Call, g: &Grid) -> Result<Val, PromqlError> {
+        let n = g.len();
+        let v = self.eval_vector(arg(c, 0)?, g)?;
+        let label = string_arg(arg(c, 1)?)?;
+        if !is_valid_label_name(&label) {
+            return Err(PromqlError::Execution(format!(
+                "invalid label name {}",
+                go_quote(&label)
+            )));
+        }
+        let mut qss = Vec::new();
+        for (i, e) in c.args.args.iter().enumerate().skip(2) {
+            let qs = self.eval_scalar(e, g)?;
+            self.warn_quantile_range(&qs, c, i);
+            qss.push(qs);
+        }
+        let groups = self.bucket_groups(&v, c, 0);
+        let mut out: Vec<Series> = Vec::new();
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        for group in &groups {
+            for i in 0..n {
+                let Some(buckets) = group.buckets_at(&v, i) else {
+                    continue;
+                };
+                for qs in &qss {
+                    let (value, fixed) = bucket_quantile(qs[i], &mut buckets.clone());
+                    if fixed {
+                        self.monotonicity_info(&v, group, c, 0);
+                    }
+                    let labels = set(&group.labels, &label, &format_float(qs[i]));
+                    let oi = *index.entry(labels.clone()).or_insert_with(|| {
+                        out.push(Series {
+                            labels,
+                            drop_name: false,
+                            points: vec![None; n],
+                        });
+                        out.len() - 1
+                    });
+                    out[oi].points[i] = Some(value);
+                }
+            }
+        }
+        Ok(Val::Vector(out))
+    }
+
+    /// `histogram_fraction(lower, upper, buckets)` over classic histograms.
+    fn histogram_fraction(&mut self, c: &Call, g: &Grid) -> Result<Val, PromqlError> {
+        let n = g.len();
+        let lower = self.eval_scalar(arg(c, 0)?, g)?;
+        let upper = self.eval_scalar(arg(c, 1)?, g)?;
+        let v = self.eval_vector(arg(c, 2)?, g)?;
+        let groups = self.bucket_groups(&v, c, 2);
+        let mut out = Vec::with_capacity(groups.len());
+        for group in &groups {
+            let mut points = vec![None; n];
+            for (i, point) in points.iter_mut().enumerate() {
+                let Some(mut buckets) = group.buckets_at(&v, i) else {
+                    continue;
+                };
+                let (value, fixed) = bucket_fraction(lower[i], upper[i], &mut buckets);
+                if fixed {
+                    self.monotonicity_info(&v, group, c, 2);
+                }
+                *point = Some(value);
+            }
+            out.push(Series {
+                labels: group.labels.clone(),
+                drop_name: false,
+                points,
+            });
+        }
+        super::retain_nonempty(&mut out);
+        Ok(Val::Vector(out))
+    }
+}
+
+/// The bucket series of one classic histogram: `(upper bound, series index)`.
+struct BucketGroup {
+    labels: Labels,
+    members: Vec<(f64, usize)>,
+}
+
+impl BucketGroup {
+    /// The `(upper bound, cumulative count)` pairs present at step `i`.
+    fn buckets_at(&self, v: &[Series], i: usize) -> Option<Vec<(f64, f64)>> {
+        let buckets: Vec<(f64, f64)> = self
+            .members
+            .iter()
+            .filter_map(|&(upper, si)| v[si].points[i].map(|c| (upper, c)))
+            .collect();
+        (!buckets.is_empty()).then_some(buckets)
     }
 }
 
@@ -554,10 +785,39 @@ fn parse_le(s: &str) -> Option<f64> {
     }
 }
 
+/// Sorts buckets, merges equal bounds, and makes cumulative counts monotonic. Returns
+/// the cleaned buckets, or `None` when there is no `+Inf` bucket or fewer than two
+/// buckets, and whether a real (not rounding-sized) decrease had to be fixed.
+fn prepare_buckets(buckets: &mut [(f64, f64)]) -> (Option<Vec<(f64, f64)>>, bool) {
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
+    for &(upper, count) in buckets.iter() {
+        match merged.last_mut() {
+            Some(last) if last.0 == upper => last.1 += count,
+            _ => merged.push((upper, count)),
+        }
+    }
+    if merged.last().is_none_or(|b| b.0 != f64::INFINITY) || merged.len() < 2 {
+        return (None, false);
+    }
+    let mut fixed = false;
+    for i in 1..merged.len() {
+        let (prev, cur) = (merged[i - 1].1, merged[i].1);
+        if cur < prev {
+            // Differences below a trillionth of both counts are float noise.
+            if prev - cur > 1e-12 * (prev + cur).abs() {
+                fixed = true;
+            }
+            merged[i].1 = prev;
+        }
+    }
+    (Some(merged), fixed)
+}
+
 /// The φ-quantile of classic histogram buckets `(upper bound, cumulative count)`, by
 /// linear interpolation inside the bucket holding the rank. Returns the value and whether
 /// the counts had to be made monotonic.
-pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> (f64, bool) {
+pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> (f64, bool) {
     if q.is_nan() {
         return (f64::NAN, false);
     }
@@ -567,42 +827,20 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> (f64, bo
     if q > 1.0 {
         return (f64::INFINITY, false);
     }
-    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    // Merge buckets with the same bound.
-    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
-    for &(upper, count) in buckets.iter() {
-        match merged.last_mut() {
-            Some(last) if last.0 == upper => last.1 += count,
-            _ => merged.push((upper, count)),
-        }
-    }
-    let mut buckets = merged;
-    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+    let (Some(buckets), fixed) = prepare_buckets(buckets) else {
         return (f64::NAN, false);
-    }
-    // Make the cumulative counts monotonic; small decreases from float error are
-    // ignored, larger ones are reported.
-    let mut fixed = false;
-    let mut max = f64::NEG_INFINITY;
-    for b in buckets.iter_mut() {
-        if b.1 < max {
-            if (max - b.1) > 1e-12 * max.abs() {
-                fixed = true;
-            }
-            b.1 = max;
-        } else {
-            max = b.1;
-        }
-    }
-    if buckets.len() < 2 {
-        return (f64::NAN, fixed);
-    }
+    };
     let total = buckets[buckets.len() - 1].1;
     if total == 0.0 || total.is_nan() {
         return (f64::NAN, fixed);
     }
     let rank = q * total;
-    let mut b = buckets.partition_point(|x| x.1 < rank);
+    // The 0-quantile is the lower bound of the first bucket with observations.
+    let mut b = if rank == 0.0 {
+        buckets.partition_point(|x| x.1 <= 0.0)
+    } else {
+        buckets.partition_point(|x| x.1 < rank)
+    };
     if b >= buckets.len() {
         b = buckets.len() - 1;
     }
@@ -625,11 +863,57 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> (f64, bo
     (start + (end - start) * (rank / count), fixed)
 }
 
+/// The estimated fraction of observations in `(lower, upper]`, interpolating linearly
+/// inside buckets as [`bucket_quantile`] does.
+pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [(f64, f64)]) -> (f64, bool) {
+    if lower.is_nan() || upper.is_nan() {
+        return (f64::NAN, false);
+    }
+    let (Some(buckets), fixed) = prepare_buckets(buckets) else {
+        return (f64::NAN, false);
+    };
+    let total = buckets[buckets.len() - 1].1;
+    if total == 0.0 || total.is_nan() {
+        return (f64::NAN, fixed);
+    }
+    // Estimated number of observations at or below x.
+    let below = |x: f64| -> f64 {
+        if x == f64::INFINITY {
+            return total;
+        }
+        if x == f64::NEG_INFINITY {
+            return 0.0;
+        }
+        let b = buckets.partition_point(|bk| bk.0 < x);
+        if b == buckets.len() - 1 {
+            // Observations in the +Inf bucket count as at the highest finite bound.
+            return total;
+        }
+        let (lo_bound, lo_count) = if b == 0 {
+            if buckets[0].0 <= 0.0 {
+                return if x >= buckets[0].0 { buckets[0].1 } else { 0.0 };
+            }
+            (0.0, 0.0)
+        } else {
+            buckets[b - 1]
+        };
+        let (hi_bound, hi_count) = buckets[b];
+        if x <= lo_bound {
+            return lo_count;
+        }
+        lo_count + (hi_count - lo_count) * (x - lo_bound) / (hi_bound - lo_bound)
+    };
+    if upper <= lower {
+        return (0.0, fixed);
+    }
+    ((below(upper) - below(lower)) / total, fixed)
+}
+
 fn check_unique(v: &[Series]) -> Result<(), PromqlError> {
     let n = v.first().map_or(0, |s| s.points.len());
-    let mut seen: HashMap<Labels, Vec<bool>> = HashMap::new();
+    let mut seen: HashMap<(Labels, bool), Vec<bool>> = HashMap::new();
     for s in v {
-        let key = effective(&s.labels, s.drop_name);
+        let key = (s.labels.clone(), s.drop_name);
         let mask = seen.entry(key).or_insert_with(|| vec![false; n]);
         for (i, p) in s.points.iter().enumerate() {
             if p.is_some() {
@@ -793,5 +1077,26 @@ mod tests {
         assert_eq!(bucket_quantile(0.75, &mut b).0, 1.5);
         let mut b = vec![(1.0, 10.0), (f64::INFINITY, 20.0)];
         assert_eq!(bucket_quantile(0.99, &mut b).0, 1.0);
+        // The minimum lies at the lower bound of the first non-empty bucket.
+        let mut b = vec![(1.0, 0.0), (2.0, 0.0), (4.0, 5.0), (f64::INFINITY, 5.0)];
+        assert_eq!(bucket_quantile(0.0, &mut b).0, 2.0);
+        // Non-monotonic counts are fixed and reported; rounding noise is not.
+        let mut b = vec![(1.0, 10.0), (2.0, 9.0), (f64::INFINITY, 20.0)];
+        assert!(bucket_quantile(0.5, &mut b).1);
+        let mut b = vec![(1.0, 10.0), (2.0, 10.0 - 1e-14), (f64::INFINITY, 20.0)];
+        assert!(!bucket_quantile(0.5, &mut b).1);
+    }
+
+    #[test]
+    fn fraction_interpolates() {
+        let mut b = vec![(1.0, 10.0), (2.0, 20.0), (f64::INFINITY, 20.0)];
+        assert_eq!(bucket_fraction(0.0, 1.5, &mut b).0, 0.75);
+        let mut b = vec![(1.0, 10.0), (2.0, 20.0), (f64::INFINITY, 20.0)];
+        assert_eq!(
+            bucket_fraction(f64::NEG_INFINITY, f64::INFINITY, &mut b).0,
+            1.0
+        );
+        let mut b = vec![(1.0, 10.0), (2.0, 20.0), (f64::INFINITY, 20.0)];
+        assert_eq!(bucket_fraction(1.0, 2.0, &mut b).0, 0.5);
     }
 }

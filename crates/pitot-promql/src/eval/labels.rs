@@ -2,27 +2,33 @@
 
 use pitot_core::{Label, Labels, METRIC_NAME};
 
-/// Labels without the metric name.
+/// The labels that name a metric: the name itself and, with Prometheus' type-and-unit
+/// labels, its `__type__` and `__unit__`. They are dropped together, because a result
+/// computed from a metric is no longer that metric.
+pub(crate) const IDENTITY_LABELS: [&str; 3] = [METRIC_NAME, "__type__", "__unit__"];
+
+/// Labels without the metric name (and its type and unit labels).
 pub(crate) fn drop_metric_name(labels: &Labels) -> Labels {
-    if labels.get(METRIC_NAME).is_none() {
+    if !labels
+        .iter()
+        .any(|l| IDENTITY_LABELS.contains(&l.name.as_str()))
+    {
         return labels.clone();
     }
     Labels::from_unsorted(
         labels
             .iter()
-            .filter(|l| l.name != METRIC_NAME)
+            .filter(|l| !IDENTITY_LABELS.contains(&l.name.as_str()))
             .cloned()
             .collect(),
     )
 }
 
-/// The labels a series logically has: without the name when it is marked for removal.
-pub(crate) fn effective(labels: &Labels, drop_name: bool) -> Labels {
-    if drop_name {
-        drop_metric_name(labels)
-    } else {
-        labels.clone()
-    }
+/// `names` plus the metric identity labels.
+pub(crate) fn with_identity(names: &[String]) -> Vec<String> {
+    let mut v = names.to_vec();
+    v.extend(IDENTITY_LABELS.iter().map(|s| s.to_string()));
+    v
 }
 
 /// Only the labels named in `names`.
@@ -30,7 +36,7 @@ pub(crate) fn keep_only(labels: &Labels, names: &[String]) -> Labels {
     Labels::from_unsorted(
         labels
             .iter()
-            .filter(|l| names.iter().any(|n| *n == l.name))
+            .filter(|l| names.contains(&l.name))
             .cloned()
             .collect(),
     )
@@ -41,7 +47,7 @@ pub(crate) fn remove(labels: &Labels, names: &[String]) -> Labels {
     Labels::from_unsorted(
         labels
             .iter()
-            .filter(|l| !names.iter().any(|n| *n == l.name))
+            .filter(|l| !names.contains(&l.name))
             .cloned()
             .collect(),
     )
@@ -62,7 +68,11 @@ pub(crate) fn format_float(v: f64) -> String {
         return "NaN".into();
     }
     if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     format!("{v}")
 }

@@ -62,6 +62,11 @@ pub(crate) fn selector_key(vs: &VectorSelector) -> usize {
     vs as *const VectorSelector as usize
 }
 
+/// The key of an `info()` call's info-series data in [`Fetched`].
+pub(crate) fn call_key(c: &promql_parser::parser::Call) -> usize {
+    c as *const promql_parser::parser::Call as usize
+}
+
 /// A series of an instant-vector value: one optional point per grid step.
 #[derive(Debug, Clone)]
 pub(crate) struct Series {
@@ -97,20 +102,57 @@ pub(crate) enum Val {
     String(String),
 }
 
+/// One series of range-vector data: borrowed from the decoded selector data when it
+/// has no staleness markers to drop, owned otherwise (and for subqueries).
+pub(crate) struct WindowSeries<'a> {
+    pub labels: Labels,
+    pub drop_name: bool,
+    pub samples: std::borrow::Cow<'a, [Sample]>,
+}
+
 /// Range-vector data prepared for a range function: per series all samples, and per step
 /// the window `(end - range, end]`.
-pub(crate) struct Windows {
-    pub series: Vec<RangeSeries>,
+pub(crate) struct Windows<'a> {
+    pub series: Vec<WindowSeries<'a>>,
     /// Window end per grid step (ms).
     pub ends: Vec<i64>,
     /// Window length (ms).
     pub range: i64,
 }
 
-impl Windows {
+impl Windows<'_> {
     /// The samples of `series` inside the window of step `i`.
-    pub fn window<'s>(&self, series: &'s RangeSeries, i: usize) -> &'s [Sample] {
+    pub fn window<'s>(&self, series: &'s WindowSeries<'_>, i: usize) -> &'s [Sample] {
         window_slice(&series.samples, self.ends[i] - self.range, self.ends[i])
+    }
+
+    /// The index range of every step's window into `series.samples`, written to `out`.
+    /// Window ends only move forward across steps (or stay put under `@`), so one sweep
+    /// with two cursors finds them all.
+    pub fn ranges(&self, series: &WindowSeries<'_>, out: &mut Vec<(usize, usize)>) {
+        out.clear();
+        let samples = &series.samples;
+        let (mut a, mut b) = (0usize, 0usize);
+        let mut prev_end = i64::MIN;
+        for &end in &self.ends {
+            if end < prev_end {
+                // Not monotonic: restart the cursors.
+                a = 0;
+                b = 0;
+            }
+            prev_end = end;
+            let start = end - self.range;
+            while a < samples.len() && samples[a].t <= start {
+                a += 1;
+            }
+            if b < a {
+                b = a;
+            }
+            while b < samples.len() && samples[b].t <= end {
+                b += 1;
+            }
+            out.push((a, b.max(a)));
+        }
     }
 }
 
@@ -156,6 +198,8 @@ pub(crate) struct Evaluator<'a> {
     /// The query's own start and end, which `@ start()` and `@ end()` refer to.
     pub query_start: i64,
     pub query_end: i64,
+    /// The query's step (0 for instant queries), which `step()` returns.
+    pub query_step: i64,
     pub deadline: Option<(Instant, u128)>,
     pub max_samples: usize,
     pub samples_in_use: usize,
@@ -184,7 +228,7 @@ pub(crate) fn unparen(mut e: &Expr) -> &Expr {
     e
 }
 
-impl Evaluator<'_> {
+impl<'a> Evaluator<'a> {
     pub fn at_ms(&self, at: &Option<AtModifier>) -> Option<i64> {
         match at {
             None => None,
@@ -207,6 +251,18 @@ impl Evaluator<'_> {
     pub fn use_samples(&mut self, n: usize) -> Result<(), PromqlError> {
         self.samples_in_use = self.samples_in_use.saturating_add(n);
         if self.samples_in_use > self.max_samples {
+            return Err(PromqlError::TooManySamples {
+                limit: self.max_samples,
+            });
+        }
+        Ok(())
+    }
+
+    /// Fails when `series` series of `steps` points each would exceed the sample limit.
+    /// Vectors hold one slot per step, present or not, so this bounds their memory the
+    /// way `max_samples` bounds Prometheus' (which holds only present points).
+    pub fn check_dense(&self, series: usize, steps: usize) -> Result<(), PromqlError> {
+        if series.saturating_mul(steps) > self.max_samples {
             return Err(PromqlError::TooManySamples {
                 limit: self.max_samples,
             });
@@ -247,9 +303,7 @@ impl Evaluator<'_> {
                     other => other,
                 })
             }
-            Expr::VectorSelector(vs) => {
-                Ok(Val::Vector(self.eval_vector_selector(vs, g, false)?))
-            }
+            Expr::VectorSelector(vs) => Ok(Val::Vector(self.eval_vector_selector(vs, g, false)?)),
             Expr::MatrixSelector(_) | Expr::Subquery(_) => {
                 let w = self.eval_windows(e, g)?;
                 // A range vector is only a result at the top of an instant query.
@@ -315,46 +369,28 @@ impl Evaluator<'_> {
         };
         let offset = offset_ms(&vs.offset);
         let at = self.at_ms(&vs.at);
-        let n = g.len();
         let mut out = Vec::new();
         let mut loaded = 0usize;
         for s in data {
-            let mut points = vec![None; n];
-            let samples = &s.samples;
-            let pick = |idx: usize, r: i64| -> Option<f64> {
-                if idx == 0 {
-                    return None;
-                }
-                let smp = samples[idx - 1];
-                if smp.t <= r - self.lookback || is_stale_nan(smp.v) {
-                    return None;
-                }
-                Some(if timestamps {
-                    smp.t as f64 / 1000.0
-                } else {
-                    smp.v
+            let points: Vec<Option<f64>> = self
+                .instant_samples(&s.samples, g, offset, at)
+                .into_iter()
+                .map(|p| {
+                    p.map(|smp| {
+                        if timestamps {
+                            smp.t as f64 / 1000.0
+                        } else {
+                            smp.v
+                        }
+                    })
                 })
-            };
-            if let Some(at) = at {
-                let r = at - offset;
-                let idx = samples.partition_point(|x| x.t <= r);
-                let p = pick(idx, r);
-                points.iter_mut().for_each(|x| *x = p);
-            } else {
-                let mut idx = 0usize;
-                for (i, point) in points.iter_mut().enumerate() {
-                    let r = g.at(i) - offset;
-                    while idx < samples.len() && samples[idx].t <= r {
-                        idx += 1;
-                    }
-                    *point = pick(idx, r);
-                }
-            }
+                .collect();
             let present = points.iter().filter(|p| p.is_some()).count();
             if present == 0 {
                 continue;
             }
             loaded += present;
+            self.check_dense(out.len() + 1, g.len())?;
             out.push(Series {
                 labels: s.labels.clone(),
                 drop_name: false,
@@ -366,9 +402,46 @@ impl Evaluator<'_> {
         Ok(out)
     }
 
+    /// For every step, the newest sample in `(t - lookback, t]` (with `t` shifted by the
+    /// offset, or fixed by `@`), unless it is a staleness marker.
+    pub fn instant_samples(
+        &self,
+        samples: &[Sample],
+        g: &Grid,
+        offset: i64,
+        at: Option<i64>,
+    ) -> Vec<Option<Sample>> {
+        let pick = |idx: usize, r: i64| -> Option<Sample> {
+            if idx == 0 {
+                return None;
+            }
+            let smp = samples[idx - 1];
+            if smp.t <= r - self.lookback || is_stale_nan(smp.v) {
+                return None;
+            }
+            Some(smp)
+        };
+        let n = g.len();
+        if let Some(at) = at {
+            let r = at - offset;
+            let idx = samples.partition_point(|x| x.t <= r);
+            return vec![pick(idx, r); n];
+        }
+        let mut points = Vec::with_capacity(n);
+        let mut idx = 0usize;
+        for i in 0..n {
+            let r = g.at(i) - offset;
+            while idx < samples.len() && samples[idx].t <= r {
+                idx += 1;
+            }
+            points.push(pick(idx, r));
+        }
+        points
+    }
+
     /// Evaluates a range-vector expression (matrix selector or subquery, possibly in
     /// parentheses) into per-step windows.
-    pub fn eval_windows(&mut self, e: &Expr, g: &Grid) -> Result<Windows, PromqlError> {
+    pub fn eval_windows(&mut self, e: &Expr, g: &Grid) -> Result<Windows<'a>, PromqlError> {
         match unparen(e) {
             Expr::MatrixSelector(ms) => {
                 let vs = &ms.vs;
@@ -384,10 +457,24 @@ impl Evaluator<'_> {
                     .collect();
                 let series = data
                     .iter()
-                    .map(|s| RangeSeries {
-                        labels: s.labels.clone(),
-                        drop_name: false,
-                        samples: s.samples.iter().copied().filter(|x| !is_stale_nan(x.v)).collect(),
+                    .map(|s| {
+                        // Borrow the decoded samples unless staleness markers must go.
+                        let samples = if s.samples.iter().any(|x| is_stale_nan(x.v)) {
+                            std::borrow::Cow::Owned(
+                                s.samples
+                                    .iter()
+                                    .copied()
+                                    .filter(|x| !is_stale_nan(x.v))
+                                    .collect(),
+                            )
+                        } else {
+                            std::borrow::Cow::Borrowed(s.samples.as_slice())
+                        };
+                        WindowSeries {
+                            labels: s.labels.clone(),
+                            drop_name: false,
+                            samples,
+                        }
                     })
                     .collect();
                 let w = Windows {
@@ -405,22 +492,23 @@ impl Evaluator<'_> {
         }
     }
 
-    fn account_windows(&mut self, w: &Windows) -> Result<(), PromqlError> {
+    fn account_windows(&mut self, w: &Windows<'_>) -> Result<(), PromqlError> {
         // The largest number of samples held by the windows of any one step.
-        let mut peak = 0usize;
-        for i in 0..w.ends.len() {
-            let n: usize = w.series.iter().map(|s| w.window(s, i).len()).sum();
-            peak = peak.max(n);
-            if peak > self.max_samples {
-                break;
+        let mut per_step = vec![0usize; w.ends.len()];
+        let mut ranges = Vec::with_capacity(w.ends.len());
+        for s in &w.series {
+            w.ranges(s, &mut ranges);
+            for (count, (a, b)) in per_step.iter_mut().zip(&ranges) {
+                *count += b - a;
             }
         }
+        let peak = per_step.into_iter().max().unwrap_or(0);
         self.use_samples(peak)?;
         self.release_samples(peak);
         Ok(())
     }
 
-    fn eval_subquery(&mut self, sq: &SubqueryExpr, g: &Grid) -> Result<Windows, PromqlError> {
+    fn eval_subquery(&mut self, sq: &SubqueryExpr, g: &Grid) -> Result<Windows<'a>, PromqlError> {
         let offset = offset_ms(&sq.offset);
         let at = self.at_ms(&sq.at);
         let range = duration_ms(&sq.range);
@@ -446,6 +534,12 @@ impl Evaluator<'_> {
                 end: hi - (hi - first).rem_euclid(step),
                 step,
             };
+            // Every inner step is a sample of each resulting series.
+            if inner.len() > self.max_samples {
+                return Err(PromqlError::TooManySamples {
+                    limit: self.max_samples,
+                });
+            }
             let val = self.eval(&sq.expr, &inner)?;
             let vector = match val {
                 Val::Vector(v) => v,
@@ -462,13 +556,14 @@ impl Evaluator<'_> {
             };
             vector
                 .into_iter()
-                .map(|s| RangeSeries {
-                    samples: s
-                        .points
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, p)| p.map(|v| Sample::new(inner.at(i), v)))
-                        .collect(),
+                .map(|s| WindowSeries {
+                    samples: std::borrow::Cow::Owned(
+                        s.points
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, p)| p.map(|v| Sample::new(inner.at(i), v)))
+                            .collect(),
+                    ),
                     labels: s.labels,
                     drop_name: s.drop_name,
                 })
@@ -506,8 +601,23 @@ impl Evaluator<'_> {
             return "1:1".into();
         };
         let text = e.to_string();
-        let offset = self.query.find(&text).unwrap_or(0);
+        if let Some(offset) = self.query.find(&text) {
+            return position_at(self.query, offset);
+        }
+        // The conformance runner pins `@` on selectors; look for the unpinned form.
+        let unpinned = strip_at(&text);
+        let offset = self.query.find(&unpinned).unwrap_or(0);
         position_at(self.query, offset)
+    }
+
+    /// The `line:col` of argument `index` of the first call of function or aggregation
+    /// `name` in the query text (annotations point at the argument they are about).
+    /// Falls back to the argument's printed form, then to the start of the query.
+    pub fn position_of_arg(&self, name: &str, index: usize, fallback: Option<&Expr>) -> String {
+        match find_arg(self.query, name, index) {
+            Some(offset) => position_at(self.query, offset),
+            None => self.position_of(fallback),
+        }
     }
 
     /// The `line:col` of the first call of function `name` in the query text.
@@ -516,7 +626,8 @@ impl Evaluator<'_> {
         let mut from = 0;
         while let Some(i) = self.query[from..].find(name) {
             let at = from + i;
-            let before_ok = at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_');
+            let before_ok =
+                at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_');
             let rest = self.query[at + name.len()..].trim_start();
             if before_ok && rest.starts_with('(') {
                 return position_at(self.query, at);
@@ -525,6 +636,100 @@ impl Evaluator<'_> {
         }
         "1:1".into()
     }
+}
+
+/// Byte offset of argument `index` of the first call `name(…)` (or aggregation
+/// `name by (…) (…)`) in `query`.
+fn find_arg(query: &str, name: &str, index: usize) -> Option<usize> {
+    let bytes = query.as_bytes();
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b':';
+    let mut from = 0;
+    while let Some(i) = query[from..].find(name) {
+        let at = from + i;
+        from = at + name.len();
+        if (at > 0 && is_ident(bytes[at - 1])) || (from < bytes.len() && is_ident(bytes[from])) {
+            continue;
+        }
+        let mut p = skip_spaces(bytes, from);
+        // An aggregation may carry its grouping before the arguments.
+        for kw in ["by", "without"] {
+            if query[p..].starts_with(kw) && !bytes.get(p + kw.len()).is_some_and(|b| is_ident(*b))
+            {
+                p = skip_spaces(bytes, p + kw.len());
+                if bytes.get(p) == Some(&b'(') {
+                    p = query[p..].find(')').map(|c| p + c + 1)?;
+                    p = skip_spaces(bytes, p);
+                }
+            }
+        }
+        if bytes.get(p) != Some(&b'(') {
+            continue;
+        }
+        // Walk to the start of argument `index`.
+        let mut depth = 0i32;
+        let mut current = 0usize;
+        let mut k = p + 1;
+        let mut start = skip_spaces(bytes, k);
+        if index == 0 {
+            return Some(start);
+        }
+        while k < bytes.len() {
+            match bytes[k] {
+                b'"' | b'\'' | b'`' => {
+                    let q = bytes[k];
+                    k += 1;
+                    while k < bytes.len() && bytes[k] != q {
+                        if bytes[k] == b'\\' && q != b'`' {
+                            k += 1;
+                        }
+                        k += 1;
+                    }
+                }
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => {
+                    if depth == 0 {
+                        return None;
+                    }
+                    depth -= 1;
+                }
+                b',' if depth == 0 => {
+                    current += 1;
+                    start = skip_spaces(bytes, k + 1);
+                    if current == index {
+                        return Some(start);
+                    }
+                }
+                _ => {}
+            }
+            k += 1;
+        }
+        let _ = start;
+        return None;
+    }
+    None
+}
+
+fn skip_spaces(bytes: &[u8], mut p: usize) -> usize {
+    while p < bytes.len() && bytes[p].is_ascii_whitespace() {
+        p += 1;
+    }
+    p
+}
+
+/// Removes `@ <number>` modifiers from an expression's printed form.
+fn strip_at(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(" @ ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 3..];
+        let end = after
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+            .unwrap_or(after.len());
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn position_at(text: &str, offset: usize) -> String {
@@ -564,4 +769,45 @@ pub(crate) fn visit_selectors<'e>(e: &'e Expr, f: &mut dyn FnMut(&'e VectorSelec
 /// `labels` with the metric name replaced.
 pub(crate) fn labels_with_name(labels: &Labels, name: &str) -> Labels {
     labels::set(labels, pitot_core::METRIC_NAME, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argument_positions() {
+        assert_eq!(
+            find_arg("histogram_quantile(0.5, x)", "histogram_quantile", 1),
+            Some(24)
+        );
+        assert_eq!(find_arg("rate(x[5m])", "rate", 0), Some(5));
+        assert_eq!(
+            find_arg("quantile by (a) (0.5, x)", "quantile", 0),
+            Some(17)
+        );
+        assert_eq!(
+            find_arg("sum(quantile_over_time(2, x[1m]))", "quantile_over_time", 0),
+            Some(23)
+        );
+        assert_eq!(find_arg(r#"f("a,b", c)"#, "f", 1), Some(9));
+        assert_eq!(position_at("a\nbc", 3), "2:2");
+    }
+
+    #[test]
+    fn grid_steps() {
+        let g = Grid {
+            start: 0,
+            end: 60_000,
+            step: 15_000,
+        };
+        assert_eq!(g.len(), 5);
+        assert_eq!(g.at(4), 60_000);
+        let instant = Grid {
+            start: 5,
+            end: 5,
+            step: 0,
+        };
+        assert_eq!(instant.len(), 1);
+    }
 }

@@ -167,55 +167,158 @@ fn values(w: &[Sample]) -> Vec<f64> {
     w.iter().map(|s| s.v).collect()
 }
 
-/// `*_over_time` aggregations; `None` for an unknown name.
-pub(crate) fn over_time(name: &str, w: &[Sample], param: f64) -> Option<f64> {
-    if w.is_empty() {
-        return None;
+/// A function over range-vector windows, resolved from its name once per query so the
+/// per-step loop does not compare strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RangeFn {
+    Rate,
+    Increase,
+    Delta,
+    Irate,
+    Idelta,
+    Deriv,
+    PredictLinear,
+    DoubleExponentialSmoothing,
+    Changes,
+    Resets,
+    SumOverTime,
+    AvgOverTime,
+    CountOverTime,
+    MinOverTime,
+    MaxOverTime,
+    LastOverTime,
+    FirstOverTime,
+    PresentOverTime,
+    StddevOverTime,
+    StdvarOverTime,
+    QuantileOverTime,
+    MadOverTime,
+    TsOfMinOverTime,
+    TsOfMaxOverTime,
+    TsOfFirstOverTime,
+    TsOfLastOverTime,
+}
+
+impl RangeFn {
+    /// The function called `name`, if it is a range function.
+    pub fn from_name(name: &str) -> Option<RangeFn> {
+        Some(match name {
+            "rate" => RangeFn::Rate,
+            "increase" => RangeFn::Increase,
+            "delta" => RangeFn::Delta,
+            "irate" => RangeFn::Irate,
+            "idelta" => RangeFn::Idelta,
+            "deriv" => RangeFn::Deriv,
+            "predict_linear" => RangeFn::PredictLinear,
+            "holt_winters" | "double_exponential_smoothing" => RangeFn::DoubleExponentialSmoothing,
+            "changes" => RangeFn::Changes,
+            "resets" => RangeFn::Resets,
+            "sum_over_time" => RangeFn::SumOverTime,
+            "avg_over_time" => RangeFn::AvgOverTime,
+            "count_over_time" => RangeFn::CountOverTime,
+            "min_over_time" => RangeFn::MinOverTime,
+            "max_over_time" => RangeFn::MaxOverTime,
+            "last_over_time" => RangeFn::LastOverTime,
+            "first_over_time" => RangeFn::FirstOverTime,
+            "present_over_time" => RangeFn::PresentOverTime,
+            "stddev_over_time" => RangeFn::StddevOverTime,
+            "stdvar_over_time" => RangeFn::StdvarOverTime,
+            "quantile_over_time" => RangeFn::QuantileOverTime,
+            "mad_over_time" => RangeFn::MadOverTime,
+            "ts_of_min_over_time" => RangeFn::TsOfMinOverTime,
+            "ts_of_max_over_time" => RangeFn::TsOfMaxOverTime,
+            "ts_of_first_over_time" => RangeFn::TsOfFirstOverTime,
+            "ts_of_last_over_time" => RangeFn::TsOfLastOverTime,
+            _ => return None,
+        })
     }
-    Some(match name {
-        "sum_over_time" => kahan_sum(w.iter().map(|s| s.v)),
-        "avg_over_time" => mean(&values(w)),
-        "count_over_time" => w.len() as f64,
-        "min_over_time" => w
-            .iter()
-            .fold(f64::NAN, |m, s| if s.v < m || m.is_nan() { s.v } else { m }),
-        "max_over_time" => w
-            .iter()
-            .fold(f64::NAN, |m, s| if s.v > m || m.is_nan() { s.v } else { m }),
-        "last_over_time" => w[w.len() - 1].v,
-        "first_over_time" => w[0].v,
-        "present_over_time" => 1.0,
-        "stddev_over_time" => variance(&values(w)).sqrt(),
-        "stdvar_over_time" => variance(&values(w)),
-        "quantile_over_time" => quantile(param, &mut values(w)),
-        "mad_over_time" => {
-            let mut vals = values(w);
-            let median = quantile(0.5, &mut vals);
-            let mut dev: Vec<f64> = vals.iter().map(|v| (v - median).abs()).collect();
-            quantile(0.5, &mut dev)
-        }
-        "ts_of_min_over_time" => {
-            let mut best = w[0];
-            for s in &w[1..] {
-                if s.v <= best.v || best.v.is_nan() {
-                    best = *s;
+
+    /// Whether the result keeps the input's metric name.
+    pub fn keeps_name(self) -> bool {
+        matches!(self, RangeFn::LastOverTime | RangeFn::FirstOverTime)
+    }
+
+    /// The point for one step: `w` is the window (non-empty), `eval_t` the step time,
+    /// `p0`/`p1` the function's scalar parameters at this step.
+    pub fn apply(
+        self,
+        w: &[Sample],
+        bounds: WindowBounds,
+        eval_t: i64,
+        p0: f64,
+        p1: f64,
+    ) -> Option<f64> {
+        let last = w[w.len() - 1];
+        Some(match self {
+            RangeFn::Rate => return extrapolated_rate(w, bounds, true, true),
+            RangeFn::Increase => return extrapolated_rate(w, bounds, true, false),
+            RangeFn::Delta => return extrapolated_rate(w, bounds, false, false),
+            RangeFn::Irate => return instant_delta(w, true),
+            RangeFn::Idelta => return instant_delta(w, false),
+            RangeFn::Deriv => {
+                if w.len() < 2 {
+                    return None;
                 }
+                linear_regression(w, w[0].t).0
             }
-            best.t as f64 / 1000.0
-        }
-        "ts_of_max_over_time" => {
-            let mut best = w[0];
-            for s in &w[1..] {
-                if s.v >= best.v || best.v.is_nan() {
-                    best = *s;
+            RangeFn::PredictLinear => {
+                if w.len() < 2 {
+                    return None;
                 }
+                let (slope, intercept) = linear_regression(w, eval_t);
+                slope * p0 + intercept
             }
-            best.t as f64 / 1000.0
-        }
-        "ts_of_first_over_time" => w[0].t as f64 / 1000.0,
-        "ts_of_last_over_time" => w[w.len() - 1].t as f64 / 1000.0,
-        _ => return None,
-    })
+            RangeFn::DoubleExponentialSmoothing => return double_exponential_smoothing(w, p0, p1),
+            RangeFn::Changes => changes(w),
+            RangeFn::Resets => resets(w),
+            RangeFn::SumOverTime => kahan_sum(w.iter().map(|s| s.v)),
+            RangeFn::AvgOverTime => mean(&values(w)),
+            RangeFn::CountOverTime => w.len() as f64,
+            RangeFn::MinOverTime => {
+                w.iter()
+                    .fold(f64::NAN, |m, s| if s.v < m || m.is_nan() { s.v } else { m })
+            }
+            RangeFn::MaxOverTime => {
+                w.iter()
+                    .fold(f64::NAN, |m, s| if s.v > m || m.is_nan() { s.v } else { m })
+            }
+            RangeFn::LastOverTime => last.v,
+            RangeFn::FirstOverTime => w[0].v,
+            RangeFn::PresentOverTime => 1.0,
+            RangeFn::StddevOverTime => variance(&values(w)).sqrt(),
+            RangeFn::StdvarOverTime => variance(&values(w)),
+            RangeFn::QuantileOverTime => quantile(p0, &mut values(w)),
+            RangeFn::MadOverTime => {
+                let mut vals = values(w);
+                if vals.iter().any(|v| v.is_nan()) {
+                    return Some(f64::NAN);
+                }
+                let median = quantile(0.5, &mut vals);
+                let mut dev: Vec<f64> = vals.iter().map(|v| (v - median).abs()).collect();
+                quantile(0.5, &mut dev)
+            }
+            RangeFn::TsOfMinOverTime => {
+                let mut best = w[0];
+                for s in &w[1..] {
+                    if s.v <= best.v || best.v.is_nan() {
+                        best = *s;
+                    }
+                }
+                best.t as f64 / 1000.0
+            }
+            RangeFn::TsOfMaxOverTime => {
+                let mut best = w[0];
+                for s in &w[1..] {
+                    if s.v >= best.v || best.v.is_nan() {
+                        best = *s;
+                    }
+                }
+                best.t as f64 / 1000.0
+            }
+            RangeFn::TsOfFirstOverTime => w[0].t as f64 / 1000.0,
+            RangeFn::TsOfLastOverTime => last.t as f64 / 1000.0,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -229,7 +332,9 @@ mod tests {
     #[test]
     fn rate_extrapolates_to_window_edges() {
         // Samples every 5m from 0 to 50m, value = 80 per 5m; window (0, 50m].
-        let w: Vec<Sample> = (1..=10).map(|i| Sample::new(i * 300_000, i as f64 * 80.0)).collect();
+        let w: Vec<Sample> = (1..=10)
+            .map(|i| Sample::new(i * 300_000, i as f64 * 80.0))
+            .collect();
         let r = extrapolated_rate(
             &w,
             WindowBounds {
@@ -273,7 +378,9 @@ mod tests {
     #[test]
     fn zero_cutoff_limits_start_extrapolation() {
         // Counter at 1 at t=0 with slope 10/5m would reach zero 30s before t=0.
-        let w: Vec<Sample> = (0..=10).map(|i| Sample::new(i * 300_000, 1.0 + 10.0 * i as f64)).collect();
+        let w: Vec<Sample> = (0..=10)
+            .map(|i| Sample::new(i * 300_000, 1.0 + 10.0 * i as f64))
+            .collect();
         let inc = extrapolated_rate(
             &w,
             WindowBounds {

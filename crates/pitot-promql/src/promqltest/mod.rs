@@ -21,10 +21,12 @@ use std::time::{Duration, UNIX_EPOCH};
 use pitot_core::{Labels, Sample, TenantId};
 use promql_parser::parser::{AtModifier, Expr};
 
-pub use script::{parse_script, Command, Eval, Load, MatchText, ScriptError, SlotValue};
+pub use script::{
+    parse_duration_ms, parse_script, Command, Eval, Load, MatchText, ScriptError, SlotValue,
+};
 pub use storage::MemStorage;
 
-use crate::engine::{parse, selector_matchers};
+use crate::engine::{parse, parse_for_query, selector_matchers};
 use crate::{Engine, EngineOptions, PromqlError, QueryResult, Value};
 
 /// How the runner treats evals it cannot judge.
@@ -49,7 +51,11 @@ pub struct Failure {
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}: {}", self.file, self.line, self.query, self.message)
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file, self.line, self.query, self.message
+        )
     }
 }
 
@@ -93,7 +99,8 @@ impl Report {
         self.files.iter().map(|f| f.skipped).sum()
     }
 
-    /// The per-file table and the totals, as `pitot promqltest` prints them.
+    /// The per-file table and the totals, as `pitot promqltest` prints them: the last
+    /// two lines are `N passed, M failed, K skipped` and `passed N/T (K skipped)`.
     pub fn table(&self) -> String {
         let mut s = String::new();
         let width = self
@@ -122,6 +129,13 @@ impl Report {
                     .unwrap_or_default()
             );
         }
+        let _ = writeln!(
+            s,
+            "{} passed, {} failed, {} skipped",
+            self.passed(),
+            self.failed(),
+            self.skipped()
+        );
         let _ = writeln!(
             s,
             "passed {}/{} ({} skipped)",
@@ -196,13 +210,6 @@ pub fn run_cli(
         }
     }
     write!(out, "{}", report.table())?;
-    writeln!(
-        out,
-        "{} passed, {} failed, {} skipped",
-        report.passed(),
-        report.failed(),
-        report.skipped()
-    )?;
     Ok(report)
 }
 
@@ -212,25 +219,30 @@ pub fn run_file_with(path: &Path, opts: &RunOptions) -> FileReport {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
+    match std::fs::read_to_string(path) {
+        Ok(text) => run_script(&name, &text, opts),
+        Err(e) => FileReport {
+            file: name,
+            error: Some(e.to_string()),
+            ..FileReport::default()
+        },
+    }
+}
+
+/// Runs a script given as text; `name` labels the report and failures.
+pub fn run_script(name: &str, text: &str, opts: &RunOptions) -> FileReport {
     let mut report = FileReport {
-        file: name.clone(),
+        file: name.to_string(),
         ..FileReport::default()
     };
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            report.error = Some(e.to_string());
-            return report;
-        }
-    };
-    let commands = match parse_script(&text) {
+    let commands = match parse_script(text) {
         Ok(c) => c,
         Err(e) => {
             report.error = Some(e.to_string());
             return report;
         }
     };
-    let mut runner = Runner::new(name, *opts);
+    let mut runner = Runner::new(*opts);
     for cmd in &commands {
         match cmd {
             Command::Clear => runner.clear(),
@@ -272,7 +284,7 @@ struct Runner {
 type ExpectedSeries = (Labels, Vec<(i64, f64)>);
 
 impl Runner {
-    fn new(_file: String, opts: RunOptions) -> Self {
+    fn new(opts: RunOptions) -> Self {
         Runner {
             storage: MemStorage::new(),
             histogram_series: HashSet::new(),
@@ -309,7 +321,10 @@ impl Runner {
                 if let Some(name) = labels.metric_name() {
                     for suffix in ["_bucket", "_sum", "_count"] {
                         if let Some(base) = name.strip_suffix(suffix) {
-                            let l = crate::eval::labels_with_name(labels, base);
+                            let without_le = Labels::from_unsorted(
+                                labels.iter().filter(|l| l.name != "le").cloned().collect(),
+                            );
+                            let l = crate::eval::labels_with_name(&without_le, base);
                             self.histogram_series.insert(l);
                         }
                     }
@@ -343,15 +358,25 @@ impl Runner {
     }
 
     fn eval(&mut self, eval: &Eval) -> Outcome {
-        let expr = parse(&eval.expr);
+        let expr = match eval.range {
+            Some((start, end, step)) => parse_for_query(&eval.expr, step, end - start),
+            None => parse(&eval.expr),
+        };
         if self.opts.skip_native_histograms {
             if eval.mentions_histograms {
                 return Outcome::Skip;
             }
-            if let Ok(e) = &expr {
-                if self.reads_histograms(e) {
-                    return Outcome::Skip;
-                }
+            let reads = match &expr {
+                Ok(e) => self.reads_histograms(e),
+                // Without an AST, look for the names of histogram series in the text.
+                Err(_) => self
+                    .histogram_series
+                    .iter()
+                    .filter_map(|l| l.metric_name())
+                    .any(|name| contains_word(&eval.expr, name)),
+            };
+            if reads {
+                return Outcome::Skip;
             }
         }
         let expr = match expr {
@@ -437,13 +462,23 @@ impl Runner {
         }
         // Pinning every selector with `@ t` must not change the answer at other times.
         let time_functions = [
-            "days_in_month", "day_of_month", "day_of_week", "day_of_year", "end", "hour",
-            "minute", "month", "predict_linear", "range", "start", "step", "time", "timestamp",
+            "days_in_month",
+            "day_of_month",
+            "day_of_week",
+            "day_of_year",
+            "end",
+            "hour",
+            "minute",
+            "month",
+            "predict_linear",
+            "range",
+            "start",
+            "step",
+            "time",
+            "timestamp",
             "year",
         ];
-        let uses_time = time_functions
-            .iter()
-            .any(|f| contains_call(text, f));
+        let uses_time = time_functions.iter().any(|f| contains_call(text, f));
         if !uses_time && eval.expected.string.is_none() {
             let mut pinned = expr.clone();
             pin_at(&mut pinned, t);
@@ -461,9 +496,7 @@ impl Runner {
                     let result = self.query_range(&pinned, text, at - 60_000, at + 60_000, 60_000);
                     let at_t = result.map(|r| point_at(r, at, scalar));
                     if let Err(m) = self.check(eval, at_t, at, 0, true) {
-                        return Outcome::Fail(format!(
-                            "with @ {t}ms in range mode at {at}ms: {m}"
-                        ));
+                        return Outcome::Fail(format!("with @ {t}ms in range mode at {at}ms: {m}"));
                     }
                 }
             }
@@ -569,12 +602,28 @@ fn point_at(r: QueryResult, t: i64, scalar: bool) -> QueryResult {
     }
 }
 
+fn contains_word(text: &str, word: &str) -> bool {
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b':';
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = text[from..].find(word) {
+        let at = from + i;
+        let end = at + word.len();
+        if (at == 0 || !is_ident(bytes[at - 1])) && (end >= bytes.len() || !is_ident(bytes[end])) {
+            return true;
+        }
+        from = end;
+    }
+    false
+}
+
 fn contains_call(text: &str, name: &str) -> bool {
     let bytes = text.as_bytes();
     let mut from = 0;
     while let Some(i) = text[from..].find(name) {
         let at = from + i;
-        let before_ok = at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_');
+        let before_ok =
+            at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_');
         let rest = text[at + name.len()..].trim_start();
         if before_ok && rest.starts_with('(') {
             return true;
@@ -669,7 +718,9 @@ fn check_annotations(
     };
     for m in expected {
         if !got.iter().any(|g| matches(m, g)) {
-            return Err(format!("message mismatch: expected {kind} {m:?}, got {got:?}"));
+            return Err(format!(
+                "message mismatch: expected {kind} {m:?}, got {got:?}"
+            ));
         }
     }
     for g in got {
@@ -768,7 +819,10 @@ fn compare_vector(
     Ok(())
 }
 
-fn compare_matrix(expected: &[ExpectedSeries], got: &[(Labels, Vec<Sample>)]) -> Result<(), String> {
+fn compare_matrix(
+    expected: &[ExpectedSeries],
+    got: &[(Labels, Vec<Sample>)],
+) -> Result<(), String> {
     for pair in got.windows(2) {
         if pair[0].0 >= pair[1].0 {
             return Err(format!("matrix not sorted by labels at {}", pair[1].0));

@@ -4,7 +4,6 @@
 //! each block starts with a command word (`load`, `clear`, `eval…`). Series values use the
 //! expanding notation of `load` lines (`1+2x3`, `_x2`, `stale`, `{{…}}` histograms).
 
-
 use pitot_core::{Label, Labels, METRIC_NAME};
 use regex::Regex;
 
@@ -215,8 +214,8 @@ fn parse_go_float(s: &str) -> Option<f64> {
         "inf" | "infinity" => f64::INFINITY,
         "nan" => f64::NAN,
         _ => {
-            if lower.starts_with("0x") {
-                parse_hex_float(&lower[2..])?
+            if let Some(hex) = lower.strip_prefix("0x") {
+                parse_hex_float(hex)?
             } else {
                 if !lower
                     .chars()
@@ -283,7 +282,8 @@ pub fn parse_series_labels(line: &str) -> Result<(Labels, &str), String> {
                 s
             } else {
                 let start = pos;
-                while pos < bytes.len() && (bytes[pos].is_ascii_alphanumeric() || bytes[pos] == b'_')
+                while pos < bytes.len()
+                    && (bytes[pos].is_ascii_alphanumeric() || bytes[pos] == b'_')
                 {
                     pos += 1;
                 }
@@ -449,10 +449,12 @@ fn expand_item(item: &str, out: &mut Vec<SlotValue>) -> Result<(), String> {
     if item.starts_with("{{") {
         // Histogram, possibly with `xN` or `+{{…}}xN`.
         let times = match item.rfind("}}x") {
-            Some(i) => item[i + 3..]
-                .parse::<usize>()
-                .map_err(|_| format!("bad repetition in {item:?}"))?
-                + 1,
+            Some(i) => {
+                item[i + 3..]
+                    .parse::<usize>()
+                    .map_err(|_| format!("bad repetition in {item:?}"))?
+                    + 1
+            }
             None => 1,
         };
         out.extend(std::iter::repeat_n(SlotValue::Histogram, times));
@@ -471,9 +473,15 @@ fn expand_item(item: &str, out: &mut Vec<SlotValue>) -> Result<(), String> {
         out.extend(std::iter::repeat_n(SlotValue::Omitted, n));
         return Ok(());
     }
-    if let Some(v) = parse_number(item) {
-        out.push(SlotValue::Float(v));
-        return Ok(());
+    // `<head>x<digits>` is a repetition (so `0x59` is 0 repeated, not hex 0x59).
+    let looks_repeated = item.rfind('x').is_some_and(|x| {
+        x > 0 && x + 1 < item.len() && item[x + 1..].bytes().all(|b| b.is_ascii_digit())
+    });
+    if !looks_repeated {
+        if let Some(v) = parse_number(item) {
+            out.push(SlotValue::Float(v));
+            return Ok(());
+        }
     }
     // `NxK`, `N+DxK`, `N-DxK`.
     let x = item
@@ -495,8 +503,8 @@ fn expand_item(item: &str, out: &mut Vec<SlotValue>) -> Result<(), String> {
     let (base, delta) = match split {
         Some(i) => {
             let base_str = &head[..i];
-            let delta = parse_number(&head[i + 1..])
-                .ok_or_else(|| format!("bad delta in {item:?}"))?;
+            let delta =
+                parse_number(&head[i + 1..]).ok_or_else(|| format!("bad delta in {item:?}"))?;
             let sign = if hb[i] == b'-' { -1.0 } else { 1.0 };
             (base_str, sign * delta)
         }
@@ -536,16 +544,22 @@ struct Patterns {
 fn patterns() -> Patterns {
     Patterns {
         load: Regex::new(r"^load(?:_(with_nhcb))?\s+(.+?)$").expect("valid regex"),
-        instant: Regex::new(r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$")
-            .expect("valid regex"),
+        instant: Regex::new(
+            r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$",
+        )
+        .expect("valid regex"),
         range: Regex::new(
             r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$",
         )
         .expect("valid regex"),
-        expect: Regex::new(r"^expect\s+(ordered|fail|warn|no_warn|info|no_info)(?:\s+(regex|msg):(.+))?$")
-            .expect("valid regex"),
-        range_vector: Regex::new(r"^expect\s+range\s+vector\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+)$")
-            .expect("valid regex"),
+        expect: Regex::new(
+            r"^expect\s+(ordered|fail|warn|no_warn|info|no_info)(?:\s+(regex|msg):(.+))?$",
+        )
+        .expect("valid regex"),
+        range_vector: Regex::new(
+            r"^expect\s+range\s+vector\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+)$",
+        )
+        .expect("valid regex"),
     }
 }
 
@@ -745,7 +759,10 @@ fn parse_eval(
         if eval.at_ms.is_some() && eval.expected.range_vector.is_none() && values.len() != 1 {
             return Err(err(
                 jl,
-                format!("expected one value in an instant eval, got {}", values.len()),
+                format!(
+                    "expected one value in an instant eval, got {}",
+                    values.len()
+                ),
             ));
         }
         eval.expected.series.push((labels, values));
@@ -777,11 +794,9 @@ mod tests {
         assert_eq!(v[3], SlotValue::Omitted);
         assert!(matches!(v[4], SlotValue::Float(x) if pitot_core::is_stale_nan(x)));
         assert_eq!(v[10..12], [f(-1.0), f(-2.0)]);
-        assert_eq!(parse_values("1e3 0x10 -Inf").unwrap()[1], f(16.0));
-        assert_eq!(
-            parse_values("{{schema:0 sum:1}}x2 1").unwrap().len(),
-            4
-        );
+        assert_eq!(parse_values("1e3 0x1f -Inf").unwrap()[1], f(31.0));
+        assert_eq!(parse_values("0x59").unwrap().len(), 60);
+        assert_eq!(parse_values("{{schema:0 sum:1}}x2 1").unwrap().len(), 4);
     }
 
     #[test]
