@@ -18,6 +18,11 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
+        // libFuzzer's hook aborts on any panic, before `catch_unwind` in
+        // `pitot_promql::parse_guarded` can turn a panic of the third-party parser into an
+        // error as it does in the server. Restore plain unwinding: a panic anywhere else
+        // still unwinds out of the target and aborts, so it is still found.
+        std::panic::set_hook(Box::new(|_| {}));
         let tenant = TenantId::new("fuzz").unwrap();
         let storage = MemStorage::new();
         for (i, job) in ["api", "web", "db"].iter().enumerate() {

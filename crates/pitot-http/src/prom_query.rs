@@ -173,6 +173,14 @@ fn timeout(state: &AppStateRef, params: &Params) -> Result<Duration, ApiError> {
     }
 }
 
+/// An engine whose own deadline is this request's timeout: evaluation is synchronous once
+/// data is fetched, so the engine must check the deadline itself.
+fn engine_with_timeout(state: &AppStateRef, limit: Duration) -> pitot_promql::Engine {
+    let mut options = state.engine.options().clone();
+    options.timeout = limit;
+    pitot_promql::Engine::new(options)
+}
+
 async fn run<F>(state: &AppStateRef, limit: Duration, query: F) -> Result<QueryResult, ApiError>
 where
     F: std::future::Future<Output = Result<QueryResult, PromqlError>>,
@@ -209,12 +217,8 @@ async fn instant(
     let t = params.time_ms("time", now_ms())?;
     let limit = timeout(&state, &params)?;
     let queryable = SeriesLimited::new(state.queryable.clone(), state.query_limits.max_series);
-    let result = run(
-        &state,
-        limit,
-        state.engine.instant(&queryable, &tenant, &expr, t),
-    )
-    .await?;
+    let engine = engine_with_timeout(&state, limit);
+    let result = run(&state, limit, engine.instant(&queryable, &tenant, &expr, t)).await?;
     Ok(result_json(result))
 }
 

@@ -2,7 +2,7 @@
 
 use pitot_core::{Matcher, METRIC_NAME};
 use promql_parser::label::MatchOp;
-use promql_parser::parser::{self, Expr};
+use promql_parser::parser::Expr;
 
 use crate::ApiError;
 
@@ -11,7 +11,7 @@ use crate::ApiError;
 /// match the empty string, as Prometheus requires, so a selector cannot select every
 /// series by accident.
 pub fn parse_selector(input: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
-    let expr = parser::parse(input)
+    let expr = pitot_promql::parse_guarded(input)
         .map_err(|e| ApiError::bad_data(format!("invalid match[] selector {input:?}: {e}")))?;
     let Expr::VectorSelector(vs) = expr else {
         return Err(ApiError::bad_data(format!(

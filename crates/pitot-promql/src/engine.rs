@@ -67,7 +67,19 @@ pub fn parse(query: &str) -> Result<Expr, PromqlError> {
 pub fn parse_for_query(query: &str, step_ms: i64, range_ms: i64) -> Result<Expr, PromqlError> {
     let ctx = crate::preprocess::DurationContext { step_ms, range_ms };
     let text = crate::preprocess::expand(query, ctx)?;
-    promql_parser::parser::parse(&text).map_err(PromqlError::Parse)
+    parse_guarded(&text)
+}
+
+/// Runs the third-party parser so that a panic inside it (it converts huge numbers to
+/// durations without checking, for one) becomes a parse error instead of taking the
+/// request down: no query text may crash the server.
+pub fn parse_guarded(text: &str) -> Result<Expr, PromqlError> {
+    match std::panic::catch_unwind(|| promql_parser::parser::parse(text)) {
+        Ok(result) => result.map_err(PromqlError::Parse),
+        Err(_) => Err(PromqlError::Parse(
+            "the query could not be parsed (a number or duration in it is out of range)".into(),
+        )),
+    }
 }
 
 impl Engine {

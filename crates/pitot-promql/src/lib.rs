@@ -37,6 +37,8 @@ mod preprocess;
 pub mod promqltest;
 mod value;
 
-pub use engine::{parse, parse_for_query, Engine, EngineOptions, MAX_POINTS_PER_SERIES};
+pub use engine::{
+    parse, parse_for_query, parse_guarded, Engine, EngineOptions, MAX_POINTS_PER_SERIES,
+};
 pub use error::{ErrorKind, PromqlError};
 pub use value::{QueryResult, Value};

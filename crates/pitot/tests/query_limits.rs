@@ -87,3 +87,28 @@ fn series_samples_length_and_resolution_limits_name_themselves() {
     assert_eq!(status, 400, "{msg}");
     assert!(msg.contains("11,000 points"), "{msg}");
 }
+
+#[test]
+fn timeout_names_itself_and_huge_subqueries_hit_the_sample_limit() {
+    let server = TestServer::start(&["--query-max-samples", "1000000000"]);
+    let (status, kind, msg) = error_of(
+        &server,
+        "/api/v1/query",
+        &[
+            ("query", "count_over_time(vector(1)[60d:1s])"),
+            ("timeout", "0.05"),
+        ],
+    );
+    assert_eq!((status, kind.as_str()), (503, "timeout"), "{msg}");
+    assert!(msg.contains("timeout=50ms"), "{msg}");
+    let (status, kind, msg) = error_of(
+        &server,
+        "/api/v1/query",
+        &[("query", "max_over_time(rate(x[1m])[2061466978m:1m])")],
+    );
+    assert_eq!((status, kind.as_str()), (422, "execution"), "{msg}");
+    assert!(msg.contains("max_samples"), "{msg}");
+    // The server still answers afterwards.
+    let data = server.get_data(&server.initial_token, "/api/v1/query", &[("query", "1+1")]);
+    assert_eq!(data["result"][1], "2");
+}
