@@ -56,7 +56,7 @@ pub fn router() -> Router<AppStateRef> {
 /// Parses a duration parameter: float seconds or a Prometheus duration (`1m30s`).
 fn duration_param(name: &str, raw: &str) -> Result<Duration, ApiError> {
     if let Ok(secs) = raw.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 && secs < 1e12 {
+        if secs.is_finite() && (0.0..1e12).contains(&secs) {
             return Ok(Duration::from_secs_f64(secs));
         }
     } else if let Ok(d) = promql_parser::util::parse_duration(raw) {

@@ -66,6 +66,14 @@ fn is_lower_hex(text: &str, len: usize) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// A fresh random secret of 256 bits, hex-encoded, prefixed `pitot_platform_` so it is
+/// recognisable; used for the operator's platform token.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; TOKEN_SECRET_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{TOKEN_PREFIX}platform_{}", hex::encode(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,12 +138,4 @@ mod tests {
             assert!(parse(&bad).is_none(), "{bad:?} should not parse");
         }
     }
-}
-
-/// A fresh random secret of 256 bits, hex-encoded, prefixed `pitot_platform_` so it is
-/// recognisable; used for the operator's platform token.
-pub fn random_secret() -> String {
-    let mut bytes = [0u8; TOKEN_SECRET_BYTES];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("{TOKEN_PREFIX}platform_{}", hex::encode(bytes))
 }

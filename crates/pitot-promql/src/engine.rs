@@ -35,6 +35,12 @@ pub struct EngineOptions {
     /// Step of subqueries written without one (`x[1h:]`): Prometheus uses the global
     /// evaluation interval, 1m by default.
     pub default_subquery_step: Duration,
+    /// Prometheus 3's experimental delayed name removal (feature flag
+    /// `promql-delayed-name-removal`, off by default in the Prometheus server, on in
+    /// Prometheus' own test engine): an operation that drops `__name__` only marks the
+    /// series and names are removed when the result is built. Off, the name is removed at
+    /// the node that drops it, and series that then share a label set are an error there.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for EngineOptions {
@@ -44,6 +50,7 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
             default_subquery_step: Duration::from_secs(60),
+            delayed_name_removal: false,
         }
     }
 }
@@ -303,6 +310,7 @@ impl Engine {
             samples_in_use: 0,
             annotations: Annotations::default(),
             query,
+            delayed_name_removal: self.opts.delayed_name_removal,
         };
         let val = ev.eval(expr, &grid)?;
         Ok((val, ev.annotations))
@@ -395,7 +403,7 @@ fn duplicate_labelset() -> PromqlError {
 
 /// Removes names marked for removal, merges series that end up with the same labels, and
 /// fails if two of them have a point at the same step.
-fn finalize_series(series: Vec<Series>) -> Result<Vec<Series>, PromqlError> {
+pub(crate) fn finalize_series(series: Vec<Series>) -> Result<Vec<Series>, PromqlError> {
     let mut out: Vec<Series> = Vec::with_capacity(series.len());
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for s in series {

@@ -16,9 +16,14 @@
 //! operators) are still applied step by step. An instant query is a range query of one
 //! step.
 //!
-//! Metric names are removed the way Prometheus 3 does with delayed name removal: an
-//! operation that drops the name only marks the series, and names are removed when the
-//! result is built, so that intermediate results of different metrics do not collide.
+//! An operation that drops the metric name only marks the series. By default (as in a
+//! Prometheus server, where delayed name removal is an experimental feature flag that is
+//! off) the marked names are removed when the node's value is built, and series that
+//! then share a label set are an error there. With
+//! [`EngineOptions::delayed_name_removal`] (Prometheus 3's `promql-delayed-name-removal`,
+//! on in Prometheus' test engine and so in [`promqltest`]) names are removed only when the
+//! query's result is built, so that intermediate results of different metrics do not
+//! collide; aggregations that keep `__name__` (`by (__name__)`) keep the mark.
 //!
 //! Selection is `async` (storage may fetch chunks), evaluation is not: once data is in
 //! memory the query is pure CPU work, so callers on an async runtime should run large

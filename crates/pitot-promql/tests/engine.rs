@@ -180,6 +180,100 @@ eval instant at 5m last_over_time(a_total[5m])
     );
 }
 
+/// Data for the name-removal tests: two counters that differ only in their name, and two
+/// gauges that do not collide once their names are gone.
+const NAME_DATA: &str = r#"
+load 1m
+  a_total{instance="i1"} 0+1x10
+  b_total{instance="i1"} 0+2x10
+  up{instance="i1"} 1x10
+  queue_depth{instance="i1", queue="q"} 3x10
+"#;
+
+fn assert_script_with(name: &str, text: &str, opts: &RunOptions) {
+    let report = run_script(name, text, opts);
+    assert!(report.error.is_none(), "script error: {:?}", report.error);
+    let failures: Vec<String> = report.failures.iter().map(|f| f.to_string()).collect();
+    assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+    assert!(report.passed > 0);
+}
+
+#[test]
+fn names_are_removed_at_once_without_delayed_name_removal() {
+    let opts = RunOptions {
+        immediate_name_removal: true,
+        ..RunOptions::default()
+    };
+    let script = format!(
+        "{NAME_DATA}{}",
+        r#"
+# rate() has already dropped the name, so there is nothing to copy.
+eval instant at 5m label_replace(rate(a_total[5m]), "n", "$1", "__name__", "(.*)")
+  {instance="i1"} 0.016666666666666666
+
+eval instant at 5m sum by (instance) (rate({__name__=~"a_total|b_total"}[5m]))
+  expect fail msg:vector cannot contain metrics with the same labelset
+
+eval instant at 5m {__name__=~"a_total|b_total"} * 2
+  expect fail msg:vector cannot contain metrics with the same labelset
+
+eval instant at 5m count by (__name__) (abs({__name__=~"up|queue_depth"}))
+  {} 2
+
+eval instant at 5m count_values by (__name__) ("v", abs(queue_depth))
+  {v="3"} 1
+
+eval instant at 5m count_values by (__name__) ("v", queue_depth * 1)
+  {v="3"} 1
+
+eval instant at 5m count_values by (__name__) ("v", queue_depth)
+  queue_depth{v="3"} 1
+
+eval instant at 5m label_replace(rate(a_total[5m]), "__name__", "a_rate", "instance", "(.*)")
+  a_rate{instance="i1"} 0.016666666666666666
+
+eval range from 0 to 2m step 1m abs(a_total) or abs(b_total)
+  {instance="i1"} 0 1 2
+"#
+    );
+    assert_script_with("immediate_names", &script, &opts);
+}
+
+#[test]
+fn names_are_removed_late_with_delayed_name_removal() {
+    let script = format!(
+        "{NAME_DATA}{}",
+        r#"
+# The name rate() marked for removal is still there for label_replace to read.
+eval instant at 5m label_replace(rate(a_total[5m]), "n", "$1", "__name__", "(.*)")
+  {instance="i1", n="a_total"} 0.016666666666666666
+
+eval instant at 5m sum by (instance) (rate({__name__=~"a_total|b_total"}[5m]))
+  {instance="i1"} 0.05
+
+eval instant at 5m count by (__name__) (abs({__name__=~"up|queue_depth"}))
+  expect fail msg:vector cannot contain metrics with the same labelset
+
+# The removal mark survives count_values by (__name__), as it does sum by (__name__).
+eval instant at 5m count_values by (__name__) ("v", abs(queue_depth))
+  {v="3"} 1
+
+eval instant at 5m count_values by (__name__) ("v", queue_depth * 1)
+  {v="3"} 1
+
+eval instant at 5m sum by (__name__) (abs(queue_depth))
+  {} 3
+
+eval instant at 5m count_values by (__name__) ("v", queue_depth)
+  queue_depth{v="3"} 1
+
+eval instant at 5m count_values("__name__", abs(queue_depth))
+  {__name__="3"} 1
+"#
+    );
+    assert_script_with("delayed_names", &script, &RunOptions::default());
+}
+
 #[test]
 fn subqueries_align_to_absolute_steps() {
     assert_script(

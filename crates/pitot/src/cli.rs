@@ -179,6 +179,10 @@ pub struct ServeArgs {
     /// Longest range of a range query; 0s disables [default: 721h].
     #[arg(long, env = "PITOT_QUERY_MAX_LENGTH")]
     pub query_max_length: Option<String>,
+    /// Remove metric names at the end of the query, as Prometheus 3 does with
+    /// `--enable-feature=promql-delayed-name-removal` [default: false].
+    #[arg(long, env = "PITOT_QUERY_DELAYED_NAME_REMOVAL")]
+    pub query_delayed_name_removal: Option<bool>,
     /// Largest decompressed remote-write message in bytes [default: 100 MiB].
     #[arg(long, env = "PITOT_MAX_DECOMPRESSED_BYTES")]
     pub max_decompressed_bytes: Option<usize>,
@@ -217,6 +221,7 @@ impl ServeArgs {
             query_max_concurrent => query.max_concurrent,
             query_max_series => query.max_series,
             query_max_length => query.max_length,
+            query_delayed_name_removal => query.delayed_name_removal,
         );
         macro_rules! set_opt {
             ($($flag:ident => $($field:ident).+),* $(,)?) => {

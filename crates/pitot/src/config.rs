@@ -44,6 +44,9 @@ pub struct QueryConfig {
     pub max_series: usize,
     /// Longest range a range query may cover (`721h`); `0s` disables.
     pub max_length: String,
+    /// Prometheus 3's experimental delayed name removal (its feature flag
+    /// `promql-delayed-name-removal`); off, as in a default Prometheus server.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for QueryConfig {
@@ -55,6 +58,7 @@ impl Default for QueryConfig {
             max_concurrent: 20,
             max_series: 500_000,
             max_length: "721h".into(),
+            delayed_name_removal: false,
         }
     }
 }

@@ -56,6 +56,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             lookback_delta: duration("query.lookback_delta", &config.query.lookback_delta)?,
             max_samples: config.query.max_samples,
             timeout: duration("query.timeout", &config.query.timeout)?,
+            delayed_name_removal: config.query.delayed_name_removal,
             ..Default::default()
         }),
         query_limits: pitot_http::QueryLimits {

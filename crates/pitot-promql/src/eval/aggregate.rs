@@ -232,10 +232,15 @@ impl Evaluator<'_> {
                                 continue;
                             };
                             let labels = set(&groups[gi], &label, &format_float(v));
+                            // A kept metric name stays marked for removal, as for the
+                            // other aggregations (unless the count label is the name).
+                            let drop_name = label != METRIC_NAME
+                                && groups[gi].get(METRIC_NAME).is_some()
+                                && idxs.first().is_some_and(|&si| input[si].drop_name);
                             let oi = *out_index.entry(labels.clone()).or_insert_with(|| {
                                 out.push(Series {
                                     labels,
-                                    drop_name: false,
+                                    drop_name,
                                     points: vec![None; n],
                                 });
                                 out.len() - 1

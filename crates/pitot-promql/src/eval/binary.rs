@@ -98,7 +98,14 @@ impl Evaluator<'_> {
                     T_LAND => Ok(Val::Vector(set_and(l, &r, &modifier.matching, g.len()))),
                     T_LOR => Ok(Val::Vector(set_or(l, r, &modifier.matching, g.len()))),
                     T_LUNLESS => Ok(Val::Vector(set_unless(l, &r, &modifier.matching, g.len()))),
-                    _ => Ok(Val::Vector(vector_vector(op, modifier, l, r, g.len())?)),
+                    _ => Ok(Val::Vector(vector_vector(
+                        op,
+                        modifier,
+                        l,
+                        r,
+                        g.len(),
+                        self.delayed_name_removal,
+                    )?)),
                 }
             }
             _ => Err(PromqlError::BadQuery(
@@ -270,6 +277,7 @@ fn vector_vector(
     l: Vec<Series>,
     r: Vec<Series>,
     n: usize,
+    delayed_name_removal: bool,
 ) -> Result<Vec<Series>, PromqlError> {
     let matching = &modifier.matching;
     // The side whose match groups must be unique per step, and which side is "many".
@@ -308,6 +316,7 @@ fn vector_vector(
         modifier,
         one_is_left,
         n,
+        delayed_name_removal,
         series: Vec::new(),
         index: HashMap::new(),
         pairs: HashMap::new(),
@@ -393,6 +402,9 @@ struct Matched<'m> {
     modifier: &'m BinModifier,
     one_is_left: bool,
     n: usize,
+    /// Without delayed name removal a dropped name is removed from the result labels at
+    /// once, so that results that then collide are matching errors here.
+    delayed_name_removal: bool,
     series: Vec<Series>,
     index: HashMap<(Labels, bool), usize>,
     /// Output series per (many, one) pair; filled-in operands are `None`.
@@ -418,7 +430,10 @@ impl Matched<'_> {
         let out_idx = match self.pairs.get(&key) {
             Some(&i) => i,
             None => {
-                let labels = result_labels(self.op, self.modifier, many.1, one.1);
+                let mut labels = result_labels(self.op, self.modifier, many.1, one.1);
+                if labels.1 && !self.delayed_name_removal {
+                    labels = (super::labels::drop_metric_name(&labels.0), false);
+                }
                 let i = match self.index.get(&labels) {
                     Some(&i) => i,
                     None => {

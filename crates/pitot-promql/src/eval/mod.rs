@@ -206,6 +206,9 @@ pub(crate) struct Evaluator<'a> {
     pub annotations: Annotations,
     /// The query text, to locate annotation positions.
     pub query: &'a str,
+    /// Prometheus' delayed name removal: names marked for removal stay until the result
+    /// is built. Off, [`Evaluator::eval`] removes them at the node that marked them.
+    pub delayed_name_removal: bool,
 }
 
 pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
@@ -277,6 +280,21 @@ impl<'a> Evaluator<'a> {
 
     /// Evaluates `e` over every step of `g`.
     pub fn eval(&mut self, e: &Expr, g: &Grid) -> Result<Val, PromqlError> {
+        let val = self.eval_node(e, g)?;
+        if self.delayed_name_removal {
+            return Ok(val);
+        }
+        // Without delayed name removal the name goes at the node that drops it; series
+        // that then share a label set at a step are an error, as in Prometheus.
+        Ok(match val {
+            Val::Vector(series) if series.iter().any(|s| s.drop_name) => {
+                Val::Vector(crate::engine::finalize_series(series)?)
+            }
+            other => other,
+        })
+    }
+
+    fn eval_node(&mut self, e: &Expr, g: &Grid) -> Result<Val, PromqlError> {
         self.check_deadline()?;
         match e {
             Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; g.len()])),

@@ -34,6 +34,9 @@ use crate::{Engine, EngineOptions, PromqlError, QueryResult, Value};
 pub struct RunOptions {
     /// Count evals that read native histograms as skipped rather than failed.
     pub skip_native_histograms: bool,
+    /// Evaluate without delayed name removal (the Prometheus server's default) instead
+    /// of with it, as Prometheus' test engine and so the upstream scripts assume.
+    pub immediate_name_removal: bool,
 }
 
 /// One failing eval.
@@ -154,6 +157,8 @@ pub fn test_engine_options() -> EngineOptions {
         max_samples: 10_000,
         timeout: Duration::from_secs(100),
         default_subquery_step: Duration::from_secs(60),
+        // Prometheus' test engine enables delayed name removal.
+        delayed_name_removal: true,
     }
 }
 
@@ -171,6 +176,7 @@ pub fn test_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 pub fn run_dir(dir: &Path, skip_native_histograms: bool) -> std::io::Result<Report> {
     let opts = RunOptions {
         skip_native_histograms,
+        ..RunOptions::default()
     };
     let files = test_files(dir)?;
     Ok(Report {
@@ -193,6 +199,7 @@ pub fn run_cli(
 ) -> std::io::Result<Report> {
     let opts = RunOptions {
         skip_native_histograms,
+        ..RunOptions::default()
     };
     let mut report = Report::default();
     for p in paths {
@@ -289,7 +296,10 @@ impl Runner {
             storage: MemStorage::new(),
             histogram_series: HashSet::new(),
             tenant: TenantId::new("promqltest").expect("valid tenant"),
-            engine: Engine::new(test_engine_options()),
+            engine: Engine::new(EngineOptions {
+                delayed_name_removal: !opts.immediate_name_removal,
+                ..test_engine_options()
+            }),
             opts,
         }
     }
