@@ -11,7 +11,6 @@ mod names;
 mod sample;
 mod scope;
 mod tenant;
-mod unescape;
 
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
@@ -19,4 +18,3 @@ pub use names::{is_valid_label_name, is_valid_metric_name};
 pub use sample::{is_stale_nan, Sample, STALE_NAN};
 pub use scope::{Scope, ScopeError};
 pub use tenant::{TenantId, TenantIdError};
-pub use unescape::unescape_string;

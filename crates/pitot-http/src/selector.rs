@@ -36,11 +36,8 @@ pub fn parse_selector(input: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
                 MatchOp::Re(_) => "=~",
                 MatchOp::NotRe(_) => "!~",
             };
-            let value = pitot_core::unescape_string(&m.value).map_err(|e| {
-                ApiError::bad_data(format!("invalid match[] selector {input:?}: {e}"))
-            })?;
             set.push(
-                Matcher::from_op(m.name.clone(), op, &value)
+                Matcher::from_op(m.name.clone(), op, &m.value)
                     .map_err(|e| ApiError::bad_data(e.to_string()))?,
             );
         }
