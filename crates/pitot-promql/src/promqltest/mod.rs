@@ -132,18 +132,12 @@ impl Report {
                     .unwrap_or_default()
             );
         }
+        // The last line is the contract: `N passed, M failed, K skipped`.
         let _ = writeln!(
             s,
             "{} passed, {} failed, {} skipped",
             self.passed(),
             self.failed(),
-            self.skipped()
-        );
-        let _ = writeln!(
-            s,
-            "passed {}/{} ({} skipped)",
-            self.passed(),
-            self.passed() + self.failed(),
             self.skipped()
         );
         s
