@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use pitot_core::{Labels, Sample, Scope};
+use pitot_core::{Labels, Sample, Scope, TenantId};
 use pitot_promql::{
     ErrorKind, PromqlError, QueryResult, Value as PromValue, MAX_POINTS_PER_SERIES,
 };
@@ -198,6 +198,27 @@ where
     }
 }
 
+/// What both query endpoints start with: the caller's tenant (`metrics:read`), the
+/// parameters, and the non-empty `query`.
+async fn query_request(
+    state: &AppStateRef,
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<String>,
+    body: Body,
+) -> Result<(TenantId, Params, String), ApiError> {
+    let tenant = authenticate(state, headers)
+        .await?
+        .require(Scope::MetricsRead)?;
+    let params = params(state, method, headers, query, body).await?;
+    let expr = params
+        .get("query")
+        .filter(|q| !q.is_empty())
+        .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is missing"))?
+        .to_string();
+    Ok((tenant, params, expr))
+}
+
 async fn instant(
     State(state): State<AppStateRef>,
     method: Method,
@@ -205,15 +226,7 @@ async fn instant(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let tenant = authenticate(&state, &headers)
-        .await?
-        .require(Scope::MetricsRead)?;
-    let params = params(&state, &method, &headers, query, body).await?;
-    let expr = params
-        .get("query")
-        .filter(|q| !q.is_empty())
-        .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is missing"))?
-        .to_string();
+    let (tenant, params, expr) = query_request(&state, &method, &headers, query, body).await?;
     let t = params.time_ms("time", now_ms())?;
     let limit = timeout(&state, &params)?;
     let queryable = SeriesLimited::new(state.queryable.clone(), state.query_limits.max_series);
@@ -229,15 +242,7 @@ async fn range(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let tenant = authenticate(&state, &headers)
-        .await?
-        .require(Scope::MetricsRead)?;
-    let params = params(&state, &method, &headers, query, body).await?;
-    let expr = params
-        .get("query")
-        .filter(|q| !q.is_empty())
-        .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is missing"))?
-        .to_string();
+    let (tenant, params, expr) = query_request(&state, &method, &headers, query, body).await?;
     let start = required_time(&params, "start")?;
     let end = required_time(&params, "end")?;
     if end < start {
