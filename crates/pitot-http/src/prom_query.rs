@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use pitot_core::{Labels, Sample, Scope, TenantId};
+use pitot_core::{Sample, Scope, TenantId};
 use pitot_promql::{
     ErrorKind, PromqlError, QueryResult, Value as PromValue, MAX_POINTS_PER_SERIES,
 };
@@ -19,6 +19,7 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::authenticate;
 use crate::params::{parse_time_ms, Params};
+use crate::prom_read::labels_json;
 use crate::remote_write::read_body;
 use crate::{ApiError, AppStateRef};
 
@@ -116,23 +117,15 @@ fn point(s: &Sample) -> Value {
     Value::Array(vec![timestamp(s.t), Value::String(format_value(s.v))])
 }
 
-fn metric(labels: &Labels) -> Value {
-    let mut map = Map::new();
-    for l in labels {
-        map.insert(l.name.clone(), Value::String(l.value.clone()));
-    }
-    Value::Object(map)
-}
-
 fn result_json(result: QueryResult) -> Response {
     let data = match &result.value {
         PromValue::Vector(v) => json!({
             "resultType": "vector",
-            "result": v.iter().map(|(l, s)| json!({"metric": metric(l), "value": point(s)})).collect::<Vec<_>>(),
+            "result": v.iter().map(|(l, s)| json!({"metric": labels_json(l), "value": point(s)})).collect::<Vec<_>>(),
         }),
         PromValue::Matrix(m) => json!({
             "resultType": "matrix",
-            "result": m.iter().map(|(l, ss)| json!({"metric": metric(l), "values": ss.iter().map(point).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+            "result": m.iter().map(|(l, ss)| json!({"metric": labels_json(l), "values": ss.iter().map(point).collect::<Vec<_>>()})).collect::<Vec<_>>(),
         }),
         PromValue::Scalar(t, v) => {
             json!({"resultType": "scalar", "result": point(&Sample::new(*t, *v))})

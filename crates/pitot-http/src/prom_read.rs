@@ -45,6 +45,16 @@ struct ReadRequest {
     selectors: Vec<Vec<Matcher>>,
 }
 
+impl ReadRequest {
+    /// The matcher sets to union; one empty set (every series) without `match[]`.
+    fn matcher_sets(&self) -> Vec<&[Matcher]> {
+        if self.selectors.is_empty() {
+            return vec![&[]];
+        }
+        self.selectors.iter().map(Vec::as_slice).collect()
+    }
+}
+
 async fn read_request(
     state: &AppState,
     method: &Method,
@@ -83,7 +93,8 @@ fn success(data: Value) -> Response {
     Json(Value::Object(body)).into_response()
 }
 
-fn labels_json(labels: &Labels) -> Value {
+/// A label set as the Prometheus API writes it: `{"name": "value", ...}`.
+pub(crate) fn labels_json(labels: &Labels) -> Value {
     let mut map = Map::new();
     for l in labels {
         map.insert(l.name.clone(), Value::String(l.value.clone()));
@@ -157,12 +168,8 @@ async fn labels(
     let req = read_request(&state, &method, &headers, query, body).await?;
     let querier = state.queryable.querier(&req.tenant, req.start, req.end)?;
     let mut names = BTreeSet::new();
-    if req.selectors.is_empty() {
-        names.extend(querier.label_names(&[]).await?);
-    } else {
-        for set in &req.selectors {
-            names.extend(querier.label_names(set).await?);
-        }
+    for set in req.matcher_sets() {
+        names.extend(querier.label_names(set).await?);
     }
     let limit = limit_param(&req.params)?;
     Ok(success(json!(names
@@ -184,12 +191,8 @@ async fn label_values(
     }
     let querier = state.queryable.querier(&req.tenant, req.start, req.end)?;
     let mut values = BTreeSet::new();
-    if req.selectors.is_empty() {
-        values.extend(querier.label_values(&name, &[]).await?);
-    } else {
-        for set in &req.selectors {
-            values.extend(querier.label_values(&name, set).await?);
-        }
+    for set in req.matcher_sets() {
+        values.extend(querier.label_values(&name, set).await?);
     }
     let limit = limit_param(&req.params)?;
     Ok(success(json!(values
