@@ -12,15 +12,22 @@
 //! can evaluate many steps over one decoded series.
 //!
 //! The write side is [`MetricsAppender`]: a batch of series for one tenant, acknowledged
-//! only once durable.
+//! only once durable. The [`logs`](LogAppender) half is the same contract for log
+//! streams (Loki push in, LogQL out).
 
 mod append;
 mod limit;
+mod logs;
 mod merge;
 mod query;
 
 pub use append::{AppendOutcome, MetricsAppender, RejectReason, Rejection, SeriesBatch};
 pub use limit::SeriesLimited;
+pub use logs::{
+    LogAppendOutcome, LogAppender, LogEntry, LogEntryIter, LogIndexStats, LogQuerier, LogQueryable,
+    LogQueryableRef, LogRejectReason, LogRejection, LogSelectHints, LogStream, LogStreamBatch,
+    LogStreamSet,
+};
 pub use merge::{merge_iters, MergeQuerier, MergeQueryable};
 pub use query::{
     Querier, Queryable, QueryableRef, SampleIter, SelectHints, Series, SeriesSet, StorageError,

@@ -1,0 +1,1 @@
+//! LogQL for Pitot (work in progress).

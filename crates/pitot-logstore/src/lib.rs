@@ -1,0 +1,1 @@
+//! Log storage engine for Pitot (work in progress).
