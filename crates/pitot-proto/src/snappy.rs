@@ -15,6 +15,12 @@ pub enum BodyError {
         /// The configured limit.
         limit: usize,
     },
+    /// The gzip stream is invalid.
+    #[error("body is not valid gzip: {0}")]
+    Gzip(String),
+    /// The JSON document is malformed or has the wrong shape; the message names the field.
+    #[error("body is not a valid JSON push request: {0}")]
+    Json(String),
     /// The protobuf message is malformed.
     #[error("body is not a valid protobuf {message}: {reason}")]
     Protobuf {
