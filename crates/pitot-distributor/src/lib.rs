@@ -1,4 +1,4 @@
-//! Pitot's ingest entry point for metrics.
+//! Pitot's ingest entry point for metrics and (in [`logs`]) for logs.
 //!
 //! The distributor turns a decoded remote-write request into validated series, checks
 //! them against the tenant's limits, hands the valid ones to storage (which returns only
@@ -13,6 +13,7 @@
 
 mod discarded;
 mod limits;
+pub mod logs;
 mod metadata;
 mod push;
 mod validate;

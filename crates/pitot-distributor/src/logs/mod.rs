@@ -1,0 +1,294 @@
+//! The logs half of the distributor: Loki pushes are validated stream by stream and
+//! entry by entry, valid entries are stored (durably) even when others are refused, and
+//! refusals are counted by tenant and Loki's reason IDs. Accepted entries are also
+//! offered to live-tail subscribers.
+
+mod limits;
+mod reason;
+mod stream_labels;
+mod validate;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use pitot_core::TenantId;
+use pitot_proto::loki_push::PushStream;
+use pitot_storage_api::{LogAppender, LogRejectReason, LogStreamBatch};
+use tokio::sync::broadcast;
+
+pub use limits::LogValidationLimits;
+pub use reason::LogDiscardReason;
+pub use stream_labels::parse_stream_labels;
+pub use validate::LogRefusal;
+
+use crate::{DiscardedCounters, PushError, TenantCounters};
+use validate::{describe_stream, rfc3339, validate_entry, validate_stream_labels, TimeWindow};
+
+/// Most refusal messages returned in one response; the rest are only counted.
+const MAX_MESSAGES: usize = 10;
+
+/// What a log push did.
+#[derive(Debug, Clone, Default)]
+pub struct LogPushOutcome {
+    /// Entries stored (and durable).
+    pub accepted: usize,
+    /// Raw line bytes stored.
+    pub accepted_bytes: usize,
+    /// Entries discarded, for any reason.
+    pub discarded: usize,
+    /// The first refusals, each naming the stream and the rule; empty when everything
+    /// was stored.
+    pub errors: Vec<String>,
+}
+
+/// Entries just stored for one tenant, as live tail sees them.
+#[derive(Debug)]
+pub struct TailBatch {
+    /// Whose entries.
+    pub tenant: TenantId,
+    /// The streams and their entries.
+    pub streams: Vec<LogStreamBatch>,
+}
+
+/// The logs ingest pipeline: validate, then append to log storage.
+pub struct LogsDistributor {
+    appender: Arc<dyn LogAppender>,
+    limits: LogValidationLimits,
+    tail: broadcast::Sender<Arc<TailBatch>>,
+    /// Entries discarded by tenant and reason.
+    pub discarded_entries: DiscardedCounters,
+    /// Line bytes discarded by tenant and reason.
+    pub discarded_bytes: DiscardedCounters,
+    /// Entries received (valid or not).
+    pub received_entries: AtomicU64,
+    /// Line bytes received (valid or not).
+    pub received_bytes: AtomicU64,
+    /// Entries stored, by tenant.
+    pub ingested_entries: TenantCounters,
+    /// Line bytes stored, by tenant.
+    pub ingested_bytes: TenantCounters,
+}
+
+impl LogsDistributor {
+    /// A distributor writing into `appender`.
+    pub fn new(appender: Arc<dyn LogAppender>, limits: LogValidationLimits) -> Self {
+        LogsDistributor {
+            appender,
+            limits,
+            tail: broadcast::channel(1024).0,
+            discarded_entries: DiscardedCounters::default(),
+            discarded_bytes: DiscardedCounters::default(),
+            received_entries: AtomicU64::new(0),
+            received_bytes: AtomicU64::new(0),
+            ingested_entries: TenantCounters::default(),
+            ingested_bytes: TenantCounters::default(),
+        }
+    }
+
+    /// The limits pushes are checked against.
+    pub fn limits(&self) -> &LogValidationLimits {
+        &self.limits
+    }
+
+    /// Subscribes to entries as they are stored, for live tail. A subscriber that falls
+    /// more than 1,024 pushes behind misses some and is told so by the channel.
+    pub fn subscribe_tail(&self) -> broadcast::Receiver<Arc<TailBatch>> {
+        self.tail.subscribe()
+    }
+
+    /// Validates and stores the streams of a push for `tenant`; `now_ns` anchors the
+    /// timestamp window.
+    pub async fn push(
+        &self,
+        tenant: &TenantId,
+        streams: Vec<PushStream>,
+        now_ns: i64,
+    ) -> Result<LogPushOutcome, PushError> {
+        let mut outcome = LogPushOutcome::default();
+        let max_age = self.limits.reject_old_samples_max_age;
+        let window = TimeWindow {
+            now: now_ns,
+            min: if max_age.is_zero() {
+                i64::MIN
+            } else {
+                now_ns.saturating_sub(max_age.as_nanos().min(i64::MAX as u128) as i64)
+            },
+            max: now_ns.saturating_add(self.limits.creation_grace_period.as_nanos() as i64),
+        };
+        let mut batch: Vec<LogStreamBatch> = Vec::with_capacity(streams.len());
+        for stream in streams {
+            let n = stream.entries.len();
+            let bytes: usize = stream.entries.iter().map(|e| e.line.len()).sum();
+            self.received_entries.fetch_add(n as u64, Ordering::Relaxed);
+            self.received_bytes
+                .fetch_add(bytes as u64, Ordering::Relaxed);
+            let labels = match validate_stream_labels(&stream.labels, &self.limits) {
+                Ok(l) => l,
+                Err(refusal) => {
+                    self.discard(tenant, &mut outcome, &refusal, n, bytes);
+                    continue;
+                }
+            };
+            let mut entries = Vec::with_capacity(n);
+            for entry in stream.entries {
+                let len = entry.line.len();
+                match validate_entry(entry, &labels, window, &self.limits) {
+                    Ok(e) => entries.push(e),
+                    Err(refusal) => self.discard(tenant, &mut outcome, &refusal, 1, len),
+                }
+            }
+            if entries.is_empty() {
+                continue;
+            }
+            // Two pushed streams with the same labels become one batch entry.
+            match batch.iter_mut().find(|b| b.labels == labels) {
+                Some(b) => b.entries.extend(entries),
+                None => batch.push(LogStreamBatch { labels, entries }),
+            }
+        }
+        if batch.is_empty() {
+            return Ok(outcome);
+        }
+        let for_tail = (self.tail.receiver_count() > 0).then(|| batch.clone());
+        let stored = self.appender.append_logs(tenant, batch).await?;
+        outcome.accepted += stored.accepted;
+        outcome.accepted_bytes += stored.accepted_bytes;
+        self.ingested_entries.add(tenant, stored.accepted as u64);
+        self.ingested_bytes
+            .add(tenant, stored.accepted_bytes as u64);
+        for (reason, n) in &stored.rejected {
+            self.discarded_entries.add(tenant, reason.id(), *n as u64);
+            outcome.discarded += n;
+        }
+        if let Some(r) = stored.first_rejection {
+            if outcome.errors.len() < MAX_MESSAGES {
+                let LogRejectReason::TooFarBehind = r.reason;
+                outcome.errors.push(format!(
+                    "entry with timestamp {} ignored for stream '{}': entry too far behind, older than the stream's newest entry by more than the out-of-order window (limit: {})",
+                    rfc3339(r.ts),
+                    r.labels,
+                    LogDiscardReason::TooFarBehind.setting().unwrap_or_default(),
+                ));
+            }
+        }
+        if let Some(streams) = for_tail {
+            // Nobody listening is not an error.
+            let _ = self.tail.send(Arc::new(TailBatch {
+                tenant: tenant.clone(),
+                streams,
+            }));
+        }
+        Ok(outcome)
+    }
+
+    fn discard(
+        &self,
+        tenant: &TenantId,
+        outcome: &mut LogPushOutcome,
+        refusal: &LogRefusal,
+        entries: usize,
+        bytes: usize,
+    ) {
+        self.discarded_entries
+            .add(tenant, refusal.reason.id(), entries as u64);
+        self.discarded_bytes
+            .add(tenant, refusal.reason.id(), bytes as u64);
+        outcome.discarded += entries;
+        if outcome.errors.len() < MAX_MESSAGES {
+            outcome.errors.push(refusal.message.clone());
+        } else if outcome.errors.len() == MAX_MESSAGES {
+            outcome
+                .errors
+                .push("(further refusals counted but not listed)".into());
+        }
+    }
+}
+
+/// Describes a pushed stream's labels as sent, for messages outside this module.
+pub fn describe_pushed_stream(stream: &PushStream) -> String {
+    describe_stream(&stream.labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use parking_lot::Mutex;
+    use pitot_proto::loki_push::{PushEntry, StreamLabels};
+    use pitot_storage_api::{LogAppendOutcome, StorageError};
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<LogStreamBatch>>);
+
+    #[async_trait]
+    impl LogAppender for Recorder {
+        async fn append_logs(
+            &self,
+            _: &TenantId,
+            batch: Vec<LogStreamBatch>,
+        ) -> Result<LogAppendOutcome, StorageError> {
+            let accepted = batch.iter().map(|b| b.entries.len()).sum();
+            let accepted_bytes = batch
+                .iter()
+                .flat_map(|b| &b.entries)
+                .map(|e| e.line.len())
+                .sum();
+            self.0.lock().extend(batch);
+            Ok(LogAppendOutcome {
+                accepted,
+                accepted_bytes,
+                ..Default::default()
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn valid_streams_are_stored_and_invalid_ones_named() {
+        let rec = Arc::new(Recorder::default());
+        let d = LogsDistributor::new(rec.clone(), LogValidationLimits::default());
+        let mut tail = d.subscribe_tail();
+        let now = 1_800_000_000_000_000_000;
+        let entry = |line: &str| PushEntry {
+            ts: now,
+            line: line.into(),
+            metadata: vec![],
+        };
+        let streams = vec![
+            PushStream {
+                labels: StreamLabels::Selector("{app=\"ok\"}".into()),
+                entries: vec![entry("a"), entry("b")],
+            },
+            PushStream {
+                labels: StreamLabels::Selector("{app=ok}".into()),
+                entries: vec![entry("c")],
+            },
+            PushStream {
+                labels: StreamLabels::Selector("{app=\"ok\"}".into()),
+                entries: vec![entry(&"x".repeat(300 * 1024))],
+            },
+        ];
+        let tenant = TenantId::new("t1").unwrap();
+        let out = d.push(&tenant, streams, now).await.unwrap();
+        assert_eq!(out.accepted, 2);
+        assert_eq!(out.discarded, 2);
+        assert_eq!(out.errors.len(), 2);
+        assert!(out.errors[0].contains("{app=ok}"), "{}", out.errors[0]);
+        assert!(
+            out.errors[1].contains("max entry size"),
+            "{}",
+            out.errors[1]
+        );
+        let stored = rec.0.lock();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].labels.get("service_name"), Some("ok"));
+        let seen = tail.try_recv().unwrap();
+        assert_eq!(seen.streams[0].entries.len(), 2);
+        assert_eq!(
+            d.discarded_entries.snapshot(),
+            vec![
+                (tenant.clone(), "invalid_labels", 1),
+                (tenant.clone(), "line_too_long", 1)
+            ]
+        );
+    }
+}
