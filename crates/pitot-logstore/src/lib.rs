@@ -1,1 +1,48 @@
-//! Log storage engine for Pitot (work in progress).
+//! Pitot's log storage engine: Loki's ingester and chunk store in one crate.
+//!
+//! Per tenant, recent entries live in the *head*: streams found by their label set,
+//! indexed by label pairs (roaring postings), each with an uncompressed open buffer that
+//! is sorted and sealed into a compressed [chunk](chunk) once it holds
+//! [`LogStoreOptions::chunk_target_bytes`] of lines or gets old. Every push is first
+//! made durable in a write-ahead log of its own (`pitot-wal`, group commit): one record
+//! per push, encoded straight into the WAL buffer. [`LogStore::flush`] writes chunks
+//! that can no longer receive entries into immutable [blocks](block) in the object
+//! store under `logs/<tenant>/<ulid>/`, then checkpoints the WAL so that it only holds
+//! what the heads hold. Retention deletes whole blocks.
+//!
+//! Design choices:
+//! - **columnar chunks**: timestamps and line lengths, lines, and structured metadata
+//!   are separate zstd columns, so the line column is pure text for the compressor and
+//!   one contiguous buffer for `|= "needle"` scans (memchr's memmem);
+//! - **a minimizer filter per chunk** ([`filter`]) proves a needle absent without false
+//!   negatives for any substring of at least [`filter::MIN_NEEDLE`] bytes, at a few
+//!   percent of the chunk's size; filters of flushed chunks stay in the object store
+//!   and are fetched only by queries with literals;
+//! - **lines are filtered before they become `String`s**: a stream iterator scans the
+//!   decoded line column for the query's required literals and only materializes lines
+//!   that contain them;
+//! - **a stream's flushed range is final**: entries at or before the newest flushed
+//!   entry of a stream are refused, so blocks and head never overlap and a replay never
+//!   resurrects data already in a block;
+//! - **checkpoints are consistent without stopping pushes**: every WAL append carries a
+//!   sequence number and each checkpointed stream records the last one it includes.
+
+pub mod block;
+mod checkpoint;
+pub mod chunk;
+mod error;
+pub mod filter;
+pub mod head;
+mod options;
+mod postings;
+pub mod query;
+mod replay;
+mod stats;
+mod store;
+mod varint;
+pub mod wal_record;
+
+pub use error::LogStoreError;
+pub use options::LogStoreOptions;
+pub use stats::LogStoreStats;
+pub use store::{now_ns, FlushOutcome, LogStore};

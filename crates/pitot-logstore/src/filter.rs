@@ -1,0 +1,243 @@
+//! The per-chunk line filter: proves that a needle (a case-sensitive substring) occurs
+//! in no line of a chunk, so `|= "needle"` queries skip the chunk without decompressing.
+//!
+//! # Why minimizers of n-grams
+//!
+//! A needle is a substring, not a word: `|= "d13ab44a"` must find `order_id=d13ab44aef`.
+//! A word-token bloom filter can only be consulted for tokens that separators bound on
+//! both sides *inside* the needle, which a bare trace id or `insufficient_funds` does not
+//! have, so it skips nothing for the needles people actually search. An index of every
+//! n-gram is safe for any needle of at least n bytes, but log lines are full of random
+//! hex and numbers, where every position is a new n-gram: the filter would cost about as
+//! much as the compressed lines.
+//!
+//! So the filter indexes *minimizers*: for every window of [`WINDOW`] consecutive
+//! [`GRAM`]-byte grams of a line, the gram with the smallest hash. The minimizer of a
+//! window depends only on the window's bytes, so for any needle of at least
+//! [`MIN_NEEDLE`] bytes, each window lying inside the needle lies inside every line that
+//! contains the needle, and its minimizer was indexed: checking the needle's minimizers
+//! has no false negatives. Only about `2 / (WINDOW + 1)` of the positions are indexed,
+//! and a long needle has several minimizers, each of which must be present, so the
+//! per-item false-positive rate can be high (a one-hash bloom filter with
+//! [`BITS_PER_ITEM`] bits per distinct minimizer) while a 32-character trace id still
+//! skips nearly every chunk that lacks it. Needles shorter than [`MIN_NEEDLE`] cannot be
+//! checked and never skip.
+//!
+//! # Layout
+//!
+//! `[u8 version = 1][u8 gram][u8 window][u8 reserved][u32 LE bit count][bitmap bytes]`;
+//! the bit count is a multiple of 8 and at least 64. The parameters are stored so a
+//! filter built with other values still checks correctly.
+
+/// Bytes per gram. Five bytes keep random hex selective (16^5 values) while letting
+/// needles as short as [`MIN_NEEDLE`] use the filter.
+pub const GRAM: usize = 5;
+/// Grams per window; the minimizer density is about `2 / (WINDOW + 1)`.
+pub const WINDOW: usize = 6;
+/// Shortest needle the filter can rule out: one full window.
+pub const MIN_NEEDLE: usize = GRAM + WINDOW - 1;
+/// Bloom bits per distinct minimizer (one hash function).
+pub const BITS_PER_ITEM: usize = 3;
+
+const VERSION: u8 = 1;
+
+/// A serialized filter has a bad header or length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("log chunk filter is corrupt")]
+pub struct FilterError;
+const HEADER_LEN: usize = 8;
+
+/// Collects the minimizers of a chunk's lines, then freezes into a [`LineFilter`].
+#[derive(Debug, Default)]
+pub struct FilterBuilder {
+    items: Vec<u32>,
+    grams: Vec<u32>,
+}
+
+impl FilterBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        FilterBuilder::default()
+    }
+
+    /// Indexes one line.
+    pub fn add_line(&mut self, line: &[u8]) {
+        minimizers(line, GRAM, WINDOW, &mut self.grams, &mut self.items);
+    }
+
+    /// Builds the serialized filter.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.items.sort_unstable();
+        self.items.dedup();
+        let bits = (self.items.len() * BITS_PER_ITEM)
+            .max(64)
+            .next_multiple_of(8);
+        let mut out = vec![0u8; HEADER_LEN + bits / 8];
+        out[0] = VERSION;
+        out[1] = GRAM as u8;
+        out[2] = WINDOW as u8;
+        out[4..8].copy_from_slice(&(bits as u32).to_le_bytes());
+        let bitmap = &mut out[HEADER_LEN..];
+        for &item in &self.items {
+            let bit = bit_index(item, bits as u32);
+            bitmap[bit >> 3] |= 1 << (bit & 7);
+        }
+        out
+    }
+}
+
+/// A serialized filter, borrowed; checks needles without copying.
+#[derive(Debug, Clone, Copy)]
+pub struct LineFilter<'a> {
+    gram: usize,
+    window: usize,
+    bits: u32,
+    bitmap: &'a [u8],
+}
+
+impl<'a> LineFilter<'a> {
+    /// Parses a filter, checking its header and length.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, FilterError> {
+        if bytes.len() < HEADER_LEN || bytes[0] != VERSION {
+            return Err(FilterError);
+        }
+        let gram = usize::from(bytes[1]);
+        let window = usize::from(bytes[2]);
+        let bits = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+        let bitmap = &bytes[HEADER_LEN..];
+        if !(1..=8).contains(&gram)
+            || window == 0
+            || bits == 0
+            || bits & 7 != 0
+            || bitmap.len() != bits as usize / 8
+        {
+            return Err(FilterError);
+        }
+        Ok(LineFilter {
+            gram,
+            window,
+            bits,
+            bitmap,
+        })
+    }
+
+    /// Whether some line may contain `needle`; `false` is a proof that none does.
+    pub fn may_contain(&self, needle: &[u8]) -> bool {
+        if needle.len() < self.gram + self.window - 1 {
+            return true;
+        }
+        let mut grams = Vec::new();
+        let mut items = Vec::new();
+        minimizers(needle, self.gram, self.window, &mut grams, &mut items);
+        items.iter().all(|&item| {
+            let bit = bit_index(item, self.bits);
+            self.bitmap[bit >> 3] & (1 << (bit & 7)) != 0
+        })
+    }
+
+    /// Whether some line may contain every needle.
+    pub fn may_contain_all(&self, needles: &[String]) -> bool {
+        needles.iter().all(|n| self.may_contain(n.as_bytes()))
+    }
+}
+
+/// Appends to `out` the minimizer hash of every window of `window` grams of `gram`
+/// bytes in `line` (consecutive repeats once). `grams` is scratch space.
+fn minimizers(line: &[u8], gram: usize, window: usize, grams: &mut Vec<u32>, out: &mut Vec<u32>) {
+    if line.len() < gram + window - 1 {
+        return;
+    }
+    grams.clear();
+    let mask = if gram >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * gram)) - 1
+    };
+    let mut x = 0u64;
+    for (i, &b) in line.iter().enumerate() {
+        x = ((x << 8) | u64::from(b)) & mask;
+        if i + 1 >= gram {
+            grams.push((x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32);
+        }
+    }
+    let mut last = None;
+    for w in grams.windows(window) {
+        let min = w.iter().copied().min().unwrap_or(0);
+        if last != Some(min) {
+            out.push(min);
+            last = Some(min);
+        }
+    }
+}
+
+/// Maps an item to a bit, with a second mix so the minimizers' bias toward small hash
+/// values does not cluster bits.
+fn bit_index(item: u32, bits: u32) -> usize {
+    let mixed = (u64::from(item) ^ 0x5851_F42D).wrapping_mul(0xC2B2_AE3D_27D4_EB4F) >> 32;
+    ((mixed * u64::from(bits)) >> 32) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn build(lines: &[&str]) -> Vec<u8> {
+        let mut b = FilterBuilder::new();
+        for l in lines {
+            b.add_line(l.as_bytes());
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn rare_needles_are_ruled_out() {
+        let lines: Vec<String> = (0..2000)
+            .map(|i| format!("2026-11-25T10:46:28.013Z INFO [worker-{i}] order created order_id={:010x} total={i}.90", i * 7919))
+            .collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let bytes = build(&refs);
+        let f = LineFilter::parse(&bytes).unwrap();
+        assert!(f.may_contain(b"order created"));
+        assert!(f.may_contain(format!("{:010x}", 77 * 7919).as_bytes()));
+        let absent = [
+            "insufficient_funds",
+            "rare-needle",
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+        ];
+        for needle in absent {
+            assert!(!f.may_contain(needle.as_bytes()), "{needle}");
+        }
+        // Too short to check: never skips.
+        assert!(f.may_contain(b"zzz"));
+    }
+
+    #[test]
+    fn corrupt_filters_are_refused() {
+        let bytes = build(&["hello world, this is a line"]);
+        assert!(LineFilter::parse(&bytes[..bytes.len() - 1]).is_err());
+        let mut bad = bytes.clone();
+        bad[0] = 9;
+        assert!(LineFilter::parse(&bad).is_err());
+        assert!(LineFilter::parse(&[]).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn a_line_containing_the_needle_is_never_skipped(
+            lines in proptest::collection::vec("[a-f0-9 =_:-]{0,80}", 1..20),
+            pick in any::<prop::sample::Index>(),
+            a in any::<prop::sample::Index>(),
+            b in any::<prop::sample::Index>(),
+        ) {
+            let line = &lines[pick.index(lines.len())];
+            let (mut lo, mut hi) = (a.index(line.len() + 1), b.index(line.len() + 1));
+            if lo > hi { std::mem::swap(&mut lo, &mut hi); }
+            let needle = &line[lo..hi];
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let bytes = build(&refs);
+            let f = LineFilter::parse(&bytes).unwrap();
+            prop_assert!(f.may_contain(needle.as_bytes()));
+        }
+    }
+}

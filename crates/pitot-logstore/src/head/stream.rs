@@ -1,0 +1,185 @@
+//! [`MemStream`]: one stream in the head, an open buffer plus sealed chunks.
+
+use pitot_core::{Label, Labels};
+use pitot_storage_api::LogRejectReason;
+
+use crate::chunk::{self, Columns, SealedChunk};
+
+/// What appending one entry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// The entry was stored.
+    Stored,
+    /// An identical entry (same timestamp and line) is already buffered; counted as
+    /// accepted, stored once.
+    Duplicate,
+}
+
+/// One stream's recent entries: an uncompressed open buffer that fills up to the chunk
+/// target, then is sorted and sealed into a compressed chunk.
+#[derive(Debug)]
+pub struct MemStream {
+    /// The stream identity.
+    pub labels: Labels,
+    /// Entries not sealed yet, in arrival order.
+    pub open: Columns,
+    open_sorted: bool,
+    open_min: i64,
+    open_max: i64,
+    /// Compressed chunks waiting to be flushed, in seal order.
+    pub sealed: Vec<SealedChunk>,
+    /// Newest entry ever accepted (`i64::MIN` before the first).
+    pub max_ts: i64,
+    /// Every entry at or before this time is in a block; older entries are refused.
+    pub flushed_through: i64,
+    /// Sequence number of the last WAL record that touched this stream.
+    pub last_seq: u64,
+    /// During replay: records up to this sequence are already in the checkpoint.
+    pub checkpoint_seq: u64,
+}
+
+impl MemStream {
+    /// An empty stream whose entries up to `flushed_through` are already in blocks.
+    pub fn new(labels: Labels, flushed_through: i64) -> Self {
+        MemStream {
+            labels,
+            open: Columns::default(),
+            open_sorted: true,
+            open_min: i64::MAX,
+            open_max: i64::MIN,
+            sealed: Vec::new(),
+            max_ts: flushed_through,
+            flushed_through,
+            last_seq: 0,
+            checkpoint_seq: 0,
+        }
+    }
+
+    /// Stores an entry unless it is too old: older than the newest entry minus
+    /// `window`, or at or before what was flushed to blocks. Seals the open buffer
+    /// once it holds `target` bytes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn append(
+        &mut self,
+        ts: i64,
+        line: &str,
+        metadata: &[Label],
+        window: i64,
+        target: usize,
+        zstd_level: i32,
+    ) -> Result<Appended, LogRejectReason> {
+        if ts <= self.flushed_through || ts < self.max_ts.saturating_sub(window) {
+            return Err(LogRejectReason::TooFarBehind);
+        }
+        if ts <= self.open_max && self.is_buffered(ts, line.as_bytes()) {
+            return Ok(Appended::Duplicate);
+        }
+        if ts < self.open_max {
+            self.open_sorted = false;
+        }
+        self.open.push(ts, line.as_bytes(), metadata.to_vec());
+        self.open_min = self.open_min.min(ts);
+        self.open_max = self.open_max.max(ts);
+        self.max_ts = self.max_ts.max(ts);
+        if self.open.lines.len() >= target {
+            self.seal(zstd_level);
+        }
+        Ok(Appended::Stored)
+    }
+
+    /// Whether the open buffer holds an entry with this timestamp and line.
+    fn is_buffered(&self, ts: i64, line: &[u8]) -> bool {
+        let open = &self.open;
+        if self.open_sorted {
+            // Equal timestamps sit together at the position a binary search finds.
+            let first = open.ts.partition_point(|&t| t < ts);
+            return (first..open.len())
+                .take_while(|&i| open.ts[i] == ts)
+                .any(|i| open.line(i) == line);
+        }
+        open.ts
+            .iter()
+            .enumerate()
+            .any(|(i, &t)| t == ts && open.line(i) == line)
+    }
+
+    /// Compresses the open buffer into a sealed chunk (no-op when empty).
+    pub fn seal(&mut self, zstd_level: i32) {
+        if self.open.is_empty() {
+            return;
+        }
+        let columns = std::mem::take(&mut self.open);
+        let columns = if self.open_sorted {
+            columns
+        } else {
+            columns.sorted()
+        };
+        self.sealed.push(chunk::encode(&columns, zstd_level));
+        self.open_sorted = true;
+        self.open_min = i64::MAX;
+        self.open_max = i64::MIN;
+    }
+
+    /// Adds a chunk restored from a checkpoint.
+    pub fn push_sealed(&mut self, chunk: SealedChunk) {
+        self.max_ts = self.max_ts.max(chunk.meta.max_ts);
+        self.sealed.push(chunk);
+    }
+
+    /// Oldest and newest buffered (unsealed) timestamps.
+    pub fn open_range(&self) -> Option<(i64, i64)> {
+        (!self.open.is_empty()).then_some((self.open_min, self.open_max))
+    }
+
+    /// Oldest and newest timestamps held in the head.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let mut range = self.open_range();
+        for c in &self.sealed {
+            range = Some(match range {
+                Some((a, b)) => (a.min(c.meta.min_ts), b.max(c.meta.max_ts)),
+                None => (c.meta.min_ts, c.meta.max_ts),
+            });
+        }
+        range
+    }
+
+    /// Whether the head holds nothing of this stream.
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty() && self.sealed.is_empty()
+    }
+
+    /// Bytes held: raw open lines plus compressed sealed chunks.
+    pub fn memory_bytes(&self) -> usize {
+        self.open.lines.len()
+            + self.open.ts.len() * 12
+            + self
+                .sealed
+                .iter()
+                .map(|c| c.bytes.len() + c.filter.len())
+                .sum::<usize>()
+    }
+
+    /// A sorted copy of the open entries in `[start, end)` that contain every literal.
+    pub fn open_snapshot(&self, start: i64, end: i64, literals: &[String]) -> Columns {
+        let mut out = Columns::default();
+        for i in 0..self.open.len() {
+            let ts = self.open.ts[i];
+            if ts < start || ts >= end {
+                continue;
+            }
+            let line = self.open.line(i);
+            if !literals
+                .iter()
+                .all(|l| memchr::memmem::find(line, l.as_bytes()).is_some())
+            {
+                continue;
+            }
+            out.push(ts, line, self.open.metadata_of(i).to_vec());
+        }
+        if self.open_sorted {
+            out
+        } else {
+            out.sorted()
+        }
+    }
+}
