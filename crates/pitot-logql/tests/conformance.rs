@@ -70,3 +70,20 @@ eval range from 0 to 60s step 30s count_over_time({app="a"}[30s])
     }
     assert_eq!((report.passed, report.failed), (2, 5));
 }
+
+/// Pitot's own hand-computed scripts (parsers, aggregations, binary operations) must
+/// all pass.
+#[test]
+fn pitot_scripts() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scripts");
+    let report = run_dir(&dir).expect("read scripts");
+    for file in &report.files {
+        assert!(file.error.is_none(), "{}: {:?}", file.file, file.error);
+        for failure in &file.failures {
+            println!("FAIL {failure}");
+        }
+    }
+    print!("{}", report.table());
+    assert_eq!(report.failed(), 0);
+    assert!(report.passed() > 50);
+}

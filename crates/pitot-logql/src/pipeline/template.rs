@@ -1470,7 +1470,7 @@ fn go_sprintf(fmt: &str, args: &[V], data: &dyn TemplateData) -> String {
                 let pad = w - len;
                 if left {
                     s.push_str(&" ".repeat(pad));
-                } else if zero && matches!(verb, 'd' | 'f' | 'F') {
+                } else if zero && matches!(verb, 'd' | 'f' | 'F' | 's' | 'v') {
                     let (sign, digits) = if s.starts_with('-') || s.starts_with('+') {
                         s.split_at(1)
                     } else {
