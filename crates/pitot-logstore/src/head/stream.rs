@@ -1,5 +1,7 @@
 //! [`MemStream`]: one stream in the head, an open buffer plus sealed chunks.
 
+use std::collections::HashMap;
+
 use pitot_core::{Label, Labels};
 use pitot_storage_api::LogRejectReason;
 
@@ -24,6 +26,9 @@ pub struct MemStream {
     /// Entries not sealed yet, in arrival order.
     pub open: Columns,
     open_sorted: bool,
+    /// Once the open buffer is out of order: entries by timestamp, so duplicate checks
+    /// stay O(1) instead of scanning the buffer.
+    open_index: Option<TsIndex>,
     open_min: i64,
     open_max: i64,
     /// Compressed chunks waiting to be flushed, in seal order.
@@ -45,6 +50,7 @@ impl MemStream {
             labels,
             open: Columns::default(),
             open_sorted: true,
+            open_index: None,
             open_min: i64::MAX,
             open_max: i64::MIN,
             sealed: Vec::new(),
@@ -74,8 +80,12 @@ impl MemStream {
         if ts <= self.open_max && self.is_buffered(ts, line.as_bytes()) {
             return Ok(Appended::Duplicate);
         }
-        if ts < self.open_max {
+        if ts < self.open_max && self.open_sorted {
             self.open_sorted = false;
+            self.open_index = Some(TsIndex::build(&self.open.ts));
+        }
+        if let Some(index) = &mut self.open_index {
+            index.push(ts, self.open.len() as u32);
         }
         self.open.push(ts, line.as_bytes(), metadata.to_vec());
         self.open_min = self.open_min.min(ts);
@@ -97,10 +107,14 @@ impl MemStream {
                 .take_while(|&i| open.ts[i] == ts)
                 .any(|i| open.line(i) == line);
         }
-        open.ts
-            .iter()
-            .enumerate()
-            .any(|(i, &t)| t == ts && open.line(i) == line)
+        match &self.open_index {
+            Some(index) => index.same_ts(ts).any(|i| open.line(i) == line),
+            None => open
+                .ts
+                .iter()
+                .enumerate()
+                .any(|(i, &t)| t == ts && open.line(i) == line),
+        }
     }
 
     /// Compresses the open buffer into a sealed chunk (no-op when empty).
@@ -116,6 +130,7 @@ impl MemStream {
         };
         self.sealed.push(chunk::encode(&columns, zstd_level));
         self.open_sorted = true;
+        self.open_index = None;
         self.open_min = i64::MAX;
         self.open_max = i64::MIN;
     }
@@ -181,5 +196,40 @@ impl MemStream {
         } else {
             out.sorted()
         }
+    }
+}
+
+/// Entries of an out-of-order open buffer by timestamp: the newest entry per timestamp,
+/// and per entry the previous one with the same timestamp.
+#[derive(Debug, Default)]
+struct TsIndex {
+    newest: HashMap<i64, u32>,
+    previous: Vec<u32>,
+}
+
+impl TsIndex {
+    const NONE: u32 = u32::MAX;
+
+    fn build(ts: &[i64]) -> TsIndex {
+        let mut index = TsIndex::default();
+        for (i, &t) in ts.iter().enumerate() {
+            index.push(t, i as u32);
+        }
+        index
+    }
+
+    fn push(&mut self, ts: i64, i: u32) {
+        let previous = self.newest.insert(ts, i).unwrap_or(Self::NONE);
+        self.previous.push(previous);
+    }
+
+    /// Indexes of the entries with timestamp `ts`, newest first.
+    fn same_ts(&self, ts: i64) -> impl Iterator<Item = usize> + '_ {
+        let first = self.newest.get(&ts).copied().unwrap_or(Self::NONE);
+        std::iter::successors((first != Self::NONE).then_some(first), |&i| {
+            let p = self.previous[i as usize];
+            (p != Self::NONE).then_some(p)
+        })
+        .map(|i| i as usize)
     }
 }
