@@ -223,6 +223,21 @@ pub fn eval_range(
         None => None,
     };
     let projection = Projection::from_grouping(grouping);
+    let pipeline = match &projection {
+        Projection::By(names) => {
+            let mut needed = names.clone();
+            if let Some(u) = &range.unwrap {
+                needed.push(u.label.clone());
+                for f in &u.post_filters {
+                    if let Ok(c) = crate::pipeline::filters::LabelFilterC::compile(f) {
+                        c.names(&mut needed);
+                    }
+                }
+            }
+            pipeline.with_label_hints(&needed)
+        }
+        _ => pipeline,
+    };
     let spec = ScanSpec {
         op,
         pipeline: &pipeline,

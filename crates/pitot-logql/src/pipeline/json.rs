@@ -38,6 +38,7 @@ pub struct JsonExtractor {
 }
 
 struct Cursor<'a> {
+    s: &'a str,
     b: &'a [u8],
     i: usize,
 }
@@ -59,20 +60,16 @@ impl Cursor<'_> {
     fn string_into(&mut self, out: &mut String) -> PResult<()> {
         let start = self.i;
         // Fast path: no escapes.
-        while self.i < self.b.len() {
-            match self.b[self.i] {
-                b'"' => {
-                    out.push_str(
-                        std::str::from_utf8(&self.b[start..self.i]).map_err(|_| "invalid UTF-8")?,
-                    );
-                    self.i += 1;
-                    return Ok(());
-                }
-                b'\\' => break,
-                _ => self.i += 1,
+        match memchr::memchr2(b'"', b'\\', &self.b[self.i..]) {
+            Some(off) if self.b[self.i + off] == b'"' => {
+                out.push_str(&self.s[start..self.i + off]);
+                self.i += off + 1;
+                return Ok(());
             }
+            Some(off) => self.i += off,
+            None => return Err("unterminated string"),
         }
-        out.push_str(std::str::from_utf8(&self.b[start..self.i]).map_err(|_| "invalid UTF-8")?);
+        out.push_str(&self.s[start..self.i]);
         while self.i < self.b.len() {
             let c = self.b[self.i];
             match c {
@@ -133,15 +130,13 @@ impl Cursor<'_> {
     }
 
     fn skip_string(&mut self) -> PResult<()> {
-        while self.i < self.b.len() {
-            match self.b[self.i] {
-                b'"' => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                b'\\' => self.i += 2,
-                _ => self.i += 1,
+        while let Some(off) = memchr::memchr2(b'"', b'\\', self.b.get(self.i..).unwrap_or(&[])) {
+            self.i += off;
+            if self.b[self.i] == b'"' {
+                self.i += 1;
+                return Ok(());
             }
+            self.i += 2;
         }
         Err("unterminated string")
     }
@@ -211,7 +206,19 @@ impl JsonExtractor {
     /// Extracts every field of `line` into `lbs`; returns the error message when the line
     /// is not a JSON object.
     pub fn extract(&mut self, line: &str, lbs: &mut LabelsBuilder) -> Result<(), &'static str> {
+        self.extract_only(line, lbs, None)
+    }
+
+    /// Like [`Self::extract`], but with `wanted` only those keys become labels (values
+    /// of other keys are skipped without decoding).
+    pub fn extract_only(
+        &mut self,
+        line: &str,
+        lbs: &mut LabelsBuilder,
+        wanted: Option<&[String]>,
+    ) -> Result<(), &'static str> {
         let mut c = Cursor {
+            s: line,
             b: line.as_bytes(),
             i: 0,
         };
@@ -220,7 +227,7 @@ impl JsonExtractor {
             return Err("Value looks like object, but can't find closing '}' symbol");
         }
         self.key.clear();
-        self.object(&mut c, lbs)?;
+        self.object(&mut c, lbs, wanted)?;
         c.ws();
         if c.i != c.b.len() {
             return Err("Value looks like object, but can't find closing '}' symbol");
@@ -228,7 +235,12 @@ impl JsonExtractor {
         Ok(())
     }
 
-    fn object(&mut self, c: &mut Cursor<'_>, lbs: &mut LabelsBuilder) -> PResult<()> {
+    fn object(
+        &mut self,
+        c: &mut Cursor<'_>,
+        lbs: &mut LabelsBuilder,
+        wanted: Option<&[String]>,
+    ) -> PResult<()> {
         c.i += 1; // '{'
         c.ws();
         if c.peek() == Some(b'}') {
@@ -258,21 +270,23 @@ impl JsonExtractor {
             sanitize_key_into(&raw, prefix_len == 0, &mut self.key);
             self.raw_key = raw;
             match c.peek().ok_or("unexpected end")? {
-                b'{' => self.object(c, lbs)?,
+                b'{' => self.object(c, lbs, wanted)?,
                 b'[' => c.skip_value()?,
                 b'"' => {
                     c.i += 1;
-                    self.value.clear();
-                    c.string_into(&mut self.value)?;
-                    if !lbs.parsed_in_current(&self.key) {
+                    if wanted.is_some_and(|w| !w.contains(&self.key)) {
+                        c.skip_string()?;
+                    } else {
+                        self.value.clear();
+                        c.string_into(&mut self.value)?;
                         lbs.set_parsed(&self.key, &self.value);
                     }
                 }
                 _ => {
                     let (s, e) = c.scalar()?;
-                    let text = std::str::from_utf8(&c.b[s..e]).unwrap_or("");
-                    let v = if text == "null" { "" } else { text };
-                    if !lbs.parsed_in_current(&self.key) {
+                    if wanted.is_none_or(|w| w.contains(&self.key)) {
+                        let text = &c.s[s..e];
+                        let v = if text == "null" { "" } else { text };
                         lbs.set_parsed(&self.key, v);
                     }
                 }

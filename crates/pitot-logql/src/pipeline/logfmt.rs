@@ -170,9 +170,13 @@ impl LogfmtExtractor {
         strict: bool,
         keep_empty: bool,
         lbs: &mut LabelsBuilder,
+        wanted: Option<&[String]>,
     ) -> Result<(), String> {
         self.decode(line, strict, |k, v| {
             if k.is_empty() || (v.is_empty() && !keep_empty) {
+                return;
+            }
+            if wanted.is_some_and(|w| !w.iter().any(|n| n == k)) {
                 return;
             }
             lbs.set_parsed(k, v);

@@ -66,6 +66,8 @@ pub struct Pipeline {
     stages: Vec<CStage>,
     /// Only line filters: labels are the stream's (plus metadata).
     line_only: bool,
+    /// When set, the single parser extracts only these keys.
+    wanted: Option<Vec<String>>,
 }
 
 /// Per-walker scratch state of a pipeline.
@@ -201,7 +203,50 @@ impl Pipeline {
         Ok(Pipeline {
             stages: out,
             line_only,
+            wanted: None,
         })
+    }
+
+    /// Lets the parser skip keys nobody reads: `needed` are the labels the caller uses
+    /// (grouping, unwrap). Applies only to a pipeline with one parameterless `json` or
+    /// `logfmt` stage followed by nothing but line filters, label filters and `drop`.
+    pub fn with_label_hints(mut self, needed: &[String]) -> Self {
+        let parsers: Vec<usize> = self
+            .stages
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                !matches!(
+                    s,
+                    CStage::Line(_) | CStage::Label(_) | CStage::Drop(_) | CStage::Keep(_)
+                )
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let [p] = parsers.as_slice() else {
+            return self;
+        };
+        if !matches!(self.stages[*p], CStage::Json | CStage::Logfmt { .. }) {
+            return self;
+        }
+        let mut names: Vec<String> = needed.to_vec();
+        for s in &self.stages[p + 1..] {
+            match s {
+                CStage::Line(_) => {}
+                CStage::Label(f) => f.names(&mut names),
+                CStage::Drop(items) => names.extend(items.iter().map(|i| i.name.clone())),
+                _ => return self,
+            }
+        }
+        let extra: Vec<String> = names
+            .iter()
+            .filter_map(|n| n.strip_suffix("_extracted").map(str::to_string))
+            .collect();
+        names.extend(extra);
+        names.sort();
+        names.dedup();
+        self.wanted = Some(names);
+        self
     }
 
     /// Whether every stage is a line filter.
@@ -236,7 +281,10 @@ impl Pipeline {
                 CStage::Json => {
                     st.labels.begin_parse();
                     let cur = if st.rewritten { &st.line_buf } else { line };
-                    if let Err(e) = st.json.extract(cur, &mut st.labels) {
+                    if let Err(e) =
+                        st.json
+                            .extract_only(cur, &mut st.labels, self.wanted.as_deref())
+                    {
                         st.labels.set_err(JSON_ERR, || e.to_string());
                     }
                 }
@@ -256,7 +304,13 @@ impl Pipeline {
                 CStage::Logfmt { strict, keep_empty } => {
                     st.labels.begin_parse();
                     let cur = if st.rewritten { &st.line_buf } else { line };
-                    if let Err(e) = st.logfmt.extract(cur, *strict, *keep_empty, &mut st.labels) {
+                    if let Err(e) = st.logfmt.extract(
+                        cur,
+                        *strict,
+                        *keep_empty,
+                        &mut st.labels,
+                        self.wanted.as_deref(),
+                    ) {
                         st.labels.set_err(LOGFMT_ERR, || e);
                     }
                 }
