@@ -1,6 +1,7 @@
 //! Pitot's HTTP API.
 //!
-//! One router per API family (`remote_write`, `prom_read`, `management`, `ops`), all
+//! One router per API family (`remote_write`, `prom_read`, `prom_query`, `loki`,
+//! `management`, `ops`), all
 //! sharing [`AppState`]. Handlers depend on traits and on the distributor, never on a
 //! storage engine, so the same routers serve the embedded single binary and, later,
 //! components in separate processes.
@@ -12,6 +13,7 @@
 
 pub mod auth;
 mod error;
+pub mod loki;
 mod management;
 mod metrics;
 mod ops;
@@ -24,9 +26,10 @@ mod selector;
 use std::sync::Arc;
 
 use axum::Router;
+use pitot_distributor::logs::LogsDistributor;
 use pitot_distributor::Distributor;
 use pitot_meta::MetaStoreRef;
-use pitot_storage_api::QueryableRef;
+use pitot_storage_api::{LogQueryableRef, QueryableRef};
 
 pub use error::ApiError;
 pub use metrics::{HttpMetrics, MetricsCollector};
@@ -67,6 +70,36 @@ impl Default for QueryLimits {
     }
 }
 
+/// Per-query limits of the logs API (the LogQL engine enforces series and time).
+#[derive(Debug, Clone)]
+pub struct LogQueryLimits {
+    /// Longest `end - start` of a logs query; zero disables.
+    pub max_query_length: std::time::Duration,
+    /// Most entries one query may ask for with `limit`.
+    pub max_entries: usize,
+}
+
+impl Default for LogQueryLimits {
+    fn default() -> Self {
+        LogQueryLimits {
+            max_query_length: std::time::Duration::from_secs(721 * 3600),
+            max_entries: 5000,
+        }
+    }
+}
+
+/// What the logs endpoints share.
+pub struct LogsApi {
+    /// Logs ingest.
+    pub distributor: Arc<LogsDistributor>,
+    /// Logs reads.
+    pub queryable: LogQueryableRef,
+    /// The LogQL engine.
+    pub engine: pitot_logql::LogqlEngine,
+    /// Per-query limits.
+    pub limits: LogQueryLimits,
+}
+
 /// Everything the handlers share.
 pub struct AppState {
     /// Tenants and tokens.
@@ -83,6 +116,8 @@ pub struct AppState {
     pub query_slots: tokio::sync::Semaphore,
     /// The operator's secret, if any: manages every tenant.
     pub platform_token: Option<String>,
+    /// The logs side: push, LogQL, tail.
+    pub logs: LogsApi,
     /// Request size limits.
     pub limits: HttpLimits,
     /// Request counters.
@@ -113,6 +148,7 @@ pub fn router(state: AppStateRef) -> Router {
         .merge(remote_write::router())
         .merge(prom_read::router())
         .merge(prom_query::router())
+        .merge(loki::router())
         .merge(management::router())
         .merge(ops::router())
         .layer(axum::middleware::from_fn_with_state(

@@ -103,3 +103,58 @@ pub fn render_distributor(d: &Distributor, out: &mut String) {
         );
     }
 }
+
+/// Appends the logs distributor's counters (Loki's names, with a `pitot_logs_` prefix).
+pub fn render_logs_distributor(d: &pitot_distributor::logs::LogsDistributor, out: &mut String) {
+    for (name, help, value) in [
+        (
+            "pitot_logs_received_entries_total",
+            "Log entries received in pushes.",
+            d.received_entries.load(Ordering::Relaxed),
+        ),
+        (
+            "pitot_logs_received_bytes_total",
+            "Raw log line bytes received in pushes.",
+            d.received_bytes.load(Ordering::Relaxed),
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    }
+    for (name, help, counters) in [
+        (
+            "pitot_logs_ingested_entries_total",
+            "Log entries stored, by tenant.",
+            &d.ingested_entries,
+        ),
+        (
+            "pitot_logs_ingested_bytes_total",
+            "Raw log line bytes stored, by tenant.",
+            &d.ingested_bytes,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (tenant, n) in counters.snapshot() {
+            let _ = writeln!(out, "{name}{{tenant=\"{tenant}\"}} {n}");
+        }
+    }
+    for (name, help, counters) in [
+        (
+            "pitot_logs_discarded_entries_total",
+            "Log entries refused, by tenant and reason.",
+            &d.discarded_entries,
+        ),
+        (
+            "pitot_logs_discarded_bytes_total",
+            "Raw log line bytes refused, by tenant and reason.",
+            &d.discarded_bytes,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (tenant, reason, n) in counters.snapshot() {
+            let _ = writeln!(out, "{name}{{tenant=\"{tenant}\",reason=\"{reason}\"}} {n}");
+        }
+    }
+}

@@ -34,6 +34,7 @@ async fn metrics(State(state): State<AppStateRef>) -> Response {
     let mut out = String::new();
     state.http_metrics.render(&mut out);
     crate::metrics::render_distributor(&state.distributor, &mut out);
+    crate::metrics::render_logs_distributor(&state.logs.distributor, &mut out);
     for collector in &state.collectors {
         collector(&mut out);
     }

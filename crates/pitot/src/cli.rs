@@ -30,6 +30,12 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Run Loki LogQL test scripts (the logqltest format) against Pitot's LogQL engine.
+    Logqltest {
+        /// Script files or directories of `*.logqltest` files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Manage tenants in the metadata database of a data directory.
     Tenant {
         /// Where the data lives.
@@ -186,6 +192,42 @@ pub struct ServeArgs {
     /// Largest decompressed remote-write message in bytes [default: 100 MiB].
     #[arg(long, env = "PITOT_MAX_DECOMPRESSED_BYTES")]
     pub max_decompressed_bytes: Option<usize>,
+    /// Longest log line in bytes; 0 disables [default: 262144].
+    #[arg(long, env = "PITOT_LOGS_MAX_LINE_SIZE")]
+    pub logs_max_line_size: Option<usize>,
+    /// Truncate longer log lines instead of refusing them [default: false].
+    #[arg(long, env = "PITOT_LOGS_MAX_LINE_SIZE_TRUNCATE")]
+    pub logs_max_line_size_truncate: Option<bool>,
+    /// Most labels per log stream [default: 15].
+    #[arg(long, env = "PITOT_LOGS_MAX_LABEL_NAMES_PER_SERIES")]
+    pub logs_max_label_names_per_series: Option<usize>,
+    /// Oldest log entry accepted, relative to now; 0s disables [default: 168h].
+    #[arg(long, env = "PITOT_LOGS_REJECT_OLD_SAMPLES_MAX_AGE")]
+    pub logs_reject_old_samples_max_age: Option<String>,
+    /// How far behind its stream's newest entry a log entry may be [default: 1h].
+    #[arg(long, env = "PITOT_LOGS_OUT_OF_ORDER_WINDOW")]
+    pub logs_out_of_order_window: Option<String>,
+    /// Raw bytes per log chunk [default: 1048576].
+    #[arg(long, env = "PITOT_LOGS_CHUNK_TARGET_SIZE")]
+    pub logs_chunk_target_size: Option<usize>,
+    /// Age after which a partly filled log chunk is sealed [default: 1h].
+    #[arg(long, env = "PITOT_LOGS_MAX_CHUNK_AGE")]
+    pub logs_max_chunk_age: Option<String>,
+    /// Retention of log blocks; 0s keeps them forever [default: 31d].
+    #[arg(long, env = "PITOT_LOGS_RETENTION")]
+    pub logs_retention: Option<String>,
+    /// Longest range of a logs query; 0s disables [default: 721h].
+    #[arg(long, env = "PITOT_LOGS_MAX_QUERY_LENGTH")]
+    pub logs_max_query_length: Option<String>,
+    /// Most entries one logs query may return [default: 5000].
+    #[arg(long, env = "PITOT_LOGS_MAX_ENTRIES_LIMIT_PER_QUERY")]
+    pub logs_max_entries_limit_per_query: Option<usize>,
+    /// Most series a LogQL metric query may produce [default: 500].
+    #[arg(long, env = "PITOT_LOGS_MAX_QUERY_SERIES")]
+    pub logs_max_query_series: Option<usize>,
+    /// Longest a LogQL query may run [default: 1m].
+    #[arg(long, env = "PITOT_LOGS_QUERY_TIMEOUT")]
+    pub logs_query_timeout: Option<String>,
 }
 
 impl ServeArgs {
@@ -222,6 +264,18 @@ impl ServeArgs {
             query_max_series => query.max_series,
             query_max_length => query.max_length,
             query_delayed_name_removal => query.delayed_name_removal,
+            logs_max_line_size => logs.max_line_size,
+            logs_max_line_size_truncate => logs.max_line_size_truncate,
+            logs_max_label_names_per_series => logs.max_label_names_per_series,
+            logs_reject_old_samples_max_age => logs.reject_old_samples_max_age,
+            logs_out_of_order_window => logs.out_of_order_window,
+            logs_chunk_target_size => logs.chunk_target_size,
+            logs_max_chunk_age => logs.max_chunk_age,
+            logs_retention => logs.retention,
+            logs_max_query_length => logs.max_query_length,
+            logs_max_entries_limit_per_query => logs.max_entries_limit_per_query,
+            logs_max_query_series => logs.max_query_series,
+            logs_query_timeout => logs.query_timeout,
         );
         macro_rules! set_opt {
             ($($flag:ident => $($field:ident).+),* $(,)?) => {

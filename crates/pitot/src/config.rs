@@ -26,6 +26,102 @@ pub struct Config {
     pub server: ServerConfig,
     /// PromQL engine settings.
     pub query: QueryConfig,
+    /// Logs: push validation, log storage and LogQL limits.
+    pub logs: LogsConfig,
+}
+
+/// Logs settings; defaults are Loki's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogsConfig {
+    /// Most labels per stream.
+    pub max_label_names_per_series: usize,
+    /// Longest label name.
+    pub max_label_name_length: usize,
+    /// Longest label value.
+    pub max_label_value_length: usize,
+    /// Longest line in bytes; 0 disables.
+    pub max_line_size: usize,
+    /// Truncate longer lines instead of refusing them.
+    pub max_line_size_truncate: bool,
+    /// Oldest entry accepted, relative to now (`168h`); `0s` disables.
+    pub reject_old_samples_max_age: String,
+    /// How far ahead of now an entry may be (`10m`).
+    pub creation_grace_period: String,
+    /// Largest structured metadata of one entry, bytes.
+    pub max_structured_metadata_size: usize,
+    /// Most structured-metadata pairs on one entry.
+    pub max_structured_metadata_entries_count: usize,
+    /// Labels whose value becomes `service_name` (Loki 3); empty disables.
+    pub discover_service_name: Vec<String>,
+    /// How far behind a stream's newest entry an entry may be (`1h`).
+    pub out_of_order_window: String,
+    /// Raw line bytes per chunk before it is compressed and sealed.
+    pub chunk_target_size: usize,
+    /// Age after which a partly filled chunk is sealed (`1h`).
+    pub max_chunk_age: String,
+    /// Retention of log blocks (`31d`); `0s` keeps them forever.
+    pub retention: String,
+    /// Longest range of a logs query (`721h`); `0s` disables.
+    pub max_query_length: String,
+    /// Most entries one logs query may return.
+    pub max_entries_limit_per_query: usize,
+    /// Most series a metric LogQL query may produce.
+    pub max_query_series: usize,
+    /// Longest a LogQL query may run (`1m`).
+    pub query_timeout: String,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        let d = pitot_distributor::logs::LogValidationLimits::default();
+        LogsConfig {
+            max_label_names_per_series: d.max_label_names_per_series,
+            max_label_name_length: d.max_label_name_length,
+            max_label_value_length: d.max_label_value_length,
+            max_line_size: d.max_line_size,
+            max_line_size_truncate: d.max_line_size_truncate,
+            reject_old_samples_max_age: "168h".into(),
+            creation_grace_period: "10m".into(),
+            max_structured_metadata_size: d.max_structured_metadata_size,
+            max_structured_metadata_entries_count: d.max_structured_metadata_entries_count,
+            discover_service_name: d.discover_service_name,
+            out_of_order_window: "1h".into(),
+            chunk_target_size: 1 << 20,
+            max_chunk_age: "1h".into(),
+            retention: "31d".into(),
+            max_query_length: "721h".into(),
+            max_entries_limit_per_query: 5000,
+            max_query_series: 500,
+            query_timeout: "1m".into(),
+        }
+    }
+}
+
+impl LogsConfig {
+    /// The push validation limits.
+    pub fn validation_limits(
+        &self,
+    ) -> anyhow::Result<pitot_distributor::logs::LogValidationLimits> {
+        Ok(pitot_distributor::logs::LogValidationLimits {
+            max_label_names_per_series: self.max_label_names_per_series,
+            max_label_name_length: self.max_label_name_length,
+            max_label_value_length: self.max_label_value_length,
+            max_line_size: self.max_line_size,
+            max_line_size_truncate: self.max_line_size_truncate,
+            reject_old_samples_max_age: duration(
+                "logs.reject_old_samples_max_age",
+                &self.reject_old_samples_max_age,
+            )?,
+            creation_grace_period: duration(
+                "logs.creation_grace_period",
+                &self.creation_grace_period,
+            )?,
+            max_structured_metadata_size: self.max_structured_metadata_size,
+            max_structured_metadata_entries_count: self.max_structured_metadata_entries_count,
+            discover_service_name: self.discover_service_name.clone(),
+        })
+    }
 }
 
 /// PromQL engine settings (defaults are Prometheus' flag defaults).
@@ -165,6 +261,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             server: ServerConfig::default(),
             query: QueryConfig::default(),
+            logs: LogsConfig::default(),
         }
     }
 }
@@ -199,6 +296,19 @@ impl Config {
             ("query.lookback_delta", &self.query.lookback_delta),
             ("query.timeout", &self.query.timeout),
             ("query.max_length", &self.query.max_length),
+            (
+                "logs.reject_old_samples_max_age",
+                &self.logs.reject_old_samples_max_age,
+            ),
+            (
+                "logs.creation_grace_period",
+                &self.logs.creation_grace_period,
+            ),
+            ("logs.out_of_order_window", &self.logs.out_of_order_window),
+            ("logs.max_chunk_age", &self.logs.max_chunk_age),
+            ("logs.retention", &self.logs.retention),
+            ("logs.max_query_length", &self.logs.max_query_length),
+            ("logs.query_timeout", &self.logs.query_timeout),
         ] {
             duration(field, value)?;
         }

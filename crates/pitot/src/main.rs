@@ -59,6 +59,12 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        cli::Command::Logqltest { paths } => {
+            let args: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            let code = pitot_logql::logqltest::run_cli(&args);
+            anyhow::ensure!(code == 0, "LogQL test cases failed");
+            Ok(())
+        }
         cli::Command::Tenant { data, command } => admin::tenant(&data.data_dir, command).await,
         cli::Command::Token { data, command } => admin::token(&data.data_dir, command).await,
     }

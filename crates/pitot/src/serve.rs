@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use object_store::ObjectStore;
+use pitot_distributor::logs::LogsDistributor;
 use pitot_distributor::{Distributor, ValidationLimits};
-use pitot_http::{AppState, HttpLimits, MetricsCollector};
+use pitot_http::{AppState, HttpLimits, LogQueryLimits, LogsApi, MetricsCollector};
+use pitot_logql::{LogqlEngine, LogqlOptions};
+use pitot_logstore::{LogStore, LogStoreOptions};
 use pitot_meta::SqliteMetaStore;
 use pitot_tsdb::{Tsdb, TsdbOptions};
 
@@ -33,9 +36,22 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         retention: duration("storage.retention", &config.storage.retention)?,
         ..TsdbOptions::default()
     };
-    let tsdb = Tsdb::open(&data_dir.join("wal"), store, options)
+    let tsdb = Tsdb::open(&data_dir.join("wal"), Arc::clone(&store), options)
         .await
         .context("cannot open metrics storage")?;
+    let logs = &config.logs;
+    let log_options = LogStoreOptions {
+        chunk_target_bytes: logs.chunk_target_size.max(1024),
+        max_chunk_age: duration("logs.max_chunk_age", &logs.max_chunk_age)?,
+        out_of_order_window: duration("logs.out_of_order_window", &logs.out_of_order_window)?,
+        retention: duration("logs.retention", &logs.retention)?,
+        ..LogStoreOptions::default()
+    };
+    let log_store = Arc::new(
+        LogStore::open(&data_dir.join("wal-logs"), store, log_options)
+            .await
+            .context("cannot open log storage")?,
+    );
 
     let limits = ValidationLimits {
         max_label_names_per_series: config.limits.max_label_names_per_series,
@@ -64,14 +80,37 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             max_length: duration("query.max_length", &config.query.max_length)?,
         },
         query_slots: tokio::sync::Semaphore::new(config.query.max_concurrent.max(1)),
+        logs: LogsApi {
+            distributor: Arc::new(LogsDistributor::new(
+                log_store.clone(),
+                logs.validation_limits()?,
+            )),
+            queryable: log_store.clone(),
+            engine: LogqlEngine::new(LogqlOptions {
+                max_series: logs.max_query_series,
+                max_entries: logs.max_entries_limit_per_query,
+                timeout: duration("logs.query_timeout", &logs.query_timeout)?,
+                ..LogqlOptions::default()
+            }),
+            limits: LogQueryLimits {
+                max_query_length: duration("logs.max_query_length", &logs.max_query_length)?,
+                max_entries: logs.max_entries_limit_per_query,
+            },
+        },
         platform_token: Some(platform_token),
         limits: HttpLimits {
             max_request_body_bytes: config.server.max_request_body_bytes,
             max_decompressed_bytes: config.server.max_decompressed_bytes,
         },
         http_metrics: Default::default(),
-        collectors: vec![tsdb_collector(Arc::clone(&tsdb))],
-        admin: Some(Arc::new(TsdbAdmin(Arc::clone(&tsdb)))),
+        collectors: vec![
+            tsdb_collector(Arc::clone(&tsdb)),
+            log_store_collector(Arc::clone(&log_store)),
+        ],
+        admin: Some(Arc::new(StoreAdmin {
+            tsdb: Arc::clone(&tsdb),
+            logs: Arc::clone(&log_store),
+        })),
         ready: true.into(),
     });
     state.ready.store(true, Ordering::Release);
@@ -82,6 +121,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )?
     .max(Duration::from_millis(100));
     let maintenance = tokio::spawn(maintain(Arc::clone(&tsdb), interval));
+    let log_maintenance = tokio::spawn(maintain_logs(Arc::clone(&log_store), interval));
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -98,7 +138,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     maintenance.abort();
+    log_maintenance.abort();
     tsdb.close().context("flushing the WAL on shutdown")?;
+    log_store
+        .close()
+        .context("flushing the log WAL on shutdown")?;
     tracing::info!("pitot stopped");
     Ok(())
 }
@@ -132,6 +176,21 @@ async fn maintain(tsdb: Arc<Tsdb>, interval: Duration) {
         let now = chrono::Utc::now().timestamp_millis();
         if let Err(error) = tsdb.apply_retention(now).await {
             tracing::error!(%error, "applying retention failed; retrying at the next interval");
+        }
+    }
+}
+
+/// Seals old chunks, writes log blocks and applies log retention on a timer.
+async fn maintain_logs(store: Arc<LogStore>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = store.flush(false).await {
+            tracing::error!(%error, "log flush failed; retrying at the next interval");
+        }
+        if let Err(error) = store.apply_retention(pitot_logstore::now_ns()).await {
+            tracing::error!(%error, "applying log retention failed; retrying at the next interval");
         }
     }
 }
@@ -271,12 +330,115 @@ fn tsdb_collector(tsdb: Arc<Tsdb>) -> MetricsCollector {
     })
 }
 
+/// Exposes the log store's sizes and counters on `/metrics`.
+fn log_store_collector(store: Arc<LogStore>) -> MetricsCollector {
+    Arc::new(move |out: &mut String| {
+        use std::fmt::Write;
+        let s = store.stats();
+        let lines: [(&str, &str, &str, u64); 13] = [
+            (
+                "pitot_logs_head_streams",
+                "gauge",
+                "Streams in the log heads.",
+                s.streams,
+            ),
+            (
+                "pitot_logs_head_entries",
+                "gauge",
+                "Entries held in the log heads.",
+                s.head_entries,
+            ),
+            (
+                "pitot_logs_head_bytes",
+                "gauge",
+                "Memory held by the log heads.",
+                s.head_bytes,
+            ),
+            (
+                "pitot_logs_blocks",
+                "gauge",
+                "Log blocks in the object store.",
+                s.blocks,
+            ),
+            (
+                "pitot_logs_block_bytes",
+                "gauge",
+                "Stored bytes of log blocks.",
+                s.block_bytes,
+            ),
+            (
+                "pitot_logs_block_raw_bytes",
+                "gauge",
+                "Raw line bytes in log blocks.",
+                s.block_raw_bytes,
+            ),
+            (
+                "pitot_logs_entries_appended_total",
+                "counter",
+                "Log entries stored.",
+                s.entries_appended,
+            ),
+            (
+                "pitot_logs_bytes_appended_total",
+                "counter",
+                "Raw log line bytes stored.",
+                s.bytes_appended,
+            ),
+            (
+                "pitot_logs_entries_rejected_total",
+                "counter",
+                "Log entries refused by storage.",
+                s.entries_rejected,
+            ),
+            (
+                "pitot_logs_blocks_written_total",
+                "counter",
+                "Log blocks written.",
+                s.blocks_written,
+            ),
+            (
+                "pitot_logs_blocks_deleted_total",
+                "counter",
+                "Log blocks deleted by retention.",
+                s.blocks_deleted,
+            ),
+            (
+                "pitot_logs_flush_failures_total",
+                "counter",
+                "Log flushes that failed.",
+                s.flush_failures,
+            ),
+            (
+                "pitot_logs_wal_fsyncs_total",
+                "counter",
+                "Log WAL fsyncs.",
+                s.wal.fsyncs,
+            ),
+        ];
+        for (name, kind, help, value) in lines {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
+    })
+}
+
 /// Storage operations the admin API may trigger.
-struct TsdbAdmin(Arc<Tsdb>);
+struct StoreAdmin {
+    tsdb: Arc<Tsdb>,
+    logs: Arc<LogStore>,
+}
 
 #[async_trait::async_trait]
-impl pitot_http::StorageAdmin for TsdbAdmin {
+impl pitot_http::StorageAdmin for StoreAdmin {
     async fn flush(&self) -> Result<usize, String> {
-        self.0.cut_blocks(true).await.map_err(|e| e.to_string())
+        let metrics = self
+            .tsdb
+            .cut_blocks(true)
+            .await
+            .map_err(|e| e.to_string())?;
+        let logs = self.logs.flush(true).await.map_err(|e| e.to_string())?;
+        Ok(metrics + logs.blocks)
     }
 }

@@ -596,3 +596,94 @@ pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Now, in Unix nanoseconds.
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos() as i64
+}
+
+impl TestServer {
+    /// Pushes a Loki JSON body; returns status and body text.
+    pub fn loki_push_json(&self, token: &str, body: &Value) -> (u16, String) {
+        let response = self
+            .post("/loki/api/v1/push")
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .expect("loki push");
+        status_and_text(response)
+    }
+
+    /// Pushes a raw Loki body with a content type; returns status and body text.
+    pub fn loki_push_raw(
+        &self,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, String) {
+        let mut req = self
+            .post("/loki/api/v1/push")
+            .header("Content-Type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        status_and_text(req.send().expect("loki push"))
+    }
+
+    /// GETs a Loki endpoint; returns status and body text.
+    pub fn loki_get(&self, token: &str, path: &str, params: &[(&str, &str)]) -> (u16, String) {
+        let response = self
+            .get(path)
+            .bearer_auth(token)
+            .query(params)
+            .send()
+            .expect("loki GET");
+        status_and_text(response)
+    }
+
+    /// Every `(timestamp, line)` a log query returns over `[start, now]`, forward, as
+    /// `(stream labels, ts, line)`.
+    pub fn loki_lines(
+        &self,
+        token: &str,
+        query: &str,
+        start_ns: i64,
+        limit: usize,
+    ) -> Vec<(BTreeMap<String, String>, i64, String)> {
+        let (status, text) = self.loki_get(
+            token,
+            "/loki/api/v1/query_range",
+            &[
+                ("query", query),
+                ("start", &start_ns.to_string()),
+                ("end", &(now_ns() + 60_000_000_000).to_string()),
+                ("limit", &limit.to_string()),
+                ("direction", "forward"),
+            ],
+        );
+        assert_eq!(status, 200, "query_range {query}: {text}");
+        let body: Value = serde_json::from_str(&text).expect("JSON answer");
+        assert_eq!(body["data"]["resultType"], "streams", "{body}");
+        let mut out = Vec::new();
+        for stream in body["data"]["result"].as_array().expect("result array") {
+            let labels: BTreeMap<String, String> = stream["stream"]
+                .as_object()
+                .expect("stream labels")
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect();
+            for v in stream["values"].as_array().expect("values") {
+                out.push((
+                    labels.clone(),
+                    v[0].as_str().unwrap().parse().unwrap(),
+                    v[1].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,296 @@
+//! `/loki/api/v1/query` and `/loki/api/v1/query_range`, answering in Loki's JSON
+//! (`streams`, `vector`, `matrix`, `scalar`, with a `stats` object).
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use pitot_core::{Labels, Scope, TenantId};
+use pitot_logql::{QueryData, QueryOutput, QueryParams};
+use serde_json::{json, Map, Value};
+
+use crate::auth::authenticate;
+use crate::params::Params;
+use crate::prom_read::labels_json;
+use crate::remote_write::read_body;
+use crate::{ApiError, AppState, AppStateRef};
+
+use super::params::{direction_param, duration_param, limit_param, range_params, time_param, NS};
+use super::LokiError;
+
+/// An authenticated read request with its parameters.
+pub(super) struct LokiRead {
+    pub tenant: TenantId,
+    pub params: Params,
+}
+
+/// Authenticates a logs read and collects query-string and form parameters.
+pub(super) async fn read_request(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<String>,
+    body: Body,
+) -> Result<LokiRead, LokiError> {
+    let principal = authenticate(state, headers).await?;
+    let tenant = principal.require(Scope::LogsRead)?;
+    let body = read_body(body, state.limits.max_request_body_bytes).await?;
+    let params = Params::collect(method, headers, query.as_deref(), &body)?;
+    Ok(LokiRead { tenant, params })
+}
+
+pub(super) fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+fn query_text(params: &Params) -> Result<String, LokiError> {
+    match params.get("query") {
+        Some(q) if !q.trim().is_empty() => Ok(q.to_string()),
+        _ => Err(LokiError::bad_request(
+            "missing parameter \"query\": give a LogQL query",
+        )),
+    }
+}
+
+/// Instant query: metric queries only, as in Loki.
+pub async fn instant(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Result<Response, LokiError> {
+    let req = read_request(&state, &method, &headers, query, body).await?;
+    let query = query_text(&req.params)?;
+    let expr = pitot_logql::parse(&query).map_err(|e| LokiError::bad_request(e.to_string()))?;
+    if matches!(expr, pitot_logql::ast::Expr::Log(_)) {
+        return Err(LokiError::bad_request(
+            "log queries are not supported as an instant query type, please change your query to a range query type",
+        ));
+    }
+    let time = time_param(&req.params, "time", now_ns())?;
+    let limit = limit_param(&req.params, state.logs.limits.max_entries)?;
+    let direction = direction_param(&req.params)?;
+    let params = QueryParams {
+        query,
+        start: time,
+        end: time,
+        step: 0,
+        interval: None,
+        limit,
+        direction,
+        instant: true,
+    };
+    run(&state, &req.tenant, params).await
+}
+
+/// Range query: log queries (streams) and metric queries (matrix).
+pub async fn range(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Result<Response, LokiError> {
+    let req = read_request(&state, &method, &headers, query, body).await?;
+    let query = query_text(&req.params)?;
+    let (start, end) = range_params(&req.params, now_ns(), 3600 * NS)?;
+    let limit = limit_param(&req.params, state.logs.limits.max_entries)?;
+    let direction = direction_param(&req.params)?;
+    let max_len = state.logs.limits.max_query_length.as_nanos() as i64;
+    if max_len > 0 && end - start > max_len {
+        return Err(LokiError::bad_request(format!(
+            "the query time range exceeds the limit (query length: {}, limit: {})",
+            human(end - start),
+            human(max_len)
+        )));
+    }
+    let step = match duration_param(&req.params, "step")? {
+        Some(0) => {
+            return Err(LokiError::bad_request(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer",
+            ))
+        }
+        Some(s) => s,
+        // Loki's default: about 250 points, at least one second.
+        None => (((end - start) as f64 / NS as f64 / 250.0).ceil() as i64).max(1) * NS,
+    };
+    if (end - start) / step > 11_000 {
+        return Err(LokiError::bad_request(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    let interval = duration_param(&req.params, "interval")?;
+    let params = QueryParams {
+        query,
+        start,
+        end,
+        step,
+        interval,
+        limit,
+        direction,
+        instant: false,
+    };
+    run(&state, &req.tenant, params).await
+}
+
+/// Formats nanoseconds as a Go-like duration for messages.
+fn human(ns: i64) -> String {
+    let secs = ns / NS;
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    format!("{h}h{m}m{s}s")
+}
+
+async fn run(
+    state: &AppState,
+    tenant: &TenantId,
+    params: QueryParams,
+) -> Result<Response, LokiError> {
+    let queued = Instant::now();
+    let _slot = state
+        .query_slots
+        .acquire()
+        .await
+        .map_err(|_| LokiError(ApiError::unavailable("server is shutting down")))?;
+    let queue_time = queued.elapsed().as_secs_f64();
+    let output = state
+        .logs
+        .engine
+        .query(&*state.logs.queryable, tenant, &params)
+        .await
+        .map_err(logql_error)?;
+    Ok(Json(render(output, queue_time)).into_response())
+}
+
+/// Maps an engine error to its HTTP status with the engine's message.
+pub(super) fn logql_error(e: pitot_logql::LogqlError) -> LokiError {
+    let status = e.http_status();
+    let message = e.to_string();
+    LokiError(match status {
+        400 => ApiError::bad_data(message),
+        503 | 504 => ApiError {
+            status: axum::http::StatusCode::from_u16(status)
+                .unwrap_or(axum::http::StatusCode::SERVICE_UNAVAILABLE),
+            error_type: "timeout",
+            message,
+        },
+        _ => ApiError::internal(message),
+    })
+}
+
+fn seconds(ms: i64) -> Value {
+    let v = ms as f64 / 1000.0;
+    json!(v)
+}
+
+fn value_string(v: f64) -> Value {
+    Value::String(if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        format!("{v}")
+    })
+}
+
+fn render(output: QueryOutput, queue_time: f64) -> Value {
+    let (kind, result) = match output.data {
+        QueryData::Streams(streams) => (
+            "streams",
+            Value::Array(
+                streams
+                    .into_iter()
+                    .map(|s| {
+                        json!({
+                            "stream": labels_json(&s.labels),
+                            "values": s.entries.into_iter().map(|e| json!([e.ts.to_string(), e.line])).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect(),
+            ),
+        ),
+        QueryData::Vector(v) => (
+            "vector",
+            Value::Array(
+                v.into_iter()
+                    .map(|(l, t, x)| json!({"metric": labels_json(&l), "value": [seconds(t), value_string(x)]}))
+                    .collect(),
+            ),
+        ),
+        QueryData::Matrix(m) => (
+            "matrix",
+            Value::Array(
+                m.into_iter()
+                    .map(|(l, points)| {
+                        json!({
+                            "metric": labels_json(&l),
+                            "values": points.into_iter().map(|(t, x)| json!([seconds(t), value_string(x)])).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect(),
+            ),
+        ),
+        QueryData::Scalar(t, x) => ("scalar", json!([seconds(t), value_string(x)])),
+    };
+    let st = &output.stats;
+    let exec = st.exec_time.as_secs_f64();
+    let per_sec = |n: u64| {
+        if exec > 0.0 {
+            (n as f64 / exec) as u64
+        } else {
+            0
+        }
+    };
+    let stats = json!({
+        "summary": {
+            "bytesProcessedPerSecond": per_sec(st.total_bytes_processed),
+            "linesProcessedPerSecond": per_sec(st.total_lines_processed),
+            "totalBytesProcessed": st.total_bytes_processed,
+            "totalLinesProcessed": st.total_lines_processed,
+            "totalPostFilterLines": st.post_filter_lines,
+            "execTime": exec,
+            "queueTime": queue_time,
+            "totalEntriesReturned": st.total_entries_returned,
+        },
+        "querier": {"store": {
+            "totalStreams": st.streams,
+            "chunk": {
+                "decompressedBytes": st.total_bytes_processed,
+                "decompressedLines": st.total_lines_processed,
+            }
+        }},
+    });
+    let mut data = Map::new();
+    data.insert("resultType".into(), kind.into());
+    data.insert("result".into(), result);
+    data.insert("stats".into(), stats);
+    let mut body = Map::new();
+    body.insert("status".into(), "success".into());
+    body.insert("data".into(), Value::Object(data));
+    if !output.warnings.is_empty() {
+        body.insert("warnings".into(), json!(output.warnings));
+    }
+    Value::Object(body)
+}
+
+/// `format_query`: the query as Loki would print it.
+pub async fn format(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Result<Response, LokiError> {
+    let req = read_request(&state, &method, &headers, query, body).await?;
+    let query = query_text(&req.params)?;
+    let expr = pitot_logql::parse(&query).map_err(|e| LokiError::bad_request(e.to_string()))?;
+    Ok(Json(json!({"status": "success", "data": expr.to_string()})).into_response())
+}
+
+/// Labels as a JSON object, for sibling modules.
+pub(super) fn stream_json(labels: &Labels) -> Value {
+    labels_json(labels)
+}

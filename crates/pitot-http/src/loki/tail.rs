@@ -1,0 +1,190 @@
+//! `GET /loki/api/v1/tail`: a WebSocket that first sends the matching entries since
+//! `start` (best effort, up to `limit`), then every matching entry as it is stored.
+//!
+//! Live entries come from the logs distributor's broadcast of stored pushes, filtered
+//! by tenant first, then by the selector and the query's pipeline, so a tail never
+//! sees another tenant's lines.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
+use pitot_core::{Labels, TenantId};
+use pitot_logql::{CompiledLogQuery, Direction, QueryData, QueryParams};
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::{AppState, AppStateRef};
+
+use super::params::{duration_param, limit_param, time_param, NS};
+use super::query::{logql_error, now_ns, read_request, stream_json};
+use super::LokiError;
+
+/// Longest a tail stays open, as Loki's `tail_max_duration`.
+const MAX_TAIL: Duration = Duration::from_secs(3600);
+
+/// Upgrades to a WebSocket after checking credentials, scope and the query.
+pub async fn tail(
+    State(state): State<AppStateRef>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    ws: WebSocketUpgrade,
+) -> Result<Response, LokiError> {
+    let req = read_request(
+        &state,
+        &Method::GET,
+        &headers,
+        query,
+        axum::body::Body::empty(),
+    )
+    .await?;
+    let query = match req.params.get("query") {
+        Some(q) if !q.trim().is_empty() => q.to_string(),
+        _ => {
+            return Err(LokiError::bad_request(
+                "missing parameter \"query\": give a LogQL log query",
+            ))
+        }
+    };
+    let compiled = pitot_logql::compile_log_query(&query).map_err(logql_error)?;
+    let limit = limit_param(&req.params, state.logs.limits.max_entries)?;
+    let start = time_param(&req.params, "start", now_ns() - 3600 * NS)?;
+    if let Some(d) = duration_param(&req.params, "delay_for")? {
+        if d > 5 * NS {
+            return Err(LokiError::bad_request(
+                "delay_for can't be greater than 5 seconds",
+            ));
+        }
+    }
+    let tenant = req.tenant;
+    Ok(ws.on_upgrade(move |socket| async move {
+        run(state, tenant, query, compiled, start, limit, socket).await;
+    }))
+}
+
+async fn run(
+    state: AppStateRef,
+    tenant: TenantId,
+    query: String,
+    compiled: CompiledLogQuery,
+    start: i64,
+    limit: usize,
+    mut socket: WebSocket,
+) {
+    // Subscribe before the backfill so nothing stored in between is missed.
+    let mut live = state.logs.distributor.subscribe_tail();
+    if let Some(frame) = backfill(&state, &tenant, &query, start, limit).await {
+        if socket
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let deadline = tokio::time::sleep(MAX_TAIL);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => break,
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            batch = live.recv() => {
+                let frame = match batch {
+                    Ok(batch) if batch.tenant == tenant => match filter(&compiled, &batch.streams) {
+                        Some(frame) => frame,
+                        None => continue,
+                    },
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(n)) => json!({
+                        "streams": [],
+                        "dropped_entries": [],
+                        "dropped_pushes": n,
+                    }),
+                    Err(RecvError::Closed) => break,
+                };
+                if socket.send(Message::Text(frame.to_string().into())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+/// The entries since `start`, oldest first, as one frame; `None` when there are none
+/// or the query fails (the live part still runs).
+async fn backfill(
+    state: &AppState,
+    tenant: &TenantId,
+    query: &str,
+    start: i64,
+    limit: usize,
+) -> Option<Value> {
+    let params = QueryParams {
+        query: query.to_string(),
+        start,
+        end: now_ns(),
+        step: NS,
+        interval: None,
+        limit,
+        direction: Direction::Forward,
+        instant: false,
+    };
+    let out = state
+        .logs
+        .engine
+        .query(&*state.logs.queryable, tenant, &params)
+        .await
+        .ok()?;
+    let QueryData::Streams(streams) = out.data else {
+        return None;
+    };
+    if streams.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "streams": streams.into_iter().map(|s| json!({
+            "stream": stream_json(&s.labels),
+            "values": s.entries.into_iter().map(|e| json!([e.ts.to_string(), e.line])).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>()
+    }))
+}
+
+/// The matching entries of a stored push, grouped by their final labels.
+fn filter(
+    compiled: &CompiledLogQuery,
+    streams: &[pitot_storage_api::LogStreamBatch],
+) -> Option<Value> {
+    let mut out: BTreeMap<Labels, Vec<Value>> = BTreeMap::new();
+    for stream in streams {
+        if !compiled
+            .matchers()
+            .iter()
+            .all(|m| m.matches(stream.labels.get(&m.name).unwrap_or("")))
+        {
+            continue;
+        }
+        for entry in &stream.entries {
+            if let Some((labels, line)) = compiled.process(&stream.labels, entry) {
+                out.entry(labels)
+                    .or_default()
+                    .push(json!([entry.ts.to_string(), line]));
+            }
+        }
+    }
+    if out.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "streams": out.into_iter().map(|(labels, values)| json!({
+            "stream": stream_json(&labels),
+            "values": values,
+        })).collect::<Vec<_>>()
+    }))
+}
