@@ -137,11 +137,17 @@ impl TemplateData for SnapshotData<'_> {
 
 const ANSI_RE: &str = "[\u{1b}\u{9b}][\\[\\]()#;?]*(?:(?:(?:[a-zA-Z\\d]*(?:;[a-zA-Z\\d]*)*)?\u{7})|(?:(?:\\d{1,4}(?:;\\d{0,4})*)?[\\dA-PRZcf-ntqry=><~]))";
 
+/// The ANSI escape regex, compiled once per process.
+fn ansi_regex() -> Result<Regex, String> {
+    static ANSI: std::sync::OnceLock<Result<Regex, String>> = std::sync::OnceLock::new();
+    ANSI.get_or_init(|| Regex::new(ANSI_RE).map_err(|e| e.to_string()))
+        .clone()
+}
+
 impl Pipeline {
     /// Compiles stages (already validated by the parser).
     pub fn compile(stages: &[Stage]) -> Result<Self, String> {
         let mut out = Vec::with_capacity(stages.len());
-        let ansi = Regex::new(ANSI_RE).map_err(|e| e.to_string())?;
         for s in stages {
             out.push(match s {
                 Stage::LineFilter(lf) => CStage::Line(LineFilterC::compile(lf)?),
@@ -196,7 +202,7 @@ impl Pipeline {
                 }
                 Stage::Drop(items) => CStage::Drop(items.clone()),
                 Stage::Keep(items) => CStage::Keep(items.clone()),
-                Stage::Decolorize => CStage::Decolorize(ansi.clone()),
+                Stage::Decolorize => CStage::Decolorize(ansi_regex()?),
             });
         }
         let line_only = out.iter().all(|s| matches!(s, CStage::Line(_)));
