@@ -3,7 +3,7 @@
 
 use criterion::{criterion_main, Criterion, Throughput};
 use pitot_logstore::chunk::{self, Columns};
-use pitot_logstore::filter::LineFilter;
+use pitot_logstore::filter::{FilterBuilder, LineFilter};
 
 /// About 1 MiB of log lines that look like an app's JSON and text logs, with
 /// high-entropy ids, deterministic.
@@ -83,6 +83,18 @@ fn benches(c: &mut Criterion) {
 
     let filter = LineFilter::parse(&sealed.filter).unwrap();
     let mut group = c.benchmark_group("filter");
+    group.throughput(Throughput::Bytes(raw));
+    group.sample_size(20);
+    group.bench_function("build", |b| {
+        b.iter(|| {
+            let mut builder = FilterBuilder::new();
+            for i in 0..columns.len() {
+                builder.add_line(columns.line(i));
+            }
+            builder.finish()
+        })
+    });
+    group.throughput(Throughput::Elements(1));
     group.bench_function("check_trace_id", |b| {
         b.iter(|| filter.may_contain(b"4bf92f3577b34da6a3ce929d0e0e4736"))
     });

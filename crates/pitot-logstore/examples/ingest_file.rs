@@ -114,6 +114,7 @@ async fn main() {
         Arc::new(LocalFileSystem::new_with_prefix(&objects).unwrap());
     let options = LogStoreOptions {
         zstd_level: level,
+        chunk_target_bytes: flag("--chunk-kib").map_or(1 << 20, |k| k as usize * 1024),
         wal_fsync: fsync,
         ..LogStoreOptions::default()
     };

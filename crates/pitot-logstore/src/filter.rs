@@ -1,7 +1,7 @@
 //! The per-chunk line filter: proves that a needle (a case-sensitive substring) occurs
 //! in no line of a chunk, so `|= "needle"` queries skip the chunk without decompressing.
 //!
-//! # Why minimizers of n-grams
+//! # Why sampled n-grams
 //!
 //! A needle is a substring, not a word: `|= "d13ab44a"` must find `order_id=d13ab44aef`.
 //! A word-token bloom filter can only be consulted for tokens that separators bound on
@@ -11,55 +11,52 @@
 //! hex and numbers, where every position is a new n-gram: the filter would cost about as
 //! much as the compressed lines.
 //!
-//! So the filter indexes *minimizers*: for every window of [`WINDOW`] consecutive
-//! [`GRAM`]-byte grams of a line, the gram with the smallest hash. The minimizer of a
-//! window depends only on the window's bytes, so for any needle of at least
-//! [`MIN_NEEDLE`] bytes, each window lying inside the needle lies inside every line that
-//! contains the needle, and its minimizer was indexed: checking the needle's minimizers
-//! has no false negatives. Only about `2 / (WINDOW + 1)` of the positions are indexed,
-//! and a long needle has several minimizers, each of which must be present, so the
-//! per-item false-positive rate can be high (a one-hash bloom filter with
-//! [`BITS_PER_ITEM`] bits per distinct minimizer) while a 32-character trace id still
-//! skips nearly every chunk that lacks it. Needles shorter than [`MIN_NEEDLE`] cannot be
-//! checked and never skip.
+//! So the filter indexes a *content-defined sample* of the [`GRAM`]-byte grams: those
+//! whose hash falls below a threshold (a [`DENSITY`] fraction of them). Whether a gram
+//! is sampled depends only on its bytes, so every sampled gram of a needle is sampled
+//! wherever the needle occurs and was indexed: checking the needle's sampled grams has
+//! no false negatives. A long needle has several sampled grams, each of which must be
+//! present, so the per-item false-positive rate can be high (a one-hash bloom filter
+//! with [`BITS_PER_ITEM`] bits per distinct gram) while a 32-character trace id (about
+//! seven sampled grams) still skips nearly every chunk that lacks it. A short needle
+//! may have no sampled gram (a 10-byte needle: 6 grams, none sampled with probability
+//! 18%); it then never skips.
+//!
+//! Minimizers (the least hash of every window of w grams) were measured first: they
+//! guarantee an indexed gram for every needle of `n + w - 1` bytes, at the same size,
+//! but cost 6 ns per byte to build, a large share of the ingest budget; threshold
+//! sampling is one multiply and one compare per byte.
 //!
 //! # Layout
 //!
-//! `[u8 version = 1][u8 gram][u8 window][u8 reserved][u32 LE bit count][bitmap bytes]`;
+//! `[u8 version = 1][u8 gram][u8 density × 256][u8 reserved][u32 LE bit count][bitmap]`;
 //! the bit count is a multiple of 64, at least 64; bit `i` is bit `i % 8` of byte `i / 8`.
 //! The parameters are stored so a filter built with other values still checks correctly.
 
 /// Bytes per gram. Five bytes keep random hex selective (16^5 values) while letting
-/// needles as short as [`MIN_NEEDLE`] use the filter.
-pub const GRAM: usize = 5;
-/// Grams per window; the minimizer density is about `2 / (WINDOW + 1)`.
-pub const WINDOW: usize = 6;
-/// Shortest needle the filter can rule out: one full window.
-pub const MIN_NEEDLE: usize = GRAM + WINDOW - 1;
-/// Bloom bits per distinct minimizer (one hash function).
+/// short needles use the filter.
+pub const GRAM: usize = 6;
+/// Fraction of grams indexed, in 256ths.
+pub const DENSITY_256: u8 = 64;
+/// Fraction of grams indexed.
+pub const DENSITY: f64 = DENSITY_256 as f64 / 256.0;
+/// Shortest needle that may have a sampled gram.
+pub const MIN_NEEDLE: usize = GRAM;
+/// Bloom bits per distinct sampled gram (one hash function).
 pub const BITS_PER_ITEM: usize = 3;
 
 const VERSION: u8 = 1;
+const HEADER_LEN: usize = 8;
 
 /// A serialized filter has a bad header or length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("log chunk filter is corrupt")]
 pub struct FilterError;
-const HEADER_LEN: usize = 8;
 
-/// Collects the minimizers of a chunk's lines, then freezes into a [`LineFilter`].
+/// Collects the sampled grams of a chunk's lines, then freezes into a [`LineFilter`].
 #[derive(Debug, Default)]
 pub struct FilterBuilder {
     items: Vec<u32>,
-    scratch: Scratch,
-}
-
-/// Buffers reused from line to line.
-#[derive(Debug, Default)]
-struct Scratch {
-    grams: Vec<u32>,
-    prefix: Vec<u32>,
-    suffix: Vec<u32>,
 }
 
 impl FilterBuilder {
@@ -70,10 +67,10 @@ impl FilterBuilder {
 
     /// Indexes one line.
     pub fn add_line(&mut self, line: &[u8]) {
-        minimizers(line, GRAM, WINDOW, &mut self.scratch, &mut self.items);
+        sampled_grams(line, GRAM, threshold(DENSITY_256), &mut self.items);
     }
 
-    /// Builds the serialized filter, with [`BITS_PER_ITEM`] bits per distinct minimizer.
+    /// Builds the serialized filter, with [`BITS_PER_ITEM`] bits per distinct gram.
     pub fn finish(self) -> Vec<u8> {
         let bits = (self.estimate_distinct() * BITS_PER_ITEM as f64) as usize;
         let bits = bits.max(64).next_multiple_of(64);
@@ -85,7 +82,7 @@ impl FilterBuilder {
         let mut out = Vec::with_capacity(HEADER_LEN + bits / 8);
         out.push(VERSION);
         out.push(GRAM as u8);
-        out.push(WINDOW as u8);
+        out.push(DENSITY_256);
         out.push(0);
         out.extend_from_slice(&(bits as u32).to_le_bytes());
         for w in words {
@@ -94,8 +91,8 @@ impl FilterBuilder {
         out
     }
 
-    /// Distinct minimizers, estimated by linear counting over a bitmap with about two
-    /// bits per item pushed: no sort, no hash set.
+    /// Distinct grams, estimated by linear counting over a bitmap with about two bits
+    /// per item pushed: no sort, no hash set.
     fn estimate_distinct(&self) -> f64 {
         let m = (self.items.len() * 2).next_power_of_two().max(64);
         let mut sketch = vec![0u64; m / 64];
@@ -120,7 +117,7 @@ impl FilterBuilder {
 #[derive(Debug, Clone, Copy)]
 pub struct LineFilter<'a> {
     gram: usize,
-    window: usize,
+    threshold: u32,
     bits: usize,
     bitmap: &'a [u8],
 }
@@ -132,20 +129,14 @@ impl<'a> LineFilter<'a> {
             return Err(FilterError);
         }
         let gram = usize::from(bytes[1]);
-        let window = usize::from(bytes[2]);
         let bits = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
         let bitmap = &bytes[HEADER_LEN..];
-        if !(1..=8).contains(&gram)
-            || window == 0
-            || bits < 64
-            || bits & 63 != 0
-            || bitmap.len() != bits / 8
-        {
+        if !(1..=8).contains(&gram) || bits < 64 || bits & 63 != 0 || bitmap.len() != bits / 8 {
             return Err(FilterError);
         }
         Ok(LineFilter {
             gram,
-            window,
+            threshold: threshold(bytes[2]),
             bits,
             bitmap,
         })
@@ -158,12 +149,8 @@ impl<'a> LineFilter<'a> {
 
     /// Whether some line may contain `needle`; `false` is a proof that none does.
     pub fn may_contain(&self, needle: &[u8]) -> bool {
-        if needle.len() < self.gram + self.window - 1 {
-            return true;
-        }
-        let mut scratch = Scratch::default();
         let mut items = Vec::new();
-        minimizers(needle, self.gram, self.window, &mut scratch, &mut items);
+        sampled_grams(needle, self.gram, self.threshold, &mut items);
         items.iter().all(|&item| {
             let bit = bit_index(item, self.bits);
             self.bitmap[bit >> 3] & (1 << (bit & 7)) != 0
@@ -176,69 +163,40 @@ impl<'a> LineFilter<'a> {
     }
 }
 
-/// Appends to `out` the minimizer hash of every window of `window` grams of `gram`
-/// bytes in `line` (consecutive repeats once).
-///
-/// The minimum of each window comes from block-wise prefix and suffix minima (van
-/// Herk / Gil-Werman): a few branch-free comparisons per position whatever the window,
-/// in loops over slices the compiler vectorizes.
-fn minimizers(line: &[u8], gram: usize, window: usize, s: &mut Scratch, out: &mut Vec<u32>) {
-    if line.len() < gram + window - 1 {
+/// The hash bound below which a gram is sampled.
+fn threshold(density_256: u8) -> u32 {
+    ((u64::from(density_256) << 32) / 256).min(u64::from(u32::MAX)) as u32
+}
+
+/// Appends to `out` the hash of every gram of `line` whose hash is below `threshold`.
+fn sampled_grams(line: &[u8], gram: usize, threshold: u32, out: &mut Vec<u32>) {
+    if line.len() < gram {
         return;
     }
     let n = line.len() - gram + 1;
     let shift = 64 - 8 * gram as u32;
-    let grams = &mut s.grams;
-    grams.clear();
-    grams.resize(n, 0);
+    // Branch-free: every hash is written, the length only grows past sampled ones
+    // (a quarter of the grams, too many for a well-predicted branch).
+    let base = out.len();
+    out.resize(base + n, 0);
+    let mut len = base;
     // Grams whose 8-byte load stays inside the line, then the last few byte by byte.
     let fast = line.len().saturating_sub(7).min(n);
-    for (i, g) in grams[..fast].iter_mut().enumerate() {
+    for i in 0..fast {
         let mut word = [0u8; 8];
         word.copy_from_slice(&line[i..i + 8]);
-        *g = gram_hash(u64::from_le_bytes(word) << shift);
+        let h = gram_hash(u64::from_le_bytes(word) << shift);
+        out[len] = h;
+        len += usize::from(h < threshold);
     }
-    for (i, g) in grams.iter_mut().enumerate().skip(fast) {
+    for i in fast..n {
         let mut word = [0u8; 8];
         word[..gram].copy_from_slice(&line[i..i + gram]);
-        *g = gram_hash(u64::from_le_bytes(word) << shift);
+        let h = gram_hash(u64::from_le_bytes(word) << shift);
+        out[len] = h;
+        len += usize::from(h < threshold);
     }
-    s.prefix.clear();
-    s.prefix.resize(n, 0);
-    s.suffix.clear();
-    s.suffix.resize(n, 0);
-    for ((g, p), q) in grams
-        .chunks(window)
-        .zip(s.prefix.chunks_mut(window))
-        .zip(s.suffix.chunks_mut(window))
-    {
-        let mut run = u32::MAX;
-        for (&g, p) in g.iter().zip(p.iter_mut()) {
-            run = run.min(g);
-            *p = run;
-        }
-        let mut run = u32::MAX;
-        for (&g, q) in g.iter().zip(q.iter_mut()).rev() {
-            run = run.min(g);
-            *q = run;
-        }
-    }
-    let first = out.len();
-    out.extend(
-        s.suffix[..n - window + 1]
-            .iter()
-            .zip(&s.prefix[window - 1..])
-            .map(|(&a, &b)| a.min(b)),
-    );
-    // Drop consecutive repeats (a window's minimum usually survives several windows).
-    let mut write = first;
-    for read in first..out.len() {
-        if write == first || out[write - 1] != out[read] {
-            out[write] = out[read];
-            write += 1;
-        }
-    }
-    out.truncate(write);
+    out.truncate(len);
 }
 
 /// Hashes a gram held in the top bytes of `x` (the rest zero).
@@ -246,8 +204,8 @@ fn gram_hash(x: u64) -> u32 {
     (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32
 }
 
-/// Maps an item to a bit, with a second mix so the minimizers' bias toward small hash
-/// values does not cluster bits.
+/// Maps an item to a bit, with a second mix: sampled hashes are all below the
+/// threshold, so their top bits alone would cluster.
 fn bit_index(item: u32, bits: usize) -> usize {
     let mixed = (u64::from(item) ^ 0x5851_F42D).wrapping_mul(0xC2B2_AE3D_27D4_EB4F) >> 32;
     ((mixed * bits as u64) >> 32) as usize

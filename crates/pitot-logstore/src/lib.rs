@@ -14,10 +14,10 @@
 //! - **columnar chunks**: timestamps and line lengths, lines, and structured metadata
 //!   are separate zstd columns, so the line column is pure text for the compressor and
 //!   one contiguous buffer for `|= "needle"` scans (memchr's memmem);
-//! - **a minimizer filter per chunk** ([`filter`]) proves a needle absent without false
-//!   negatives for any substring of at least [`filter::MIN_NEEDLE`] bytes, at a few
-//!   percent of the chunk's size; filters of flushed chunks stay in the object store
-//!   and are fetched only by queries with literals;
+//! - **a sampled n-gram filter per chunk** ([`filter`]) proves a needle absent, never
+//!   wrongly, from the content-defined sample of its 5-byte grams, at a few percent of
+//!   the chunk's size; filters of flushed chunks stay in the object store and are
+//!   fetched only by queries with literals;
 //! - **lines are filtered before they become `String`s**: a stream iterator scans the
 //!   decoded line column for the query's required literals and only materializes lines
 //!   that contain them;

@@ -70,3 +70,16 @@ fn equal_timestamps_keep_insertion_order() {
     assert_eq!(d.line(1), b"b");
     assert_eq!(d.line(2), b"c");
 }
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic_any_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = decode(&bytes);
+        let _ = read_meta(&bytes);
+        let _ = crate::block::decode_index(&bytes);
+        let _ = crate::wal_record::decode(&bytes);
+        if let Ok(f) = crate::filter::LineFilter::parse(&bytes) {
+            let _ = f.may_contain(b"some needle");
+        }
+    }
+}
