@@ -171,12 +171,42 @@ struct JsonStream {
     values: Vec<JsonValue>,
 }
 
-/// `["<ns>", "line"]` or `["<ns>", "line", {"k":"v"}]`.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum JsonValue {
-    Plain((String, String)),
-    WithMetadata((String, String, serde_json::Map<String, serde_json::Value>)),
+/// `["<ns>", "line"]` or `["<ns>", "line", {"k":"v"}]`, decoded with a sequence visitor
+/// rather than an untagged enum, which would buffer every value before trying a shape.
+struct JsonValue {
+    ts: String,
+    line: String,
+    meta: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl<'de> Deserialize<'de> for JsonValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = JsonValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array [\"<unix ns>\", \"<line>\"] or [\"<unix ns>\", \"<line>\", {metadata}]")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<JsonValue, A::Error> {
+                use serde::de::Error;
+                let ts: String = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let line: String = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                let meta = seq.next_element()?;
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::invalid_length(4, &self));
+                }
+                Ok(JsonValue { ts, line, meta })
+            }
+        }
+        d.deserialize_seq(V)
+    }
 }
 
 /// Decodes a JSON push body (`{"streams":[{"stream":{...},"values":[["<ns>","line"]]}]}`).
@@ -193,13 +223,10 @@ pub fn decode_push_json(body: &[u8]) -> Result<Vec<PushStream>, BodyError> {
         let labels = string_pairs(s.stream, || format!("streams[{i}].stream"))?;
         let mut entries = Vec::with_capacity(s.values.len());
         for (j, v) in s.values.into_iter().enumerate() {
-            let (ts, line, meta) = match v {
-                JsonValue::Plain((ts, line)) => (ts, line, Vec::new()),
-                JsonValue::WithMetadata((ts, line, meta)) => (
-                    ts,
-                    line,
-                    string_pairs(meta, || format!("streams[{i}].values[{j}][2]"))?,
-                ),
+            let JsonValue { ts, line, meta } = v;
+            let meta = match meta {
+                None => Vec::new(),
+                Some(meta) => string_pairs(meta, || format!("streams[{i}].values[{j}][2]"))?,
             };
             let ts = ts.parse::<i64>().map_err(|_| {
                 BodyError::Json(format!(
@@ -345,6 +372,18 @@ mod tests {
             err.contains("streams[0].stream") && err.contains("\"a\""),
             "{err}"
         );
+        for bad in [
+            &br#"{"streams":[{"stream":{"a":"b"},"values":[["1"]]}]}"#[..],
+            br#"{"streams":[{"stream":{"a":"b"},"values":[["1","l",{},"x"]]}]}"#,
+            br#"{"streams":[{"stream":{"a":"b"},"values":[["1","l",{"k":2}]]}]}"#,
+            br#"{"streams":[{"stream":{"a":"b"},"values":[[1,"l"]]}]}"#,
+        ] {
+            assert!(
+                decode_push_json(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
         assert!(decode_push_json(b"garbage").is_err());
         assert!(decode_push_json(b"").is_err());
     }

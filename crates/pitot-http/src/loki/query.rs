@@ -145,7 +145,7 @@ fn human(ns: i64) -> String {
 }
 
 async fn run(
-    state: &AppState,
+    state: &AppStateRef,
     tenant: &TenantId,
     params: QueryParams,
 ) -> Result<Response, LokiError> {
@@ -156,13 +156,32 @@ async fn run(
         .await
         .map_err(|_| LokiError(ApiError::unavailable("server is shutting down")))?;
     let queue_time = queued.elapsed().as_secs_f64();
-    let output = state
-        .logs
-        .engine
-        .query(&*state.logs.queryable, tenant, &params)
-        .await
-        .map_err(logql_error)?;
+    let output = run_engine(state, tenant, params).await?;
     Ok(Json(render(output, queue_time)).into_response())
+}
+
+/// Runs a LogQL query on a blocking thread: evaluation is CPU-bound and synchronous
+/// once streams are selected, and must not stall the runtime's workers (pushes and
+/// other requests keep flowing while a heavy query runs).
+pub(super) async fn run_engine(
+    state: &AppStateRef,
+    tenant: &TenantId,
+    params: QueryParams,
+) -> Result<QueryOutput, LokiError> {
+    let state = std::sync::Arc::clone(state);
+    let tenant = tenant.clone();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        handle.block_on(
+            state
+                .logs
+                .engine
+                .query(&*state.logs.queryable, &tenant, &params),
+        )
+    })
+    .await
+    .map_err(|e| LokiError(ApiError::internal(format!("query task failed: {e}"))))?
+    .map_err(logql_error)
 }
 
 /// Maps an engine error to its HTTP status with the engine's message.

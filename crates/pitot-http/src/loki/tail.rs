@@ -17,10 +17,10 @@ use pitot_logql::{CompiledLogQuery, Direction, QueryData, QueryParams};
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::{AppState, AppStateRef};
+use crate::AppStateRef;
 
 use super::params::{duration_param, limit_param, time_param, NS};
-use super::query::{logql_error, now_ns, read_request, stream_json};
+use super::query::{logql_error, now_ns, read_request, run_engine, stream_json};
 use super::LokiError;
 
 /// Longest a tail stays open, as Loki's `tail_max_duration`.
@@ -120,7 +120,7 @@ async fn run(
 /// The entries since `start`, oldest first, as one frame; `None` when there are none
 /// or the query fails (the live part still runs).
 async fn backfill(
-    state: &AppState,
+    state: &AppStateRef,
     tenant: &TenantId,
     query: &str,
     start: i64,
@@ -136,12 +136,7 @@ async fn backfill(
         direction: Direction::Forward,
         instant: false,
     };
-    let out = state
-        .logs
-        .engine
-        .query(&*state.logs.queryable, tenant, &params)
-        .await
-        .ok()?;
+    let out = run_engine(state, tenant, params).await.ok()?;
     let QueryData::Streams(streams) = out.data else {
         return None;
     };
