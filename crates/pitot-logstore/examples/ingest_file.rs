@@ -73,7 +73,7 @@ async fn main() {
             .and_then(|v| v.parse::<i64>().ok())
     };
     let repeat = flag("--repeat").unwrap_or(1) as usize;
-    let level = flag("--level").unwrap_or(3) as i32;
+    let level = flag("--level").map_or(LogStoreOptions::default().zstd_level, |l| l as i32);
     let fsync = !args.iter().any(|a| a == "--no-fsync");
 
     let text = std::fs::read_to_string(&path).expect("read the log file");

@@ -65,6 +65,7 @@ pub fn entries(data: Arc<StreamData>) -> LogEntryIter {
         data,
         next_source: 0,
         active: Vec::new(),
+        prefetched: None,
     })
 }
 
@@ -196,6 +197,36 @@ struct MergeIter {
     data: Arc<StreamData>,
     next_source: usize,
     active: Vec<Cursor>,
+    /// The cursor of source `.0`, decoded alongside the previous one.
+    prefetched: Option<(usize, Option<Cursor>)>,
+}
+
+impl MergeIter {
+    /// Opens source `i`. When `i` and `i + 1` are both encoded chunks, decodes them in
+    /// parallel on two threads and keeps the second: zstd decoding bounds a scan, and
+    /// this uses two cores while holding at most two decoded chunks per stream.
+    fn open(&mut self, i: usize) -> Option<Cursor> {
+        if let Some((j, cursor)) = self.prefetched.take() {
+            if j == i {
+                return cursor;
+            }
+        }
+        let data = &*self.data;
+        let current = &data.sources[i];
+        let next = data.sources.get(i + 1);
+        match (current, next) {
+            (Source::Chunk { .. }, Some(next @ Source::Chunk { .. })) => {
+                let (cursor, following) = std::thread::scope(|scope| {
+                    let following = scope.spawn(|| Cursor::open(next, i + 1, data));
+                    let cursor = Cursor::open(current, i, data);
+                    (cursor, following.join().ok().flatten())
+                });
+                self.prefetched = Some((i + 1, following));
+                cursor
+            }
+            _ => Cursor::open(current, i, data),
+        }
+    }
 }
 
 impl Iterator for MergeIter {
@@ -208,7 +239,7 @@ impl Iterator for MergeIter {
                 if current.is_some_and(|t| source.min_ts() > t) {
                     break;
                 }
-                if let Some(cursor) = Cursor::open(source, self.next_source, &self.data) {
+                if let Some(cursor) = self.open(self.next_source) {
                     let ts = cursor.ts();
                     current = Some(current.map_or(ts, |t| t.min(ts)));
                     self.active.push(cursor);
