@@ -28,6 +28,9 @@ use crate::{wal_record, LogStoreError, LogStoreOptions};
 
 type HeadRef = Arc<Mutex<TenantHead>>;
 
+/// Every tenant's blocks.
+pub(crate) type BlockListRef = Arc<RwLock<HashMap<TenantId, Vec<Arc<Block>>>>>;
+
 /// What one flush did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FlushOutcome {
@@ -49,7 +52,10 @@ pub struct LogStore {
     options: LogStoreOptions,
     wal: Arc<Wal>,
     heads: RwLock<HashMap<TenantId, HeadRef>>,
-    blocks: RwLock<HashMap<TenantId, Vec<Arc<Block>>>>,
+    /// Shared with queriers, which read it under the tenant's head lock: a flush adds a
+    /// block and drops its chunks from the head under that lock, so a query sees every
+    /// chunk exactly once.
+    blocks: BlockListRef,
     store: Arc<dyn ObjectStore>,
     /// Sequence of the next WAL append record, assigned in WAL order.
     next_seq: AtomicU64,
@@ -141,7 +147,7 @@ impl LogStore {
                     .map(|(t, h)| (t, Arc::new(Mutex::new(h))))
                     .collect(),
             ),
-            blocks: RwLock::new(blocks),
+            blocks: Arc::new(RwLock::new(blocks)),
             store,
             next_seq: AtomicU64::new(max_seq + 1),
             maintenance: tokio::sync::Mutex::new(()),
@@ -219,12 +225,12 @@ impl LogStore {
                     outcome.blocks += 1;
                     outcome.chunks += block.meta.stats.chunks as usize;
                     outcome.bytes += block.meta.stats.chunk_bytes;
+                    let mut head = head.lock();
                     self.blocks
                         .write()
                         .entry(tenant.clone())
                         .or_default()
                         .push(Arc::new(block));
-                    let mut head = head.lock();
                     for s in &cut.streams {
                         let flushed: HashSet<*const u8> =
                             s.chunks.iter().map(|c| c.bytes.as_ptr()).collect();
@@ -595,17 +601,12 @@ impl LogQueryable for LogStore {
         end: i64,
     ) -> Result<Box<dyn LogQuerier>, StorageError> {
         let head = self.heads.read().get(tenant).cloned();
-        let blocks = self
-            .blocks
-            .read()
-            .get(tenant)
-            .map(|list| {
-                list.iter()
-                    .filter(|b| b.overlaps(start, end))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Box::new(LogStoreQuerier::new(head, blocks, start, end)))
+        Ok(Box::new(LogStoreQuerier::new(
+            tenant.clone(),
+            head,
+            Arc::clone(&self.blocks),
+            start,
+            end,
+        )))
     }
 }

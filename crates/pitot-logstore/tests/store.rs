@@ -436,3 +436,39 @@ async fn required_literals_filter_lines_in_head_and_blocks() {
         store.flush_at(true, T0).await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_during_a_flush_see_every_entry_once() {
+    let env = Env::with(LogStoreOptions {
+        wal_fsync: false,
+        chunk_target_bytes: 256,
+        ..LogStoreOptions::default()
+    });
+    let store = Arc::new(env.open().await);
+    let t = tenant("t1");
+    for app in ["a", "b", "c", "d"] {
+        let entries = (0..300)
+            .map(|i| entry(T0 + i * SEC, &format!("{app} line {i}")))
+            .collect();
+        store
+            .append_logs(&t, vec![batch(app, entries)])
+            .await
+            .unwrap();
+    }
+    let reader = {
+        let (store, t) = (Arc::clone(&store), t.clone());
+        tokio::spawn(async move {
+            for _ in 0..200 {
+                let got = read(&store, &t, &[], &[]).await;
+                let n: usize = got.iter().map(|s| s.1.len()).sum();
+                assert_eq!(n, 1200);
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    for _ in 0..3 {
+        store.flush_at(true, T0).await.unwrap();
+    }
+    reader.await.unwrap();
+    assert_eq!(store.stats().head_entries, 0);
+}

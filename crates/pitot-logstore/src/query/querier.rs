@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
-use pitot_core::{Labels, Matcher};
+use pitot_core::{Labels, Matcher, TenantId};
 use pitot_storage_api::{
     LogIndexStats, LogQuerier, LogSelectHints, LogStream, LogStreamSet, StorageError,
 };
@@ -16,11 +16,13 @@ use crate::chunk::ChunkMeta;
 use crate::filter::{LineFilter, MIN_NEEDLE};
 use crate::head::TenantHead;
 use crate::query::iter::{self, Source, StreamData};
+use crate::store::BlockListRef;
 
 /// Reads one tenant's logs over `[start, end)`.
 pub struct LogStoreQuerier {
+    tenant: TenantId,
     head: Option<Arc<Mutex<TenantHead>>>,
-    blocks: Vec<Arc<Block>>,
+    blocks: BlockListRef,
     start: i64,
     end: i64,
 }
@@ -28,15 +30,20 @@ pub struct LogStoreQuerier {
 /// Per stream: what a query would read, for `index_stats` and label lookups.
 type Visit<'a> = dyn FnMut(&Labels, &mut dyn Iterator<Item = ChunkMeta>) + 'a;
 
+/// A stream's head chunks and open-buffer copy, taken under the head lock.
+type HeadSources = Vec<(Labels, Vec<Source>)>;
+
 impl LogStoreQuerier {
-    /// A querier over a tenant's head (if it has one) and the blocks overlapping the range.
+    /// A querier over a tenant's head (if it has one) and its blocks.
     pub(crate) fn new(
+        tenant: TenantId,
         head: Option<Arc<Mutex<TenantHead>>>,
-        blocks: Vec<Arc<Block>>,
+        blocks: BlockListRef,
         start: i64,
         end: i64,
     ) -> Self {
         LogStoreQuerier {
+            tenant,
             head,
             blocks,
             start,
@@ -44,27 +51,40 @@ impl LogStoreQuerier {
         }
     }
 
-    /// Calls `visit` for every matching stream of the head and of each block with its
+    /// The tenant's blocks overlapping `[start, end)`, and whatever `f` takes from the
+    /// head, read together under the head lock: a flush moves chunks from the head to a
+    /// block under the same lock, so no chunk is seen twice or missed.
+    fn snapshot<T>(
+        &self,
+        start: i64,
+        end: i64,
+        f: impl FnOnce(Option<&TenantHead>) -> T,
+    ) -> (Vec<Arc<Block>>, T) {
+        let guard = self.head.as_ref().map(|h| h.lock());
+        let blocks = self
+            .blocks
+            .read()
+            .get(&self.tenant)
+            .map(|list| {
+                list.iter()
+                    .filter(|b| b.overlaps(start, end))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let taken = f(guard.as_deref());
+        (blocks, taken)
+    }
+
+    /// Calls `visit` for every matching stream of the blocks and the head with its
     /// chunks in range (the head's open buffer counts as one chunk); streams without
     /// any are skipped.
     fn visit(&self, matchers: &[Matcher], visit: &mut Visit<'_>) {
         let (start, end) = (self.start, self.end);
-        for block in &self.blocks {
-            for i in block.select(matchers) {
-                let stream = &block.streams()[i];
-                let mut chunks = stream
-                    .chunks
-                    .iter()
-                    .map(|c| c.meta)
-                    .filter(|m| m.overlaps(start, end))
-                    .peekable();
-                if chunks.peek().is_some() {
-                    visit(&stream.labels, &mut chunks);
-                }
-            }
-        }
-        if let Some(head) = &self.head {
-            let head = head.lock();
+        let (blocks, ()) = self.snapshot(start, end, |head| {
+            let Some(head) = head else {
+                return;
+            };
             for id in head.select(matchers) {
                 let Some(stream) = head.stream(id) else {
                     continue;
@@ -86,8 +106,72 @@ impl LogStoreQuerier {
                     visit(&stream.labels, &mut chunks);
                 }
             }
+        });
+        for block in &blocks {
+            for i in block.select(matchers) {
+                let stream = &block.streams()[i];
+                let mut chunks = stream
+                    .chunks
+                    .iter()
+                    .map(|c| c.meta)
+                    .filter(|m| m.overlaps(start, end))
+                    .peekable();
+                if chunks.peek().is_some() {
+                    visit(&stream.labels, &mut chunks);
+                }
+            }
         }
     }
+}
+
+/// The head's part of a select: sealed chunks passing the filters, and a filtered copy
+/// of each open buffer.
+fn head_sources(
+    head: &TenantHead,
+    matchers: &[Matcher],
+    start: i64,
+    end: i64,
+    literals: &[String],
+) -> HeadSources {
+    let checkable: Vec<&String> = literals.iter().filter(|l| l.len() >= MIN_NEEDLE).collect();
+    let mut out = Vec::new();
+    for id in head.select(matchers) {
+        let Some(stream) = head.stream(id) else {
+            continue;
+        };
+        let mut sources = Vec::new();
+        for c in &stream.sealed {
+            if !c.meta.overlaps(start, end) {
+                continue;
+            }
+            if !checkable.is_empty() {
+                let skip = match LineFilter::parse(&c.filter) {
+                    Ok(f) => !checkable.iter().all(|l| f.may_contain(l.as_bytes())),
+                    Err(_) => false,
+                };
+                if skip {
+                    continue;
+                }
+            }
+            sources.push(Source::Chunk {
+                meta: c.meta,
+                bytes: c.bytes.clone(),
+            });
+        }
+        if stream
+            .open_range()
+            .is_some_and(|(min, max)| max >= start && min < end)
+        {
+            let open = stream.open_snapshot(start, end, literals);
+            if !open.is_empty() {
+                sources.push(Source::Open(Arc::new(open)));
+            }
+        }
+        if !sources.is_empty() {
+            out.push((stream.labels.clone(), sources));
+        }
+    }
+    out
 }
 
 #[async_trait]
@@ -122,13 +206,12 @@ impl LogQuerier for LogStoreQuerier {
             .filter(|l| !l.is_empty())
             .cloned()
             .collect();
-        let checkable: Vec<&String> = literals.iter().filter(|l| l.len() >= MIN_NEEDLE).collect();
+        let (blocks, from_head) = self.snapshot(start, end, |head| {
+            head.map(|h| head_sources(h, matchers, start, end, &literals))
+                .unwrap_or_default()
+        });
         let mut streams: BTreeMap<Labels, Vec<Source>> = BTreeMap::new();
-
-        for block in &self.blocks {
-            if !block.overlaps(start, end) {
-                continue;
-            }
+        for block in &blocks {
             let mut wanted: Vec<(usize, ChunkRef)> = Vec::new();
             for i in block.select(matchers) {
                 for c in &block.streams()[i].chunks {
@@ -150,48 +233,8 @@ impl LogQuerier for LogStoreQuerier {
                     });
             }
         }
-
-        if let Some(head) = &self.head {
-            let head = head.lock();
-            for id in head.select(matchers) {
-                let Some(stream) = head.stream(id) else {
-                    continue;
-                };
-                let mut sources = Vec::new();
-                for c in &stream.sealed {
-                    if !c.meta.overlaps(start, end) {
-                        continue;
-                    }
-                    if !checkable.is_empty() {
-                        let skip = match LineFilter::parse(&c.filter) {
-                            Ok(f) => !checkable.iter().all(|l| f.may_contain(l.as_bytes())),
-                            Err(_) => false,
-                        };
-                        if skip {
-                            continue;
-                        }
-                    }
-                    sources.push(Source::Chunk {
-                        meta: c.meta,
-                        bytes: c.bytes.clone(),
-                    });
-                }
-                if stream
-                    .open_range()
-                    .is_some_and(|(min, max)| max >= start && min < end)
-                {
-                    let open = stream.open_snapshot(start, end, &literals);
-                    if !open.is_empty() {
-                        sources.push(Source::Open(Arc::new(open)));
-                    }
-                }
-                if !sources.is_empty() {
-                    streams
-                        .entry(stream.labels.clone())
-                        .or_default()
-                        .extend(sources);
-                }
-            }
+        for (labels, sources) in from_head {
+            streams.entry(labels).or_default().extend(sources);
         }
 
         let literals = Arc::new(literals);
