@@ -17,8 +17,10 @@
 //!     40    4 size of the compressed line column
 //!     44    4 size of the compressed metadata column (0 without flag bit 0)
 //!     48    4 size of its decompressed form
-//!     52    . timestamp+length column (zstd): `entries` uvarint timestamp deltas
-//!             (the first from min_ts; entries are sorted, so deltas are >= 0), then
+//!     52    . timestamp+length column (zstd): a uvarint unit (the greatest common
+//!             divisor of the deltas, at least 1: clients often send ms or µs
+//!             precision), `entries` uvarint timestamp deltas divided by the unit (the
+//!             first from min_ts; entries are sorted, so deltas are >= 0), then
 //!             `entries` uvarint line lengths
 //!      .    . line column (zstd): every line's bytes, back to back, no separators
 //!      .    . metadata column (zstd, optional): per entry a uvarint pair count, then
@@ -163,9 +165,15 @@ pub fn encode(columns: &Columns, zstd_level: i32) -> SealedChunk {
     let max_ts = columns.ts[n - 1];
 
     let mut small = Vec::with_capacity(n * 5);
+    let unit = columns
+        .ts
+        .windows(2)
+        .fold(0u64, |g, w| gcd(g, w[1].wrapping_sub(w[0]) as u64))
+        .max(1);
+    put_uvarint(&mut small, unit);
     let mut prev = min_ts;
     for &ts in &columns.ts {
-        put_uvarint(&mut small, ts.wrapping_sub(prev) as u64);
+        put_uvarint(&mut small, ts.wrapping_sub(prev) as u64 / unit);
         prev = ts;
     }
     let mut start = 0u32;
@@ -234,6 +242,13 @@ pub fn encode(columns: &Columns, zstd_level: i32) -> SealedChunk {
         bytes: Bytes::from(out),
         filter: Bytes::from(filter.finish()),
     }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 fn compress(data: &[u8], level: i32) -> Vec<u8> {
@@ -352,10 +367,18 @@ pub fn decode(bytes: &[u8]) -> Result<Columns, ChunkError> {
 
     let truncated = |_| ChunkError("timestamp or length column truncated");
     let mut r = Reader::new(&small);
+    let unit = r.uvarint().map_err(truncated)?;
+    if unit == 0 {
+        return Err(ChunkError("zero timestamp unit"));
+    }
     let mut ts = Vec::with_capacity(n);
     let mut prev = h.meta.min_ts;
     for _ in 0..n {
-        let delta = r.uvarint().map_err(truncated)?;
+        let delta = r
+            .uvarint()
+            .map_err(truncated)?
+            .checked_mul(unit)
+            .ok_or(ChunkError("timestamp overflow"))?;
         let t = prev
             .checked_add_unsigned(delta)
             .ok_or(ChunkError("timestamp overflow"))?;
