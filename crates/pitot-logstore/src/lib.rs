@@ -26,16 +26,24 @@
 //!   resurrects data already in a block;
 //! - **checkpoints are consistent without stopping pushes**: every WAL append carries a
 //!   sequence number and each checkpointed stream records the last one it includes.
+//!
+//! Measured on the 200 MB mix of `/work/shared/bench/loggen.py` (76 derived streams, 2
+//! shared cores, `cargo run --release -p pitot-logstore --example ingest_file`): ingest
+//! about 140-180 MB of raw lines per CPU-second with fsync (store only), 5.4x raw/chunk
+//! bytes and 5.0x including filters at zstd level 1; on 1 GB a 32-character trace id
+//! is found in about 0.02 s, a word present in most chunks in 0.5-0.7 s. Generic zstd
+//! does not reach 8x on this mix even at level 19 (7.6x per log format): the random
+//! ids and the per-field match overhead need a template/variable split, the next step.
 
 pub mod block;
 mod checkpoint;
 pub mod chunk;
 mod error;
 pub mod filter;
-pub mod head;
+mod head;
 mod options;
 mod postings;
-pub mod query;
+mod query;
 mod replay;
 mod stats;
 mod store;

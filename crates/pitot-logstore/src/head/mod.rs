@@ -88,11 +88,6 @@ impl TenantHead {
     }
 
     /// Every stream, in no particular order.
-    pub fn streams_mut(&mut self) -> impl Iterator<Item = &mut MemStream> {
-        self.streams.values_mut()
-    }
-
-    /// Every stream, in no particular order.
     pub fn streams(&self) -> impl Iterator<Item = &MemStream> {
         self.streams.values()
     }

@@ -146,23 +146,6 @@ impl MemStream {
         (!self.open.is_empty()).then_some((self.open_min, self.open_max))
     }
 
-    /// Oldest and newest timestamps held in the head.
-    pub fn time_range(&self) -> Option<(i64, i64)> {
-        let mut range = self.open_range();
-        for c in &self.sealed {
-            range = Some(match range {
-                Some((a, b)) => (a.min(c.meta.min_ts), b.max(c.meta.max_ts)),
-                None => (c.meta.min_ts, c.meta.max_ts),
-            });
-        }
-        range
-    }
-
-    /// Whether the head holds nothing of this stream.
-    pub fn is_empty(&self) -> bool {
-        self.open.is_empty() && self.sealed.is_empty()
-    }
-
     /// Bytes held: raw open lines plus compressed sealed chunks.
     pub fn memory_bytes(&self) -> usize {
         self.open.lines.len()
