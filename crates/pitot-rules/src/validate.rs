@@ -1,0 +1,147 @@
+//! Semantic validation of rule files: names, expressions, templates, limits.
+
+use std::collections::HashSet;
+
+use pitot_core::{is_valid_label_name, is_valid_metric_name, METRIC_NAME};
+
+use crate::error::ValidationError;
+use crate::model::{Rule, RuleFile};
+
+/// Which query language rule expressions are written in. Prometheus and Mimir rulers
+/// use PromQL; Loki's ruler evaluates LogQL metric queries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExprLanguage {
+    /// PromQL, checked with `pitot_promql::parse`.
+    #[default]
+    PromQL,
+    /// LogQL, checked with `pitot_logql::parse`.
+    LogQL,
+}
+
+/// What validation checks besides the file itself: the expression language and the
+/// per-tenant limits that come from the caller's limits configuration.
+#[derive(Debug, Clone, Default)]
+pub struct ValidationOptions {
+    /// Language of the `expr` fields.
+    pub language: ExprLanguage,
+    /// Most groups the file (a tenant's namespace) may hold; 0 means no limit.
+    pub max_groups: usize,
+    /// Most rules a group may hold; 0 means no limit.
+    pub max_rules_per_group: usize,
+}
+
+/// Every problem in `file`, in file order.
+pub(crate) fn validate_file(file: &RuleFile, opts: &ValidationOptions) -> Vec<ValidationError> {
+    let mut errs = Vec::new();
+    if opts.max_groups > 0 && file.groups.len() > opts.max_groups {
+        errs.push(ValidationError {
+            group: file.groups[opts.max_groups].name.clone(),
+            rule_index: None,
+            rule_name: None,
+            message: format!(
+                "too many rule groups: {} (limit {})",
+                file.groups.len(),
+                opts.max_groups
+            ),
+        });
+    }
+    let mut seen = HashSet::new();
+    for g in &file.groups {
+        let group_err = |message: String| ValidationError {
+            group: g.name.clone(),
+            rule_index: None,
+            rule_name: None,
+            message,
+        };
+        if g.name.is_empty() {
+            errs.push(group_err("group name must not be empty".into()));
+        } else if !seen.insert(g.name.as_str()) {
+            errs.push(group_err("groupname is repeated in the same file".into()));
+        }
+        if g.interval.is_some_and(|d| d.0 <= 0) {
+            errs.push(group_err("interval must be greater than zero".into()));
+        }
+        if g.query_offset.is_some_and(|d| d.0 < 0) {
+            errs.push(group_err("query_offset must not be negative".into()));
+        }
+        for name in g.labels.keys() {
+            if !is_valid_label_name(name) || name == METRIC_NAME {
+                errs.push(group_err(format!("invalid label name: {name:?}")));
+            }
+        }
+        if opts.max_rules_per_group > 0 && g.rules.len() > opts.max_rules_per_group {
+            errs.push(group_err(format!(
+                "too many rules in group: {} (limit {})",
+                g.rules.len(),
+                opts.max_rules_per_group
+            )));
+        }
+        for (i, rule) in g.rules.iter().enumerate() {
+            for message in validate_rule(rule, opts.language) {
+                errs.push(ValidationError {
+                    group: g.name.clone(),
+                    rule_index: Some(i + 1),
+                    rule_name: Some(rule.name().to_string()),
+                    message,
+                });
+            }
+        }
+    }
+    errs
+}
+
+/// Every problem in one rule, as messages without the group/rule prefix.
+pub(crate) fn validate_rule(rule: &Rule, language: ExprLanguage) -> Vec<String> {
+    let mut errs = Vec::new();
+    if rule.expr().trim().is_empty() {
+        errs.push("field 'expr' must be set in rule".to_string());
+    } else if let Err(e) = check_expr(rule.expr(), language) {
+        errs.push(format!("could not parse expression: {e}"));
+    }
+    match rule {
+        Rule::Recording(r) => {
+            if !is_valid_metric_name(&r.record) {
+                errs.push(format!("invalid recording rule name: {}", r.record));
+            }
+        }
+        Rule::Alerting(a) => {
+            if a.alert.is_empty() {
+                errs.push("alert name must not be empty".into());
+            }
+            for d in [a.for_, a.keep_firing_for].into_iter().flatten() {
+                if d.0 < 0 {
+                    errs.push(format!("negative duration: {d}"));
+                }
+            }
+            for name in a.annotations.keys() {
+                if !is_valid_label_name(name) {
+                    errs.push(format!("invalid annotation name: {name}"));
+                }
+            }
+            for (kind, map) in [("label", &a.labels), ("annotation", &a.annotations)] {
+                for (name, text) in map {
+                    if let Err(e) = crate::template::Template::parse(name, text) {
+                        errs.push(format!("{kind} {name:?}: template: {e}"));
+                    }
+                }
+            }
+        }
+    }
+    for name in rule.labels().keys() {
+        if !is_valid_label_name(name) || name == METRIC_NAME {
+            errs.push(format!("invalid label name: {name}"));
+        }
+    }
+    errs
+}
+
+fn check_expr(expr: &str, language: ExprLanguage) -> Result<(), String> {
+    match language {
+        ExprLanguage::PromQL => pitot_promql::parse(expr)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        ExprLanguage::LogQL => pitot_logql::parse(expr)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    }
+}
