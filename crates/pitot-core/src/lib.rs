@@ -17,4 +17,4 @@ pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use names::{is_valid_label_name, is_valid_metric_name};
 pub use sample::{is_stale_nan, Sample, STALE_NAN};
 pub use scope::{Scope, ScopeError};
-pub use tenant::{TenantId, TenantIdError};
+pub use tenant::{TenantId, TenantIdError, RESERVED_LOGS_DIR};

@@ -31,10 +31,14 @@ pub enum TenantIdError {
         /// The first offending character.
         ch: char,
     },
-    /// `.` and `..` would escape the directory of tenants.
+    /// `.` and `..` would escape the directory of tenants; `logs` is the object-store
+    /// directory of the log store, beside the metrics tenants' directories.
     #[error("tenant ID {0:?} is reserved")]
     Reserved(String),
 }
+
+/// The top-level object-store directory of log blocks, which no tenant may be named.
+pub const RESERVED_LOGS_DIR: &str = "logs";
 
 impl TenantId {
     /// Validates and wraps a tenant ID.
@@ -46,7 +50,7 @@ impl TenantId {
         if id.len() > MAX_TENANT_ID_LEN {
             return Err(TenantIdError::TooLong(id.len()));
         }
-        if id == "." || id == ".." {
+        if id == "." || id == ".." || id == RESERVED_LOGS_DIR {
             return Err(TenantIdError::Reserved(id));
         }
         if let Some(ch) = id
@@ -99,6 +103,11 @@ mod tests {
             TenantId::new(".."),
             Err(TenantIdError::Reserved(_))
         ));
+        assert!(matches!(
+            TenantId::new("logs"),
+            Err(TenantIdError::Reserved(_))
+        ));
+        assert!(TenantId::new("logs-team").is_ok());
         assert!(matches!(
             TenantId::new("x".repeat(151)),
             Err(TenantIdError::TooLong(151))

@@ -370,6 +370,9 @@ async fn load_blocks(
         let Some(name) = tenant_dir.filename() else {
             continue;
         };
+        if name == pitot_core::RESERVED_LOGS_DIR {
+            continue; // the log store's blocks
+        }
         let Ok(tenant) = TenantId::new(name) else {
             tracing::warn!(dir = %tenant_dir, "ignoring object-store directory that is not a tenant ID");
             continue;
