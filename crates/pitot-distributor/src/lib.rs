@@ -16,10 +16,12 @@ mod limits;
 pub mod logs;
 mod metadata;
 mod push;
+mod rate_meter;
 mod validate;
 
 pub use discarded::{DiscardedCounters, TenantCounters};
 pub use limits::ValidationLimits;
 pub use metadata::{FamilyMetadata, MetadataStore};
 pub use push::{Distributor, PushError, PushOutcome};
+pub use rate_meter::RateMeter;
 pub use validate::{InvalidSeries, ValidationReason};

@@ -2,6 +2,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use pitot_core::{Sample, TenantId};
+use pitot_limits::{Limits, RateDecision, RateKind, RateLimiters};
 use pitot_proto::remote_write::WriteRequest;
 use pitot_storage_api::{MetricsAppender, SeriesBatch, StorageError};
 
@@ -25,6 +26,15 @@ pub enum PushError {
     /// Storage could not make the data durable; the client should retry.
     #[error("storage failed: {0}")]
     Storage(#[from] StorageError),
+    /// The tenant is over its ingestion rate; nothing was stored. Answer 429 with
+    /// `Retry-After`.
+    #[error("{message}")]
+    RateLimited {
+        /// When the request would fit.
+        retry_after: std::time::Duration,
+        /// Names the limit and its value.
+        message: String,
+    },
 }
 
 /// The metrics ingest pipeline: validate, then append to storage.
@@ -41,6 +51,9 @@ pub struct Distributor {
     pub metadata: MetadataStore,
     /// Metadata entries received.
     pub received_metadata: AtomicU64,
+    tenant_limits: Option<Arc<Limits>>,
+    rates: RateLimiters,
+    meter: crate::RateMeter,
 }
 
 impl Distributor {
@@ -54,7 +67,56 @@ impl Distributor {
             ingested: TenantCounters::default(),
             received_metadata: AtomicU64::new(0),
             metadata: MetadataStore::default(),
+            tenant_limits: None,
+            rates: RateLimiters::default(),
+            meter: crate::RateMeter::default(),
         }
+    }
+
+    /// What `tenant` stored per second over the last minute (samples for metrics,
+    /// line bytes for logs).
+    pub fn ingestion_rate(&self, tenant: &TenantId) -> f64 {
+        self.meter.rate(tenant, std::time::Instant::now())
+    }
+
+    /// Holds every tenant to its own limits (rate, label limits), on top of the
+    /// server-wide validation settings.
+    pub fn with_tenant_limits(mut self, limits: Arc<Limits>) -> Self {
+        self.tenant_limits = Some(limits);
+        self
+    }
+
+    /// The validation limits of `tenant` and, when per-tenant limits are set, the
+    /// result of taking `samples` from its rate bucket.
+    fn admit(&self, tenant: &TenantId, samples: usize) -> Result<ValidationLimits, PushError> {
+        let Some(all) = &self.tenant_limits else {
+            return Ok(self.limits.clone());
+        };
+        let l = all.get(tenant);
+        let decision = self.rates.check(
+            tenant,
+            RateKind::Samples,
+            l.ingestion_rate,
+            l.ingestion_burst_size as f64,
+            samples as u64,
+            std::time::Instant::now(),
+        );
+        if let RateDecision::Limited { retry_after } = decision {
+            self.discarded.add(tenant, "rate_limited", samples as u64);
+            return Err(PushError::RateLimited {
+                retry_after,
+                message: format!(
+                    "the request has been rejected because the tenant exceeded the ingestion rate limit, set to {} samples/s with a maximum allowed burst of {} (err-pitot-tenant-max-ingestion-rate); the request carried {samples} samples. To adjust the related per-tenant limits, set ingestion_rate and ingestion_burst_size, or contact your service administrator",
+                    l.ingestion_rate, l.ingestion_burst_size
+                ),
+            });
+        }
+        Ok(ValidationLimits {
+            max_label_names_per_series: l.max_label_names_per_series as usize,
+            max_label_name_length: l.max_label_name_length as usize,
+            max_label_value_length: l.max_label_value_length as usize,
+            ..self.limits.clone()
+        })
     }
 
     /// Validates and stores a remote-write request for `tenant`. Valid series are stored
@@ -66,11 +128,13 @@ impl Distributor {
         now_ms: i64,
     ) -> Result<PushOutcome, PushError> {
         let mut outcome = PushOutcome::default();
-        let max_t = now_ms.saturating_add(self.limits.creation_grace_period.as_millis() as i64);
-        let min_t = if self.limits.past_grace_period.is_zero() {
+        let total: usize = request.timeseries.iter().map(|s| s.samples.len()).sum();
+        let limits = self.admit(tenant, total)?;
+        let max_t = now_ms.saturating_add(limits.creation_grace_period.as_millis() as i64);
+        let min_t = if limits.past_grace_period.is_zero() {
             i64::MIN
         } else {
-            now_ms.saturating_sub(self.limits.past_grace_period.as_millis() as i64)
+            now_ms.saturating_sub(limits.past_grace_period.as_millis() as i64)
         };
         self.received_metadata
             .fetch_add(request.metadata.len() as u64, Ordering::Relaxed);
@@ -79,7 +143,7 @@ impl Distributor {
         for series in request.timeseries {
             let n = series.samples.len();
             self.received_samples.fetch_add(n as u64, Ordering::Relaxed);
-            let labels = match validate_labels(&series.labels, &self.limits) {
+            let labels = match validate_labels(&series.labels, &limits) {
                 Ok(labels) => labels,
                 Err(invalid) => {
                     self.discard(tenant, &mut outcome, invalid.reason, n, || {
@@ -119,6 +183,8 @@ impl Distributor {
         let stored = self.appender.append(tenant, batch).await?;
         outcome.accepted += stored.accepted;
         self.ingested.add(tenant, stored.accepted as u64);
+        self.meter
+            .add(tenant, stored.accepted as u64, std::time::Instant::now());
         for (reason, n) in &stored.rejected {
             self.discarded.add(tenant, reason.id(), *n as u64);
             outcome.discarded += n;

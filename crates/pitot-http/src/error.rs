@@ -68,6 +68,19 @@ impl ApiError {
         }
     }
 
+    /// 429: the tenant is over a rate limit; `Retry-After` says when to try again.
+    pub fn rate_limited(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            error_type: "rate_limited",
+            message: format!(
+                "{} (retry after {}s)",
+                message.into(),
+                retry_after.as_secs().max(1)
+            ),
+        }
+    }
+
     /// 500/503: a server fault; clients may retry.
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError {
@@ -98,6 +111,13 @@ impl IntoResponse for ApiError {
         body.insert("error".into(), self.message.clone().into());
         let body = serde_json::Value::Object(body);
         let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_str(&retry_after_secs(&self.message).to_string())
+                    .unwrap_or(axum::http::HeaderValue::from_static("1")),
+            );
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
@@ -126,4 +146,13 @@ impl From<pitot_storage_api::StorageError> for ApiError {
     fn from(e: pitot_storage_api::StorageError) -> Self {
         ApiError::internal(e.to_string())
     }
+}
+
+/// The seconds of a `(retry after Ns)` suffix written by [`ApiError::rate_limited`].
+pub(crate) fn retry_after_secs(message: &str) -> u64 {
+    message
+        .rsplit_once("(retry after ")
+        .and_then(|(_, rest)| rest.strip_suffix("s)"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
 }

@@ -13,6 +13,7 @@
 
 pub mod auth;
 mod error;
+mod limits;
 pub mod loki;
 mod management;
 mod metrics;
@@ -124,6 +125,9 @@ pub struct AppState {
     pub http_metrics: HttpMetrics,
     /// Other components' contributions to `/metrics`.
     pub collectors: Vec<MetricsCollector>,
+    /// Per-tenant limits (rates, sizes, query bounds); `None` holds every tenant to the
+    /// server-wide settings only.
+    pub tenant_limits: Option<Arc<pitot_limits::Limits>>,
     /// Storage operations for the operator, if the process runs storage.
     pub admin: Option<Arc<dyn StorageAdmin>>,
     /// Whether the server is ready (storage recovered).
@@ -137,6 +141,18 @@ pub trait StorageAdmin: Send + Sync {
     /// of the final on-disk form); the head then refuses samples older than what was cut.
     /// Returns the number of blocks written.
     async fn flush(&self) -> Result<usize, String>;
+
+    /// What `tenant` holds right now (active series, log streams), for `user_stats`.
+    fn tenant_usage(&self, tenant: &pitot_core::TenantId) -> TenantUsage;
+}
+
+/// A tenant's current holdings in storage.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TenantUsage {
+    /// Active series in the metrics head.
+    pub series: u64,
+    /// Streams in the log head.
+    pub streams: u64,
 }
 
 /// Shared handle to [`AppState`].
@@ -150,6 +166,7 @@ pub fn router(state: AppStateRef) -> Router {
         .merge(prom_query::router())
         .merge(loki::router())
         .merge(management::router())
+        .merge(limits::router())
         .merge(ops::router())
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

@@ -55,6 +55,10 @@ async fn push(
             PushError::Storage(e) => {
                 ApiError::unavailable(format!("samples were not stored, retry later: {e}"))
             }
+            PushError::RateLimited {
+                retry_after,
+                message,
+            } => ApiError::rate_limited(message, retry_after),
         })?;
     match outcome.first_error {
         None => Ok(StatusCode::NO_CONTENT),

@@ -415,6 +415,15 @@ impl LogStore {
         Ok(expired.len())
     }
 
+    /// Streams `tenant` has in the head (its active streams, for `user_stats` and the
+    /// stream limit).
+    pub fn tenant_streams(&self, tenant: &TenantId) -> usize {
+        self.heads
+            .read()
+            .get(tenant)
+            .map_or(0, |h| h.lock().num_streams())
+    }
+
     /// Sizes and counters for `/metrics`.
     pub fn stats(&self) -> LogStoreStats {
         let mut stats = LogStoreStats::default();

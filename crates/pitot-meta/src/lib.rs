@@ -87,6 +87,18 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Lists every tenant, sorted by ID.
     async fn list_tenants(&self) -> Result<Vec<Tenant>, MetaError>;
 
+    /// Every tenant's limit overrides set through the API, as the JSON object they were
+    /// saved as.
+    async fn limit_overrides(&self) -> Result<Vec<(TenantId, String)>, MetaError>;
+
+    /// Saves (or, with an empty string, removes) `tenant`'s limit overrides, a JSON
+    /// object; durable when this returns.
+    async fn set_limit_overrides(
+        &self,
+        tenant: &TenantId,
+        overrides: &str,
+    ) -> Result<(), MetaError>;
+
     /// Creates a token for an existing tenant and returns its secret, which is never
     /// available again.
     ///

@@ -16,7 +16,7 @@ use crate::validate::{normalize_scopes, validate_name};
 use crate::{CreatedToken, MetaError, MetaStore, NewToken, Tenant, TokenInfo};
 
 /// The schema this binary writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Version 1: tenants and tokens. Revoked tokens keep their row (`revoked_at` set).
 const SCHEMA_V1: &str = "
@@ -34,6 +34,16 @@ CREATE TABLE tokens (
     revoked_at INTEGER
 ) STRICT;
 CREATE INDEX tokens_by_tenant ON tokens (tenant, created_at);
+";
+
+/// Version 2: per-tenant limit overrides set through the API, as a JSON object of the
+/// limits they name.
+const SCHEMA_V2: &str = "
+CREATE TABLE tenant_limits (
+    tenant TEXT PRIMARY KEY NOT NULL REFERENCES tenants (id),
+    overrides TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
 ";
 
 /// How long SQLite waits for another process's write lock before failing.
@@ -218,6 +228,41 @@ impl MetaStore for SqliteMetaStore {
         Ok(tenants)
     }
 
+    async fn limit_overrides(&self) -> Result<Vec<(TenantId, String)>, MetaError> {
+        let db = self.db.lock();
+        let mut statement = db
+            .conn
+            .prepare("SELECT tenant, overrides FROM tenant_limits ORDER BY tenant")?;
+        let mut rows = statement.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let id: String = row.get(0)?;
+            out.push((parse_tenant(id)?, row.get(1)?));
+        }
+        Ok(out)
+    }
+
+    async fn set_limit_overrides(
+        &self,
+        tenant: &TenantId,
+        overrides: &str,
+    ) -> Result<(), MetaError> {
+        let db = self.db.lock();
+        if overrides.is_empty() {
+            db.conn.execute(
+                "DELETE FROM tenant_limits WHERE tenant = ?1",
+                [tenant.as_str()],
+            )?;
+        } else {
+            db.conn.execute(
+                "INSERT INTO tenant_limits (tenant, overrides, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant) DO UPDATE SET overrides = excluded.overrides, updated_at = excluded.updated_at",
+                rusqlite::params![tenant.as_str(), overrides, now_ms()],
+            )?;
+        }
+        Ok(())
+    }
+
     async fn create_token(&self, new: NewToken) -> Result<CreatedToken, MetaError> {
         let scopes = normalize_scopes(new.scopes)?;
         if let Some(name) = &new.name {
@@ -374,6 +419,9 @@ fn migrate(conn: &mut Connection) -> Result<(), MetaError> {
     }
     if found < 1 {
         tx.execute_batch(SCHEMA_V1)?;
+    }
+    if found < 2 {
+        tx.execute_batch(SCHEMA_V2)?;
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -142,6 +142,14 @@ impl Tsdb {
         )
     }
 
+    /// Number of series in `tenant`'s head (its active series).
+    pub fn tenant_series(&self, tenant: &TenantId) -> usize {
+        self.heads
+            .read()
+            .get(tenant)
+            .map_or(0, |h| h.lock().num_series())
+    }
+
     /// Number of series in all heads.
     pub fn head_series(&self) -> usize {
         self.heads

@@ -225,6 +225,12 @@ pub struct ServeArgs {
     /// Most series a LogQL metric query may produce [default: 500].
     #[arg(long, env = "PITOT_LOGS_MAX_QUERY_SERIES")]
     pub logs_max_query_series: Option<usize>,
+    /// Runtime-overrides file of per-tenant limits, reloaded when it changes.
+    #[arg(long, env = "PITOT_RUNTIME_CONFIG_FILE")]
+    pub runtime_config_file: Option<PathBuf>,
+    /// How often the runtime-overrides file is checked [default: 10s].
+    #[arg(long, env = "PITOT_RUNTIME_CONFIG_PERIOD")]
+    pub runtime_config_period: Option<String>,
     /// Longest a LogQL query may run [default: 1m].
     #[arg(long, env = "PITOT_LOGS_QUERY_TIMEOUT")]
     pub logs_query_timeout: Option<String>,
@@ -276,6 +282,7 @@ impl ServeArgs {
             logs_max_entries_limit_per_query => logs.max_entries_limit_per_query,
             logs_max_query_series => logs.max_query_series,
             logs_query_timeout => logs.query_timeout,
+            runtime_config_period => runtime_config.period,
         );
         macro_rules! set_opt {
             ($($flag:ident => $($field:ident).+),* $(,)?) => {
@@ -284,6 +291,7 @@ impl ServeArgs {
         }
         set_opt!(
             platform_token => platform_token,
+            runtime_config_file => runtime_config.file,
             object_store_url => storage.object_store_url,
             s3_endpoint => storage.s3_endpoint,
             s3_region => storage.s3_region,

@@ -28,6 +28,50 @@ pub struct Config {
     pub query: QueryConfig,
     /// Logs: push validation, log storage and LogQL limits.
     pub logs: LogsConfig,
+    /// Defaults of the per-tenant limits (Mimir and Loki names), over the built-in
+    /// published defaults; `limits.*` and `logs.max_line_size` set the same-named ones.
+    pub tenant_limits: pitot_limits::LimitOverrides,
+    /// The runtime-overrides file of per-tenant limits.
+    pub runtime_config: RuntimeConfig,
+}
+
+/// Where per-tenant limit overrides are read from while running (Mimir's runtime config).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// YAML file with `overrides: {<tenant>: {<limit>: <value>}}`; reloaded when it changes.
+    pub file: Option<PathBuf>,
+    /// How often the file is checked (`10s`).
+    pub period: String,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            file: None,
+            period: "10s".into(),
+        }
+    }
+}
+
+impl Config {
+    /// The defaults every tenant starts from.
+    pub fn tenant_limit_defaults(&self) -> anyhow::Result<pitot_limits::TenantLimits> {
+        let mut d = pitot_limits::TenantLimits {
+            max_label_names_per_series: self.limits.max_label_names_per_series as u64,
+            max_label_name_length: self.limits.max_label_name_length as u64,
+            max_label_value_length: self.limits.max_label_value_length as u64,
+            max_line_size: self.logs.max_line_size as u64,
+            max_entries_limit_per_query: self.logs.max_entries_limit_per_query as u64,
+            max_query_series: self.logs.max_query_series as u64,
+            ..Default::default()
+        };
+        self.tenant_limits
+            .validate()
+            .map_err(|e| anyhow::anyhow!("tenant_limits: {e}"))?;
+        d.apply(&self.tenant_limits);
+        Ok(d)
+    }
 }
 
 /// Logs settings; defaults are Loki's.
@@ -262,6 +306,8 @@ impl Default for Config {
             server: ServerConfig::default(),
             query: QueryConfig::default(),
             logs: LogsConfig::default(),
+            tenant_limits: pitot_limits::LimitOverrides::default(),
+            runtime_config: RuntimeConfig::default(),
         }
     }
 }
@@ -309,6 +355,7 @@ impl Config {
             ("logs.retention", &self.logs.retention),
             ("logs.max_query_length", &self.logs.max_query_length),
             ("logs.query_timeout", &self.logs.query_timeout),
+            ("runtime_config.period", &self.runtime_config.period),
         ] {
             duration(field, value)?;
         }

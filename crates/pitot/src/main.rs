@@ -5,6 +5,7 @@ mod admin;
 mod bootstrap;
 mod cli;
 mod config;
+mod runtime_overrides;
 mod serve;
 
 use std::process::ExitCode;

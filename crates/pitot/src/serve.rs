@@ -16,6 +16,7 @@ use pitot_tsdb::{Tsdb, TsdbOptions};
 
 use crate::bootstrap;
 use crate::config::{duration, Config};
+use crate::runtime_overrides;
 
 /// Runs the server until SIGINT or SIGTERM, then flushes the WAL.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -63,7 +64,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )?,
         past_grace_period: duration("limits.past_grace_period", &config.limits.past_grace_period)?,
     };
-    let distributor = Arc::new(Distributor::new(tsdb.clone(), limits));
+    let tenant_limits = Arc::new(pitot_limits::Limits::new(config.tenant_limit_defaults()?));
+    runtime_overrides::load_api_overrides(&*meta, &tenant_limits).await?;
+    let runtime_watch = match &config.runtime_config.file {
+        Some(path) => {
+            let text = runtime_overrides::load_file(path, &tenant_limits)?;
+            let period = duration("runtime_config.period", &config.runtime_config.period)?
+                .max(Duration::from_millis(100));
+            Some(tokio::spawn(runtime_overrides::watch(
+                path.clone(),
+                Arc::clone(&tenant_limits),
+                period,
+                text,
+            )))
+        }
+        None => None,
+    };
+    let distributor = Arc::new(
+        Distributor::new(tsdb.clone(), limits).with_tenant_limits(Arc::clone(&tenant_limits)),
+    );
     let state = Arc::new(AppState {
         meta,
         distributor,
@@ -81,10 +100,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         },
         query_slots: tokio::sync::Semaphore::new(config.query.max_concurrent.max(1)),
         logs: LogsApi {
-            distributor: Arc::new(LogsDistributor::new(
-                log_store.clone(),
-                logs.validation_limits()?,
-            )),
+            distributor: Arc::new(
+                LogsDistributor::new(log_store.clone(), logs.validation_limits()?)
+                    .with_tenant_limits(Arc::clone(&tenant_limits)),
+            ),
             queryable: log_store.clone(),
             engine: LogqlEngine::new(LogqlOptions {
                 max_series: logs.max_query_series,
@@ -107,6 +126,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tsdb_collector(Arc::clone(&tsdb)),
             log_store_collector(Arc::clone(&log_store)),
         ],
+        tenant_limits: Some(Arc::clone(&tenant_limits)),
         admin: Some(Arc::new(StoreAdmin {
             tsdb: Arc::clone(&tsdb),
             logs: Arc::clone(&log_store),
@@ -139,6 +159,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await?;
     maintenance.abort();
     log_maintenance.abort();
+    if let Some(w) = runtime_watch {
+        w.abort();
+    }
     tsdb.close().context("flushing the WAL on shutdown")?;
     log_store
         .close()
@@ -440,5 +463,12 @@ impl pitot_http::StorageAdmin for StoreAdmin {
             .map_err(|e| e.to_string())?;
         let logs = self.logs.flush(true).await.map_err(|e| e.to_string())?;
         Ok(metrics + logs.blocks)
+    }
+
+    fn tenant_usage(&self, tenant: &pitot_core::TenantId) -> pitot_http::TenantUsage {
+        pitot_http::TenantUsage {
+            series: self.tsdb.tenant_series(tenant) as u64,
+            streams: self.logs.tenant_streams(tenant) as u64,
+        }
     }
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use pitot_core::TenantId;
+use pitot_limits::{Limits, RateDecision, RateKind, RateLimiters};
 use pitot_proto::loki_push::PushStream;
 use pitot_storage_api::{LogAppender, LogRejectReason, LogStreamBatch};
 use tokio::sync::broadcast;
@@ -67,7 +68,13 @@ pub struct LogsDistributor {
     pub ingested_entries: TenantCounters,
     /// Line bytes stored, by tenant.
     pub ingested_bytes: TenantCounters,
+    tenant_limits: Option<Arc<Limits>>,
+    rates: RateLimiters,
+    meter: crate::RateMeter,
 }
+
+/// Bytes in Loki's "MB" of `ingestion_rate_mb`.
+const BYTES_PER_MB: f64 = 1024.0 * 1024.0;
 
 impl LogsDistributor {
     /// A distributor writing into `appender`.
@@ -82,7 +89,65 @@ impl LogsDistributor {
             received_bytes: AtomicU64::new(0),
             ingested_entries: TenantCounters::default(),
             ingested_bytes: TenantCounters::default(),
+            tenant_limits: None,
+            rates: RateLimiters::default(),
+            meter: crate::RateMeter::default(),
         }
+    }
+
+    /// What `tenant` stored per second over the last minute (samples for metrics,
+    /// line bytes for logs).
+    pub fn ingestion_rate(&self, tenant: &TenantId) -> f64 {
+        self.meter.rate(tenant, std::time::Instant::now())
+    }
+
+    /// Holds every tenant to its own limits (byte rate, line size, label lengths) on
+    /// top of the server-wide settings.
+    pub fn with_tenant_limits(mut self, limits: Arc<Limits>) -> Self {
+        self.tenant_limits = Some(limits);
+        self
+    }
+
+    /// The validation limits of `tenant`, after taking `bytes` from its rate bucket.
+    fn admit(
+        &self,
+        tenant: &TenantId,
+        entries: usize,
+        bytes: usize,
+    ) -> Result<LogValidationLimits, PushError> {
+        let Some(all) = &self.tenant_limits else {
+            return Ok(self.limits.clone());
+        };
+        let l = all.get(tenant);
+        let decision = self.rates.check(
+            tenant,
+            RateKind::LogBytes,
+            l.ingestion_rate_mb * BYTES_PER_MB,
+            l.ingestion_burst_size_mb * BYTES_PER_MB,
+            bytes as u64,
+            std::time::Instant::now(),
+        );
+        if let RateDecision::Limited { retry_after } = decision {
+            self.discarded_entries
+                .add(tenant, "rate_limited", entries as u64);
+            self.discarded_bytes
+                .add(tenant, "rate_limited", bytes as u64);
+            return Err(PushError::RateLimited {
+                retry_after,
+                message: format!(
+                    "ingestion rate limit exceeded for user {tenant} (limit: {} bytes/sec) while attempting to ingest '{entries}' lines totaling '{bytes}' bytes, reduce log volume or contact your administrator to request a higher limit (ingestion_rate_mb: {}, ingestion_burst_size_mb: {})",
+                    (l.ingestion_rate_mb * BYTES_PER_MB) as u64,
+                    l.ingestion_rate_mb,
+                    l.ingestion_burst_size_mb
+                ),
+            });
+        }
+        Ok(LogValidationLimits {
+            max_label_name_length: l.max_label_name_length as usize,
+            max_label_value_length: l.max_label_value_length as usize,
+            max_line_size: l.max_line_size as usize,
+            ..self.limits.clone()
+        })
     }
 
     /// The limits pushes are checked against.
@@ -105,7 +170,14 @@ impl LogsDistributor {
         now_ns: i64,
     ) -> Result<LogPushOutcome, PushError> {
         let mut outcome = LogPushOutcome::default();
-        let max_age = self.limits.reject_old_samples_max_age;
+        let total_entries: usize = streams.iter().map(|s| s.entries.len()).sum();
+        let total_bytes: usize = streams
+            .iter()
+            .flat_map(|s| &s.entries)
+            .map(|e| e.line.len())
+            .sum();
+        let limits = self.admit(tenant, total_entries, total_bytes)?;
+        let max_age = limits.reject_old_samples_max_age;
         let window = TimeWindow {
             now: now_ns,
             min: if max_age.is_zero() {
@@ -113,7 +185,7 @@ impl LogsDistributor {
             } else {
                 now_ns.saturating_sub(max_age.as_nanos().min(i64::MAX as u128) as i64)
             },
-            max: now_ns.saturating_add(self.limits.creation_grace_period.as_nanos() as i64),
+            max: now_ns.saturating_add(limits.creation_grace_period.as_nanos() as i64),
         };
         let mut batch: Vec<LogStreamBatch> = Vec::with_capacity(streams.len());
         for stream in streams {
@@ -122,7 +194,7 @@ impl LogsDistributor {
             self.received_entries.fetch_add(n as u64, Ordering::Relaxed);
             self.received_bytes
                 .fetch_add(bytes as u64, Ordering::Relaxed);
-            let labels = match validate_stream_labels(&stream.labels, &self.limits) {
+            let labels = match validate_stream_labels(&stream.labels, &limits) {
                 Ok(l) => l,
                 Err(refusal) => {
                     self.discard(tenant, &mut outcome, &refusal, n, bytes);
@@ -132,7 +204,7 @@ impl LogsDistributor {
             let mut entries = Vec::with_capacity(n);
             for entry in stream.entries {
                 let len = entry.line.len();
-                match validate_entry(entry, &labels, window, &self.limits) {
+                match validate_entry(entry, &labels, window, &limits) {
                     Ok(e) => entries.push(e),
                     Err(refusal) => self.discard(tenant, &mut outcome, &refusal, 1, len),
                 }
@@ -156,6 +228,11 @@ impl LogsDistributor {
         self.ingested_entries.add(tenant, stored.accepted as u64);
         self.ingested_bytes
             .add(tenant, stored.accepted_bytes as u64);
+        self.meter.add(
+            tenant,
+            stored.accepted_bytes as u64,
+            std::time::Instant::now(),
+        );
         for (reason, n) in &stored.rejected {
             self.discarded_entries.add(tenant, reason.id(), *n as u64);
             outcome.discarded += n;

@@ -38,6 +38,12 @@ impl IntoResponse for LokiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
+        if e.status == StatusCode::TOO_MANY_REQUESTS {
+            let secs = crate::error::retry_after_secs(&e.message);
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
         if e.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

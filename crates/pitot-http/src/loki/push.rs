@@ -68,6 +68,10 @@ pub async fn push(
             PushError::Storage(e) => LokiError(ApiError::unavailable(format!(
                 "log entries were not stored, retry later: {e}"
             ))),
+            PushError::RateLimited {
+                retry_after,
+                message,
+            } => LokiError(ApiError::rate_limited(message, retry_after)),
         })?;
     if outcome.errors.is_empty() {
         return Ok(StatusCode::NO_CONTENT);

@@ -396,3 +396,30 @@ async fn works_behind_the_trait_object() {
     let info = store.authenticate(&created.secret).await.unwrap().unwrap();
     assert!(info.allows(Scope::AlertsWrite));
 }
+
+#[tokio::test]
+async fn limit_overrides_persist_and_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let tenant = TenantId::new("a").unwrap();
+    {
+        let store = SqliteMetaStore::open(&path).unwrap();
+        store.create_tenant(&tenant).await.unwrap();
+        assert!(store.limit_overrides().await.unwrap().is_empty());
+        store
+            .set_limit_overrides(&tenant, r#"{"ingestion_rate":5.0}"#)
+            .await
+            .unwrap();
+        store
+            .set_limit_overrides(&tenant, r#"{"ingestion_rate":6.0}"#)
+            .await
+            .unwrap();
+    }
+    let store = SqliteMetaStore::open(&path).unwrap();
+    assert_eq!(
+        store.limit_overrides().await.unwrap(),
+        vec![(tenant.clone(), r#"{"ingestion_rate":6.0}"#.to_string())]
+    );
+    store.set_limit_overrides(&tenant, "").await.unwrap();
+    assert!(store.limit_overrides().await.unwrap().is_empty());
+}

@@ -1,0 +1,240 @@
+//! Per-tenant limits: rates answer 429 with `Retry-After` and store nothing, only for the
+//! tenant over its limit; the operator changes limits at run time through the API
+//! (persisted) and the runtime-overrides file (reloaded); tenants read their own limits
+//! and use, and nobody else's.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{now_ms, now_ns, series, write_request, TestServer};
+use serde_json::{json, Value};
+
+fn put_limits(server: &TestServer, token: &str, tenant: &str, body: Value) -> (u16, Value) {
+    let response = server
+        .client()
+        .put(format!(
+            "{}/api/pitot/v1/tenants/{tenant}/limits",
+            server.base_url()
+        ))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+fn samples(name: &str, n: usize) -> pitot_proto::remote_write::WriteRequest {
+    let t = now_ms() - 10_000;
+    let points: Vec<(i64, f64)> = (0..n).map(|i| (t + i as i64, i as f64)).collect();
+    write_request(vec![series(&[("__name__", name)], &points)])
+}
+
+fn new_tenant(server: &TestServer, name: &str) -> String {
+    let platform = server.platform_token.clone();
+    let (status, body) = server.post_json(
+        &platform,
+        "/api/pitot/v1/tenants",
+        None,
+        &json!({"name": name}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server.post_json(
+        &platform,
+        "/api/pitot/v1/tokens",
+        None,
+        &json!({"tenant": name, "scopes": ["metrics:write", "metrics:read", "logs:write", "logs:read", "admin"]}),
+    );
+    assert_eq!(status, 201, "{body}");
+    body["token"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn rate_limits_refuse_whole_requests_of_that_tenant_only() {
+    let mut server = TestServer::start(&[]);
+    let platform = server.platform_token.clone();
+    let token = server.initial_token.clone();
+    let token_b = new_tenant(&server, "b");
+
+    let (status, body) = put_limits(
+        &server,
+        &platform,
+        "default",
+        json!({"ingestion_rate": 100, "ingestion_burst_size": 1000}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["limits"]["ingestion_rate"], 100.0);
+    assert_eq!(
+        body["overrides"],
+        json!({"ingestion_rate": 100.0, "ingestion_burst_size": 1000})
+    );
+
+    let (status, text) = server.push(&token, &samples("ok_metric", 800));
+    assert_eq!(status, 204, "{text}");
+    let response = server
+        .post("/api/v1/push")
+        .bearer_auth(&token)
+        .header("Content-Type", "application/x-protobuf")
+        .body(common::encode_exact(&samples("limited_metric", 500)))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=5).contains(&retry), "Retry-After {retry}");
+    let text = response.text().unwrap();
+    assert!(
+        text.contains(
+            "ingestion rate limit, set to 100 samples/s with a maximum allowed burst of 1000"
+        ),
+        "{text}"
+    );
+    // Nothing of the refused request was stored; the other tenant is not affected.
+    assert!(server.export(&token, "limited_metric").is_empty());
+    let (status, text) = server.push(&token_b, &samples("limited_metric", 5000));
+    assert_eq!(status, 204, "tenant b has the default limits: {text}");
+    assert_eq!(
+        server.metric("pitot_discarded_samples_total{tenant=\"default\",reason=\"rate_limited\"}"),
+        Some(500.0)
+    );
+
+    // Logs: a byte rate.
+    let (status, body) = put_limits(
+        &server,
+        &platform,
+        "default",
+        json!({"ingestion_rate_mb": 0.001, "ingestion_burst_size_mb": 0.002}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let push = |line: String| {
+        server.loki_push_json(
+            &token,
+            &json!({"streams": [{"stream": {"app": "x"}, "values": [[now_ns().to_string(), line]]}]}),
+        )
+    };
+    assert_eq!(push("a".repeat(1500)).0, 204);
+    let (status, text) = push("b".repeat(1500));
+    assert_eq!(status, 429, "{text}");
+    assert!(text.contains("ingestion_rate_mb: 0.001"), "{text}");
+
+    // Limits persist across a restart.
+    server.restart();
+    let (status, text) = server.loki_get(&platform, "/api/pitot/v1/tenants/default/limits", &[]);
+    assert_eq!(status, 200, "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["limits"]["ingestion_rate"], 100.0, "{body}");
+    assert_eq!(body["limits"]["ingestion_rate_mb"], 0.001, "{body}");
+}
+
+#[test]
+fn limits_api_permissions_validation_and_user_endpoints() {
+    let server = TestServer::start(&[]);
+    let platform = server.platform_token.clone();
+    let token = server.initial_token.clone();
+    let token_b = new_tenant(&server, "b");
+
+    // A tenant reads its own limits, not another's, and cannot change them.
+    let (status, text) = server.loki_get(&token_b, "/api/pitot/v1/tenants/b/limits", &[]);
+    assert_eq!(status, 200, "{text}");
+    let (status, _) = server.loki_get(&token_b, "/api/pitot/v1/tenants/default/limits", &[]);
+    assert_eq!(status, 404);
+    let (status, _) = put_limits(&server, &token_b, "b", json!({"ingestion_rate": 1e9}));
+    assert_eq!(status, 403);
+    let (status, body) = put_limits(&server, &platform, "b", json!({"ingestion_rat": 5}));
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("ingestion_rat"),
+        "{body}"
+    );
+    let (status, body) = put_limits(&server, &platform, "b", json!({"ingestion_rate": -5}));
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = put_limits(&server, &platform, "nobody", json!({"ingestion_rate": 5}));
+    assert_eq!(status, 404);
+
+    // A PUT names only what it overrides; the rest keeps its value.
+    put_limits(&server, &platform, "b", json!({"max_query_length": "2h"}));
+    let (_, body) = put_limits(&server, &platform, "b", json!({"max_line_size": 10}));
+    assert_eq!(body["limits"]["max_query_length"], "2h");
+    assert_eq!(body["limits"]["max_line_size"], 10);
+    assert_eq!(body["limits"]["max_global_series_per_user"], 250000);
+
+    // Mimir's user endpoints.
+    let (status, text) = server.loki_get(&token_b, "/api/v1/user_limits", &[]);
+    assert_eq!(status, 200, "{text}");
+    let limits: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(limits["max_line_size"], 10);
+    assert_eq!(limits["ingestion_burst_size"], 200000);
+    let t = now_ms() - 5000;
+    let request = write_request(
+        (0..7)
+            .map(|i| series(&[("__name__", "m"), ("i", &i.to_string())], &[(t, 1.0)]))
+            .collect(),
+    );
+    assert_eq!(server.push(&token, &request).0, 204);
+    let (status, text) = server.loki_get(&token, "/api/v1/user_stats", &[]);
+    assert_eq!(status, 200, "{text}");
+    let stats: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(stats["numSeries"], 7, "{stats}");
+    assert!(stats["ingestionRate"].as_f64().unwrap() > 0.0, "{stats}");
+    let (_, text) = server.loki_get(&token_b, "/api/v1/user_stats", &[]);
+    let stats: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(stats["numSeries"], 0, "b sees only its own: {stats}");
+
+    // The per-tenant line size applies to b only.
+    let line = |tok: &str| {
+        server.loki_push_json(
+            tok,
+            &json!({"streams": [{"stream": {"app": "x"}, "values": [[now_ns().to_string(), "0123456789abc"]]}]}),
+        )
+    };
+    let (status, text) = line(&token_b);
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("max entry size '10' bytes"), "{text}");
+    assert_eq!(line(&token).0, 204);
+}
+
+#[test]
+fn runtime_overrides_file_changes_limits_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("overrides.yaml");
+    std::fs::write(&file, "overrides:\n  default:\n    max_line_size: 10\n").unwrap();
+    let server = TestServer::start(&[
+        "--runtime-config-file",
+        file.to_str().unwrap(),
+        "--runtime-config-period",
+        "200ms",
+    ]);
+    let token = server.initial_token.clone();
+    let push = || {
+        server.loki_push_json(
+            &token,
+            &json!({"streams": [{"stream": {"app": "x"}, "values": [[now_ns().to_string(), "0123456789abcdef"]]}]}),
+        )
+    };
+    assert_eq!(push().0, 400, "limit from the file at start");
+    std::fs::write(&file, "overrides:\n  default:\n    max_line_size: 1000\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if push().0 == 204 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new file was not applied within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A broken file is refused and the last good overrides stay.
+    std::fs::write(&file, "overrides:\n  default:\n    max_line_sise: 5\n").unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(push().0, 204);
+    assert!(
+        server.stderr().contains("runtime config not applied"),
+        "{}",
+        server.stderr()
+    );
+}
