@@ -17,11 +17,14 @@
 
 mod duration;
 mod error;
+pub mod eval;
 pub mod model;
 pub mod template;
+pub mod unittest;
 mod validate;
 
 pub use duration::PromDuration;
 pub use error::{RuleFileError, ValidationError};
 pub use model::{AlertingRule, RecordingRule, Rule, RuleFile, RuleGroup};
+pub use unittest::run_cli;
 pub use validate::{ExprLanguage, ValidationOptions};
