@@ -36,6 +36,12 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Unit tests, as `promtool test` runs them.
+    Test {
+        /// What to test.
+        #[command(subcommand)]
+        command: TestCommand,
+    },
     /// Manage tenants in the metadata database of a data directory.
     Tenant {
         /// Where the data lives.
@@ -53,6 +59,20 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: TokenCommand,
+    },
+}
+
+/// `pitot test` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TestCommand {
+    /// Run rule unit-test files (the `promtool test rules` format).
+    Rules {
+        /// Run only test groups whose name matches one of these regular expressions.
+        #[arg(long)]
+        run: Vec<String>,
+        /// Unit-test YAML files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 

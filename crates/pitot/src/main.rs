@@ -66,6 +66,13 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             anyhow::ensure!(code == 0, "LogQL test cases failed");
             Ok(())
         }
+        cli::Command::Test {
+            command: cli::TestCommand::Rules { run, files },
+        } => {
+            let passed = pitot_rules::run_cli(&files, &run, &mut std::io::stdout());
+            anyhow::ensure!(passed, "rule unit tests failed");
+            Ok(())
+        }
         cli::Command::Tenant { data, command } => admin::tenant(&data.data_dir, command).await,
         cli::Command::Token { data, command } => admin::token(&data.data_dir, command).await,
     }
