@@ -91,6 +91,30 @@ pub trait MetaStore: Send + Sync + 'static {
     /// saved as.
     async fn limit_overrides(&self) -> Result<Vec<(TenantId, String)>, MetaError>;
 
+    /// Rule groups of `tenant` (of every tenant with `None`), by tenant, namespace, name.
+    async fn list_rule_groups(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<StoredRuleGroup>, MetaError>;
+
+    /// Creates or replaces one rule group (already validated) of a namespace.
+    async fn put_rule_group(
+        &self,
+        tenant: &TenantId,
+        namespace: &str,
+        name: &str,
+        yaml: &str,
+    ) -> Result<(), MetaError>;
+
+    /// Deletes one group of a namespace, or the whole namespace with `name: None`;
+    /// returns how many groups were deleted.
+    async fn delete_rule_groups(
+        &self,
+        tenant: &TenantId,
+        namespace: &str,
+        name: Option<&str>,
+    ) -> Result<usize, MetaError>;
+
     /// Saves (or, with an empty string, removes) `tenant`'s limit overrides, a JSON
     /// object; durable when this returns.
     async fn set_limit_overrides(
@@ -128,6 +152,21 @@ pub trait MetaStore: Send + Sync + 'static {
 
 /// How components hold the metadata store without knowing which database is behind it.
 pub type MetaStoreRef = Arc<dyn MetaStore>;
+
+/// A rule group as stored: the uploaded YAML of one group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRuleGroup {
+    /// Whose rules.
+    pub tenant: TenantId,
+    /// The namespace (Mimir's name for a rule file).
+    pub namespace: String,
+    /// The group's name.
+    pub name: String,
+    /// The group, as YAML.
+    pub yaml: String,
+    /// When it was last written (Unix ms).
+    pub updated_at: i64,
+}
 
 /// A tenant as the metadata store knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,10 +13,10 @@ use tracing::{debug, info};
 
 use crate::token::{self, SecretHash};
 use crate::validate::{normalize_scopes, validate_name};
-use crate::{CreatedToken, MetaError, MetaStore, NewToken, Tenant, TokenInfo};
+use crate::{CreatedToken, MetaError, MetaStore, NewToken, StoredRuleGroup, Tenant, TokenInfo};
 
 /// The schema this binary writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1: tenants and tokens. Revoked tokens keep their row (`revoked_at` set).
 const SCHEMA_V1: &str = "
@@ -43,6 +43,18 @@ CREATE TABLE tenant_limits (
     tenant TEXT PRIMARY KEY NOT NULL REFERENCES tenants (id),
     overrides TEXT NOT NULL,
     updated_at INTEGER NOT NULL
+) STRICT;
+";
+
+/// Version 3: rule groups per tenant and namespace, as the YAML they were uploaded as.
+const SCHEMA_V3: &str = "
+CREATE TABLE rule_groups (
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    yaml TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, namespace, name)
 ) STRICT;
 ";
 
@@ -263,6 +275,59 @@ impl MetaStore for SqliteMetaStore {
         Ok(())
     }
 
+    async fn list_rule_groups(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<StoredRuleGroup>, MetaError> {
+        let db = self.db.lock();
+        let mut statement = db.conn.prepare(
+            "SELECT tenant, namespace, name, yaml, updated_at FROM rule_groups
+             WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, namespace, name",
+        )?;
+        let mut rows = statement.query([tenant.map(|t| t.as_str())])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let id: String = row.get(0)?;
+            out.push(StoredRuleGroup {
+                tenant: parse_tenant(id)?,
+                namespace: row.get(1)?,
+                name: row.get(2)?,
+                yaml: row.get(3)?,
+                updated_at: row.get(4)?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn put_rule_group(
+        &self,
+        tenant: &TenantId,
+        namespace: &str,
+        name: &str,
+        yaml: &str,
+    ) -> Result<(), MetaError> {
+        let db = self.db.lock();
+        db.conn.execute(
+            "INSERT INTO rule_groups (tenant, namespace, name, yaml, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (tenant, namespace, name) DO UPDATE SET yaml = excluded.yaml, updated_at = excluded.updated_at",
+            rusqlite::params![tenant.as_str(), namespace, name, yaml, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    async fn delete_rule_groups(
+        &self,
+        tenant: &TenantId,
+        namespace: &str,
+        name: Option<&str>,
+    ) -> Result<usize, MetaError> {
+        let db = self.db.lock();
+        Ok(db.conn.execute(
+            "DELETE FROM rule_groups WHERE tenant = ?1 AND namespace = ?2 AND (?3 IS NULL OR name = ?3)",
+            rusqlite::params![tenant.as_str(), namespace, name],
+        )?)
+    }
+
     async fn create_token(&self, new: NewToken) -> Result<CreatedToken, MetaError> {
         let scopes = normalize_scopes(new.scopes)?;
         if let Some(name) = &new.name {
@@ -422,6 +487,9 @@ fn migrate(conn: &mut Connection) -> Result<(), MetaError> {
     }
     if found < 2 {
         tx.execute_batch(SCHEMA_V2)?;
+    }
+    if found < 3 {
+        tx.execute_batch(SCHEMA_V3)?;
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

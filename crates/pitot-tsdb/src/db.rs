@@ -405,6 +405,75 @@ async fn load_blocks(
     Ok(out)
 }
 
+impl Tsdb {
+    /// Applies `batch` to the head and queues its WAL record; the caller waits for the
+    /// returned ticket before acknowledging.
+    fn stage(
+        &self,
+        tenant: &TenantId,
+        batch: &[SeriesBatch],
+    ) -> Result<(AppendOutcome, Option<pitot_wal::Ticket>), StorageError> {
+        let head = self.head(tenant);
+        let ooo = self.options.ooo_window_ms();
+        let mut outcome = AppendOutcome::default();
+        let mut record = RecordBuilder::new();
+        let mut head = head.lock();
+        for entry in batch {
+            let (id, created) = head.get_or_create(&entry.labels);
+            if created {
+                record.series(id, &entry.labels);
+                outcome.new_series += 1;
+            }
+            for &sample in &entry.samples {
+                match head.append(id, sample, ooo) {
+                    Ok(Appended::Stored) => {
+                        record.sample(id, sample);
+                        outcome.accepted += 1;
+                    }
+                    Ok(Appended::Duplicate) => outcome.accepted += 1,
+                    Err(reason) => outcome.reject(&entry.labels, sample.t, reason),
+                }
+            }
+        }
+        let ticket = if record.is_empty() {
+            None
+        } else {
+            Some(
+                self.wal
+                    .append_with(|buf| record.encode_into(tenant, buf))
+                    .map_err(|e| StorageError::Unavailable(e.to_string()))?,
+            )
+        };
+        Ok((outcome, ticket))
+    }
+
+    fn count(&self, outcome: &AppendOutcome) {
+        self.stats
+            .samples_appended
+            .fetch_add(outcome.accepted as u64, Ordering::Relaxed);
+        self.stats
+            .series_created
+            .fetch_add(outcome.new_series as u64, Ordering::Relaxed);
+    }
+
+    /// [`MetricsAppender::append`] for callers on a blocking thread (the ruler writes
+    /// each rule's results before the next rule of its group runs): returns once durable.
+    pub fn append_blocking(
+        &self,
+        tenant: &TenantId,
+        batch: Vec<SeriesBatch>,
+    ) -> Result<AppendOutcome, StorageError> {
+        let (outcome, ticket) = self.stage(tenant, &batch)?;
+        if let Some(ticket) = ticket {
+            self.wal
+                .wait_durable_blocking(ticket)
+                .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        }
+        self.count(&outcome);
+        Ok(outcome)
+    }
+}
+
 #[async_trait]
 impl MetricsAppender for Tsdb {
     async fn append(
@@ -412,51 +481,14 @@ impl MetricsAppender for Tsdb {
         tenant: &TenantId,
         batch: Vec<SeriesBatch>,
     ) -> Result<AppendOutcome, StorageError> {
-        let head = self.head(tenant);
-        let ooo = self.options.ooo_window_ms();
-        let mut outcome = AppendOutcome::default();
-        let ticket = {
-            let mut record = RecordBuilder::new();
-            let mut head = head.lock();
-            for entry in &batch {
-                let (id, created) = head.get_or_create(&entry.labels);
-                if created {
-                    record.series(id, &entry.labels);
-                    outcome.new_series += 1;
-                }
-                for &sample in &entry.samples {
-                    match head.append(id, sample, ooo) {
-                        Ok(Appended::Stored) => {
-                            record.sample(id, sample);
-                            outcome.accepted += 1;
-                        }
-                        Ok(Appended::Duplicate) => outcome.accepted += 1,
-                        Err(reason) => outcome.reject(&entry.labels, sample.t, reason),
-                    }
-                }
-            }
-            if record.is_empty() {
-                None
-            } else {
-                let ticket = self
-                    .wal
-                    .append_with(|buf| record.encode_into(tenant, buf))
-                    .map_err(|e| StorageError::Unavailable(e.to_string()))?;
-                Some(ticket)
-            }
-        };
+        let (outcome, ticket) = self.stage(tenant, &batch)?;
         if let Some(ticket) = ticket {
             self.wal
                 .wait_durable(ticket)
                 .await
                 .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         }
-        self.stats
-            .samples_appended
-            .fetch_add(outcome.accepted as u64, Ordering::Relaxed);
-        self.stats
-            .series_created
-            .fetch_add(outcome.new_series as u64, Ordering::Relaxed);
+        self.count(&outcome);
         Ok(outcome)
     }
 }

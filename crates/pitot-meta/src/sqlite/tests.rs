@@ -423,3 +423,51 @@ async fn limit_overrides_persist_and_clear() {
     store.set_limit_overrides(&tenant, "").await.unwrap();
     assert!(store.limit_overrides().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn rule_groups_by_tenant_and_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteMetaStore::open(&dir.path().join("meta.db")).unwrap();
+    let a = TenantId::new("a").unwrap();
+    let b = TenantId::new("b").unwrap();
+    store.create_tenant(&a).await.unwrap();
+    store.create_tenant(&b).await.unwrap();
+    store
+        .put_rule_group(&a, "ns1", "g1", "name: g1\n")
+        .await
+        .unwrap();
+    store
+        .put_rule_group(&a, "ns1", "g2", "name: g2\n")
+        .await
+        .unwrap();
+    store
+        .put_rule_group(&a, "ns2", "g1", "name: g1\n")
+        .await
+        .unwrap();
+    store
+        .put_rule_group(&b, "ns1", "g1", "name: g1\nrules: []\n")
+        .await
+        .unwrap();
+    store
+        .put_rule_group(&a, "ns1", "g1", "name: g1 # v2\n")
+        .await
+        .unwrap();
+    let of_a = store.list_rule_groups(Some(&a)).await.unwrap();
+    assert_eq!(of_a.len(), 3);
+    assert_eq!(of_a[0].yaml, "name: g1 # v2\n");
+    assert_eq!(store.list_rule_groups(None).await.unwrap().len(), 4);
+    assert_eq!(
+        store
+            .delete_rule_groups(&a, "ns1", Some("g2"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.delete_rule_groups(&a, "ns1", None).await.unwrap(), 1);
+    assert_eq!(store.list_rule_groups(Some(&a)).await.unwrap().len(), 1);
+    assert_eq!(
+        store.list_rule_groups(Some(&b)).await.unwrap().len(),
+        1,
+        "b untouched"
+    );
+}
