@@ -22,6 +22,7 @@ mod params;
 mod prom_query;
 mod prom_read;
 mod remote_write;
+mod rules;
 mod selector;
 
 use std::sync::Arc;
@@ -128,6 +129,8 @@ pub struct AppState {
     /// Per-tenant limits (rates, sizes, query bounds); `None` holds every tenant to the
     /// server-wide settings only.
     pub tenant_limits: Option<Arc<pitot_limits::Limits>>,
+    /// The ruler, if this process runs one.
+    pub ruler: Option<Arc<pitot_ruler::Ruler>>,
     /// Storage operations for the operator, if the process runs storage.
     pub admin: Option<Arc<dyn StorageAdmin>>,
     /// Whether the server is ready (storage recovered).
@@ -167,6 +170,7 @@ pub fn router(state: AppStateRef) -> Router {
         .merge(loki::router())
         .merge(management::router())
         .merge(limits::router())
+        .merge(rules::router())
         .merge(ops::router())
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

@@ -33,6 +33,27 @@ pub struct Config {
     pub tenant_limits: pitot_limits::LimitOverrides,
     /// The runtime-overrides file of per-tenant limits.
     pub runtime_config: RuntimeConfig,
+    /// The ruler.
+    pub rules: RulesConfig,
+}
+
+/// Ruler settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Interval of groups that set none (`1m`, Prometheus' `evaluation_interval`).
+    pub evaluation_interval: String,
+    /// How often stored groups are re-read (changes through the API apply at once).
+    pub poll_interval: String,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            evaluation_interval: "1m".into(),
+            poll_interval: "10s".into(),
+        }
+    }
 }
 
 /// Where per-tenant limit overrides are read from while running (Mimir's runtime config).
@@ -308,6 +329,7 @@ impl Default for Config {
             logs: LogsConfig::default(),
             tenant_limits: pitot_limits::LimitOverrides::default(),
             runtime_config: RuntimeConfig::default(),
+            rules: RulesConfig::default(),
         }
     }
 }
@@ -356,6 +378,8 @@ impl Config {
             ("logs.max_query_length", &self.logs.max_query_length),
             ("logs.query_timeout", &self.logs.query_timeout),
             ("runtime_config.period", &self.runtime_config.period),
+            ("rules.evaluation_interval", &self.rules.evaluation_interval),
+            ("rules.poll_interval", &self.rules.poll_interval),
         ] {
             duration(field, value)?;
         }

@@ -83,7 +83,31 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let distributor = Arc::new(
         Distributor::new(tsdb.clone(), limits).with_tenant_limits(Arc::clone(&tenant_limits)),
     );
+    let ruler = Arc::new(pitot_ruler::Ruler::new(
+        meta.clone(),
+        pitot_promql::Engine::new(pitot_promql::EngineOptions {
+            lookback_delta: duration("query.lookback_delta", &config.query.lookback_delta)?,
+            max_samples: config.query.max_samples,
+            timeout: duration("query.timeout", &config.query.timeout)?,
+            ..Default::default()
+        }),
+        tsdb.clone(),
+        Arc::new(RuleWriter(Arc::clone(&tsdb))),
+        None,
+        pitot_ruler::RulerOptions {
+            default_interval: duration(
+                "rules.evaluation_interval",
+                &config.rules.evaluation_interval,
+            )?,
+            external_url: format!("http://{}", config.listen),
+        },
+    ));
+    let ruler_task = tokio::spawn(Arc::clone(&ruler).run(duration(
+        "rules.poll_interval",
+        &config.rules.poll_interval,
+    )?));
     let state = Arc::new(AppState {
+        ruler: Some(Arc::clone(&ruler)),
         meta,
         distributor,
         queryable: tsdb.clone(),
@@ -159,6 +183,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await?;
     maintenance.abort();
     log_maintenance.abort();
+    ruler_task.abort();
     if let Some(w) = runtime_watch {
         w.abort();
     }
@@ -445,6 +470,22 @@ fn log_store_collector(store: Arc<LogStore>) -> MetricsCollector {
             );
         }
     })
+}
+
+/// Writes rule results into the metrics storage (durably, before the next rule runs).
+struct RuleWriter(Arc<Tsdb>);
+
+impl pitot_ruler::SampleWriter for RuleWriter {
+    fn write(
+        &self,
+        tenant: &pitot_core::TenantId,
+        batch: Vec<pitot_storage_api::SeriesBatch>,
+    ) -> Result<(), String> {
+        self.0
+            .append_blocking(tenant, batch)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Storage operations the admin API may trigger.

@@ -216,6 +216,11 @@ impl TestServer {
         self.client.get(format!("{}{path}", self.base))
     }
 
+    /// A DELETE request to `path`.
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.client.delete(format!("{}{path}", self.base))
+    }
+
     /// A POST request to `path`.
     pub fn post(&self, path: &str) -> RequestBuilder {
         self.client.post(format!("{}{path}", self.base))

@@ -1,0 +1,15 @@
+//! The ruler: every tenant's rule groups, evaluated on schedule.
+//!
+//! Groups live in the metadata store (uploaded through the Mimir-style configuration
+//! API); [`Ruler::sync`] turns them into running [`GroupState`]s, keeping the state of
+//! groups whose YAML did not change. [`Ruler::tick`] evaluates every group that is due,
+//! each on a blocking thread (PromQL evaluation is CPU work), writing recording results
+//! and `ALERTS` through a [`SampleWriter`] before the group's next rule runs, and hands
+//! firing and resolved alerts to an [`AlertSender`], as Prometheus sends them to
+//! Alertmanager on every evaluation.
+
+mod ruler;
+mod sink;
+
+pub use ruler::{GroupKey, GroupSnapshot, Ruler, RulerError, RulerOptions};
+pub use sink::{AlertSender, RuleAlert, SampleWriter};
