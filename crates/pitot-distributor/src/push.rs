@@ -79,6 +79,31 @@ impl Distributor {
         self.meter.rate(tenant, std::time::Instant::now())
     }
 
+    /// Phrases a storage refusal for the client, naming the limit and its value.
+    fn rejection_message(&self, tenant: &TenantId, r: &pitot_storage_api::Rejection) -> String {
+        use pitot_storage_api::RejectReason;
+        let limits = self.tenant_limits.as_ref().map(|l| l.get(tenant));
+        let what = match r.reason {
+            RejectReason::TooOld => "the sample is older than the oldest time still accepted (its range was already cut into a block)".to_string(),
+            RejectReason::OutOfOrder => "the sample is older than the series' newest sample by more than the out-of-order window; to accept older samples, raise storage.out_of_order_window".to_string(),
+            RejectReason::DuplicateTimestamp => "a different value was already stored at this timestamp".to_string(),
+            RejectReason::PerUserSeriesLimit => format!(
+                "per-user series limit of {} exceeded (max_global_series_per_user): the new series is refused, existing series keep being accepted; reduce the number of series or contact your service administrator",
+                limits.as_ref().map_or(0, |l| l.max_global_series_per_user)
+            ),
+            RejectReason::PerMetricSeriesLimit => format!(
+                "per-metric series limit of {} exceeded (max_global_series_per_metric): the new series is refused, existing series keep being accepted; reduce the number of series of this metric or contact your service administrator",
+                limits.as_ref().map_or(0, |l| l.max_global_series_per_metric)
+            ),
+        };
+        format!(
+            "{what} for series {} at timestamp {} (err-pitot-{})",
+            r.labels,
+            r.t,
+            r.reason.id()
+        )
+    }
+
     /// Holds every tenant to its own limits (rate, label limits), on top of the
     /// server-wide validation settings.
     pub fn with_tenant_limits(mut self, limits: Arc<Limits>) -> Self {
@@ -191,25 +216,7 @@ impl Distributor {
         }
         if outcome.first_error.is_none() {
             if let Some(r) = stored.first_rejection {
-                outcome.first_error = Some(format!(
-                    "{} for series {} at timestamp {} (err-pitot-{}){}",
-                    match r.reason {
-                        pitot_storage_api::RejectReason::TooOld =>
-                            "the sample is older than the oldest time still accepted (its range was already cut into a block)",
-                        pitot_storage_api::RejectReason::OutOfOrder =>
-                            "the sample is older than the series' newest sample by more than the out-of-order window",
-                        pitot_storage_api::RejectReason::DuplicateTimestamp =>
-                            "a different value was already stored at this timestamp",
-                    },
-                    r.labels,
-                    r.t,
-                    r.reason.id(),
-                    if r.reason == pitot_storage_api::RejectReason::OutOfOrder {
-                        "; to accept older samples, raise storage.out_of_order_window"
-                    } else {
-                        ""
-                    }
-                ));
+                outcome.first_error = Some(self.rejection_message(tenant, &r));
             }
         }
         Ok(outcome)

@@ -22,6 +22,10 @@ pub enum RejectReason {
     OutOfOrder,
     /// Same timestamp as a stored sample but a different value.
     DuplicateTimestamp,
+    /// A new series beyond the tenant's active-series limit.
+    PerUserSeriesLimit,
+    /// A new series beyond the tenant's active-series limit for its metric name.
+    PerMetricSeriesLimit,
 }
 
 impl RejectReason {
@@ -32,6 +36,8 @@ impl RejectReason {
             RejectReason::TooOld => "sample-timestamp-too-old",
             RejectReason::OutOfOrder => "sample-out-of-order",
             RejectReason::DuplicateTimestamp => "sample-duplicate-timestamp",
+            RejectReason::PerUserSeriesLimit => "per_user_series_limit",
+            RejectReason::PerMetricSeriesLimit => "per_metric_series_limit",
         }
     }
 }
@@ -80,6 +86,16 @@ impl AppendOutcome {
     pub fn rejected_total(&self) -> usize {
         self.rejected.iter().map(|(_, n)| n).sum()
     }
+}
+
+/// Limits on creating series, per tenant: existing series keep flowing, new ones
+/// beyond a limit are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeriesLimits {
+    /// Most active series of the tenant; 0 for no limit.
+    pub per_user: u64,
+    /// Most active series of one metric name; 0 for no limit.
+    pub per_metric: u64,
 }
 
 /// The write side of metrics storage.

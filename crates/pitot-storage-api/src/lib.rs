@@ -21,7 +21,9 @@ mod logs;
 mod merge;
 mod query;
 
-pub use append::{AppendOutcome, MetricsAppender, RejectReason, Rejection, SeriesBatch};
+pub use append::{
+    AppendOutcome, MetricsAppender, RejectReason, Rejection, SeriesBatch, SeriesLimits,
+};
 pub use limit::SeriesLimited;
 pub use logs::{
     LogAppendOutcome, LogAppender, LogEntry, LogEntryIter, LogIndexStats, LogQuerier, LogQueryable,

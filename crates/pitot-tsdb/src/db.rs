@@ -10,7 +10,8 @@ use object_store::ObjectStore;
 use parking_lot::{Mutex, RwLock};
 use pitot_core::TenantId;
 use pitot_storage_api::{
-    AppendOutcome, MergeQuerier, MetricsAppender, Querier, Queryable, SeriesBatch, StorageError,
+    AppendOutcome, MergeQuerier, MetricsAppender, Querier, Queryable, RejectReason, SeriesBatch,
+    SeriesLimits, StorageError,
 };
 use pitot_wal::{Wal, WalOptions};
 
@@ -51,7 +52,12 @@ pub struct Tsdb {
     maintenance: tokio::sync::Mutex<()>,
     /// Counters.
     pub stats: TsdbStats,
+    /// Per-tenant limits on creating series, when set.
+    series_limits: RwLock<Option<SeriesLimitsFn>>,
 }
+
+/// Gives a tenant's series limits.
+type SeriesLimitsFn = Arc<dyn Fn(&TenantId) -> SeriesLimits + Send + Sync>;
 
 impl Tsdb {
     /// Opens the engine: loads every tenant's blocks from `store`, then replays the WAL
@@ -121,6 +127,7 @@ impl Tsdb {
             store,
             maintenance: tokio::sync::Mutex::new(()),
             stats: TsdbStats::default(),
+            series_limits: RwLock::new(None),
         }))
     }
 
@@ -417,8 +424,27 @@ impl Tsdb {
         let ooo = self.options.ooo_window_ms();
         let mut outcome = AppendOutcome::default();
         let mut record = RecordBuilder::new();
+        let limits = self.series_limits.read().as_ref().map(|f| f(tenant));
         let mut head = head.lock();
         for entry in batch {
+            if let (Some(limits), None) = (limits, head.lookup(&entry.labels)) {
+                let over = if limits.per_user > 0 && head.num_series() as u64 >= limits.per_user {
+                    Some(RejectReason::PerUserSeriesLimit)
+                } else if limits.per_metric > 0
+                    && head.metric_series(entry.labels.metric_name().unwrap_or(""))
+                        >= limits.per_metric
+                {
+                    Some(RejectReason::PerMetricSeriesLimit)
+                } else {
+                    None
+                };
+                if let Some(reason) = over {
+                    for sample in &entry.samples {
+                        outcome.reject(&entry.labels, sample.t, reason);
+                    }
+                    continue;
+                }
+            }
             let (id, created) = head.get_or_create(&entry.labels);
             if created {
                 record.series(id, &entry.labels);
@@ -454,6 +480,12 @@ impl Tsdb {
         self.stats
             .series_created
             .fetch_add(outcome.new_series as u64, Ordering::Relaxed);
+    }
+
+    /// Holds every tenant to series limits from now on (`limits` is asked on every
+    /// append, so run-time changes apply at once).
+    pub fn set_series_limits(&self, limits: SeriesLimitsFn) {
+        *self.series_limits.write() = Some(limits);
     }
 
     /// [`MetricsAppender::append`] for callers on a blocking thread (the ruler writes

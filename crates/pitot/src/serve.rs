@@ -80,6 +80,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    {
+        let limits = Arc::clone(&tenant_limits);
+        tsdb.set_series_limits(Arc::new(move |tenant| {
+            let l = limits.get(tenant);
+            pitot_storage_api::SeriesLimits {
+                per_user: l.max_global_series_per_user,
+                per_metric: l.max_global_series_per_metric,
+            }
+        }));
+    }
     let distributor = Arc::new(
         Distributor::new(tsdb.clone(), limits).with_tenant_limits(Arc::clone(&tenant_limits)),
     );

@@ -339,3 +339,63 @@ fn a_noisy_neighbour_at_its_limit_does_not_slow_the_others() {
         "query median {dq50:.2} ms beside the noisy tenant vs {bq50:.2} alone"
     );
 }
+
+/// Over a series limit, new series are refused with the limit named, while existing
+/// series keep flowing.
+#[test]
+fn series_limits_refuse_new_series_only() {
+    let server = TestServer::start(&[]);
+    let platform = server.platform_token.clone();
+    let token = server.initial_token.clone();
+    let (status, body) = put_limits(
+        &server,
+        &platform,
+        "default",
+        json!({"max_global_series_per_user": 5, "max_global_series_per_metric": 3}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let t = now_ms() - 60_000;
+    let push = |name: &str, i: usize, at: i64| {
+        server.push(
+            &token,
+            &write_request(vec![series(
+                &[("__name__", name), ("i", &i.to_string())],
+                &[(at, 1.0)],
+            )]),
+        )
+    };
+    for i in 0..3 {
+        assert_eq!(push("a", i, t).0, 204);
+    }
+    let (status, text) = push("a", 3, t);
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("per-metric series limit of 3")
+            && text.contains("max_global_series_per_metric"),
+        "{text}"
+    );
+    for i in 0..2 {
+        assert_eq!(push("b", i, t).0, 204);
+    }
+    let (status, text) = push("c", 0, t);
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("per-user series limit of 5"), "{text}");
+    // Existing series keep flowing.
+    assert_eq!(push("a", 0, t + 1000).0, 204);
+    assert_eq!(push("b", 1, t + 1000).0, 204);
+    assert_eq!(server.export(&token, "{__name__=~\".+\"}").len(), 5);
+    assert_eq!(
+        server.metric(
+            "pitot_discarded_samples_total{tenant=\"default\",reason=\"per_metric_series_limit\"}"
+        ),
+        Some(1.0)
+    );
+    // Raising the limit at run time lets the series in.
+    put_limits(
+        &server,
+        &platform,
+        "default",
+        json!({"max_global_series_per_user": 10}),
+    );
+    assert_eq!(push("c", 0, t).0, 204);
+}

@@ -40,6 +40,19 @@ impl TenantHead {
         self.series.len()
     }
 
+    /// The ID of the series with `labels`, if the head has it.
+    pub fn lookup(&self, labels: &Labels) -> Option<u32> {
+        self.by_labels.get(labels).copied()
+    }
+
+    /// Series of the metric `name` in the head.
+    pub fn metric_series(&self, name: &str) -> u64 {
+        self.postings
+            .get(pitot_core::METRIC_NAME)
+            .and_then(|values| values.get(name))
+            .map_or(0, |ids| ids.len())
+    }
+
     /// Finds the series for `labels`, creating it if needed; returns its ID and whether
     /// it was created.
     pub fn get_or_create(&mut self, labels: &Labels) -> (u32, bool) {
