@@ -1,0 +1,296 @@
+//! Execution of parsed templates against JSON data.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::parse::{Arg, Node, Pipeline};
+use crate::error::AmError;
+
+const FUNCTIONS: [&str; 11] = [
+    "toUpper",
+    "toLower",
+    "title",
+    "join",
+    "len",
+    "eq",
+    "ne",
+    "not",
+    "and",
+    "or",
+    "trimSpace",
+];
+
+/// Whether `name` is a supported template function.
+pub fn is_function(name: &str) -> bool {
+    FUNCTIONS.contains(&name) || name == "safeHtml"
+}
+
+fn err(msg: impl Into<String>) -> AmError {
+    AmError::Template(msg.into())
+}
+
+pub struct Evaluator<'a> {
+    pub defines: &'a HashMap<String, Vec<Node>>,
+    pub depth: usize,
+}
+
+impl Evaluator<'_> {
+    pub fn run(&mut self, nodes: &[Node], dot: &Value, out: &mut String) -> Result<(), AmError> {
+        for node in nodes {
+            match node {
+                Node::Text(t) => out.push_str(t),
+                Node::Print(p) => out.push_str(&print(&self.pipeline(p, dot)?)),
+                Node::If(p, body, else_body) => {
+                    if truthy(&self.pipeline(p, dot)?) {
+                        self.run(body, dot, out)?;
+                    } else {
+                        self.run(else_body, dot, out)?;
+                    }
+                }
+                Node::Range(p, body, else_body) => {
+                    let items: Vec<Value> = match self.pipeline(p, dot)? {
+                        Value::Array(a) => a,
+                        Value::Object(o) => o.into_iter().map(|(_, v)| v).collect(),
+                        Value::Null => Vec::new(),
+                        other => return Err(err(format!("range over non-list {}", print(&other)))),
+                    };
+                    if items.is_empty() {
+                        self.run(else_body, dot, out)?;
+                    }
+                    for item in &items {
+                        self.run(body, item, out)?;
+                    }
+                }
+                Node::Define(..) => {}
+                Node::Template(name, p) => {
+                    let body = self
+                        .defines
+                        .get(name)
+                        .ok_or_else(|| err(format!("template {name:?} not defined")))?;
+                    if self.depth > 32 {
+                        return Err(err(format!("template {name:?} recursion too deep")));
+                    }
+                    let data = match p {
+                        Some(p) => self.pipeline(p, dot)?,
+                        None => Value::Null,
+                    };
+                    self.depth += 1;
+                    let result = self.run(body, &data, out);
+                    self.depth -= 1;
+                    result?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn pipeline(&mut self, p: &Pipeline, dot: &Value) -> Result<Value, AmError> {
+        let mut piped: Option<Value> = None;
+        for cmd in p {
+            let mut args = Vec::new();
+            let (head, rest) = cmd.split_first().ok_or_else(|| err("empty command"))?;
+            if let Arg::Func(name) = head {
+                for a in rest {
+                    args.push(self.arg(a, dot)?);
+                }
+                if let Some(v) = piped.take() {
+                    args.push(v);
+                }
+                piped = Some(call(name, args)?);
+            } else {
+                if !rest.is_empty() || piped.is_some() {
+                    return Err(err("only functions take arguments"));
+                }
+                piped = Some(self.arg(head, dot)?);
+            }
+        }
+        Ok(piped.unwrap_or(Value::Null))
+    }
+
+    fn arg(&mut self, a: &Arg, dot: &Value) -> Result<Value, AmError> {
+        Ok(match a {
+            Arg::Field(path) => field(dot, path),
+            Arg::Str(s) => Value::String(s.clone()),
+            Arg::Num(n) => serde_json::Number::from_f64(*n)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+            Arg::Bool(b) => Value::Bool(*b),
+            Arg::Func(name) => call(name, Vec::new())?,
+            Arg::Paren(p, path) => field(&self.pipeline(p, dot)?, path),
+        })
+    }
+}
+
+/// Field access with Alertmanager's helper methods on alert lists and label maps.
+fn field(v: &Value, path: &[String]) -> Value {
+    let mut cur = v.clone();
+    for name in path {
+        cur = match (&cur, name.as_str()) {
+            (Value::Array(alerts), "Firing" | "Resolved") => {
+                let want = if name == "Firing" {
+                    "firing"
+                } else {
+                    "resolved"
+                };
+                Value::Array(
+                    alerts
+                        .iter()
+                        .filter(|a| a.get("Status").and_then(Value::as_str) == Some(want))
+                        .cloned()
+                        .collect(),
+                )
+            }
+            (Value::Object(m), "SortedPairs") if !m.contains_key("SortedPairs") => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Array(
+                    keys.into_iter()
+                        .map(|k| serde_json::json!({"Name": k, "Value": m[k]}))
+                        .collect(),
+                )
+            }
+            (Value::Object(m), "Names") if !m.contains_key("Names") => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Array(keys.into_iter().map(|k| Value::String(k.clone())).collect())
+            }
+            (Value::Object(m), "Values") if !m.contains_key("Values") => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Array(keys.into_iter().map(|k| m[k].clone()).collect())
+            }
+            (Value::Array(pairs), "Names" | "Values") => {
+                let key = if name == "Names" { "Name" } else { "Value" };
+                Value::Array(
+                    pairs
+                        .iter()
+                        .map(|p| p.get(key).cloned().unwrap_or(Value::Null))
+                        .collect(),
+                )
+            }
+            (Value::Object(m), _) => m.get(name).cloned().unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+    }
+    cur
+}
+
+fn call(name: &str, args: Vec<Value>) -> Result<Value, AmError> {
+    let arity = |n: usize| {
+        if args.len() == n {
+            Ok(())
+        } else {
+            Err(err(format!(
+                "{name} wants {n} arguments, got {}",
+                args.len()
+            )))
+        }
+    };
+    Ok(match name {
+        "toUpper" | "toLower" | "title" | "trimSpace" | "safeHtml" => {
+            arity(1)?;
+            let s = print(&args[0]);
+            Value::String(match name {
+                "toUpper" => s.to_uppercase(),
+                "toLower" => s.to_lowercase(),
+                "trimSpace" => s.trim().to_string(),
+                "title" => s
+                    .split(' ')
+                    .map(|w| {
+                        let mut c = w.chars();
+                        c.next()
+                            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                            .unwrap_or_default()
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                _ => s,
+            })
+        }
+        "join" => {
+            arity(2)?;
+            let sep = print(&args[0]);
+            let items: Vec<String> = match &args[1] {
+                Value::Array(a) => a.iter().map(print).collect(),
+                Value::Null => Vec::new(),
+                other => return Err(err(format!("join wants a list, got {}", print(other)))),
+            };
+            Value::String(items.join(&sep))
+        }
+        "len" => {
+            arity(1)?;
+            let n = match &args[0] {
+                Value::Array(a) => a.len(),
+                Value::Object(o) => o.len(),
+                Value::String(s) => s.len(),
+                Value::Null => 0,
+                other => return Err(err(format!("len of {}", print(other)))),
+            };
+            Value::from(n as u64)
+        }
+        "eq" | "ne" => {
+            arity(2)?;
+            let same = loose_eq(&args[0], &args[1]);
+            Value::Bool(if name == "eq" { same } else { !same })
+        }
+        "not" => {
+            arity(1)?;
+            Value::Bool(!truthy(&args[0]))
+        }
+        "and" | "or" => {
+            if args.is_empty() {
+                return Err(err(format!("{name} wants arguments")));
+            }
+            let want = name == "or";
+            args.iter()
+                .find(|a| truthy(a) == want)
+                .cloned()
+                .unwrap_or_else(|| args[args.len() - 1].clone())
+        }
+        other => return Err(err(format!("function {other:?} not defined"))),
+    })
+}
+
+fn loose_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Null, Value::String(s)) | (Value::String(s), Value::Null) => s.is_empty(),
+        _ => a == b,
+    }
+}
+
+/// Go's truthiness: zero values and empty collections are false.
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// How Go prints a value: strings bare, lists as `[a b]`, missing values as `<no value>`.
+pub fn print(v: &Value) -> String {
+    match v {
+        Value::Null => "<no value>".to_string(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+            _ => n.to_string(),
+        },
+        Value::Array(a) => format!("[{}]", a.iter().map(print).collect::<Vec<_>>().join(" ")),
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{k}:{}", print(&o[*k])))
+                .collect();
+            format!("map[{}]", parts.join(" "))
+        }
+    }
+}
