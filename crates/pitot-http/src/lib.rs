@@ -24,6 +24,7 @@ mod prom_read;
 mod remote_write;
 mod rules;
 mod selector;
+mod tenant_query;
 
 use std::sync::Arc;
 
@@ -129,6 +130,8 @@ pub struct AppState {
     /// Per-tenant limits (rates, sizes, query bounds); `None` holds every tenant to the
     /// server-wide settings only.
     pub tenant_limits: Option<Arc<pitot_limits::Limits>>,
+    /// Per-tenant query slots (each tenant's `max_concurrent_queries`).
+    pub tenant_slots: tenant_query::TenantSlots,
     /// The ruler, if this process runs one.
     pub ruler: Option<Arc<pitot_ruler::Ruler>>,
     /// Storage operations for the operator, if the process runs storage.

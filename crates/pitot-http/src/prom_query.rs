@@ -166,18 +166,28 @@ fn timeout(state: &AppStateRef, params: &Params) -> Result<Duration, ApiError> {
     }
 }
 
-/// An engine whose own deadline is this request's timeout: evaluation is synchronous once
-/// data is fetched, so the engine must check the deadline itself.
-fn engine_with_timeout(state: &AppStateRef, limit: Duration) -> pitot_promql::Engine {
+/// An engine whose own deadline and sample limit are this request's: evaluation is
+/// synchronous once data is fetched, so the engine must check them itself.
+fn engine_with_limits(
+    state: &AppStateRef,
+    limits: &crate::tenant_query::TenantQueryLimits,
+) -> pitot_promql::Engine {
     let mut options = state.engine.options().clone();
-    options.timeout = limit;
+    options.timeout = limits.timeout;
+    options.max_samples = limits.max_samples;
     pitot_promql::Engine::new(options)
 }
 
-async fn run<F>(state: &AppStateRef, limit: Duration, query: F) -> Result<QueryResult, ApiError>
+async fn run<F>(
+    state: &AppStateRef,
+    tenant: &TenantId,
+    limit: Duration,
+    query: F,
+) -> Result<QueryResult, ApiError>
 where
     F: std::future::Future<Output = Result<QueryResult, PromqlError>>,
 {
+    let _tenant_permit = state.tenant_slots.acquire(state, tenant).await?;
     let _permit = state
         .query_slots
         .acquire()
@@ -221,10 +231,22 @@ async fn instant(
 ) -> Result<Response, ApiError> {
     let (tenant, params, expr) = query_request(&state, &method, &headers, query, body).await?;
     let t = params.time_ms("time", now_ms())?;
-    let limit = timeout(&state, &params)?;
-    let queryable = SeriesLimited::new(state.queryable.clone(), state.query_limits.max_series);
-    let engine = engine_with_timeout(&state, limit);
-    let result = run(&state, limit, engine.instant(&queryable, &tenant, &expr, t)).await?;
+    let tl = crate::tenant_query::limits(&state, &tenant, timeout(&state, &params)?);
+    if tl.max_lookback_ms > 0 && t < now_ms() - tl.max_lookback_ms {
+        return Err(ApiError::bad_data(format!(
+            "the query time is older than the tenant's lookback limit of {} (max_query_lookback)",
+            format_duration(tl.max_lookback_ms)
+        )));
+    }
+    let queryable = SeriesLimited::new(state.queryable.clone(), tl.max_series);
+    let engine = engine_with_limits(&state, &tl);
+    let result = run(
+        &state,
+        &tenant,
+        tl.timeout,
+        engine.instant(&queryable, &tenant, &expr, t),
+    )
+    .await?;
     Ok(result_json(result))
 }
 
@@ -262,22 +284,37 @@ async fn range(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
     }
-    let max_length = state.query_limits.max_length.as_millis() as i64;
+    let tl = crate::tenant_query::limits(&state, &tenant, timeout(&state, &params)?);
+    let max_length = tl.max_length_ms;
     if max_length > 0 && end - start > max_length {
         return Err(ApiError::bad_data(format!(
-            "the query time range exceeds the limit (query length: {}, limit: {}) (err-pitot-max-query-length); shorten the range, or raise query.max_length",
+            "the query time range exceeds the limit (query length: {}, limit: {}) (err-pitot-max-query-length); shorten the range, or raise query.max_length or the tenant's max_query_length",
             format_duration(end - start),
             format_duration(max_length)
         )));
     }
-    let limit = timeout(&state, &params)?;
-    let queryable = SeriesLimited::new(state.queryable.clone(), state.query_limits.max_series);
+    let mut start = start;
+    if tl.max_lookback_ms > 0 {
+        // Read nothing older than the lookback limit: start at the first step after it.
+        let oldest = now_ms() - tl.max_lookback_ms;
+        if start < oldest {
+            start += (oldest - start + step_ms - 1) / step_ms * step_ms;
+        }
+        if start > end {
+            return Ok(result_json(QueryResult {
+                value: pitot_promql::Value::Matrix(Vec::new()),
+                warnings: Vec::new(),
+                infos: Vec::new(),
+            }));
+        }
+    }
+    let queryable = SeriesLimited::new(state.queryable.clone(), tl.max_series);
+    let engine = engine_with_limits(&state, &tl);
     let result = run(
         &state,
-        limit,
-        state
-            .engine
-            .range(&queryable, &tenant, &expr, start, end, step_ms),
+        &tenant,
+        tl.timeout,
+        engine.range(&queryable, &tenant, &expr, start, end, step_ms),
     )
     .await?;
     Ok(result_json(result))

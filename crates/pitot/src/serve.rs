@@ -161,6 +161,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             log_store_collector(Arc::clone(&log_store)),
         ],
         tenant_limits: Some(Arc::clone(&tenant_limits)),
+        tenant_slots: Default::default(),
         admin: Some(Arc::new(StoreAdmin {
             tsdb: Arc::clone(&tsdb),
             logs: Arc::clone(&log_store),

@@ -399,3 +399,51 @@ fn series_limits_refuse_new_series_only() {
     );
     assert_eq!(push("c", 0, t).0, 204);
 }
+
+/// Query limits apply per tenant: range length and log entries per answer.
+#[test]
+fn query_limits_apply_per_tenant() {
+    let server = TestServer::start(&[]);
+    let platform = server.platform_token.clone();
+    let token = server.initial_token.clone();
+    let token_b = new_tenant(&server, "b");
+    let (status, body) = put_limits(
+        &server,
+        &platform,
+        "default",
+        json!({"max_query_length": "1h", "max_entries_limit_per_query": 10}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let end = (now_ms() / 1000).to_string();
+    let start = (now_ms() / 1000 - 7200).to_string();
+    let range = |tok: &str| {
+        server.get_json(
+            tok,
+            "/api/v1/query_range",
+            &[
+                ("query", "up"),
+                ("start", &start),
+                ("end", &end),
+                ("step", "60"),
+            ],
+        )
+    };
+    let (status, body) = range(&token);
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("max_query_length"),
+        "{body}"
+    );
+    assert_eq!(range(&token_b).0, 200, "b keeps the default 30d1h");
+    let logs = |tok: &str| {
+        server.loki_get(
+            tok,
+            "/loki/api/v1/query_range",
+            &[("query", "{app=\"x\"}"), ("limit", "11")],
+        )
+    };
+    let (status, text) = logs(&token);
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("(11 > 10)"), "{text}");
+    assert_eq!(logs(&token_b).0, 200);
+}

@@ -72,7 +72,8 @@ pub async fn instant(
         ));
     }
     let time = time_param(&req.params, "time", now_ns())?;
-    let limit = limit_param(&req.params, state.logs.limits.max_entries)?;
+    let tl = crate::tenant_query::log_limits(&state, &req.tenant);
+    let limit = limit_param(&req.params, tl.max_entries)?;
     let direction = direction_param(&req.params)?;
     let params = QueryParams {
         query,
@@ -98,9 +99,10 @@ pub async fn range(
     let req = read_request(&state, &method, &headers, query, body).await?;
     let query = query_text(&req.params)?;
     let (start, end) = range_params(&req.params, now_ns(), 3600 * NS)?;
-    let limit = limit_param(&req.params, state.logs.limits.max_entries)?;
+    let tl = crate::tenant_query::log_limits(&state, &req.tenant);
+    let limit = limit_param(&req.params, tl.max_entries)?;
     let direction = direction_param(&req.params)?;
-    let max_len = state.logs.limits.max_query_length.as_nanos() as i64;
+    let max_len = tl.max_length_ns;
     if max_len > 0 && end - start > max_len {
         return Err(LokiError::bad_request(format!(
             "the query time range exceeds the limit (query length: {}, limit: {})",
@@ -150,6 +152,7 @@ async fn run(
     params: QueryParams,
 ) -> Result<Response, LokiError> {
     let queued = Instant::now();
+    let _tenant_slot = state.tenant_slots.acquire(state, tenant).await?;
     let _slot = state
         .query_slots
         .acquire()
@@ -168,16 +171,18 @@ pub(super) async fn run_engine(
     tenant: &TenantId,
     params: QueryParams,
 ) -> Result<QueryOutput, LokiError> {
+    let tl = crate::tenant_query::log_limits(state, tenant);
+    let engine = pitot_logql::LogqlEngine::new(pitot_logql::LogqlOptions {
+        max_series: tl.max_series,
+        max_entries: tl.max_entries,
+        timeout: tl.timeout,
+        ..state.logs.engine.options().clone()
+    });
     let state = std::sync::Arc::clone(state);
     let tenant = tenant.clone();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        handle.block_on(
-            state
-                .logs
-                .engine
-                .query(&*state.logs.queryable, &tenant, &params),
-        )
+        handle.block_on(engine.query(&*state.logs.queryable, &tenant, &params))
     })
     .await
     .map_err(|e| LokiError(ApiError::internal(format!("query task failed: {e}"))))?

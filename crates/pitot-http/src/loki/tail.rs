@@ -50,7 +50,10 @@ pub async fn tail(
         }
     };
     let compiled = pitot_logql::compile_log_query(&query).map_err(logql_error)?;
-    let limit = limit_param(&req.params, state.logs.limits.max_entries)?;
+    let limit = limit_param(
+        &req.params,
+        crate::tenant_query::log_limits(&state, &req.tenant).max_entries,
+    )?;
     let start = time_param(&req.params, "start", now_ns() - 3600 * NS)?;
     if let Some(d) = duration_param(&req.params, "delay_for")? {
         if d > 5 * NS {
