@@ -54,6 +54,7 @@ pub struct Distributor {
     tenant_limits: Option<Arc<Limits>>,
     rates: RateLimiters,
     meter: crate::RateMeter,
+    usage: Option<Arc<pitot_usage::UsageMeter>>,
 }
 
 impl Distributor {
@@ -70,6 +71,7 @@ impl Distributor {
             tenant_limits: None,
             rates: RateLimiters::default(),
             meter: crate::RateMeter::default(),
+            usage: None,
         }
     }
 
@@ -77,6 +79,25 @@ impl Distributor {
     /// line bytes for logs).
     pub fn ingestion_rate(&self, tenant: &TenantId) -> f64 {
         self.meter.rate(tenant, std::time::Instant::now())
+    }
+
+    /// Meters stored and refused samples per tenant for billing.
+    pub fn with_usage(mut self, usage: Arc<pitot_usage::UsageMeter>) -> Self {
+        self.usage = Some(usage);
+        self
+    }
+
+    /// Counts refused samples for `/metrics` and usage.
+    fn count_discarded(&self, tenant: &TenantId, reason: &'static str, n: u64) {
+        self.discarded.add(tenant, reason, n);
+        if let (Some(usage), true) = (&self.usage, n > 0) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            usage.record(tenant, "metrics", "metrics", "custom", now, |r| {
+                *r.rejected.entry(reason.to_string()).or_default() += n
+            });
+        }
     }
 
     /// Phrases a storage refusal for the client, naming the limit and its value.
@@ -127,7 +148,7 @@ impl Distributor {
             std::time::Instant::now(),
         );
         if let RateDecision::Limited { retry_after } = decision {
-            self.discarded.add(tenant, "rate_limited", samples as u64);
+            self.count_discarded(tenant, "rate_limited", samples as u64);
             return Err(PushError::RateLimited {
                 retry_after,
                 message: format!(
@@ -208,10 +229,15 @@ impl Distributor {
         let stored = self.appender.append(tenant, batch).await?;
         outcome.accepted += stored.accepted;
         self.ingested.add(tenant, stored.accepted as u64);
+        if let Some(usage) = &self.usage {
+            usage.record(tenant, "metrics", "metrics", "custom", now_ms, |r| {
+                r.samples_ingested += stored.accepted as u64
+            });
+        }
         self.meter
             .add(tenant, stored.accepted as u64, std::time::Instant::now());
         for (reason, n) in &stored.rejected {
-            self.discarded.add(tenant, reason.id(), *n as u64);
+            self.count_discarded(tenant, reason.id(), *n as u64);
             outcome.discarded += n;
         }
         if outcome.first_error.is_none() {
@@ -230,7 +256,7 @@ impl Distributor {
         samples: usize,
         message: impl FnOnce() -> String,
     ) {
-        self.discarded.add(tenant, reason.id(), samples as u64);
+        self.count_discarded(tenant, reason.id(), samples as u64);
         outcome.discarded += samples;
         if outcome.first_error.is_none() {
             outcome.first_error = Some(message());

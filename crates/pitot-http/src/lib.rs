@@ -25,6 +25,7 @@ mod remote_write;
 mod rules;
 mod selector;
 mod tenant_query;
+pub mod usage;
 
 use std::sync::Arc;
 
@@ -132,6 +133,8 @@ pub struct AppState {
     pub tenant_limits: Option<Arc<pitot_limits::Limits>>,
     /// Per-tenant query slots (each tenant's `max_concurrent_queries`).
     pub tenant_slots: tenant_query::TenantSlots,
+    /// Usage metering, if enabled.
+    pub usage: Option<Arc<pitot_usage::UsageMeter>>,
     /// The ruler, if this process runs one.
     pub ruler: Option<Arc<pitot_ruler::Ruler>>,
     /// Storage operations for the operator, if the process runs storage.
@@ -174,6 +177,7 @@ pub fn router(state: AppStateRef) -> Router {
         .merge(management::router())
         .merge(limits::router())
         .merge(rules::router())
+        .merge(usage::router())
         .merge(ops::router())
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

@@ -193,6 +193,11 @@ where
         .acquire()
         .await
         .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+    if let Some(usage) = &state.usage {
+        usage.record(tenant, "metrics", "metrics", "custom", now_ms(), |r| {
+            r.queries += 1
+        });
+    }
     match tokio::time::timeout(limit, query).await {
         Ok(result) => result.map_err(query_error),
         Err(_) => Err(query_error(PromqlError::Timeout {

@@ -115,6 +115,18 @@ pub trait MetaStore: Send + Sync + 'static {
         name: Option<&str>,
     ) -> Result<usize, MetaError>;
 
+    /// Adds usage rows (each keyed by its tenant, data source and hour `start_ms`) to what
+    /// is stored, in one transaction: sums, and maxima for peaks and stored bytes.
+    async fn add_usage(&self, rows: &[(TenantId, pitot_usage::UsageRow)]) -> Result<(), MetaError>;
+
+    /// `tenant`'s hourly usage rows with `from_ms <= hour < to_ms`.
+    async fn usage(
+        &self,
+        tenant: &TenantId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<pitot_usage::UsageRow>, MetaError>;
+
     /// Saves (or, with an empty string, removes) `tenant`'s limit overrides, a JSON
     /// object; durable when this returns.
     async fn set_limit_overrides(

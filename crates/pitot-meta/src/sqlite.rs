@@ -14,9 +14,10 @@ use tracing::{debug, info};
 use crate::token::{self, SecretHash};
 use crate::validate::{normalize_scopes, validate_name};
 use crate::{CreatedToken, MetaError, MetaStore, NewToken, StoredRuleGroup, Tenant, TokenInfo};
+use pitot_usage::UsageRow;
 
 /// The schema this binary writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1: tenants and tokens. Revoked tokens keep their row (`revoked_at` set).
 const SCHEMA_V1: &str = "
@@ -55,6 +56,28 @@ CREATE TABLE rule_groups (
     yaml TEXT NOT NULL,
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (tenant, namespace, name)
+) STRICT;
+";
+
+/// Version 4: usage per tenant, data source and hour (peaks and stored bytes are
+/// maxima, everything else sums; `rejected` is a JSON object of reason -> count).
+const SCHEMA_V4: &str = "
+CREATE TABLE usage (
+    tenant TEXT NOT NULL,
+    datasource TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    samples_ingested INTEGER NOT NULL,
+    series_active_peak INTEGER NOT NULL,
+    log_bytes_ingested INTEGER NOT NULL,
+    log_lines_ingested INTEGER NOT NULL,
+    bytes_stored INTEGER NOT NULL,
+    queries INTEGER NOT NULL,
+    samples_scanned INTEGER NOT NULL,
+    bytes_scanned INTEGER NOT NULL,
+    rejected TEXT NOT NULL,
+    PRIMARY KEY (tenant, datasource, hour)
 ) STRICT;
 ";
 
@@ -328,6 +351,102 @@ impl MetaStore for SqliteMetaStore {
         )?)
     }
 
+    async fn add_usage(&self, rows: &[(TenantId, UsageRow)]) -> Result<(), MetaError> {
+        let mut db = self.db.lock();
+        let tx = db
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (tenant, row) in rows {
+            let existing = tx
+                .query_row(
+                    "SELECT samples_ingested, series_active_peak, log_bytes_ingested, log_lines_ingested,
+                            bytes_stored, queries, samples_scanned, bytes_scanned, rejected
+                     FROM usage WHERE tenant = ?1 AND datasource = ?2 AND hour = ?3",
+                    rusqlite::params![tenant.as_str(), row.datasource, row.start_ms],
+                    |r| {
+                        Ok(UsageRow {
+                            samples_ingested: r.get::<_, i64>(0)? as u64,
+                            series_active_peak: r.get::<_, i64>(1)? as u64,
+                            log_bytes_ingested: r.get::<_, i64>(2)? as u64,
+                            log_lines_ingested: r.get::<_, i64>(3)? as u64,
+                            bytes_stored: r.get::<_, i64>(4)? as u64,
+                            queries: r.get::<_, i64>(5)? as u64,
+                            samples_scanned: r.get::<_, i64>(6)? as u64,
+                            bytes_scanned: r.get::<_, i64>(7)? as u64,
+                            rejected: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
+                            ..Default::default()
+                        })
+                    },
+                )
+                .optional()?;
+            let mut merged = existing.unwrap_or_default();
+            merged.add(row);
+            tx.execute(
+                "INSERT INTO usage (tenant, datasource, hour, kind, origin, samples_ingested, series_active_peak,
+                    log_bytes_ingested, log_lines_ingested, bytes_stored, queries, samples_scanned, bytes_scanned, rejected)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 ON CONFLICT (tenant, datasource, hour) DO UPDATE SET
+                    samples_ingested = excluded.samples_ingested, series_active_peak = excluded.series_active_peak,
+                    log_bytes_ingested = excluded.log_bytes_ingested, log_lines_ingested = excluded.log_lines_ingested,
+                    bytes_stored = excluded.bytes_stored, queries = excluded.queries,
+                    samples_scanned = excluded.samples_scanned, bytes_scanned = excluded.bytes_scanned,
+                    rejected = excluded.rejected",
+                rusqlite::params![
+                    tenant.as_str(),
+                    row.datasource,
+                    row.start_ms,
+                    row.kind,
+                    row.origin,
+                    merged.samples_ingested as i64,
+                    merged.series_active_peak as i64,
+                    merged.log_bytes_ingested as i64,
+                    merged.log_lines_ingested as i64,
+                    merged.bytes_stored as i64,
+                    merged.queries as i64,
+                    merged.samples_scanned as i64,
+                    merged.bytes_scanned as i64,
+                    serde_json::to_string(&merged.rejected).unwrap_or_else(|_| "{}".into()),
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    async fn usage(
+        &self,
+        tenant: &TenantId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<UsageRow>, MetaError> {
+        let db = self.db.lock();
+        let mut statement = db.conn.prepare(
+            "SELECT hour, datasource, kind, origin, samples_ingested, series_active_peak, log_bytes_ingested,
+                    log_lines_ingested, bytes_stored, queries, samples_scanned, bytes_scanned, rejected
+             FROM usage WHERE tenant = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour, datasource",
+        )?;
+        let mut rows = statement.query(rusqlite::params![tenant.as_str(), from_ms, to_ms])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(UsageRow {
+                start_ms: r.get(0)?,
+                datasource: r.get(1)?,
+                kind: r.get(2)?,
+                origin: r.get(3)?,
+                samples_ingested: r.get::<_, i64>(4)? as u64,
+                series_active_peak: r.get::<_, i64>(5)? as u64,
+                log_bytes_ingested: r.get::<_, i64>(6)? as u64,
+                log_lines_ingested: r.get::<_, i64>(7)? as u64,
+                bytes_stored: r.get::<_, i64>(8)? as u64,
+                queries: r.get::<_, i64>(9)? as u64,
+                samples_scanned: r.get::<_, i64>(10)? as u64,
+                bytes_scanned: r.get::<_, i64>(11)? as u64,
+                rejected: serde_json::from_str(&r.get::<_, String>(12)?).unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+
     async fn create_token(&self, new: NewToken) -> Result<CreatedToken, MetaError> {
         let scopes = normalize_scopes(new.scopes)?;
         if let Some(name) = &new.name {
@@ -490,6 +609,9 @@ fn migrate(conn: &mut Connection) -> Result<(), MetaError> {
     }
     if found < 3 {
         tx.execute_batch(SCHEMA_V3)?;
+    }
+    if found < 4 {
+        tx.execute_batch(SCHEMA_V4)?;
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -90,8 +90,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }));
     }
+    let usage = Arc::new(pitot_usage::UsageMeter::default());
     let distributor = Arc::new(
-        Distributor::new(tsdb.clone(), limits).with_tenant_limits(Arc::clone(&tenant_limits)),
+        Distributor::new(tsdb.clone(), limits)
+            .with_usage(Arc::clone(&usage))
+            .with_tenant_limits(Arc::clone(&tenant_limits)),
     );
     let ruler = Arc::new(pitot_ruler::Ruler::new(
         meta.clone(),
@@ -136,6 +139,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         logs: LogsApi {
             distributor: Arc::new(
                 LogsDistributor::new(log_store.clone(), logs.validation_limits()?)
+                    .with_usage(Arc::clone(&usage))
                     .with_tenant_limits(Arc::clone(&tenant_limits)),
             ),
             queryable: log_store.clone(),
@@ -162,6 +166,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ],
         tenant_limits: Some(Arc::clone(&tenant_limits)),
         tenant_slots: Default::default(),
+        usage: Some(Arc::clone(&usage)),
         admin: Some(Arc::new(StoreAdmin {
             tsdb: Arc::clone(&tsdb),
             logs: Arc::clone(&log_store),
@@ -177,6 +182,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .max(Duration::from_millis(100));
     let maintenance = tokio::spawn(maintain(Arc::clone(&tsdb), interval));
     let log_maintenance = tokio::spawn(maintain_logs(Arc::clone(&log_store), interval));
+    let usage_task = tokio::spawn(meter_usage(
+        Arc::clone(&state),
+        Arc::clone(&usage),
+        Arc::clone(&tsdb),
+    ));
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -189,11 +199,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %data_dir.display(), "pitot listening");
     println!("pitot listening on http://{addr}");
+    let shutdown_state = Arc::clone(&state);
     axum::serve(listener, pitot_http::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     maintenance.abort();
     log_maintenance.abort();
+    usage_task.abort();
+    if let Err(error) = pitot_http::usage::flush(&shutdown_state, &usage).await {
+        tracing::error!(error = %error.message, "usage not stored at shutdown");
+    }
     ruler_task.abort();
     if let Some(w) = runtime_watch {
         w.abort();
@@ -235,6 +250,39 @@ async fn maintain(tsdb: Arc<Tsdb>, interval: Duration) {
         let now = chrono::Utc::now().timestamp_millis();
         if let Err(error) = tsdb.apply_retention(now).await {
             tracing::error!(%error, "applying retention failed; retrying at the next interval");
+        }
+    }
+}
+
+/// Every 10 s: samples each tenant's active series and stored bytes into the usage
+/// meter, then stores what the meter counted.
+async fn meter_usage(state: Arc<AppState>, usage: Arc<pitot_usage::UsageMeter>, tsdb: Arc<Tsdb>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(10));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut stored = std::collections::HashMap::<pitot_core::TenantId, u64>::new();
+        for (tenant, meta) in tsdb.block_metas() {
+            *stored.entry(tenant).or_default() += meta.stats.chunk_bytes + meta.stats.index_bytes;
+        }
+        match state.meta.list_tenants().await {
+            Ok(tenants) => {
+                for t in tenants {
+                    let series = tsdb.tenant_series(&t.id) as u64;
+                    let bytes = stored.get(&t.id).copied().unwrap_or(0);
+                    if series > 0 || bytes > 0 {
+                        usage.record(&t.id, "metrics", "metrics", "custom", now, |r| {
+                            r.series_active_peak = r.series_active_peak.max(series);
+                            r.bytes_stored = r.bytes_stored.max(bytes);
+                        });
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "usage: cannot list tenants"),
+        }
+        if let Err(error) = pitot_http::usage::flush(&state, &usage).await {
+            tracing::warn!(error = %error.message, "usage not stored; retrying at the next interval");
         }
     }
 }

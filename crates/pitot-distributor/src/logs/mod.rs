@@ -71,6 +71,7 @@ pub struct LogsDistributor {
     tenant_limits: Option<Arc<Limits>>,
     rates: RateLimiters,
     meter: crate::RateMeter,
+    usage: Option<Arc<pitot_usage::UsageMeter>>,
 }
 
 /// Bytes in Loki's "MB" of `ingestion_rate_mb`.
@@ -92,6 +93,7 @@ impl LogsDistributor {
             tenant_limits: None,
             rates: RateLimiters::default(),
             meter: crate::RateMeter::default(),
+            usage: None,
         }
     }
 
@@ -99,6 +101,23 @@ impl LogsDistributor {
     /// line bytes for logs).
     pub fn ingestion_rate(&self, tenant: &TenantId) -> f64 {
         self.meter.rate(tenant, std::time::Instant::now())
+    }
+
+    /// Meters stored and refused log lines and bytes per tenant for billing.
+    pub fn with_usage(mut self, usage: Arc<pitot_usage::UsageMeter>) -> Self {
+        self.usage = Some(usage);
+        self
+    }
+
+    fn usage_rejected(&self, tenant: &TenantId, reason: &str, n: u64) {
+        if let (Some(usage), true) = (&self.usage, n > 0) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            usage.record(tenant, "logs", "logs", "custom", now, |r| {
+                *r.rejected.entry(reason.to_string()).or_default() += n
+            });
+        }
     }
 
     /// Holds every tenant to its own limits (byte rate, line size, label lengths) on
@@ -132,6 +151,7 @@ impl LogsDistributor {
                 .add(tenant, "rate_limited", entries as u64);
             self.discarded_bytes
                 .add(tenant, "rate_limited", bytes as u64);
+            self.usage_rejected(tenant, "rate_limited", entries as u64);
             return Err(PushError::RateLimited {
                 retry_after,
                 message: format!(
@@ -226,6 +246,12 @@ impl LogsDistributor {
         outcome.accepted += stored.accepted;
         outcome.accepted_bytes += stored.accepted_bytes;
         self.ingested_entries.add(tenant, stored.accepted as u64);
+        if let Some(usage) = &self.usage {
+            usage.record(tenant, "logs", "logs", "custom", now_ns / 1_000_000, |r| {
+                r.log_lines_ingested += stored.accepted as u64;
+                r.log_bytes_ingested += stored.accepted_bytes as u64;
+            });
+        }
         self.ingested_bytes
             .add(tenant, stored.accepted_bytes as u64);
         self.meter.add(
@@ -235,6 +261,7 @@ impl LogsDistributor {
         );
         for (reason, n) in &stored.rejected {
             self.discarded_entries.add(tenant, reason.id(), *n as u64);
+            self.usage_rejected(tenant, reason.id(), *n as u64);
             outcome.discarded += n;
         }
         if let Some(r) = stored.first_rejection {
@@ -270,6 +297,7 @@ impl LogsDistributor {
             .add(tenant, refusal.reason.id(), entries as u64);
         self.discarded_bytes
             .add(tenant, refusal.reason.id(), bytes as u64);
+        self.usage_rejected(tenant, refusal.reason.id(), entries as u64);
         outcome.discarded += entries;
         if outcome.errors.len() < MAX_MESSAGES {
             outcome.errors.push(refusal.message.clone());

@@ -160,6 +160,20 @@ async fn run(
         .map_err(|_| LokiError(ApiError::unavailable("server is shutting down")))?;
     let queue_time = queued.elapsed().as_secs_f64();
     let output = run_engine(state, tenant, params).await?;
+    if let Some(usage) = &state.usage {
+        let scanned = output.stats.total_bytes_processed;
+        usage.record(
+            tenant,
+            "logs",
+            "logs",
+            "custom",
+            now_ns() / 1_000_000,
+            |r| {
+                r.queries += 1;
+                r.bytes_scanned += scanned;
+            },
+        );
+    }
     Ok(Json(render(output, queue_time)).into_response())
 }
 

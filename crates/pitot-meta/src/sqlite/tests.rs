@@ -471,3 +471,41 @@ async fn rule_groups_by_tenant_and_namespace() {
         "b untouched"
     );
 }
+
+#[tokio::test]
+async fn usage_rows_add_up_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let t = TenantId::new("t").unwrap();
+    let row = |samples: u64, peak: u64| UsageRow {
+        start_ms: 3_600_000,
+        datasource: "metrics".into(),
+        kind: "metrics".into(),
+        origin: "custom".into(),
+        samples_ingested: samples,
+        series_active_peak: peak,
+        rejected: [("rate_limited".to_string(), 2)].into_iter().collect(),
+        ..Default::default()
+    };
+    {
+        let store = SqliteMetaStore::open(&path).unwrap();
+        store.add_usage(&[(t.clone(), row(5, 10))]).await.unwrap();
+        store.add_usage(&[(t.clone(), row(7, 3))]).await.unwrap();
+    }
+    let store = SqliteMetaStore::open(&path).unwrap();
+    let rows = store.usage(&t, 0, 10_000_000).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].samples_ingested, 12);
+    assert_eq!(rows[0].series_active_peak, 10);
+    assert_eq!(rows[0].rejected["rate_limited"], 4);
+    assert!(store
+        .usage(&t, 3_600_001, 10_000_000)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .usage(&TenantId::new("u").unwrap(), 0, 10_000_000)
+        .await
+        .unwrap()
+        .is_empty());
+}
