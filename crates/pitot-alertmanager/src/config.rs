@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::{format_duration, parse_duration};
 pub use receiver::{EmailConfig, HttpAuth, Integration, Receiver, SlackConfig, WebhookConfig};
+pub(crate) use route::is_label_name as route_is_label_name;
 pub use route::{GroupBy, Route};
 pub use time_interval::TimeInterval;
 

@@ -17,3 +17,19 @@ pub mod template;
 
 pub use config::{AlertmanagerConfig, ConfigDocument};
 pub use error::AmError;
+pub mod alert;
+pub mod clock;
+pub mod engine;
+mod inhibit;
+pub mod nflog;
+pub mod notify;
+mod persist;
+pub mod runtime;
+pub mod silence;
+mod tenant;
+
+pub use alert::PostableAlert;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{Alertmanager, AlertmanagerOptions, TickReport};
+pub use notify::{IntegrationNotifier, Notification, Notifier, RetryPolicy};
+pub mod api;

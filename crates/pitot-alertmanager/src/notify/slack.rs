@@ -1,0 +1,56 @@
+//! The Slack incoming-webhook integration: one attachment with a templated title and text.
+
+use serde_json::json;
+
+use super::http::post_json;
+use super::{Notification, RetryPolicy};
+use crate::config::SlackConfig;
+use crate::error::AmError;
+use crate::template::Templates;
+
+/// Builds the Slack message body, so tests can check it without a network.
+pub fn body(
+    n: &Notification,
+    c: &SlackConfig,
+    templates: &Templates,
+) -> Result<serde_json::Value, AmError> {
+    let data = n.template_data();
+    let title = templates.render(
+        c.title
+            .as_deref()
+            .unwrap_or(r#"{{ template "slack.default.title" . }}"#),
+        &data,
+    )?;
+    let text = templates.render(
+        c.text
+            .as_deref()
+            .unwrap_or(r#"{{ template "slack.default.text" . }}"#),
+        &data,
+    )?;
+    let color = if n.status() == "firing" {
+        "danger"
+    } else {
+        "good"
+    };
+    let mut body = json!({
+        "attachments": [{"title": title, "text": text, "fallback": title, "color": color}],
+    });
+    if let Some(ch) = &c.channel {
+        body["channel"] = json!(ch);
+    }
+    if let Some(u) = &c.username {
+        body["username"] = json!(u);
+    }
+    Ok(body)
+}
+
+pub async fn send(
+    client: &reqwest::Client,
+    retry: &RetryPolicy,
+    n: &Notification,
+    c: &SlackConfig,
+    templates: &Templates,
+) -> Result<(), AmError> {
+    let body = body(n, c, templates)?;
+    post_json(client, retry, "slack", &c.api_url, &c.auth, None, &body).await
+}
