@@ -1,46 +1,56 @@
 //! The chunk format: one stream's entries over a time span, columnar and compressed.
 //!
-//! # Byte layout (version 1, integers little-endian)
+//! Two versions exist; [`encode`] writes version 2, [`decode`] reads both, so chunks in
+//! blocks and checkpoints written before version 2 stay readable.
+//!
+//! # Version 2 (integers little-endian)
 //!
 //! ```text
 //! offset size field
 //!      0    4 magic "PLC1"
-//!      4    1 version = 1
+//!      4    1 version = 2
 //!      5    1 flags: bit 0 = a metadata column follows
 //!      6    2 reserved, zero
 //!      8    4 entries (u32)
 //!     12    8 min_ts (i64 ns)
 //!     20    8 max_ts (i64 ns)
-//!     28    4 raw line bytes (u32): the decompressed size of the line column
-//!     32    4 size of the compressed timestamp+length column
-//!     36    4 size of its decompressed form
-//!     40    4 size of the compressed line column
-//!     44    4 size of the compressed metadata column (0 without flag bit 0)
-//!     48    4 size of its decompressed form
-//!     52    . timestamp+length column (zstd): a uvarint unit (the greatest common
-//!             divisor of the deltas, at least 1: clients often send ms or µs
-//!             precision), `entries` uvarint timestamp deltas divided by the unit (the
-//!             first from min_ts; entries are sorted, so deltas are >= 0), then
-//!             `entries` uvarint line lengths
-//!      .    . line column (zstd): every line's bytes, back to back, no separators
+//!     28    4 raw line bytes (u32): the size of all lines back to back
+//!     32   40 five (compressed size, decompressed size) u32 pairs: timestamps,
+//!             template dictionary, template ids, numbers, metadata (0, 0 without
+//!             flag bit 0)
+//!     72    4 size of the hex column (stored uncompressed: random ids do not compress)
+//!     76    . timestamp column (zstd): a uvarint unit (the greatest common divisor of
+//!             the deltas, at least 1: clients often send ms or µs precision), then
+//!             `entries` uvarint timestamp deltas divided by the unit (the first from
+//!             min_ts; entries are sorted, so deltas are >= 0)
+//!      .    . dictionary, ids, numbers (zstd each), hex: the line codec's columns
+//!             ([`lines`]: templates plus typed variables, byte-exact)
 //!      .    . metadata column (zstd, optional): per entry a uvarint pair count, then
 //!             per pair a uvarint-length-prefixed name and value
 //!  end-4    4 crc32 (IEEE) of every byte before it
 //! ```
 //!
-//! Lines are kept apart from timestamps and metadata so a line filter scans one
-//! contiguous buffer, and so zstd sees only text in the line column. The chunk's token
-//! filter is not inside the chunk: it lives in the head and in the block index, next to
-//! the chunk's metadata, so a query rules chunks out without fetching them.
+//! Version 1 (`v1`) stored line lengths after the deltas and every line's raw bytes in
+//! one zstd column. Splitting lines into templates and variables roughly halves the
+//! chunk on typical logs: zstd no longer spends matches on the constant text around
+//! every field, nor 8 bits per hex digit of random ids. A decoded chunk still yields
+//! one contiguous line buffer, so `|= "needle"` scans stay a single memmem pass.
+//!
+//! The chunk's token filter is not inside the chunk: it lives in the head and in the
+//! block index, next to the chunk's metadata, so a query rules chunks out without
+//! fetching them.
 
 use bytes::Bytes;
 use pitot_core::Label;
 
 use crate::varint::{put_bytes, put_uvarint, Reader};
 
+mod lines;
+mod timefmt;
+mod v1;
+mod v2;
+
 const MAGIC: &[u8; 4] = b"PLC1";
-const VERSION: u8 = 1;
-const HEADER_LEN: usize = 52;
 const FLAG_METADATA: u8 = 1;
 /// Largest decompressed column a chunk may declare, so hostile input cannot make the
 /// decoder allocate without bound.
@@ -155,93 +165,145 @@ impl Columns {
     }
 }
 
-/// Encodes sorted `columns` into a chunk and builds its line filter.
+/// Encodes sorted `columns` into a (version 2) chunk and builds its line filter.
 ///
 /// The caller guarantees timestamps ascend and the columns hold at least one entry.
 pub fn encode(columns: &Columns, zstd_level: i32) -> SealedChunk {
     debug_assert!(!columns.is_empty() && columns.is_sorted());
-    let n = columns.len();
-    let min_ts = columns.ts[0];
-    let max_ts = columns.ts[n - 1];
-
-    let mut small = Vec::with_capacity(n * 5);
-    let unit = columns
-        .ts
-        .windows(2)
-        .fold(0u64, |g, w| gcd(g, w[1].wrapping_sub(w[0]) as u64))
-        .max(1);
-    put_uvarint(&mut small, unit);
-    let mut prev = min_ts;
-    for &ts in &columns.ts {
-        put_uvarint(&mut small, ts.wrapping_sub(prev) as u64 / unit);
-        prev = ts;
-    }
-    let mut start = 0u32;
-    for &end in &columns.ends {
-        put_uvarint(&mut small, u64::from(end - start));
-        start = end;
-    }
-    let small_z = compress(&small, 3);
-    let lines_z = compress(&columns.lines, zstd_level);
-    let (meta_raw_len, meta_z) = if columns.metadata.is_empty() {
-        (0, Vec::new())
-    } else {
-        let mut meta = Vec::new();
-        let mut pairs = columns.metadata.iter().peekable();
-        for i in 0..n as u32 {
-            match pairs.next_if(|(j, _)| *j == i) {
-                Some((_, labels)) => {
-                    put_uvarint(&mut meta, labels.len() as u64);
-                    for label in labels {
-                        put_bytes(&mut meta, label.name.as_bytes());
-                        put_bytes(&mut meta, label.value.as_bytes());
-                    }
-                }
-                None => meta.push(0),
-            }
-        }
-        (meta.len(), compress(&meta, zstd_level))
-    };
-
-    let total = HEADER_LEN + small_z.len() + lines_z.len() + meta_z.len() + 4;
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(MAGIC);
-    out.push(VERSION);
-    out.push(if meta_z.is_empty() { 0 } else { FLAG_METADATA });
-    out.extend_from_slice(&[0, 0]);
-    out.extend_from_slice(&(n as u32).to_le_bytes());
-    out.extend_from_slice(&min_ts.to_le_bytes());
-    out.extend_from_slice(&max_ts.to_le_bytes());
-    out.extend_from_slice(&(columns.lines.len() as u32).to_le_bytes());
-    for len in [
-        small_z.len(),
-        small.len(),
-        lines_z.len(),
-        meta_z.len(),
-        meta_raw_len,
-    ] {
-        out.extend_from_slice(&(len as u32).to_le_bytes());
-    }
-    out.extend_from_slice(&small_z);
-    out.extend_from_slice(&lines_z);
-    out.extend_from_slice(&meta_z);
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-
+    let bytes = v2::encode(columns, zstd_level);
     let mut filter = crate::filter::FilterBuilder::new();
-    for i in 0..n {
+    for i in 0..columns.len() {
         filter.add_line(columns.line(i));
     }
     SealedChunk {
         meta: ChunkMeta {
-            min_ts,
-            max_ts,
-            entries: n as u32,
+            min_ts: columns.ts[0],
+            max_ts: columns.ts[columns.len() - 1],
+            entries: columns.len() as u32,
             raw_bytes: columns.lines.len() as u32,
         },
-        bytes: Bytes::from(out),
+        bytes: Bytes::from(bytes),
         filter: Bytes::from(filter.finish()),
     }
+}
+
+/// Reads a chunk's metadata after checking its header and checksum.
+pub fn read_meta(bytes: &[u8]) -> Result<ChunkMeta, ChunkError> {
+    match version(bytes)? {
+        1 => v1::read_meta(bytes),
+        _ => v2::read_meta(bytes),
+    }
+}
+
+/// Decodes a chunk of either version into columns, validating everything; never
+/// panics on bad input.
+pub fn decode(bytes: &[u8]) -> Result<Columns, ChunkError> {
+    match version(bytes)? {
+        1 => v1::decode(bytes),
+        _ => v2::decode(bytes),
+    }
+}
+
+/// The version byte of a chunk with a valid magic.
+fn version(bytes: &[u8]) -> Result<u8, ChunkError> {
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        return Err(ChunkError("bad magic"));
+    }
+    match bytes[4] {
+        v @ (1 | 2) => Ok(v),
+        _ => Err(ChunkError("unknown version")),
+    }
+}
+
+/// Appends the timestamp unit and the scaled deltas (shared by both versions).
+fn put_timestamps(out: &mut Vec<u8>, ts: &[i64]) {
+    let unit = ts
+        .windows(2)
+        .fold(0u64, |g, w| gcd(g, w[1].wrapping_sub(w[0]) as u64))
+        .max(1);
+    put_uvarint(out, unit);
+    let mut prev = ts[0];
+    for &t in ts {
+        put_uvarint(out, t.wrapping_sub(prev) as u64 / unit);
+        prev = t;
+    }
+}
+
+/// Reads `n` timestamps written by [`put_timestamps`], checking them against the
+/// header's range.
+fn read_timestamps(r: &mut Reader, n: usize, meta: &ChunkMeta) -> Result<Vec<i64>, ChunkError> {
+    let truncated = |_| ChunkError("timestamp column truncated");
+    if n > r.remaining() {
+        return Err(ChunkError("more entries than the timestamp column holds"));
+    }
+    let unit = r.uvarint().map_err(truncated)?;
+    if unit == 0 {
+        return Err(ChunkError("zero timestamp unit"));
+    }
+    let mut ts = Vec::with_capacity(n);
+    let mut prev = meta.min_ts;
+    for _ in 0..n {
+        let delta = r
+            .uvarint()
+            .map_err(truncated)?
+            .checked_mul(unit)
+            .ok_or(ChunkError("timestamp overflow"))?;
+        let t = prev
+            .checked_add_unsigned(delta)
+            .ok_or(ChunkError("timestamp overflow"))?;
+        ts.push(t);
+        prev = t;
+    }
+    if ts.first() != Some(&meta.min_ts) || ts.last() != Some(&meta.max_ts) {
+        return Err(ChunkError("timestamps disagree with the header"));
+    }
+    Ok(ts)
+}
+
+/// The metadata column, or empty when no entry has metadata.
+fn put_metadata(columns: &Columns) -> Vec<u8> {
+    let mut meta = Vec::new();
+    if columns.metadata.is_empty() {
+        return meta;
+    }
+    let mut pairs = columns.metadata.iter().peekable();
+    for i in 0..columns.len() as u32 {
+        match pairs.next_if(|(j, _)| *j == i) {
+            Some((_, labels)) => {
+                put_uvarint(&mut meta, labels.len() as u64);
+                for label in labels {
+                    put_bytes(&mut meta, label.name.as_bytes());
+                    put_bytes(&mut meta, label.value.as_bytes());
+                }
+            }
+            None => meta.push(0),
+        }
+    }
+    meta
+}
+
+/// Reads the metadata column of `n` entries.
+fn read_metadata(raw: &[u8], n: usize) -> Result<Vec<(u32, Vec<Label>)>, ChunkError> {
+    let mut metadata = Vec::new();
+    let bad = |_| ChunkError("metadata column truncated");
+    let mut r = Reader::new(raw);
+    for i in 0..n as u32 {
+        let pairs = r.count().map_err(bad)?;
+        if pairs == 0 {
+            continue;
+        }
+        let mut labels = Vec::with_capacity(pairs);
+        for _ in 0..pairs {
+            let name = r.str().map_err(bad)?;
+            let value = r.str().map_err(bad)?;
+            labels.push(Label::new(name, value));
+        }
+        metadata.push((i, labels));
+    }
+    if !r.is_empty() {
+        return Err(ChunkError("trailing bytes in the metadata column"));
+    }
+    Ok(metadata)
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {
@@ -259,15 +321,23 @@ fn compress(data: &[u8], level: i32) -> Vec<u8> {
     zstd::bulk::compress(data, level).unwrap_or_else(|_| Vec::new())
 }
 
-/// The parsed fixed header.
-struct Header {
-    meta: ChunkMeta,
-    flags: u8,
-    small_z: usize,
-    small_raw: usize,
-    lines_z: usize,
-    meta_z: usize,
-    meta_raw: usize,
+fn decompress(data: &[u8], len: usize) -> Result<Vec<u8>, ChunkError> {
+    if len == 0 {
+        return if data.is_empty() {
+            Ok(Vec::new())
+        } else {
+            Err(ChunkError("data for an empty column"))
+        };
+    }
+    if len > MAX_COLUMN_BYTES {
+        return Err(ChunkError("column larger than the limit"));
+    }
+    let out =
+        zstd::bulk::decompress(data, len).map_err(|_| ChunkError("zstd column does not decode"))?;
+    if out.len() != len {
+        return Err(ChunkError("column size differs from the header"));
+    }
+    Ok(out)
 }
 
 fn le_u32(b: &[u8], at: usize) -> u32 {
@@ -280,155 +350,35 @@ fn le_i64(b: &[u8], at: usize) -> i64 {
     i64::from_le_bytes(a)
 }
 
-/// Checks the magic, version, sizes and checksum, and returns the header.
-fn check(bytes: &[u8]) -> Result<Header, ChunkError> {
-    if bytes.len() < HEADER_LEN + 4 {
-        return Err(ChunkError("shorter than its header"));
+/// The fixed header fields both versions share (offsets 0..32).
+fn common_meta(bytes: &[u8]) -> ChunkMeta {
+    ChunkMeta {
+        entries: le_u32(bytes, 8),
+        min_ts: le_i64(bytes, 12),
+        max_ts: le_i64(bytes, 20),
+        raw_bytes: le_u32(bytes, 28),
     }
-    if &bytes[..4] != MAGIC {
-        return Err(ChunkError("bad magic"));
-    }
-    if bytes[4] != VERSION {
-        return Err(ChunkError("unknown version"));
-    }
+}
+
+/// Checks the checksum at the end of `bytes`.
+fn check_crc(bytes: &[u8]) -> Result<(), ChunkError> {
     let body = bytes.len() - 4;
     if crc32fast::hash(&bytes[..body]) != le_u32(bytes, body) {
         return Err(ChunkError("checksum mismatch"));
     }
-    let header = Header {
-        meta: ChunkMeta {
-            entries: le_u32(bytes, 8),
-            min_ts: le_i64(bytes, 12),
-            max_ts: le_i64(bytes, 20),
-            raw_bytes: le_u32(bytes, 28),
-        },
-        flags: bytes[5],
-        small_z: le_u32(bytes, 32) as usize,
-        small_raw: le_u32(bytes, 36) as usize,
-        lines_z: le_u32(bytes, 40) as usize,
-        meta_z: le_u32(bytes, 44) as usize,
-        meta_raw: le_u32(bytes, 48) as usize,
-    };
-    let columns = header.small_z as u64 + header.lines_z as u64 + header.meta_z as u64;
-    if HEADER_LEN as u64 + columns != body as u64 {
-        return Err(ChunkError("column sizes do not add up to the chunk size"));
-    }
-    let m = &header.meta;
-    if m.entries == 0 || m.min_ts > m.max_ts {
-        return Err(ChunkError("empty chunk or inverted time range"));
-    }
-    if [header.small_raw, m.raw_bytes as usize, header.meta_raw]
-        .iter()
-        .any(|&n| n > MAX_COLUMN_BYTES)
-    {
-        return Err(ChunkError("column larger than the limit"));
-    }
-    if header.flags & !FLAG_METADATA != 0
-        || (header.flags & FLAG_METADATA == 0) != (header.meta_z == 0)
-    {
-        return Err(ChunkError("flags disagree with the metadata column"));
-    }
-    Ok(header)
+    Ok(())
 }
 
-/// Reads a chunk's metadata after checking its header and checksum.
-pub fn read_meta(bytes: &[u8]) -> Result<ChunkMeta, ChunkError> {
-    Ok(check(bytes)?.meta)
-}
-
-fn decompress(data: &[u8], len: usize) -> Result<Vec<u8>, ChunkError> {
-    if len == 0 {
-        return if data.is_empty() {
-            Ok(Vec::new())
-        } else {
-            Err(ChunkError("data for an empty column"))
-        };
-    }
-    let out =
-        zstd::bulk::decompress(data, len).map_err(|_| ChunkError("zstd column does not decode"))?;
-    if out.len() != len {
-        return Err(ChunkError("column size differs from the header"));
-    }
-    Ok(out)
-}
-
-/// Decodes a chunk into columns, validating everything; never panics on bad input.
-pub fn decode(bytes: &[u8]) -> Result<Columns, ChunkError> {
-    let h = check(bytes)?;
-    let n = h.meta.entries as usize;
-    let mut at = HEADER_LEN;
-    let small = decompress(&bytes[at..at + h.small_z], h.small_raw)?;
-    at += h.small_z;
-    let lines = decompress(&bytes[at..at + h.lines_z], h.meta.raw_bytes as usize)?;
-    at += h.lines_z;
-    if n > small.len() {
-        return Err(ChunkError("more entries than the timestamp column holds"));
-    }
-
-    let truncated = |_| ChunkError("timestamp or length column truncated");
-    let mut r = Reader::new(&small);
-    let unit = r.uvarint().map_err(truncated)?;
-    if unit == 0 {
-        return Err(ChunkError("zero timestamp unit"));
-    }
-    let mut ts = Vec::with_capacity(n);
-    let mut prev = h.meta.min_ts;
-    for _ in 0..n {
-        let delta = r
-            .uvarint()
-            .map_err(truncated)?
-            .checked_mul(unit)
-            .ok_or(ChunkError("timestamp overflow"))?;
-        let t = prev
-            .checked_add_unsigned(delta)
-            .ok_or(ChunkError("timestamp overflow"))?;
-        ts.push(t);
-        prev = t;
-    }
-    if ts.first() != Some(&h.meta.min_ts) || ts.last() != Some(&h.meta.max_ts) {
-        return Err(ChunkError("timestamps disagree with the header"));
-    }
-    let mut ends = Vec::with_capacity(n);
-    let mut end = 0u64;
-    for _ in 0..n {
-        end += r.uvarint().map_err(truncated)?;
-        if end > lines.len() as u64 {
-            return Err(ChunkError("line lengths exceed the line column"));
-        }
-        ends.push(end as u32);
-    }
-    if end != lines.len() as u64 || !r.is_empty() {
-        return Err(ChunkError("line lengths do not cover the line column"));
-    }
-
-    let mut metadata = Vec::new();
-    if h.meta_z > 0 {
-        let raw = decompress(&bytes[at..at + h.meta_z], h.meta_raw)?;
-        let bad = |_| ChunkError("metadata column truncated");
-        let mut r = Reader::new(&raw);
-        for i in 0..n as u32 {
-            let pairs = r.count().map_err(bad)?;
-            if pairs == 0 {
-                continue;
-            }
-            let mut labels = Vec::with_capacity(pairs);
-            for _ in 0..pairs {
-                let name = r.str().map_err(bad)?;
-                let value = r.str().map_err(bad)?;
-                labels.push(Label::new(name, value));
-            }
-            metadata.push((i, labels));
-        }
-        if !r.is_empty() {
-            return Err(ChunkError("trailing bytes in the metadata column"));
-        }
-    }
-    Ok(Columns {
-        ts,
-        ends,
-        lines,
-        metadata,
-    })
+/// Writes the fields both versions share (offsets 0..32).
+fn put_common(out: &mut Vec<u8>, version: u8, flags: u8, columns: &Columns) {
+    out.extend_from_slice(MAGIC);
+    out.push(version);
+    out.push(flags);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&(columns.len() as u32).to_le_bytes());
+    out.extend_from_slice(&columns.ts[0].to_le_bytes());
+    out.extend_from_slice(&columns.ts[columns.len() - 1].to_le_bytes());
+    out.extend_from_slice(&(columns.lines.len() as u32).to_le_bytes());
 }
 
 #[cfg(test)]

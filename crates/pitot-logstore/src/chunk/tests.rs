@@ -83,3 +83,14 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #[test]
+    fn version_1_chunks_still_decode(entries in proptest::collection::vec(entry(), 1..100)) {
+        let c = columns(&entries);
+        let bytes = v1::encode(&c, 1);
+        prop_assert_eq!(bytes[4], 1);
+        prop_assert_eq!(read_meta(&bytes).unwrap().entries as usize, entries.len());
+        prop_assert_eq!(decode(&bytes).unwrap(), c);
+    }
+}
