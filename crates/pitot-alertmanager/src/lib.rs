@@ -33,3 +33,6 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Alertmanager, AlertmanagerOptions, TickReport};
 pub use notify::{IntegrationNotifier, Notification, Notifier, RetryPolicy};
 pub mod api;
+pub mod router;
+
+pub use router::api_v2_router;
