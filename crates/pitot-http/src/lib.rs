@@ -12,6 +12,7 @@
 //! what keeps tenants isolated.
 
 pub mod auth;
+pub mod cost;
 mod error;
 mod limits;
 pub mod loki;
@@ -133,6 +134,8 @@ pub struct AppState {
     pub tenant_limits: Option<Arc<pitot_limits::Limits>>,
     /// Per-tenant query slots (each tenant's `max_concurrent_queries`).
     pub tenant_slots: tenant_query::TenantSlots,
+    /// Prices applied to usage.
+    pub price_plan: pitot_usage::PricePlan,
     /// Usage metering, if enabled.
     pub usage: Option<Arc<pitot_usage::UsageMeter>>,
     /// The ruler, if this process runs one.
@@ -178,6 +181,7 @@ pub fn router(state: AppStateRef) -> Router {
         .merge(limits::router())
         .merge(rules::router())
         .merge(usage::router())
+        .merge(cost::router())
         .merge(ops::router())
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

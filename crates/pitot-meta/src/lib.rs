@@ -127,6 +127,22 @@ pub trait MetaStore: Send + Sync + 'static {
         to_ms: i64,
     ) -> Result<Vec<pitot_usage::UsageRow>, MetaError>;
 
+    /// `tenant`'s monthly budget, if set.
+    async fn budget(&self, tenant: &TenantId) -> Result<Option<f64>, MetaError>;
+
+    /// Sets (or with `None` removes) `tenant`'s monthly budget.
+    async fn set_budget(&self, tenant: &TenantId, monthly: Option<f64>) -> Result<(), MetaError>;
+
+    /// Records a budget threshold crossing once; returns whether it is new.
+    async fn record_budget_event(
+        &self,
+        tenant: &TenantId,
+        event: &BudgetEvent,
+    ) -> Result<bool, MetaError>;
+
+    /// Every budget event of `tenant`, oldest first.
+    async fn budget_events(&self, tenant: &TenantId) -> Result<Vec<BudgetEvent>, MetaError>;
+
     /// Saves (or, with an empty string, removes) `tenant`'s limit overrides, a JSON
     /// object; durable when this returns.
     async fn set_limit_overrides(
@@ -178,6 +194,21 @@ pub struct StoredRuleGroup {
     pub yaml: String,
     /// When it was last written (Unix ms).
     pub updated_at: i64,
+}
+
+/// A budget threshold crossed in a month, actually or by projection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetEvent {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// 50, 80 or 100.
+    pub percent: i64,
+    /// `actual` or `projected`.
+    pub kind: String,
+    /// The cost that crossed it.
+    pub cost: f64,
+    /// When it was recorded (Unix ms).
+    pub at_ms: i64,
 }
 
 /// A tenant as the metadata store knows it.

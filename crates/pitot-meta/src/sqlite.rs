@@ -13,11 +13,13 @@ use tracing::{debug, info};
 
 use crate::token::{self, SecretHash};
 use crate::validate::{normalize_scopes, validate_name};
-use crate::{CreatedToken, MetaError, MetaStore, NewToken, StoredRuleGroup, Tenant, TokenInfo};
+use crate::{
+    BudgetEvent, CreatedToken, MetaError, MetaStore, NewToken, StoredRuleGroup, Tenant, TokenInfo,
+};
 use pitot_usage::UsageRow;
 
 /// The schema this binary writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Version 1: tenants and tokens. Revoked tokens keep their row (`revoked_at` set).
 const SCHEMA_V1: &str = "
@@ -78,6 +80,23 @@ CREATE TABLE usage (
     bytes_scanned INTEGER NOT NULL,
     rejected TEXT NOT NULL,
     PRIMARY KEY (tenant, datasource, hour)
+) STRICT;
+";
+
+/// Version 5: monthly budgets and the threshold crossings recorded against them.
+const SCHEMA_V5: &str = "
+CREATE TABLE budgets (
+    tenant TEXT PRIMARY KEY NOT NULL,
+    monthly REAL NOT NULL
+) STRICT;
+CREATE TABLE budget_events (
+    tenant TEXT NOT NULL,
+    month TEXT NOT NULL,
+    percent INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    cost REAL NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, month, percent, kind)
 ) STRICT;
 ";
 
@@ -447,6 +466,65 @@ impl MetaStore for SqliteMetaStore {
         Ok(out)
     }
 
+    async fn budget(&self, tenant: &TenantId) -> Result<Option<f64>, MetaError> {
+        let db = self.db.lock();
+        Ok(db
+            .conn
+            .query_row(
+                "SELECT monthly FROM budgets WHERE tenant = ?1",
+                [tenant.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    async fn set_budget(&self, tenant: &TenantId, monthly: Option<f64>) -> Result<(), MetaError> {
+        let db = self.db.lock();
+        match monthly {
+            Some(m) => db.conn.execute(
+                "INSERT INTO budgets (tenant, monthly) VALUES (?1, ?2)
+                 ON CONFLICT (tenant) DO UPDATE SET monthly = excluded.monthly",
+                rusqlite::params![tenant.as_str(), m],
+            )?,
+            None => db
+                .conn
+                .execute("DELETE FROM budgets WHERE tenant = ?1", [tenant.as_str()])?,
+        };
+        Ok(())
+    }
+
+    async fn record_budget_event(
+        &self,
+        tenant: &TenantId,
+        event: &BudgetEvent,
+    ) -> Result<bool, MetaError> {
+        let db = self.db.lock();
+        let n = db.conn.execute(
+            "INSERT OR IGNORE INTO budget_events (tenant, month, percent, kind, cost, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![tenant.as_str(), event.month, event.percent, event.kind, event.cost, event.at_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    async fn budget_events(&self, tenant: &TenantId) -> Result<Vec<BudgetEvent>, MetaError> {
+        let db = self.db.lock();
+        let mut statement = db.conn.prepare(
+            "SELECT month, percent, kind, cost, at FROM budget_events WHERE tenant = ?1 ORDER BY at, percent",
+        )?;
+        let mut rows = statement.query([tenant.as_str()])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(BudgetEvent {
+                month: r.get(0)?,
+                percent: r.get(1)?,
+                kind: r.get(2)?,
+                cost: r.get(3)?,
+                at_ms: r.get(4)?,
+            });
+        }
+        Ok(out)
+    }
+
     async fn create_token(&self, new: NewToken) -> Result<CreatedToken, MetaError> {
         let scopes = normalize_scopes(new.scopes)?;
         if let Some(name) = &new.name {
@@ -612,6 +690,9 @@ fn migrate(conn: &mut Connection) -> Result<(), MetaError> {
     }
     if found < 4 {
         tx.execute_batch(SCHEMA_V4)?;
+    }
+    if found < 5 {
+        tx.execute_batch(SCHEMA_V5)?;
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -6,8 +6,10 @@
 //! shutdown, where rows of the same tenant, data source and hour are summed (peaks and
 //! stored bytes take the maximum). Reads aggregate stored hours into days or months.
 
+pub mod cost;
 mod meter;
 mod row;
 
+pub use cost::{month_bounds, month_cost, parse_month, MonthCost, PricePlan};
 pub use meter::{UsageKey, UsageMeter};
 pub use row::{aggregate, hour_start, Granularity, UsageRow};

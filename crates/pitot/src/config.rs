@@ -35,6 +35,8 @@ pub struct Config {
     pub runtime_config: RuntimeConfig,
     /// The ruler.
     pub rules: RulesConfig,
+    /// Prices applied to usage (`GET /api/pitot/v1/cost`).
+    pub pricing: pitot_usage::PricePlan,
 }
 
 /// Ruler settings.
@@ -330,6 +332,7 @@ impl Default for Config {
             tenant_limits: pitot_limits::LimitOverrides::default(),
             runtime_config: RuntimeConfig::default(),
             rules: RulesConfig::default(),
+            pricing: pitot_usage::PricePlan::default(),
         }
     }
 }

@@ -167,6 +167,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tenant_limits: Some(Arc::clone(&tenant_limits)),
         tenant_slots: Default::default(),
         usage: Some(Arc::clone(&usage)),
+        price_plan: config.pricing.clone(),
         admin: Some(Arc::new(StoreAdmin {
             tsdb: Arc::clone(&tsdb),
             logs: Arc::clone(&log_store),

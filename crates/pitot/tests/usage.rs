@@ -146,3 +146,86 @@ fn usage_counts_exactly_what_was_stored_refused_and_queried() {
     let (status, _) = usage(&server, &token, &[("granularity", "week")]);
     assert_eq!(status, 400);
 }
+
+/// The month's cost equals the hand-computed figure under a small plan, and a budget
+/// records its threshold crossings once.
+#[test]
+fn cost_and_budget_follow_the_price_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pitot.yaml");
+    std::fs::write(
+        &config,
+        "pricing:\n  currency: EUR\n  per_million_samples: 1000000\n  per_gb_logs: 1000000000\n  per_gb_month_stored: 0\n  free_samples_per_month: 2\n",
+    )
+    .unwrap();
+    let server = TestServer::start(&["--config", config.to_str().unwrap()]);
+    let token = server.initial_token.clone();
+    // 12 samples (2 free) at 1 EUR each, 30 log bytes at 1 EUR each: 40 EUR.
+    let t = now_ms() - 60_000;
+    let request = write_request(
+        (0..3)
+            .map(|i| {
+                series(
+                    &[("__name__", "m"), ("i", &i.to_string())],
+                    &(0..4).map(|k| (t + k * 1000, 1.0)).collect::<Vec<_>>(),
+                )
+            })
+            .collect(),
+    );
+    assert_eq!(server.push(&token, &request).0, 204);
+    let (status, _) = server.loki_push_json(
+        &token,
+        &json!({"streams": [{"stream": {"app": "u"}, "values": [[now_ns().to_string(), "0123456789"], [(now_ns() + 1).to_string(), "01234567890123456789"]]}]}),
+    );
+    assert_eq!(status, 204);
+    let (status, cost) = server.get_json(&token, "/api/pitot/v1/cost", &[]);
+    assert_eq!(status, 200, "{cost}");
+    assert_eq!(cost["currency"], "EUR");
+    assert_eq!(cost["to_date"], 40.0, "{cost}");
+    assert!(
+        cost["projected_month_end"].as_f64().unwrap() >= 40.0,
+        "{cost}"
+    );
+    let by_ds: f64 = cost["by_datasource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["to_date"].as_f64().unwrap())
+        .sum();
+    assert!((by_ds - 40.0).abs() < 1e-6, "{cost}");
+    let by_day: f64 = cost["by_day"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["cost"].as_f64().unwrap())
+        .sum();
+    assert!((by_day - 40.0).abs() < 0.01, "{cost}");
+    let (status, _) = server.get_json(&token, "/api/pitot/v1/cost", &[("month", "2026-13")]);
+    assert_eq!(status, 400);
+
+    // A 60 EUR budget: 40 is over 50 % but under 80 % actually spent.
+    let response = server
+        .client()
+        .put(format!("{}/api/pitot/v1/budget", server.base_url()))
+        .bearer_auth(&token)
+        .json(&json!({"monthly": 60.0}))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let (_, events) = server.get_json(&token, "/api/pitot/v1/budget/events", &[]);
+    let actual: Vec<i64> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "actual")
+        .map(|e| e["percent"].as_i64().unwrap())
+        .collect();
+    assert_eq!(actual, vec![50], "{events}");
+    // Asking again records nothing twice.
+    server.get_json(&token, "/api/pitot/v1/cost", &[]);
+    let (_, again) = server.get_json(&token, "/api/pitot/v1/budget/events", &[]);
+    assert_eq!(
+        again["events"].as_array().unwrap().len(),
+        events["events"].as_array().unwrap().len()
+    );
+}
