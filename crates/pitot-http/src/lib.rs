@@ -11,6 +11,7 @@
 //! for the platform token, from `X-Scope-OrgID`), never from the request body, which is
 //! what keeps tenants isolated.
 
+pub mod alertmanager;
 pub mod auth;
 pub mod cost;
 mod error;
@@ -138,6 +139,8 @@ pub struct AppState {
     pub price_plan: pitot_usage::PricePlan,
     /// Usage metering, if enabled.
     pub usage: Option<Arc<pitot_usage::UsageMeter>>,
+    /// The per-tenant Alertmanager, if this process runs one.
+    pub alertmanager: Option<Arc<pitot_alertmanager::Alertmanager>>,
     /// The ruler, if this process runs one.
     pub ruler: Option<Arc<pitot_ruler::Ruler>>,
     /// Storage operations for the operator, if the process runs storage.
@@ -182,6 +185,7 @@ pub fn router(state: AppStateRef) -> Router {
         .merge(rules::router())
         .merge(usage::router())
         .merge(cost::router())
+        .merge(alertmanager::router())
         .merge(ops::router())
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

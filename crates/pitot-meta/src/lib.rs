@@ -127,6 +127,17 @@ pub trait MetaStore: Send + Sync + 'static {
         to_ms: i64,
     ) -> Result<Vec<pitot_usage::UsageRow>, MetaError>;
 
+    /// Every tenant's Alertmanager configuration document (YAML, Mimir's shape).
+    async fn alertmanager_configs(&self) -> Result<Vec<(TenantId, String)>, MetaError>;
+
+    /// Saves (or with `None` deletes) `tenant`'s Alertmanager configuration document;
+    /// returns whether a row was written or deleted.
+    async fn set_alertmanager_config(
+        &self,
+        tenant: &TenantId,
+        document: Option<&str>,
+    ) -> Result<bool, MetaError>;
+
     /// `tenant`'s monthly budget, if set.
     async fn budget(&self, tenant: &TenantId) -> Result<Option<f64>, MetaError>;
 

@@ -19,7 +19,7 @@ use crate::{
 use pitot_usage::UsageRow;
 
 /// The schema this binary writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// Version 1: tenants and tokens. Revoked tokens keep their row (`revoked_at` set).
 const SCHEMA_V1: &str = "
@@ -97,6 +97,15 @@ CREATE TABLE budget_events (
     cost REAL NOT NULL,
     at INTEGER NOT NULL,
     PRIMARY KEY (tenant, month, percent, kind)
+) STRICT;
+";
+
+/// Version 6: each tenant's Alertmanager configuration document (Mimir's shape, YAML).
+const SCHEMA_V6: &str = "
+CREATE TABLE alertmanager_configs (
+    tenant TEXT PRIMARY KEY NOT NULL,
+    document TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
 ) STRICT;
 ";
 
@@ -466,6 +475,40 @@ impl MetaStore for SqliteMetaStore {
         Ok(out)
     }
 
+    async fn alertmanager_configs(&self) -> Result<Vec<(TenantId, String)>, MetaError> {
+        let db = self.db.lock();
+        let mut statement = db
+            .conn
+            .prepare("SELECT tenant, document FROM alertmanager_configs ORDER BY tenant")?;
+        let mut rows = statement.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            out.push((parse_tenant(id)?, r.get(1)?));
+        }
+        Ok(out)
+    }
+
+    async fn set_alertmanager_config(
+        &self,
+        tenant: &TenantId,
+        document: Option<&str>,
+    ) -> Result<bool, MetaError> {
+        let db = self.db.lock();
+        let n = match document {
+            Some(d) => db.conn.execute(
+                "INSERT INTO alertmanager_configs (tenant, document, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at",
+                rusqlite::params![tenant.as_str(), d, now_ms()],
+            )?,
+            None => db.conn.execute(
+                "DELETE FROM alertmanager_configs WHERE tenant = ?1",
+                [tenant.as_str()],
+            )?,
+        };
+        Ok(n > 0)
+    }
+
     async fn budget(&self, tenant: &TenantId) -> Result<Option<f64>, MetaError> {
         let db = self.db.lock();
         Ok(db
@@ -693,6 +736,9 @@ fn migrate(conn: &mut Connection) -> Result<(), MetaError> {
     }
     if found < 5 {
         tx.execute_batch(SCHEMA_V5)?;
+    }
+    if found < 6 {
+        tx.execute_batch(SCHEMA_V6)?;
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -96,6 +96,30 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .with_usage(Arc::clone(&usage))
             .with_tenant_limits(Arc::clone(&tenant_limits)),
     );
+    let external_url = format!("http://{}", config.listen);
+    let alertmanager = Arc::new(pitot_alertmanager::Alertmanager::new(
+        pitot_alertmanager::AlertmanagerOptions::new(
+            data_dir.join("alertmanager"),
+            format!("{external_url}/alertmanager"),
+        ),
+    ));
+    for (tenant, document) in pitot_meta::MetaStore::alertmanager_configs(&*meta).await? {
+        match pitot_alertmanager::AlertmanagerConfig::parse_document(&document) {
+            Ok(c) => {
+                if let Err(error) = alertmanager.set_config(&tenant, c) {
+                    tracing::error!(%tenant, %error, "alertmanager configuration not applied");
+                }
+            }
+            Err(error) => {
+                tracing::error!(%tenant, %error, "stored alertmanager configuration does not parse")
+            }
+        }
+    }
+    let alertmanager_task = tokio::spawn(pitot_alertmanager::runtime::run(
+        Arc::clone(&alertmanager),
+        pitot_alertmanager::Alertmanager::TICK,
+        std::future::pending(),
+    ));
     let ruler = Arc::new(pitot_ruler::Ruler::new(
         meta.clone(),
         pitot_promql::Engine::new(pitot_promql::EngineOptions {
@@ -106,13 +130,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }),
         tsdb.clone(),
         Arc::new(RuleWriter(Arc::clone(&tsdb))),
-        None,
+        Some(Arc::new(AlertForwarder(Arc::clone(&alertmanager)))),
         pitot_ruler::RulerOptions {
             default_interval: duration(
                 "rules.evaluation_interval",
                 &config.rules.evaluation_interval,
             )?,
-            external_url: format!("http://{}", config.listen),
+            external_url: external_url.clone(),
         },
     ));
     let ruler_task = tokio::spawn(Arc::clone(&ruler).run(duration(
@@ -121,6 +145,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )?));
     let state = Arc::new(AppState {
         ruler: Some(Arc::clone(&ruler)),
+        alertmanager: Some(Arc::clone(&alertmanager)),
         meta,
         distributor,
         queryable: tsdb.clone(),
@@ -211,6 +236,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::error!(error = %error.message, "usage not stored at shutdown");
     }
     ruler_task.abort();
+    alertmanager_task.abort();
     if let Some(w) = runtime_watch {
         w.abort();
     }
@@ -545,6 +571,32 @@ impl pitot_ruler::SampleWriter for RuleWriter {
             .append_blocking(tenant, batch)
             .map(|_| ())
             .map_err(|e| e.to_string())
+    }
+}
+
+/// Hands the ruler's alerts to the tenant's own Alertmanager.
+struct AlertForwarder(Arc<pitot_alertmanager::Alertmanager>);
+
+impl pitot_ruler::AlertSender for AlertForwarder {
+    fn send(&self, tenant: &pitot_core::TenantId, alerts: Vec<pitot_ruler::RuleAlert>) {
+        let ts = |ms: i64| chrono::DateTime::from_timestamp_millis(ms);
+        let alerts = alerts
+            .into_iter()
+            .map(|a| pitot_alertmanager::PostableAlert {
+                labels: a
+                    .labels
+                    .iter()
+                    .map(|l| (l.name.clone(), l.value.clone()))
+                    .collect(),
+                annotations: a.annotations,
+                starts_at: ts(a.starts_at),
+                ends_at: ts(a.ends_at),
+                generator_url: Some(a.generator_url),
+            })
+            .collect();
+        if let Err(error) = self.0.post_alerts(tenant, alerts) {
+            tracing::warn!(%tenant, %error, "alerts not accepted by the alertmanager");
+        }
     }
 }
 

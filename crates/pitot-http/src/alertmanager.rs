@@ -1,0 +1,210 @@
+//! The per-tenant Alertmanager over HTTP: its configuration as Mimir serves it
+//! (`GET|POST|DELETE /api/v1/alerts`, a YAML document with `alertmanager_config` and
+//! `template_files`) and Alertmanager's API v2 under `/alertmanager/api/v2/`, so
+//! `amtool` and Grafana's Alertmanager data source work against it.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use pitot_alertmanager::{api, AlertmanagerConfig, AmError};
+use pitot_core::{Scope, TenantId};
+use serde_json::Value;
+
+use crate::auth::authenticate;
+use crate::{ApiError, AppState, AppStateRef};
+
+/// Alertmanager routes.
+pub fn router() -> Router<AppStateRef> {
+    let v2 = "/alertmanager/api/v2";
+    Router::new()
+        .route(
+            "/api/v1/alerts",
+            get(get_config).post(set_config).delete(delete_config),
+        )
+        .route(&format!("{v2}/alerts"), get(alerts).post(post_alerts))
+        .route(&format!("{v2}/alerts/groups"), get(groups))
+        .route(&format!("{v2}/silences"), get(silences).post(post_silence))
+        .route(
+            &format!("{v2}/silence/{{id}}"),
+            get(silence).delete(delete_silence),
+        )
+        .route(&format!("{v2}/status"), get(status))
+        .route(&format!("{v2}/receivers"), get(receivers))
+}
+
+fn am(state: &AppState) -> Result<&pitot_alertmanager::Alertmanager, ApiError> {
+    state
+        .alertmanager
+        .as_deref()
+        .ok_or_else(|| ApiError::not_found("the alertmanager is not enabled on this server"))
+}
+
+async fn tenant(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+) -> Result<TenantId, ApiError> {
+    let scope = if method == Method::GET {
+        Scope::AlertsRead
+    } else {
+        Scope::AlertsWrite
+    };
+    authenticate(state, headers).await?.require(scope)
+}
+
+fn am_error(e: AmError) -> ApiError {
+    let status = e.http_status();
+    match status {
+        400 => ApiError::bad_data(e.to_string()),
+        404 => ApiError::not_found(e.to_string()),
+        _ => ApiError::internal(e.to_string()),
+    }
+}
+
+fn answer(result: Result<Value, AmError>) -> Result<Response, ApiError> {
+    result.map(|v| Json(v).into_response()).map_err(am_error)
+}
+
+async fn get_config(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers, &method).await?;
+    let stored = state
+        .meta
+        .alertmanager_configs()
+        .await?
+        .into_iter()
+        .find(|(t, _)| t == &tenant)
+        .ok_or_else(|| ApiError::not_found("alertmanager config not found"))?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/yaml")],
+        stored.1,
+    )
+        .into_response())
+}
+
+/// Validates, stores and applies a configuration document.
+async fn set_config(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers, &method).await?;
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::bad_data("body is not UTF-8 YAML"))?;
+    let config = AlertmanagerConfig::parse_document(text).map_err(am_error)?;
+    state
+        .meta
+        .set_alertmanager_config(&tenant, Some(text))
+        .await?;
+    am(&state)?.set_config(&tenant, config).map_err(am_error)?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+async fn delete_config(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers, &method).await?;
+    state.meta.set_alertmanager_config(&tenant, None).await?;
+    am(&state)?.delete_config(&tenant).map_err(am_error)?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn alerts(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers, &method).await?;
+    let filter = api::AlertFilter::from_query(q.as_deref().unwrap_or("")).map_err(am_error)?;
+    answer(api::get_alerts(am(&state)?, &tenant, &filter))
+}
+
+async fn post_alerts(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers, &method).await?;
+    answer(api::post_alerts(am(&state)?, &tenant, &body))
+}
+
+async fn groups(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers, &method).await?;
+    let filter = api::AlertFilter::from_query(q.as_deref().unwrap_or("")).map_err(am_error)?;
+    answer(api::get_alert_groups(am(&state)?, &tenant, &filter))
+}
+
+async fn silences(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers, &method).await?;
+    let filter = api::parse_filter_query(q.as_deref().unwrap_or("")).map_err(am_error)?;
+    answer(api::get_silences(am(&state)?, &tenant, &filter))
+}
+
+async fn post_silence(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers, &method).await?;
+    answer(api::post_silence(am(&state)?, &tenant, &body))
+}
+
+async fn silence(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers, &method).await?;
+    answer(api::get_silence(am(&state)?, &tenant, &id))
+}
+
+async fn delete_silence(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers, &method).await?;
+    answer(api::delete_silence(am(&state)?, &tenant, &id))
+}
+
+async fn status(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers, &method).await?;
+    answer(api::get_status(am(&state)?, &tenant))
+}
+
+async fn receivers(
+    State(state): State<AppStateRef>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&state, &headers, &method).await?;
+    answer(api::get_receivers(am(&state)?, &tenant))
+}

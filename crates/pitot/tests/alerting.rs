@@ -1,0 +1,239 @@
+//! Alerting end to end: a rule group and an Alertmanager configuration uploaded through
+//! the Mimir APIs; pushed metrics cross a threshold; the alert fires and a local webhook
+//! receives exactly one firing notification, then one resolved; the API v2 lists alerts
+//! and manages silences; another tenant sees none of it.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{now_ms, series, write_request, TestServer};
+use serde_json::{json, Value};
+
+/// A webhook receiver on a free port; returns its URL and the bodies it received.
+fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&got);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            if let Ok(v) = serde_json::from_slice(&body) {
+                sink.lock().unwrap().push(v);
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
+
+fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn push_value(server: &TestServer, token: &str, v: f64) {
+    let t = now_ms();
+    let request = write_request(vec![series(
+        &[("__name__", "queue_depth"), ("instance", "a")],
+        &[(t, v)],
+    )]);
+    assert_eq!(server.push(token, &request).0, 204);
+}
+
+#[test]
+fn a_rule_fires_notifies_once_then_resolves() {
+    let server = TestServer::start(&[]);
+    let token = server.initial_token.clone();
+    let platform = server.platform_token.clone();
+    let (url, got) = webhook();
+
+    let config = format!(
+        "alertmanager_config: |\n  route:\n    receiver: hook\n    group_by: [alertname]\n    group_wait: 1s\n    group_interval: 1s\n    repeat_interval: 1h\n  receivers:\n    - name: hook\n      webhook_configs:\n        - url: {url}\n"
+    );
+    let response = server
+        .post("/api/v1/alerts")
+        .bearer_auth(&token)
+        .body(config.clone())
+        .send()
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        201,
+        "{}",
+        response.text().unwrap()
+    );
+    let response = server
+        .get("/api/v1/alerts")
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.text().unwrap().contains("webhook_configs"));
+    let bad = server
+        .post("/api/v1/alerts")
+        .bearer_auth(&token)
+        .body("alertmanager_config: |\n  route: {}\n")
+        .send()
+        .unwrap();
+    assert_eq!(
+        bad.status().as_u16(),
+        400,
+        "a route without a receiver is refused"
+    );
+
+    let group = "name: queue\ninterval: 1s\nrules:\n  - alert: QueueTooDeep\n    expr: queue_depth > 100\n    labels:\n      severity: page\n    annotations:\n      summary: \"depth {{ $value }}\"\n";
+    let response = server
+        .post("/prometheus/config/v1/rules/ops")
+        .bearer_auth(&token)
+        .body(group)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+
+    push_value(&server, &token, 500.0);
+    wait_for("the firing notification", 20, || {
+        !got.lock().unwrap().is_empty()
+    });
+    let first = got.lock().unwrap()[0].clone();
+    assert_eq!(first["status"], "firing", "{first}");
+    assert_eq!(first["version"], "4");
+    assert_eq!(first["alerts"][0]["labels"]["alertname"], "QueueTooDeep");
+    assert_eq!(first["alerts"][0]["annotations"]["summary"], "depth 500");
+
+    // The API v2 lists the alert; a silence can be created, listed and expired.
+    let alerts: Value = server
+        .get("/alertmanager/api/v2/alerts")
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(alerts.as_array().unwrap().len(), 1, "{alerts}");
+    let silence = json!({
+        "matchers": [{"name": "alertname", "value": "Other", "isRegex": false, "isEqual": true}],
+        "startsAt": chrono_now(0), "endsAt": chrono_now(3600), "createdBy": "test", "comment": "maintenance"
+    });
+    let created: Value = server
+        .post("/alertmanager/api/v2/silences")
+        .bearer_auth(&token)
+        .json(&silence)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = created["silenceID"].as_str().unwrap().to_string();
+    let silences: Value = server
+        .get("/alertmanager/api/v2/silences")
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(silences.as_array().unwrap().len(), 1);
+
+    // Another tenant sees nothing.
+    server.post_json(
+        &platform,
+        "/api/pitot/v1/tenants",
+        None,
+        &json!({"name": "b"}),
+    );
+    let (_, body) = server.post_json(
+        &platform,
+        "/api/pitot/v1/tokens",
+        None,
+        &json!({"tenant": "b", "scopes": ["alerts:read", "alerts:write"]}),
+    );
+    let token_b = body["token"].as_str().unwrap().to_string();
+    let alerts_b: Value = server
+        .get("/alertmanager/api/v2/alerts")
+        .bearer_auth(&token_b)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(alerts_b, json!([]));
+    let silences_b: Value = server
+        .get("/alertmanager/api/v2/silences")
+        .bearer_auth(&token_b)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(silences_b, json!([]));
+    assert_eq!(
+        server
+            .delete(&format!("/alertmanager/api/v2/silence/{id}"))
+            .bearer_auth(&token_b)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+    assert_eq!(
+        server
+            .get("/api/v1/alerts")
+            .bearer_auth(&token_b)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+    assert_eq!(
+        server
+            .delete(&format!("/alertmanager/api/v2/silence/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+
+    // Back under the threshold: exactly one resolved notification follows.
+    std::thread::sleep(Duration::from_secs(2));
+    push_value(&server, &token, 1.0);
+    wait_for("the resolved notification", 30, || {
+        got.lock()
+            .unwrap()
+            .iter()
+            .any(|n| n["status"] == "resolved")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let all = got.lock().unwrap().clone();
+    let firing = all.iter().filter(|n| n["status"] == "firing").count();
+    let resolved = all.iter().filter(|n| n["status"] == "resolved").count();
+    assert_eq!((firing, resolved), (1, 1), "{all:?}");
+}
+
+/// RFC 3339 `secs` from now.
+fn chrono_now(secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339()
+}
