@@ -8,8 +8,10 @@
 //! firing and resolved alerts to an [`AlertSender`], as Prometheus sends them to
 //! Alertmanager on every evaluation.
 
+mod external;
 mod ruler;
 mod sink;
 
+pub use external::{postable_alerts, ExternalAlertmanager, FanOut};
 pub use ruler::{GroupKey, GroupSnapshot, Ruler, RulerError, RulerOptions};
 pub use sink::{AlertSender, RuleAlert, SampleWriter};

@@ -248,6 +248,16 @@ pub struct ServeArgs {
     /// Runtime-overrides file of per-tenant limits, reloaded when it changes.
     #[arg(long, env = "PITOT_RUNTIME_CONFIG_FILE")]
     pub runtime_config_file: Option<PathBuf>,
+    /// External Alertmanager base URL that also receives alerts (repeatable).
+    #[arg(
+        long = "rules-alertmanager-url",
+        env = "PITOT_RULES_ALERTMANAGER_URL",
+        value_delimiter = ','
+    )]
+    pub rules_alertmanager_urls: Vec<String>,
+    /// Interval of rule groups that set none [default: 1m].
+    #[arg(long, env = "PITOT_RULES_EVALUATION_INTERVAL")]
+    pub rules_evaluation_interval: Option<String>,
     /// How often the runtime-overrides file is checked [default: 10s].
     #[arg(long, env = "PITOT_RUNTIME_CONFIG_PERIOD")]
     pub runtime_config_period: Option<String>,
@@ -303,6 +313,7 @@ impl ServeArgs {
             logs_max_query_series => logs.max_query_series,
             logs_query_timeout => logs.query_timeout,
             runtime_config_period => runtime_config.period,
+            rules_evaluation_interval => rules.evaluation_interval,
         );
         macro_rules! set_opt {
             ($($flag:ident => $($field:ident).+),* $(,)?) => {
@@ -318,6 +329,9 @@ impl ServeArgs {
             s3_access_key_id => storage.s3_access_key_id,
             s3_secret_access_key => storage.s3_secret_access_key,
         );
+        if !self.rules_alertmanager_urls.is_empty() {
+            c.rules.alertmanager_urls = self.rules_alertmanager_urls.clone();
+        }
         c.validate()?;
         Ok(c)
     }

@@ -47,6 +47,9 @@ pub struct RulesConfig {
     pub evaluation_interval: String,
     /// How often stored groups are re-read (changes through the API apply at once).
     pub poll_interval: String,
+    /// External Alertmanagers (base URLs) that also receive every tenant's alerts over
+    /// API v2, besides Pitot's own.
+    pub alertmanager_urls: Vec<String>,
 }
 
 impl Default for RulesConfig {
@@ -54,6 +57,7 @@ impl Default for RulesConfig {
         RulesConfig {
             evaluation_interval: "1m".into(),
             poll_interval: "10s".into(),
+            alertmanager_urls: Vec::new(),
         }
     }
 }

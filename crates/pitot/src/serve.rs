@@ -130,7 +130,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }),
         tsdb.clone(),
         Arc::new(RuleWriter(Arc::clone(&tsdb))),
-        Some(Arc::new(AlertForwarder(Arc::clone(&alertmanager)))),
+        Some({
+            let mut senders: Vec<Arc<dyn pitot_ruler::AlertSender>> =
+                vec![Arc::new(AlertForwarder(Arc::clone(&alertmanager)))];
+            for url in &config.rules.alertmanager_urls {
+                senders.push(Arc::new(pitot_ruler::ExternalAlertmanager::new(
+                    url.clone(),
+                )));
+            }
+            Arc::new(pitot_ruler::FanOut(senders))
+        }),
         pitot_ruler::RulerOptions {
             default_interval: duration(
                 "rules.evaluation_interval",
