@@ -36,6 +36,23 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Manage a tenant's rule groups on a running server (as `mimirtool rules`).
+    Rules {
+        /// Server address.
+        #[arg(
+            long,
+            env = "PITOT_ADDRESS",
+            default_value = "http://127.0.0.1:7486",
+            global = true
+        )]
+        address: String,
+        /// The tenant's token.
+        #[arg(long, env = "PITOT_TOKEN", hide_env_values = true, global = true)]
+        token: Option<String>,
+        /// What to do.
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Unit tests, as `promtool test` runs them.
     Test {
         /// What to test.
@@ -59,6 +76,30 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: TokenCommand,
+    },
+}
+
+/// `pitot rules` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Check rule files locally, then upload every group (into the namespace named after
+    /// each file, or `--namespace`).
+    Sync {
+        /// Namespace for all files.
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Prometheus rule files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print every rule group (YAML by namespace).
+    List,
+    /// Delete a namespace, or one group of it.
+    Delete {
+        /// The namespace.
+        namespace: String,
+        /// Only this group.
+        group: Option<String>,
     },
 }
 

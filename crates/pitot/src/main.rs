@@ -5,6 +5,7 @@ mod admin;
 mod bootstrap;
 mod cli;
 mod config;
+mod rules_cli;
 mod runtime_overrides;
 mod serve;
 
@@ -65,6 +66,16 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             let code = pitot_logql::logqltest::run_cli(&args);
             anyhow::ensure!(code == 0, "LogQL test cases failed");
             Ok(())
+        }
+        cli::Command::Rules {
+            address,
+            token,
+            command,
+        } => {
+            let token = token.ok_or_else(|| {
+                anyhow::anyhow!("give the tenant's token with --token or PITOT_TOKEN")
+            })?;
+            rules_cli::run(rules_cli::Target { address, token }, command).await
         }
         cli::Command::Test {
             command: cli::TestCommand::Rules { run, files },

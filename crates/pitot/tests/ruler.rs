@@ -185,3 +185,53 @@ fn rule_groups_are_validated_evaluated_listed_and_isolated() {
         json!([])
     );
 }
+
+/// `pitot rules sync|list|delete` against a running server, as mimirtool.
+#[test]
+fn rules_cli_syncs_lists_and_deletes() {
+    let server = TestServer::start(&[]);
+    let token = server.initial_token.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("team-a.yml");
+    std::fs::write(
+        &file,
+        format!(
+            "groups:\n  - {}\n  - name: g2\n    rules:\n      - record: x:up\n        expr: up\n",
+            GROUP.replace('\n', "\n    ").trim_end()
+        ),
+    )
+    .unwrap();
+    let pitot = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pitot"))
+            .arg("rules")
+            .args(["--address", server.base_url(), "--token", &token])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = pitot(&["sync", file.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(out.contains("2 rule groups uploaded"), "{out}");
+    let (ok, out) = pitot(&["list"]);
+    assert!(ok && out.contains("team-a:") && out.contains("g2"), "{out}");
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        "groups:\n  - name: b\n    rules:\n      - alert: Broken\n        expr: sum(\n",
+    )
+    .unwrap();
+    let (ok, out) = pitot(&["sync", bad.to_str().unwrap()]);
+    assert!(
+        !ok && out.contains("Broken"),
+        "checked locally before upload: {out}"
+    );
+    let (ok, out) = pitot(&["delete", "team-a", "g2"]);
+    assert!(ok, "{out}");
+    let (_, out) = pitot(&["list"]);
+    assert!(out.contains("g1") && !out.contains("g2"), "{out}");
+}
