@@ -48,6 +48,57 @@ fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
     (url, got)
 }
 
+/// A minimal SMTP sink on a free port; returns its `host:port` and the messages (DATA)
+/// it received.
+fn smtp_sink() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&got);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let sink = Arc::clone(&sink);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let _ = stream.write_all(b"220 sink ESMTP\r\n");
+                let mut data = String::new();
+                let mut in_data = false;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if in_data {
+                        if line == ".\r\n" {
+                            in_data = false;
+                            sink.lock().unwrap().push(std::mem::take(&mut data));
+                            let _ = stream.write_all(b"250 queued\r\n");
+                        } else {
+                            data.push_str(&line);
+                        }
+                        continue;
+                    }
+                    let cmd = line.to_ascii_uppercase();
+                    let reply: &[u8] = if cmd.starts_with("EHLO") {
+                        b"250-sink\r\n250 8BITMIME\r\n"
+                    } else if cmd.starts_with("DATA") {
+                        in_data = true;
+                        b"354 go ahead\r\n"
+                    } else if cmd.starts_with("QUIT") {
+                        let _ = stream.write_all(b"221 bye\r\n");
+                        return;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    let _ = stream.write_all(reply);
+                }
+            });
+        }
+    });
+    (addr, got)
+}
+
 fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !check() {
@@ -71,9 +122,10 @@ fn a_rule_fires_notifies_once_then_resolves() {
     let token = server.initial_token.clone();
     let platform = server.platform_token.clone();
     let (url, got) = webhook();
+    let (smtp, mails) = smtp_sink();
 
     let config = format!(
-        "alertmanager_config: |\n  route:\n    receiver: hook\n    group_by: [alertname]\n    group_wait: 1s\n    group_interval: 1s\n    repeat_interval: 1h\n  receivers:\n    - name: hook\n      webhook_configs:\n        - url: {url}\n"
+        "alertmanager_config: |\n  route:\n    receiver: hook\n    group_by: [alertname]\n    group_wait: 1s\n    group_interval: 1s\n    repeat_interval: 1h\n  receivers:\n    - name: hook\n      webhook_configs:\n        - url: {url}\n      email_configs:\n        - to: oncall@example.com\n          from: pitot@example.com\n          smarthost: {smtp}\n          require_tls: false\n          send_resolved: true\n"
     );
     let response = server
         .post("/api/v1/alerts")
@@ -231,6 +283,26 @@ fn a_rule_fires_notifies_once_then_resolves() {
     let firing = all.iter().filter(|n| n["status"] == "firing").count();
     let resolved = all.iter().filter(|n| n["status"] == "resolved").count();
     assert_eq!((firing, resolved), (1, 1), "{all:?}");
+    wait_for("the resolved email", 20, || {
+        mails.lock().unwrap().len() >= 2
+    });
+    let mails = mails.lock().unwrap().clone();
+    assert_eq!(
+        mails.len(),
+        2,
+        "one firing and one resolved email: {mails:?}"
+    );
+    assert!(
+        mails.iter().all(|m| m.contains("QueueTooDeep")),
+        "{mails:?}"
+    );
+    assert!(
+        mails[0]
+            .to_ascii_lowercase()
+            .contains("to: oncall@example.com"),
+        "{}",
+        mails[0]
+    );
 }
 
 /// RFC 3339 `secs` from now.
