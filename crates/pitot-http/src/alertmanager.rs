@@ -115,6 +115,7 @@ async fn delete_config(
     let tenant = tenant(&state, &headers, &method).await?;
     state.meta.set_alertmanager_config(&tenant, None).await?;
     am(&state)?.delete_config(&tenant).map_err(am_error)?;
+    crate::contact_points::apply(&state, &tenant).await?;
     Ok(StatusCode::OK.into_response())
 }
 

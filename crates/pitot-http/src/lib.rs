@@ -13,6 +13,7 @@
 
 pub mod alertmanager;
 pub mod auth;
+pub mod contact_points;
 pub mod cost;
 mod error;
 mod limits;
@@ -186,6 +187,7 @@ pub fn router(state: AppStateRef) -> Router {
         .merge(usage::router())
         .merge(cost::router())
         .merge(alertmanager::router())
+        .merge(contact_points::router())
         .merge(ops::router())
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

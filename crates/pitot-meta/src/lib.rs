@@ -138,6 +138,21 @@ pub trait MetaStore: Send + Sync + 'static {
         document: Option<&str>,
     ) -> Result<bool, MetaError>;
 
+    /// Contact points `(tenant, name, JSON spec)` of one tenant or all.
+    async fn contact_points(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<(TenantId, String, String)>, MetaError>;
+
+    /// Creates or replaces (or with `None` deletes) a contact point; returns whether a
+    /// row changed.
+    async fn set_contact_point(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        spec: Option<&str>,
+    ) -> Result<bool, MetaError>;
+
     /// `tenant`'s monthly budget, if set.
     async fn budget(&self, tenant: &TenantId) -> Result<Option<f64>, MetaError>;
 

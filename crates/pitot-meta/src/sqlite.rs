@@ -19,7 +19,7 @@ use crate::{
 use pitot_usage::UsageRow;
 
 /// The schema this binary writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 /// Version 1: tenants and tokens. Revoked tokens keep their row (`revoked_at` set).
 const SCHEMA_V1: &str = "
@@ -106,6 +106,16 @@ CREATE TABLE alertmanager_configs (
     tenant TEXT PRIMARY KEY NOT NULL,
     document TEXT NOT NULL,
     updated_at INTEGER NOT NULL
+) STRICT;
+";
+
+/// Version 7: contact points (simple alert destinations) per tenant, as JSON.
+const SCHEMA_V7: &str = "
+CREATE TABLE contact_points (
+    tenant TEXT NOT NULL,
+    name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    PRIMARY KEY (tenant, name)
 ) STRICT;
 ";
 
@@ -509,6 +519,44 @@ impl MetaStore for SqliteMetaStore {
         Ok(n > 0)
     }
 
+    async fn contact_points(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<(TenantId, String, String)>, MetaError> {
+        let db = self.db.lock();
+        let mut statement = db.conn.prepare(
+            "SELECT tenant, name, spec FROM contact_points WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, name",
+        )?;
+        let mut rows = statement.query([tenant.map(|t| t.as_str())])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            out.push((parse_tenant(id)?, r.get(1)?, r.get(2)?));
+        }
+        Ok(out)
+    }
+
+    async fn set_contact_point(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        spec: Option<&str>,
+    ) -> Result<bool, MetaError> {
+        let db = self.db.lock();
+        let n = match spec {
+            Some(s) => db.conn.execute(
+                "INSERT INTO contact_points (tenant, name, spec) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant, name) DO UPDATE SET spec = excluded.spec",
+                rusqlite::params![tenant.as_str(), name, s],
+            )?,
+            None => db.conn.execute(
+                "DELETE FROM contact_points WHERE tenant = ?1 AND name = ?2",
+                rusqlite::params![tenant.as_str(), name],
+            )?,
+        };
+        Ok(n > 0)
+    }
+
     async fn budget(&self, tenant: &TenantId) -> Result<Option<f64>, MetaError> {
         let db = self.db.lock();
         Ok(db
@@ -739,6 +787,9 @@ fn migrate(conn: &mut Connection) -> Result<(), MetaError> {
     }
     if found < 6 {
         tx.execute_batch(SCHEMA_V6)?;
+    }
+    if found < 7 {
+        tx.execute_batch(SCHEMA_V7)?;
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

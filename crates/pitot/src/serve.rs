@@ -115,6 +115,37 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     }
+    {
+        let own: std::collections::HashSet<_> = pitot_meta::MetaStore::alertmanager_configs(&*meta)
+            .await?
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
+        let mut points: std::collections::BTreeMap<
+            _,
+            Vec<pitot_http::contact_points::ContactPoint>,
+        > = Default::default();
+        for (tenant, _, spec) in pitot_meta::MetaStore::contact_points(&*meta, None).await? {
+            if let Ok(p) = serde_json::from_str(&spec) {
+                points.entry(tenant).or_default().push(p);
+            }
+        }
+        for (tenant, list) in points {
+            if own.contains(&tenant) {
+                continue;
+            }
+            match pitot_http::contact_points::generated_config(&list) {
+                Ok(c) => {
+                    if let Err(error) = alertmanager.set_config(&tenant, c) {
+                        tracing::error!(%tenant, %error, "contact points not applied");
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%tenant, error = %error.message, "contact points not applied")
+                }
+            }
+        }
+    }
     let alertmanager_task = tokio::spawn(pitot_alertmanager::runtime::run(
         Arc::clone(&alertmanager),
         pitot_alertmanager::Alertmanager::TICK,

@@ -309,3 +309,57 @@ fn a_rule_fires_notifies_once_then_resolves() {
 fn chrono_now(secs: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339()
 }
+
+/// Contact points: a webhook added through the management API gets a test notification
+/// on request, and alerts of a tenant without its own configuration are routed to it.
+#[test]
+fn contact_points_route_alerts_and_test_send() {
+    let server = TestServer::start(&[]);
+    let token = server.initial_token.clone();
+    let (url, got) = webhook();
+    let (status, body) = server.post_json(
+        &token,
+        "/api/pitot/v1/contact-points",
+        None,
+        &json!({"name": "ops-hook", "type": "webhook", "url": url}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server.post_json(
+        &token,
+        "/api/pitot/v1/contact-points",
+        None,
+        &json!({"name": "bad", "type": "pager"}),
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = server.post_json(
+        &token,
+        "/api/pitot/v1/contact-points/ops-hook/test",
+        None,
+        &json!({}),
+    );
+    assert_eq!(status, 200, "{body}");
+    wait_for("the test notification", 10, || {
+        !got.lock().unwrap().is_empty()
+    });
+    assert_eq!(
+        got.lock().unwrap()[0]["alerts"][0]["labels"]["alertname"],
+        "PitotTestNotification"
+    );
+
+    let group = "name: cp\ninterval: 1s\nrules:\n  - alert: AlwaysOn\n    expr: vector(1)\n";
+    let response = server
+        .post("/prometheus/config/v1/rules/cp")
+        .bearer_auth(&token)
+        .body(group)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    wait_for("the routed alert", 60, || {
+        got.lock()
+            .unwrap()
+            .iter()
+            .any(|n| n["alerts"][0]["labels"]["alertname"] == "AlwaysOn")
+    });
+    let (_, listed) = server.get_json(&token, "/api/pitot/v1/contact-points", &[]);
+    assert_eq!(listed["contact_points"][0]["name"], "ops-hook", "{listed}");
+}
