@@ -11,9 +11,15 @@
 //! what the heads hold. Retention deletes whole blocks.
 //!
 //! Design choices:
-//! - **columnar chunks**: timestamps and line lengths, lines, and structured metadata
-//!   are separate zstd columns, so the line column is pure text for the compressor and
-//!   one contiguous buffer for `|= "needle"` scans (memchr's memmem);
+//! - **columnar chunks with a template/variable line codec**: timestamps, lines and
+//!   structured metadata are separate columns; lines are split into per-chunk templates
+//!   and typed variables (numbers grouped by field, hex ids packed two digits a byte,
+//!   the entry's own timestamp as a flag), each column compressed on its own, and a
+//!   decoded chunk is still one contiguous line buffer for `|= "needle"` scans
+//!   (memchr's memmem);
+//! - **compression outside the tenant lock**: a full open buffer is copied and
+//!   compressed after the push releases the head lock, then swapped for its chunk, so
+//!   other pushes of the tenant do not wait for zstd;
 //! - **a sampled n-gram filter per chunk** ([`filter`]) proves a needle absent, never
 //!   wrongly, from the content-defined sample of its 5-byte grams, at a few percent of
 //!   the chunk's size; filters of flushed chunks stay in the object store and are

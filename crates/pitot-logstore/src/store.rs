@@ -19,7 +19,7 @@ use pitot_wal::{Wal, WalOptions};
 use crate::block::{delete_dir, Block, LOGS_PREFIX};
 use crate::checkpoint::CheckpointRecords;
 use crate::chunk::SealedChunk;
-use crate::head::{Appended, TenantHead};
+use crate::head::{Appended, SealJob, TenantHead};
 use crate::options::duration_ns;
 use crate::query::LogStoreQuerier;
 use crate::replay::Replayer;
@@ -527,6 +527,7 @@ impl LogAppender for LogStore {
             let mut created: Vec<(u32, &Labels)> = Vec::new();
             let mut accepted: Vec<Vec<bool>> = Vec::with_capacity(batch.len());
             let mut stored = 0usize;
+            let mut jobs: Vec<(u32, SealJob)> = Vec::new();
             for stream_batch in &batch {
                 let (id, new) = head.get_or_create(&stream_batch.labels);
                 if new {
@@ -540,12 +541,13 @@ impl LogAppender for LogStore {
                     continue;
                 };
                 for entry in &stream_batch.entries {
+                    // Full buffers are sealed below, outside the lock.
                     match stream.append(
                         entry.ts,
                         &entry.line,
                         &entry.metadata,
                         window,
-                        target,
+                        usize::MAX,
                         level,
                     ) {
                         Ok(Appended::Stored) => {
@@ -566,13 +568,15 @@ impl LogAppender for LogStore {
                     }
                 }
                 accepted.push(flags);
+                if let Some(job) = stream.seal_job(target) {
+                    jobs.push((id, job));
+                }
             }
-            if stored == 0 && created.is_empty() {
-                None
+            let ticket = if stored == 0 && created.is_empty() {
+                Ok(None)
             } else {
                 let mut seq = 0;
-                let ticket = self
-                    .wal
+                self.wal
                     .append_with(|buf| {
                         // Runs under the WAL's append lock: sequences follow WAL order.
                         seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
@@ -580,18 +584,36 @@ impl LogAppender for LogStore {
                             buf, seq, tenant, &created, &batch, &ids, &accepted,
                         );
                     })
-                    .map_err(|e| StorageError::Unavailable(e.to_string()))?;
-                for (&id, flags) in ids.iter().zip(&accepted) {
-                    if flags.contains(&true) || created.iter().any(|(c, _)| *c == id) {
-                        if let Some(stream) = head.stream_mut(id) {
-                            stream.last_seq = seq;
+                    .map(|ticket| {
+                        for (&id, flags) in ids.iter().zip(&accepted) {
+                            if flags.contains(&true) || created.iter().any(|(c, _)| *c == id) {
+                                if let Some(stream) = head.stream_mut(id) {
+                                    stream.last_seq = seq;
+                                }
+                            }
                         }
-                    }
-                }
-                Some(ticket)
-            }
+                        Some(ticket)
+                    })
+                    .map_err(|e| StorageError::Unavailable(e.to_string()))
+            };
+            (ticket, jobs)
         };
-        if let Some(ticket) = ticket {
+        let (ticket, jobs) = ticket;
+        // Full open buffers are compressed without the head lock, while the WAL syncs;
+        // their entries stay readable in the open buffer until the chunk replaces them.
+        if !jobs.is_empty() {
+            let done: Vec<_> = jobs
+                .into_iter()
+                .map(|(id, job)| (id, job.run(level)))
+                .collect();
+            let mut head = head.lock();
+            for (id, sealed) in done {
+                if let Some(stream) = head.stream_mut(id) {
+                    stream.finish_seal(sealed);
+                }
+            }
+        }
+        if let Some(ticket) = ticket? {
             self.wal
                 .wait_durable(ticket)
                 .await

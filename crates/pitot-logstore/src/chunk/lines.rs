@@ -171,23 +171,36 @@ pub(crate) fn encode(ts: &[i64], lines: &[u8], ends: &[u32]) -> EncodedLines {
     let mut streams: Vec<Vec<u8>> = Vec::new();
     let mut ids: Vec<u32> = Vec::with_capacity(ts.len());
     let mut clock = Clock::default();
-    let mut tpl = Vec::with_capacity(512);
+    let mut tpl = Template {
+        buf: Vec::new(),
+        len: 0,
+        numbers: Vec::with_capacity(64),
+    };
     let mut nums = Vec::with_capacity(64);
     let mut start = 0usize;
     for (i, &end) in ends.iter().enumerate() {
         let line = &lines[start..end as usize];
-        start = end as usize;
-        tpl.clear();
         nums.clear();
-        tokenize(line, ts[i], &mut clock, &mut tpl, &mut nums, &mut out.hex);
+        tokenize(
+            lines,
+            start,
+            line,
+            ts[i],
+            &mut clock,
+            &mut tpl,
+            &mut nums,
+            &mut out.hex,
+        );
+        start = end as usize;
+        let tpl_bytes = tpl.bytes();
         let mut hasher = FxHasher::default();
-        hasher.write(&tpl);
+        hasher.write(tpl_bytes);
         let mut h = hasher.finish();
         let id = loop {
             match map.get(&h) {
                 Some(&id) => {
                     let (s, e) = templates[id as usize];
-                    if arena[s as usize..e as usize] == tpl[..] {
+                    if arena[s as usize..e as usize] == *tpl_bytes {
                         break id;
                     }
                     h = h.wrapping_add(1);
@@ -196,21 +209,11 @@ pub(crate) fn encode(ts: &[i64], lines: &[u8], ends: &[u32]) -> EncodedLines {
                     let id = templates.len() as u32;
                     map.insert(h, id);
                     let s = arena.len() as u32;
-                    arena.extend_from_slice(&tpl);
+                    arena.extend_from_slice(tpl_bytes);
                     templates.push((s, arena.len() as u32));
                     let first = slot_list.len() as u32;
-                    let mut k = 0;
-                    while k < tpl.len() {
-                        match tpl[k] {
-                            DEC => slot_list.push(keys.stream(&tpl[..k])),
-                            DEC_PAD => {
-                                slot_list.push(keys.stream(&tpl[..k]));
-                                k += 1;
-                            }
-                            HEX_LOWER | HEX_UPPER | ESCAPE => k += 1,
-                            _ => {}
-                        }
-                        k += 1;
+                    for &p in &tpl.numbers {
+                        slot_list.push(keys.stream(&tpl_bytes[..p as usize]));
                     }
                     slots.push((first, slot_list.len() as u32));
                     break id;
@@ -256,13 +259,70 @@ pub(crate) fn encode(ts: &[i64], lines: &[u8], ends: &[u32]) -> EncodedLines {
     out
 }
 
+/// The template of the line being tokenized, written by index into a buffer that is
+/// never shrunk: short runs are copied as a fixed 16 bytes (no `memcpy` call; most runs
+/// between variables are short), the excess overwritten by the next write.
+struct Template {
+    buf: Vec<u8>,
+    len: usize,
+    /// Positions of the number placeholders.
+    numbers: Vec<u32>,
+}
+
+impl Template {
+    /// Starts a line of `n` bytes: its template takes at most `2n` bytes (an escaped
+    /// byte takes two, every variable at least as many as its placeholder).
+    fn reset(&mut self, n: usize) {
+        self.len = 0;
+        self.numbers.clear();
+        if self.buf.len() < 2 * n + 32 {
+            self.buf.resize(2 * n + 32, 0);
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    /// Appends `all[from..to]`.
+    #[inline]
+    fn copy(&mut self, all: &[u8], from: usize, to: usize) {
+        let n = to - from;
+        if n <= 16 && from + 16 <= all.len() {
+            self.buf[self.len..self.len + 16].copy_from_slice(&all[from..from + 16]);
+        } else {
+            self.buf[self.len..self.len + n].copy_from_slice(&all[from..to]);
+        }
+        self.len += n;
+    }
+
+    fn number(&mut self) {
+        self.numbers.push(self.len as u32);
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// Assigns number streams by the template text just before a number (its "field
 /// name": `"status":`, `user_id=`, `HTTP/1.1" `), so a stream holds one field across
 /// templates. Streams are stored in key order, which the decoder derives from the
 /// dictionary.
-#[derive(Default)]
 struct StreamKeys {
     map: HashMap<u64, u32, BuildHasherDefault<FxHasher>>,
+    /// A direct-mapped cache in front of the map: a chunk has few fields.
+    cache: [(u64, u32); 64],
+}
+
+impl Default for StreamKeys {
+    fn default() -> Self {
+        StreamKeys {
+            map: HashMap::default(),
+            cache: [(0, u32::MAX); 64],
+        }
+    }
 }
 
 /// Template bytes before a number that name its stream.
@@ -280,8 +340,16 @@ impl StreamKeys {
     /// The stream of a number placed after template bytes `before`, numbered in order
     /// of first use while encoding.
     fn stream(&mut self, before: &[u8]) -> u32 {
+        let key = stream_key(before);
+        let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize;
+        let (k, v) = self.cache[slot];
+        if k == key && v != u32::MAX {
+            return v;
+        }
         let next = self.map.len() as u32;
-        *self.map.entry(stream_key(before)).or_insert(next)
+        let v = *self.map.entry(key).or_insert(next);
+        self.cache[slot] = (key, v);
+        v
     }
 
     fn len(&self) -> usize {
@@ -328,25 +396,30 @@ static INTERESTING: [u8; 256] = {
 
 /// Appends the template of `line` to `tpl`, its numbers to `nums` and its hex ids to
 /// `hex`. Text without digits is copied in runs; each word holding a digit (a maximal
-/// run of ASCII letters and digits) is examined as a whole.
+/// run of ASCII letters and digits) is examined as a whole. `line` is
+/// `all[base..base + line.len()]`: copies may read past the line, not past `all`.
+#[allow(clippy::too_many_arguments)]
 fn tokenize(
+    all: &[u8],
+    base: usize,
     line: &[u8],
     ts: i64,
     clock: &mut Clock,
-    tpl: &mut Vec<u8>,
+    tpl: &mut Template,
     nums: &mut Vec<u64>,
     hex: &mut Vec<u8>,
 ) {
     let n = line.len();
+    tpl.reset(n);
     let mut i = 0;
     while i < n {
         let d = next_interesting(line, i);
         if d == n {
-            tpl.extend_from_slice(&line[i..]);
+            tpl.copy(all, base + i, base + n);
             return;
         }
         if !line[d].is_ascii_digit() {
-            tpl.extend_from_slice(&line[i..d]);
+            tpl.copy(all, base + i, base + d);
             tpl.push(ESCAPE);
             tpl.push(line[d]);
             i = d + 1;
@@ -357,7 +430,7 @@ fn tokenize(
         while ws > i && CLASS[line[ws - 1] as usize] & ALNUM != 0 {
             ws -= 1;
         }
-        tpl.extend_from_slice(&line[i..ws]);
+        tpl.copy(all, base + i, base + ws);
         let mut we = d + 1;
         let mut any = DIGIT;
         while we < n {
@@ -371,7 +444,7 @@ fn tokenize(
         for k in ws..d {
             any |= CLASS[line[k] as usize];
         }
-        i = word(line, ws, we, any, ts, clock, tpl, nums, hex);
+        i = word(all, base, line, ws, we, any, ts, clock, tpl, nums, hex);
     }
 }
 
@@ -379,13 +452,15 @@ fn tokenize(
 /// classes) and returns where tokenizing continues.
 #[allow(clippy::too_many_arguments)]
 fn word(
+    all: &[u8],
+    base: usize,
     line: &[u8],
     i: usize,
     j: usize,
     any: u8,
     ts: i64,
     clock: &mut Clock,
-    tpl: &mut Vec<u8>,
+    tpl: &mut Template,
     nums: &mut Vec<u64>,
     hex: &mut Vec<u8>,
 ) -> usize {
@@ -438,6 +513,7 @@ fn word(
                     v = v * 10 + u64::from(d - b'0');
                 }
                 nums.push(v);
+                tpl.number();
                 if digits[0] == b'0' && digits.len() > 1 {
                     tpl.push(DEC_PAD);
                     tpl.push(digits.len() as u8);
@@ -445,13 +521,13 @@ fn word(
                     tpl.push(DEC);
                 }
             } else {
-                tpl.extend_from_slice(digits);
+                tpl.copy(all, base + k, base + e);
             }
         } else {
             while e < j && !line[e].is_ascii_digit() {
                 e += 1;
             }
-            tpl.extend_from_slice(&line[k..e]);
+            tpl.copy(all, base + k, base + e);
         }
         k = e;
     }
@@ -479,8 +555,12 @@ fn pack_hex(word: &[u8], out: &mut Vec<u8>) {
 /// are interpreted per line (most are used once or a few times, so compiling them would
 /// cost more than it saves); only the number streams of their numbers are resolved.
 struct Dictionary {
-    /// Per template: its byte range in the dictionary and its range in `numbers`.
-    templates: Vec<(u32, u32, u32, u32)>,
+    /// Per template: its byte range in the dictionary, its first entry in `numbers`
+    /// and its range in `specials`.
+    templates: Vec<(u32, u32, u32, u32, u32)>,
+    /// Positions of the placeholder bytes of each template (so decoding jumps from one
+    /// to the next instead of scanning).
+    specials: Vec<u32>,
     /// The number stream of each number of each template.
     numbers: Vec<u32>,
     /// Per number stream: current position and end in the number column.
@@ -515,6 +595,7 @@ fn parse_dict(dict: &[u8], nums_len: usize) -> Result<Dictionary, ChunkError> {
     let count = r.count().map_err(bad)?;
     let mut d = Dictionary {
         templates: Vec::with_capacity(count),
+        specials: Vec::new(),
         numbers: Vec::new(),
         slots: Vec::new(),
     };
@@ -525,8 +606,10 @@ fn parse_dict(dict: &[u8], nums_len: usize) -> Result<Dictionary, ChunkError> {
         let tpl = r.len_bytes().map_err(bad)?;
         let start = start + (dict.len() - r.remaining() - start - tpl.len());
         let first = keys.len() as u32;
+        let first_special = d.specials.len() as u32;
         let mut k = next_special(tpl, 0);
         while k < tpl.len() {
+            d.specials.push(k as u32);
             let b = tpl[k];
             let arg = tpl.get(k + 1).copied();
             match b {
@@ -558,7 +641,8 @@ fn parse_dict(dict: &[u8], nums_len: usize) -> Result<Dictionary, ChunkError> {
             start as u32,
             (start + tpl.len()) as u32,
             first,
-            keys.len() as u32,
+            first_special,
+            d.specials.len() as u32,
         ));
     }
     let mut sorted = keys.clone();
@@ -635,7 +719,7 @@ pub(crate) fn decode(
     for &t in ts {
         let id =
             read_uvarint(&cols.ids, &mut ids).ok_or(ChunkError("template id column truncated"))?;
-        let &(start, end, first, _) = d
+        let &(start, end, first, mut special, specials_end) = d
             .templates
             .get(usize::try_from(id).unwrap_or(usize::MAX))
             .ok_or(ChunkError("unknown template id"))?;
@@ -645,7 +729,12 @@ pub(crate) fn decode(
         let mut k = 0;
         loop {
             // Literal run up to the next placeholder.
-            let e = next_special(tpl, k);
+            let e = if special < specials_end {
+                d.specials[special as usize] as usize
+            } else {
+                tpl.len()
+            };
+            special += 1;
             let len = e - k;
             if pos + len > raw_len {
                 return Err(OVERFLOW);
@@ -754,13 +843,13 @@ fn read_uvarint(buf: &[u8], pos: &mut usize) -> Option<u64> {
 /// `pos`.
 fn put_decimal(out: &mut [u8], pos: usize, v: u64, width: u8) -> Result<usize, ChunkError> {
     let mut digits = 1;
-    let mut x = v;
-    while x >= 10 {
-        x /= 10;
+    let mut p = 10u64;
+    while v >= p {
         digits += 1;
-    }
-    if digits > MAX_DIGITS {
-        return Err(ChunkError("number wider than 19 digits"));
+        if digits > MAX_DIGITS {
+            return Err(ChunkError("number wider than 19 digits"));
+        }
+        p = p.saturating_mul(10);
     }
     let mut at = pos;
     if width > 0 {
@@ -772,13 +861,34 @@ fn put_decimal(out: &mut [u8], pos: usize, v: u64, width: u8) -> Result<usize, C
         at += width - digits;
     }
     let end = at + digits;
+    // Two digits per division, from a table.
     let mut v = v;
-    for slot in out[at..end].iter_mut().rev() {
-        *slot = b'0' + (v % 10) as u8;
-        v /= 10;
+    let mut p = end;
+    while v >= 100 {
+        let r = (v % 100) as usize;
+        v /= 100;
+        p -= 2;
+        out[p..p + 2].copy_from_slice(&PAIRS[2 * r..2 * r + 2]);
+    }
+    if v >= 10 {
+        out[p - 2..p].copy_from_slice(&PAIRS[2 * v as usize..2 * v as usize + 2]);
+    } else {
+        out[p - 1] = b'0' + v as u8;
     }
     Ok(end)
 }
+
+/// "00", "01", ... "99".
+static PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
 
 #[cfg(test)]
 mod tests;

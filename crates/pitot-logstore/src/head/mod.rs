@@ -9,7 +9,7 @@ use pitot_core::{Labels, Matcher};
 use roaring::RoaringBitmap;
 
 use crate::postings::Postings;
-pub use stream::{Appended, MemStream};
+pub use stream::{Appended, MemStream, SealJob};
 
 /// One tenant's in-memory streams.
 ///

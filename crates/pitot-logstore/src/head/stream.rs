@@ -41,6 +41,46 @@ pub struct MemStream {
     pub last_seq: u64,
     /// During replay: records up to this sequence are already in the checkpoint.
     pub checkpoint_seq: u64,
+    /// Bumped whenever the open buffer is taken whole, so a [`SealJob`] started before
+    /// knows its entries are gone.
+    open_generation: u64,
+    /// Whether a [`SealJob`] of this stream is compressing outside the head lock.
+    sealing: bool,
+}
+
+/// The first entries of a stream's open buffer, copied out to be compressed without the
+/// head lock (a chunk takes milliseconds to encode, during which every push of the
+/// tenant would wait); [`MemStream::finish_seal`] then swaps them for the chunk.
+#[derive(Debug)]
+pub struct SealJob {
+    generation: u64,
+    /// How many entries (from the front of the open buffer, in arrival order) it holds.
+    entries: usize,
+    columns: Columns,
+}
+
+impl SealJob {
+    /// Sorts and compresses the entries (the slow part; call without the lock).
+    pub fn run(self, zstd_level: i32) -> SealedJob {
+        let columns = if self.columns.is_sorted() {
+            self.columns
+        } else {
+            self.columns.sorted()
+        };
+        SealedJob {
+            generation: self.generation,
+            entries: self.entries,
+            chunk: chunk::encode(&columns, zstd_level),
+        }
+    }
+}
+
+/// A compressed [`SealJob`], ready to replace its entries.
+#[derive(Debug)]
+pub struct SealedJob {
+    generation: u64,
+    entries: usize,
+    chunk: SealedChunk,
 }
 
 impl MemStream {
@@ -58,7 +98,55 @@ impl MemStream {
             flushed_through,
             last_seq: 0,
             checkpoint_seq: 0,
+            open_generation: 0,
+            sealing: false,
         }
+    }
+
+    /// Copies the open buffer into a [`SealJob`] once it holds `target` bytes, unless a
+    /// job is already running. The entries stay in the open buffer, visible to queries
+    /// and checkpoints, until [`MemStream::finish_seal`].
+    pub fn seal_job(&mut self, target: usize) -> Option<SealJob> {
+        if self.sealing || self.open.lines.len() < target {
+            return None;
+        }
+        self.sealing = true;
+        Some(SealJob {
+            generation: self.open_generation,
+            entries: self.open.len(),
+            columns: self.open.clone(),
+        })
+    }
+
+    /// Replaces a job's entries by its chunk, unless the open buffer was sealed whole in
+    /// the meantime (a flush), which makes the job moot.
+    pub fn finish_seal(&mut self, job: SealedJob) {
+        if job.generation != self.open_generation {
+            return;
+        }
+        self.sealing = false;
+        let k = job.entries;
+        let rest = self.open.len() - k;
+        let cut = if k == 0 { 0 } else { self.open.ends[k - 1] };
+        let mut open = Columns {
+            ts: self.open.ts.split_off(k),
+            ends: self.open.ends[k..].iter().map(|e| e - cut).collect(),
+            lines: self.open.lines.split_off(cut as usize),
+            metadata: self
+                .open
+                .metadata
+                .iter()
+                .filter(|(i, _)| *i as usize >= k)
+                .map(|(i, m)| (*i - k as u32, m.clone()))
+                .collect(),
+        };
+        open.ts.shrink_to(rest);
+        self.open = open;
+        self.open_sorted = self.open.is_sorted();
+        self.open_index = (!self.open_sorted).then(|| TsIndex::build(&self.open.ts));
+        self.open_min = self.open.ts.iter().copied().min().unwrap_or(i64::MAX);
+        self.open_max = self.open.ts.iter().copied().max().unwrap_or(i64::MIN);
+        self.sealed.push(job.chunk);
     }
 
     /// Stores an entry unless it is too old: older than the newest entry minus
@@ -129,6 +217,8 @@ impl MemStream {
             columns.sorted()
         };
         self.sealed.push(chunk::encode(&columns, zstd_level));
+        self.open_generation += 1;
+        self.sealing = false;
         self.open_sorted = true;
         self.open_index = None;
         self.open_min = i64::MAX;
@@ -214,5 +304,49 @@ impl TsIndex {
             (p != Self::NONE).then_some(p)
         })
         .map(|i| i as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream_with(entries: &[(i64, &str)]) -> MemStream {
+        let mut s = MemStream::new(Labels::default(), i64::MIN);
+        for &(ts, line) in entries {
+            s.append(ts, line, &[], i64::MAX, usize::MAX, 1).unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn a_seal_job_replaces_only_its_entries() {
+        let mut s = stream_with(&[(3, "c"), (1, "a"), (2, "b")]);
+        let job = s.seal_job(1).expect("buffer is full");
+        assert!(s.seal_job(1).is_none(), "one job at a time");
+        s.append(5, "e", &[], i64::MAX, usize::MAX, 1).unwrap();
+        s.append(4, "d", &[Label::new("k", "v")], i64::MAX, usize::MAX, 1)
+            .unwrap();
+        s.finish_seal(job.run(1));
+        assert_eq!(s.sealed.len(), 1);
+        let chunk = chunk::decode(&s.sealed[0].bytes).unwrap();
+        assert_eq!(chunk.ts, vec![1, 2, 3]);
+        assert_eq!(s.open.ts, vec![5, 4]);
+        assert_eq!(s.open.line(1), b"d");
+        assert_eq!(s.open.metadata_of(1), &[Label::new("k", "v")]);
+        assert_eq!(s.open_range(), Some((4, 5)));
+        assert!(s.is_buffered(4, b"d"));
+        assert!(s.seal_job(1).is_some(), "sealing is possible again");
+    }
+
+    #[test]
+    fn a_job_overtaken_by_a_whole_seal_is_dropped() {
+        let mut s = stream_with(&[(1, "a"), (2, "b")]);
+        let job = s.seal_job(1).unwrap();
+        s.seal(1);
+        s.append(3, "c", &[], i64::MAX, usize::MAX, 1).unwrap();
+        s.finish_seal(job.run(1));
+        assert_eq!(s.sealed.len(), 1);
+        assert_eq!(s.open.ts, vec![3]);
     }
 }
