@@ -24,6 +24,7 @@ mod ops;
 mod params;
 mod prom_query;
 mod prom_read;
+pub mod ready_made;
 mod remote_write;
 mod rules;
 mod selector;
@@ -188,6 +189,7 @@ pub fn router(state: AppStateRef) -> Router {
         .merge(cost::router())
         .merge(alertmanager::router())
         .merge(contact_points::router())
+        .merge(ready_made::router())
         .merge(ops::router())
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

@@ -322,7 +322,9 @@ async fn maintain(tsdb: Arc<Tsdb>, interval: Duration) {
 }
 
 /// Every 10 s: samples each tenant's active series and stored bytes into the usage
-/// meter, then stores what the meter counted.
+/// meter, stores what the meter counted, records budget crossings, and writes the
+/// tenant's `pitot_tenant_*` self-metrics (what the ready-made alerts read) into its own
+/// metrics.
 async fn meter_usage(state: Arc<AppState>, usage: Arc<pitot_usage::UsageMeter>, tsdb: Arc<Tsdb>) {
     let mut ticker = tokio::time::interval(Duration::from_secs(10));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -333,25 +335,112 @@ async fn meter_usage(state: Arc<AppState>, usage: Arc<pitot_usage::UsageMeter>, 
         for (tenant, meta) in tsdb.block_metas() {
             *stored.entry(tenant).or_default() += meta.stats.chunk_bytes + meta.stats.index_bytes;
         }
-        match state.meta.list_tenants().await {
-            Ok(tenants) => {
-                for t in tenants {
-                    let series = tsdb.tenant_series(&t.id) as u64;
-                    let bytes = stored.get(&t.id).copied().unwrap_or(0);
-                    if series > 0 || bytes > 0 {
-                        usage.record(&t.id, "metrics", "metrics", "custom", now, |r| {
-                            r.series_active_peak = r.series_active_peak.max(series);
-                            r.bytes_stored = r.bytes_stored.max(bytes);
-                        });
-                    }
-                }
+        let tenants = match state.meta.list_tenants().await {
+            Ok(t) => t,
+            Err(error) => {
+                tracing::warn!(%error, "usage: cannot list tenants");
+                continue;
             }
-            Err(error) => tracing::warn!(%error, "usage: cannot list tenants"),
+        };
+        for t in &tenants {
+            let series = tsdb.tenant_series(&t.id) as u64;
+            let bytes = stored.get(&t.id).copied().unwrap_or(0);
+            if series > 0 || bytes > 0 {
+                usage.record(&t.id, "metrics", "metrics", "custom", now, |r| {
+                    r.series_active_peak = r.series_active_peak.max(series);
+                    r.bytes_stored = r.bytes_stored.max(bytes);
+                });
+            }
         }
         if let Err(error) = pitot_http::usage::flush(&state, &usage).await {
             tracing::warn!(error = %error.message, "usage not stored; retrying at the next interval");
         }
+        for t in &tenants {
+            if let Err(error) = self_metrics(&state, &tsdb, &t.id, now).await {
+                tracing::warn!(tenant = %t.id, %error, "self-metrics not written");
+            }
+        }
     }
+}
+
+/// Writes one tenant's `pitot_tenant_*` series at `now` and records budget crossings.
+async fn self_metrics(
+    state: &AppState,
+    tsdb: &Tsdb,
+    tenant: &pitot_core::TenantId,
+    now: i64,
+) -> anyhow::Result<()> {
+    use pitot_storage_api::{MetricsAppender, SeriesBatch};
+    let mut points: Vec<(Vec<(&str, String)>, f64)> = Vec::new();
+    let ingested = state
+        .distributor
+        .ingested
+        .snapshot()
+        .into_iter()
+        .find(|(t, _)| t == tenant)
+        .map_or(0, |(_, n)| n);
+    if ingested == 0 {
+        return Ok(());
+    }
+    points.push((
+        vec![("__name__", "pitot_tenant_ingested_samples_total".into())],
+        ingested as f64,
+    ));
+    for (t, reason, n) in state.distributor.discarded.snapshot() {
+        if &t == tenant {
+            points.push((
+                vec![
+                    ("__name__", "pitot_tenant_discarded_samples_total".into()),
+                    ("reason", reason.to_string()),
+                ],
+                n as f64,
+            ));
+        }
+    }
+    points.push((
+        vec![("__name__", "pitot_tenant_active_series".into())],
+        tsdb.tenant_series(tenant) as f64,
+    ));
+    if let Some(limits) = &state.tenant_limits {
+        let l = limits.get(tenant);
+        points.push((
+            vec![(
+                "__name__",
+                "pitot_tenant_limit_max_global_series_per_user".into(),
+            )],
+            l.max_global_series_per_user as f64,
+        ));
+        points.push((
+            vec![("__name__", "pitot_tenant_limit_ingestion_rate".into())],
+            l.ingestion_rate,
+        ));
+    }
+    if let Ok(cost) = pitot_http::cost::compute(state, tenant, None).await {
+        points.push((
+            vec![("__name__", "pitot_tenant_cost_to_date".into())],
+            cost.to_date,
+        ));
+        points.push((
+            vec![("__name__", "pitot_tenant_cost_projected_month_end".into())],
+            cost.projected_month_end,
+        ));
+        if let Some(budget) = state.meta.budget(tenant).await? {
+            points.push((
+                vec![("__name__", "pitot_tenant_budget_monthly".into())],
+                budget,
+            ));
+            let _ = pitot_http::cost::check_budget(state, tenant, &cost).await;
+        }
+    }
+    let batch = points
+        .into_iter()
+        .map(|(labels, v)| SeriesBatch {
+            labels: pitot_core::Labels::from_pairs(labels),
+            samples: vec![pitot_core::Sample::new(now, v)],
+        })
+        .collect();
+    tsdb.append(tenant, batch).await?;
+    Ok(())
 }
 
 /// Seals old chunks, writes log blocks and applies log retention on a timer.

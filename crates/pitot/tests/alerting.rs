@@ -363,3 +363,46 @@ fn contact_points_route_alerts_and_test_send() {
     let (_, listed) = server.get_json(&token, "/api/pitot/v1/contact-points", &[]);
     assert_eq!(listed["contact_points"][0]["name"], "ops-hook", "{listed}");
 }
+
+/// Ready-made alerts: one call turns the bundled group on or off; the self-metrics it
+/// reads appear in the tenant's own metrics.
+#[test]
+fn ready_made_alerts_toggle_and_self_metrics() {
+    let server = TestServer::start(&[]);
+    let token = server.initial_token.clone();
+    let put = |enabled: bool| {
+        server
+            .client()
+            .put(format!(
+                "{}/api/pitot/v1/ready-made-alerts",
+                server.base_url()
+            ))
+            .bearer_auth(&token)
+            .json(&json!({ "enabled": enabled }))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(put(true), 200);
+    let (_, status) = server.get_json(&token, "/api/pitot/v1/ready-made-alerts", &[]);
+    assert_eq!(status["enabled"], true);
+    let rules = server.get_data(&token, "/api/v1/rules", &[]);
+    let group = &rules["groups"][0];
+    assert_eq!(group["name"], "pitot-tenant-health", "{rules}");
+    assert_eq!(group["rules"].as_array().unwrap().len(), 4);
+
+    push_value(&server, &token, 1.0);
+    wait_for("the tenant's self-metrics", 25, || {
+        let data = server.get_data(
+            &token,
+            "/api/v1/query",
+            &[("query", "pitot_tenant_ingested_samples_total")],
+        );
+        data["result"].as_array().is_some_and(|r| !r.is_empty())
+    });
+
+    assert_eq!(put(false), 200);
+    let rules = server.get_data(&token, "/api/v1/rules", &[]);
+    assert_eq!(rules["groups"], json!([]));
+}
