@@ -369,11 +369,18 @@ fn next_interesting(line: &[u8], mut from: usize) -> usize {
         w.copy_from_slice(&line[from..from + 8]);
         let w = u64::from_le_bytes(w);
         let digits = w ^ (ONES * b'0' as u64);
-        // A high bit per byte below 10 (digits) or below 8 (control bytes); exact as
-        // an existence test, then the bytes are checked one by one.
-        let hit = (digits.wrapping_sub(ONES * 10) & !digits) | (w.wrapping_sub(ONES * 8) & !w);
-        if hit & HIGH != 0 {
-            break;
+        // A high bit per byte below 10 (digits) or below 8 (control bytes). Borrows can
+        // mark bytes above a true hit, never below, so the lowest mark is exact; it
+        // may be a zero byte, which is plain text.
+        let hit =
+            ((digits.wrapping_sub(ONES * 10) & !digits) | (w.wrapping_sub(ONES * 8) & !w)) & HIGH;
+        if hit != 0 {
+            let p = from + (hit.trailing_zeros() / 8) as usize;
+            if INTERESTING[line[p] as usize] != 0 {
+                return p;
+            }
+            from = p + 1;
+            continue;
         }
         from += 8;
     }
@@ -577,9 +584,16 @@ fn next_special(t: &[u8], mut from: usize) -> usize {
         let mut w = [0u8; 8];
         w.copy_from_slice(&t[from..from + 8]);
         let w = u64::from_le_bytes(w);
-        // High bit set in bytes below 8 (zero included; rare, checked bytewise).
-        if w.wrapping_sub(ONES * 8) & !w & HIGH != 0 {
-            break;
+        // High bit set in bytes below 8; the lowest is exact (see next_interesting),
+        // and may be a zero byte, which is plain text.
+        let hit = w.wrapping_sub(ONES * 8) & !w & HIGH;
+        if hit != 0 {
+            let p = from + (hit.trailing_zeros() / 8) as usize;
+            if (1..=ESCAPE).contains(&t[p]) {
+                return p;
+            }
+            from = p + 1;
+            continue;
         }
         from += 8;
     }

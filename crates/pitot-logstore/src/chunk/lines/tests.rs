@@ -136,3 +136,14 @@ proptest! {
         round_trip(&entries);
     }
 }
+
+proptest! {
+    #[test]
+    fn scans_find_the_first_interesting_byte(line in proptest::collection::vec(prop_oneof![Just(0u8), Just(3u8), Just(b'5'), Just(b'a'), Just(0x39u8), Just(0x3au8), Just(0x80u8), any::<u8>()], 0..40), from in 0usize..40) {
+        let from = from.min(line.len());
+        let naive = (from..line.len()).find(|&i| INTERESTING[line[i] as usize] != 0).unwrap_or(line.len());
+        prop_assert_eq!(next_interesting(&line, from), naive);
+        let naive = (from..line.len()).find(|&i| (1..=ESCAPE).contains(&line[i])).unwrap_or(line.len());
+        prop_assert_eq!(next_special(&line, from), naive);
+    }
+}
