@@ -28,9 +28,57 @@ pub fn router() -> Router<AppStateRef> {
             "/prometheus/config/v1/rules/{namespace}/{group}",
             get(get_group).delete(delete_group),
         )
+        .route("/loki/api/v1/rules", get(loki_list_all))
+        .route(
+            "/loki/api/v1/rules/{namespace}",
+            get(loki_list_namespace)
+                .post(loki_set_group)
+                .delete(loki_delete_namespace),
+        )
+        .route(
+            "/loki/api/v1/rules/{namespace}/{group}",
+            get(loki_get_group).delete(loki_delete_group),
+        )
         .route("/api/v1/rules", get(rules_api))
         .route("/prometheus/api/v1/rules", get(rules_api))
         .route("/prometheus/api/v1/alerts", get(alerts_api))
+}
+
+/// Which ruler API: Prometheus rules (PromQL over metrics) or Loki rules (LogQL over
+/// logs). LogQL groups are stored under the namespace `loki/<namespace>`, which no
+/// Prometheus namespace can be named (no `/` allowed).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lang {
+    Prom,
+    Loki,
+}
+
+/// The stored-namespace prefix of LogQL rule groups.
+pub const LOKI_NAMESPACE_PREFIX: &str = "loki/";
+
+impl Lang {
+    fn stored(self, ns: &str) -> String {
+        match self {
+            Lang::Prom => ns.to_string(),
+            Lang::Loki => format!("{LOKI_NAMESPACE_PREFIX}{ns}"),
+        }
+    }
+
+    /// The namespace as this API shows it, if a stored namespace belongs to it.
+    fn visible(self, stored: &str) -> Option<&str> {
+        match (self, stored.strip_prefix(LOKI_NAMESPACE_PREFIX)) {
+            (Lang::Prom, None) => Some(stored),
+            (Lang::Loki, Some(ns)) => Some(ns),
+            _ => None,
+        }
+    }
+
+    fn language(self) -> ExprLanguage {
+        match self {
+            Lang::Prom => ExprLanguage::PromQL,
+            Lang::Loki => ExprLanguage::LogQL,
+        }
+    }
 }
 
 async fn tenant(state: &AppState, headers: &HeaderMap, scope: Scope) -> Result<TenantId, ApiError> {
@@ -61,17 +109,21 @@ fn check_name(what: &str, value: &str) -> Result<(), ApiError> {
 /// Groups of a tenant as `namespace -> [group YAML values]`, optionally one namespace.
 async fn grouped(
     state: &AppState,
+    lang: Lang,
     tenant: &TenantId,
     namespace: Option<&str>,
 ) -> Result<BTreeMap<String, Vec<serde_yaml::Value>>, ApiError> {
     let mut out: BTreeMap<String, Vec<serde_yaml::Value>> = BTreeMap::new();
     for g in state.meta.list_rule_groups(Some(tenant)).await? {
-        if namespace.is_some_and(|ns| ns != g.namespace) {
+        let Some(visible) = lang.visible(&g.namespace) else {
+            continue;
+        };
+        if namespace.is_some_and(|ns| ns != visible) {
             continue;
         }
         let value: serde_yaml::Value = serde_yaml::from_str(&g.yaml)
             .map_err(|e| ApiError::internal(format!("stored rule group does not parse: {e}")))?;
-        out.entry(g.namespace).or_default().push(value);
+        out.entry(visible.to_string()).or_default().push(value);
     }
     Ok(out)
 }
@@ -80,25 +132,63 @@ fn to_yaml<T: serde::Serialize>(v: &T) -> Result<String, ApiError> {
     serde_yaml::to_string(v).map_err(|e| ApiError::internal(e.to_string()))
 }
 
-async fn list_all(
+/// Declares the axum handlers of both APIs over one implementation each.
+macro_rules! both_apis {
+    ($prom:ident, $loki:ident, $imp:ident, ($($arg:ident : $ty:ty),*)) => {
+        async fn $prom(State(state): State<AppStateRef>, $($arg: $ty,)* headers: HeaderMap) -> Result<Response, ApiError> {
+            $imp(&state, Lang::Prom, $($arg,)* &headers).await
+        }
+        async fn $loki(State(state): State<AppStateRef>, $($arg: $ty,)* headers: HeaderMap) -> Result<Response, ApiError> {
+            $imp(&state, Lang::Loki, $($arg,)* &headers).await
+        }
+    };
+}
+
+both_apis!(list_all, loki_list_all, do_list_all, ());
+both_apis!(list_namespace, loki_list_namespace, do_list_namespace, (ns: Path<String>));
+both_apis!(get_group, loki_get_group, do_get_group, (path: Path<(String, String)>));
+both_apis!(delete_group, loki_delete_group, do_delete_group, (path: Path<(String, String)>));
+both_apis!(delete_namespace, loki_delete_namespace, do_delete_namespace, (ns: Path<String>));
+
+async fn set_group(
     State(state): State<AppStateRef>,
+    ns: Path<String>,
     headers: HeaderMap,
+    body: bytes::Bytes,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant(&state, &headers, Scope::RulesRead).await?;
-    let groups = grouped(&state, &tenant, None).await?;
+    do_set_group(&state, Lang::Prom, ns, &headers, body).await
+}
+
+async fn loki_set_group(
+    State(state): State<AppStateRef>,
+    ns: Path<String>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
+    do_set_group(&state, Lang::Loki, ns, &headers, body).await
+}
+
+async fn do_list_all(
+    state: &AppState,
+    lang: Lang,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(state, headers, Scope::RulesRead).await?;
+    let groups = grouped(state, lang, &tenant, None).await?;
     if groups.is_empty() {
         return Err(ApiError::not_found("no rule groups found"));
     }
     Ok(yaml(StatusCode::OK, to_yaml(&groups)?))
 }
 
-async fn list_namespace(
-    State(state): State<AppStateRef>,
+async fn do_list_namespace(
+    state: &AppState,
+    lang: Lang,
     Path(namespace): Path<String>,
-    headers: HeaderMap,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant(&state, &headers, Scope::RulesRead).await?;
-    let groups = grouped(&state, &tenant, Some(&namespace)).await?;
+    let tenant = tenant(state, headers, Scope::RulesRead).await?;
+    let groups = grouped(state, lang, &tenant, Some(&namespace)).await?;
     if groups.is_empty() {
         return Err(ApiError::not_found(format!(
             "no rule groups found in namespace {namespace:?}"
@@ -107,18 +197,20 @@ async fn list_namespace(
     Ok(yaml(StatusCode::OK, to_yaml(&groups)?))
 }
 
-async fn get_group(
-    State(state): State<AppStateRef>,
+async fn do_get_group(
+    state: &AppState,
+    lang: Lang,
     Path((namespace, group)): Path<(String, String)>,
-    headers: HeaderMap,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant(&state, &headers, Scope::RulesRead).await?;
+    let tenant = tenant(state, headers, Scope::RulesRead).await?;
+    let stored_ns = lang.stored(&namespace);
     let found = state
         .meta
         .list_rule_groups(Some(&tenant))
         .await?
         .into_iter()
-        .find(|g| g.namespace == namespace && g.name == group)
+        .find(|g| g.namespace == stored_ns && g.name == group)
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "group {group:?} not found in namespace {namespace:?}"
@@ -127,20 +219,22 @@ async fn get_group(
     Ok(yaml(StatusCode::OK, found.yaml))
 }
 
-/// Creates or replaces a group (the YAML of one group, as `mimirtool` and Grafana send).
-async fn set_group(
-    State(state): State<AppStateRef>,
+/// Creates or replaces a group (the YAML of one group, as `mimirtool`, `lokitool` and
+/// Grafana send).
+async fn do_set_group(
+    state: &AppState,
+    lang: Lang,
     Path(namespace): Path<String>,
-    headers: HeaderMap,
+    headers: &HeaderMap,
     body: bytes::Bytes,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant(&state, &headers, Scope::RulesWrite).await?;
+    let tenant = tenant(state, headers, Scope::RulesWrite).await?;
     check_name("namespace", &namespace)?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_data("rule group body is not UTF-8 YAML"))?;
     let limits = state.tenant_limits.as_ref().map(|l| l.get(&tenant));
     let opts = ValidationOptions {
-        language: ExprLanguage::PromQL,
+        language: lang.language(),
         max_groups: 0,
         max_rules_per_group: limits
             .as_ref()
@@ -148,12 +242,13 @@ async fn set_group(
     };
     let group = RuleGroup::parse(text, &opts).map_err(|e| ApiError::bad_data(e.to_string()))?;
     check_name("group name", &group.name)?;
+    let stored_ns = lang.stored(&namespace);
     if let Some(l) = &limits {
         let max = l.ruler_max_rule_groups_per_tenant as usize;
         let existing = state.meta.list_rule_groups(Some(&tenant)).await?;
         let others = existing
             .iter()
-            .filter(|g| !(g.namespace == namespace && g.name == group.name))
+            .filter(|g| !(g.namespace == stored_ns && g.name == group.name))
             .count();
         if max > 0 && others + 1 > max {
             return Err(ApiError::bad_data(format!(
@@ -164,21 +259,22 @@ async fn set_group(
     let stored = group.to_yaml();
     state
         .meta
-        .put_rule_group(&tenant, &namespace, &group.name, &stored)
+        .put_rule_group(&tenant, &stored_ns, &group.name, &stored)
         .await?;
-    resync(&state).await;
+    resync(state).await;
     Ok(accepted())
 }
 
-async fn delete_group(
-    State(state): State<AppStateRef>,
+async fn do_delete_group(
+    state: &AppState,
+    lang: Lang,
     Path((namespace, group)): Path<(String, String)>,
-    headers: HeaderMap,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant(&state, &headers, Scope::RulesWrite).await?;
+    let tenant = tenant(state, headers, Scope::RulesWrite).await?;
     if state
         .meta
-        .delete_rule_groups(&tenant, &namespace, Some(&group))
+        .delete_rule_groups(&tenant, &lang.stored(&namespace), Some(&group))
         .await?
         == 0
     {
@@ -186,19 +282,20 @@ async fn delete_group(
             "group {group:?} not found in namespace {namespace:?}"
         )));
     }
-    resync(&state).await;
+    resync(state).await;
     Ok(accepted())
 }
 
-async fn delete_namespace(
-    State(state): State<AppStateRef>,
+async fn do_delete_namespace(
+    state: &AppState,
+    lang: Lang,
     Path(namespace): Path<String>,
-    headers: HeaderMap,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant(&state, &headers, Scope::RulesWrite).await?;
+    let tenant = tenant(state, headers, Scope::RulesWrite).await?;
     if state
         .meta
-        .delete_rule_groups(&tenant, &namespace, None)
+        .delete_rule_groups(&tenant, &lang.stored(&namespace), None)
         .await?
         == 0
     {
@@ -206,7 +303,7 @@ async fn delete_namespace(
             "namespace {namespace:?} not found"
         )));
     }
-    resync(&state).await;
+    resync(state).await;
     Ok(accepted())
 }
 

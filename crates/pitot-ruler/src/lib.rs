@@ -13,5 +13,5 @@ mod ruler;
 mod sink;
 
 pub use external::{postable_alerts, ExternalAlertmanager, FanOut};
-pub use ruler::{GroupKey, GroupSnapshot, Ruler, RulerError, RulerOptions};
+pub use ruler::{GroupKey, GroupSnapshot, Ruler, RulerError, RulerOptions, LOKI_NAMESPACE_PREFIX};
 pub use sink::{AlertSender, RuleAlert, SampleWriter};

@@ -13,7 +13,7 @@ use pitot_rules::eval::{
     SampleSink,
 };
 use pitot_rules::{ExprLanguage, Rule, RuleGroup, ValidationOptions};
-use pitot_storage_api::{QueryableRef, SeriesBatch};
+use pitot_storage_api::{LogQueryableRef, QueryableRef, SeriesBatch};
 use serde_json::{json, Value};
 
 use crate::{AlertSender, RuleAlert, SampleWriter};
@@ -81,7 +81,11 @@ pub struct Ruler {
     sender: Option<Arc<dyn AlertSender>>,
     options: RulerOptions,
     groups: Mutex<BTreeMap<GroupKey, Arc<Mutex<Runner>>>>,
+    logs: Option<(Arc<pitot_logql::LogqlEngine>, LogQueryableRef)>,
 }
+
+/// Stored namespaces of LogQL rule groups start with this (the Loki ruler API's).
+pub const LOKI_NAMESPACE_PREFIX: &str = "loki/";
 
 /// Writes a rule's samples through the [`SampleWriter`], one batch per series.
 struct WriterSink<'a> {
@@ -139,11 +143,23 @@ impl Ruler {
             sender,
             options,
             groups: Mutex::default(),
+            logs: None,
         }
     }
 
-    fn eval_options(&self) -> EvalOptions {
+    /// Lets LogQL rule groups (stored under `loki/<namespace>`) query the tenants' logs.
+    pub fn with_logs(
+        mut self,
+        engine: Arc<pitot_logql::LogqlEngine>,
+        logs: LogQueryableRef,
+    ) -> Self {
+        self.logs = Some((engine, logs));
+        self
+    }
+
+    fn eval_options(&self, language: ExprLanguage) -> EvalOptions {
         EvalOptions {
+            language,
             default_interval_ms: self.options.default_interval.as_millis() as i64,
             external_url: self.options.external_url.clone(),
             restore: Some(RestoreOptions::default()),
@@ -169,8 +185,13 @@ impl Ruler {
                     continue;
                 }
             }
+            let language = if g.namespace.starts_with(LOKI_NAMESPACE_PREFIX) {
+                ExprLanguage::LogQL
+            } else {
+                ExprLanguage::PromQL
+            };
             let opts = ValidationOptions {
-                language: ExprLanguage::PromQL,
+                language,
                 max_groups: 0,
                 max_rules_per_group: 0,
             };
@@ -181,7 +202,7 @@ impl Ruler {
                     continue;
                 }
             };
-            match GroupState::new(parsed, self.eval_options()) {
+            match GroupState::new(parsed, self.eval_options(language)) {
                 Ok(state) => {
                     let interval = state.interval_ms().max(1);
                     let next_eval = (now_ms / interval + 1) * interval;
@@ -234,11 +255,38 @@ impl Ruler {
             .map_err(|e| e.to_string())?;
             query_samples(result.value)
         };
+        let logql = |expr: &str, t: i64| -> Result<Vec<(Labels, f64)>, String> {
+            let (engine, logs) = self
+                .logs
+                .as_ref()
+                .ok_or("LogQL rules need the log store, which this ruler has not")?;
+            let t_ns = t.saturating_mul(1_000_000);
+            let params = pitot_logql::QueryParams {
+                query: expr.to_string(),
+                start: t_ns,
+                end: t_ns,
+                step: 0,
+                interval: None,
+                limit: 0,
+                direction: pitot_logql::Direction::Backward,
+                instant: true,
+            };
+            let out = futures::executor::block_on(engine.query(&**logs, &key.tenant, &params))
+                .map_err(|e| e.to_string())?;
+            match out.data {
+                pitot_logql::QueryData::Vector(v) => {
+                    Ok(v.into_iter().map(|(l, _, x)| (l, x)).collect())
+                }
+                pitot_logql::QueryData::Scalar(_, x) => Ok(vec![(Labels::default(), x)]),
+                _ => Err("a LogQL rule must produce a vector or scalar".into()),
+            }
+        };
         let ctx = EvalContext {
             engine: &self.engine,
             queryable: &*self.queryable,
             tenant: &key.tenant,
             template_query: Some(&template_query),
+            logql: Some(&logql),
         };
         let mut sink = WriterSink {
             writer: &*self.writer,

@@ -140,8 +140,10 @@ fn check_expr(expr: &str, language: ExprLanguage) -> Result<(), String> {
         ExprLanguage::PromQL => pitot_promql::parse(expr)
             .map(|_| ())
             .map_err(|e| e.to_string()),
-        ExprLanguage::LogQL => pitot_logql::parse(expr)
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
+        ExprLanguage::LogQL => match pitot_logql::parse(expr) {
+            Ok(pitot_logql::ast::Expr::Metric(_)) => Ok(()),
+            Ok(_) => Err("a rule needs a LogQL metric query (for example count_over_time(...)), not a log query".into()),
+            Err(e) => Err(e.to_string()),
+        },
     }
 }

@@ -71,6 +71,7 @@ impl World {
             queryable: &self.store,
             tenant: &self.tenant,
             template_query: None,
+            logql: None,
         };
         let mut sink = Sink {
             store: &self.store,

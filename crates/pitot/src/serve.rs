@@ -151,34 +151,44 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         pitot_alertmanager::Alertmanager::TICK,
         std::future::pending(),
     ));
-    let ruler = Arc::new(pitot_ruler::Ruler::new(
-        meta.clone(),
-        pitot_promql::Engine::new(pitot_promql::EngineOptions {
-            lookback_delta: duration("query.lookback_delta", &config.query.lookback_delta)?,
-            max_samples: config.query.max_samples,
-            timeout: duration("query.timeout", &config.query.timeout)?,
-            ..Default::default()
-        }),
-        tsdb.clone(),
-        Arc::new(RuleWriter(Arc::clone(&tsdb))),
-        Some({
-            let mut senders: Vec<Arc<dyn pitot_ruler::AlertSender>> =
-                vec![Arc::new(AlertForwarder(Arc::clone(&alertmanager)))];
-            for url in &config.rules.alertmanager_urls {
-                senders.push(Arc::new(pitot_ruler::ExternalAlertmanager::new(
-                    url.clone(),
-                )));
-            }
-            Arc::new(pitot_ruler::FanOut(senders))
-        }),
-        pitot_ruler::RulerOptions {
-            default_interval: duration(
-                "rules.evaluation_interval",
-                &config.rules.evaluation_interval,
-            )?,
-            external_url: external_url.clone(),
-        },
-    ));
+    let ruler = Arc::new(
+        pitot_ruler::Ruler::new(
+            meta.clone(),
+            pitot_promql::Engine::new(pitot_promql::EngineOptions {
+                lookback_delta: duration("query.lookback_delta", &config.query.lookback_delta)?,
+                max_samples: config.query.max_samples,
+                timeout: duration("query.timeout", &config.query.timeout)?,
+                ..Default::default()
+            }),
+            tsdb.clone(),
+            Arc::new(RuleWriter(Arc::clone(&tsdb))),
+            Some({
+                let mut senders: Vec<Arc<dyn pitot_ruler::AlertSender>> =
+                    vec![Arc::new(AlertForwarder(Arc::clone(&alertmanager)))];
+                for url in &config.rules.alertmanager_urls {
+                    senders.push(Arc::new(pitot_ruler::ExternalAlertmanager::new(
+                        url.clone(),
+                    )));
+                }
+                Arc::new(pitot_ruler::FanOut(senders))
+            }),
+            pitot_ruler::RulerOptions {
+                default_interval: duration(
+                    "rules.evaluation_interval",
+                    &config.rules.evaluation_interval,
+                )?,
+                external_url: external_url.clone(),
+            },
+        )
+        .with_logs(
+            Arc::new(LogqlEngine::new(LogqlOptions {
+                max_series: logs.max_query_series,
+                timeout: duration("logs.query_timeout", &logs.query_timeout)?,
+                ..LogqlOptions::default()
+            })),
+            log_store.clone(),
+        ),
+    );
     let ruler_task = tokio::spawn(Arc::clone(&ruler).run(duration(
         "rules.poll_interval",
         &config.rules.poll_interval,

@@ -235,3 +235,57 @@ fn rules_cli_syncs_lists_and_deletes() {
     let (_, out) = pitot(&["list"]);
     assert!(out.contains("g1") && !out.contains("g2"), "{out}");
 }
+
+/// LogQL rules through Loki's ruler API: recording results land in the tenant's
+/// metrics and alerts fire on log lines.
+#[test]
+fn logql_rules_record_and_alert_on_logs() {
+    let server = TestServer::start(&[]);
+    let token = server.initial_token.clone();
+    let group = "name: logs\ninterval: 1s\nrules:\n  - record: app:lines:5m\n    expr: sum by (app) (count_over_time({app=\"x\"}[5m]))\n  - alert: ErrorsLogged\n    expr: sum(count_over_time({app=\"x\"} |= \"error\" [5m])) > 0\n";
+    let response = server
+        .post("/loki/api/v1/rules/logs-ns")
+        .bearer_auth(&token)
+        .header("Content-Type", "application/yaml")
+        .body(group)
+        .send()
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        202,
+        "{}",
+        response.text().unwrap()
+    );
+    let bad = server
+        .post("/loki/api/v1/rules/logs-ns")
+        .bearer_auth(&token)
+        .body("name: b\nrules:\n  - alert: Log\n    expr: '{app=\"x\"}'\n")
+        .send()
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400, "a log query is not a rule");
+    let ns = common::now_ns();
+    let (status, text) = server.loki_push_json(
+        &token,
+        &json!({"streams": [{"stream": {"app": "x"}, "values": [[ns.to_string(), "all good"], [(ns + 1).to_string(), "an error happened"]]}]}),
+    );
+    assert_eq!(status, 204, "{text}");
+    wait_for("the LogQL alert", || {
+        alerts(&server, &token)
+            .iter()
+            .any(|a| a["labels"]["alertname"] == "ErrorsLogged" && a["state"] == "firing")
+    });
+    wait_for("the LogQL recording rule's output", || {
+        let data = server.get_data(&token, "/api/v1/query", &[("query", "app:lines:5m")]);
+        data["result"]
+            .as_array()
+            .is_some_and(|r| r.len() == 1 && r[0]["value"][1] == "2")
+    });
+    let (status, text) = get_text(&server, &token, "/loki/api/v1/rules");
+    assert_eq!(status, 200);
+    assert!(text.contains("logs-ns:"), "{text}");
+    assert_eq!(
+        get_text(&server, &token, "/prometheus/config/v1/rules").0,
+        404,
+        "Prometheus' API lists PromQL groups only"
+    );
+}

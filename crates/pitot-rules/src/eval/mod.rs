@@ -44,7 +44,13 @@ pub struct EvalContext<'a> {
     pub tenant: &'a TenantId,
     /// Backs the template function `query`; `None` makes `query` fail.
     pub template_query: Option<&'a TemplateQueryFn<'a>>,
+    /// Evaluates a LogQL metric query at a time (ms) over the tenant's logs, for groups
+    /// in [`ExprLanguage::LogQL`](crate::ExprLanguage); `None` makes such rules fail.
+    pub logql: Option<&'a LogqlQueryFn<'a>>,
 }
+
+/// Runs a LogQL metric query at an instant (ms) and returns its vector.
+pub type LogqlQueryFn<'a> = dyn Fn(&str, i64) -> Result<Vec<(Labels, f64)>, String> + 'a;
 
 /// Receives the samples a rule produces, before the next rule of the group runs.
 pub trait SampleSink {
@@ -69,6 +75,8 @@ pub struct EvalOptions {
     /// Restore `for` state from `ALERTS_FOR_STATE` at the first evaluation; `None`
     /// starts every alert fresh.
     pub restore: Option<RestoreOptions>,
+    /// The language of the group's expressions.
+    pub language: crate::ExprLanguage,
 }
 
 impl Default for EvalOptions {
@@ -80,6 +88,7 @@ impl Default for EvalOptions {
             external_labels: BTreeMap::new(),
             external_url: String::new(),
             restore: None,
+            language: crate::ExprLanguage::PromQL,
         }
     }
 }
@@ -99,7 +108,8 @@ pub enum RuleHealth {
 #[derive(Debug, Clone)]
 pub struct RuleState {
     rule: Rule,
-    expr: Expr,
+    /// The parsed PromQL expression; `None` for LogQL rules (evaluated by text).
+    expr: Option<Expr>,
     labels: BTreeMap<String, String>,
     alerting: Option<AlertingState>,
     previous_series: HashSet<Labels>,
@@ -192,12 +202,27 @@ impl GroupState {
                 rule_name: Some(rule.name().to_string()),
                 message,
             };
-            let expr = match pitot_promql::parse(rule.expr()) {
-                Ok(e) => e,
-                Err(e) => {
-                    errs.push(err(format!("could not parse expression: {e}")));
-                    continue;
-                }
+            let expr = match opts.language {
+                crate::ExprLanguage::PromQL => match pitot_promql::parse(rule.expr()) {
+                    Ok(e) => Some(e),
+                    Err(e) => {
+                        errs.push(err(format!("could not parse expression: {e}")));
+                        continue;
+                    }
+                },
+                crate::ExprLanguage::LogQL => match pitot_logql::parse(rule.expr()) {
+                    Ok(pitot_logql::ast::Expr::Metric(_)) => None,
+                    Ok(_) => {
+                        errs.push(err(
+                            "a LogQL rule needs a metric query, not a log query".into()
+                        ));
+                        continue;
+                    }
+                    Err(e) => {
+                        errs.push(err(format!("could not parse expression: {e}")));
+                        continue;
+                    }
+                },
             };
             let labels = group.effective_labels(rule);
             let alerting = match rule {
@@ -348,16 +373,29 @@ async fn eval_rule(
     opts: &EvalOptions,
 ) -> Result<RuleOutput, String> {
     let text = rule.rule.expr().to_string();
-    let value = ctx
-        .engine
-        .instant_expr(ctx.queryable, ctx.tenant, &rule.expr, &text, query_ts)
-        .await
-        .map_err(|e| e.to_string())?
-        .value;
-    let vector = match value {
-        Value::Vector(v) => v,
-        Value::Scalar(t, v) => vec![(Labels::default(), Sample::new(t, v))],
-        _ => return Err("rule result is not a vector or scalar".into()),
+    let vector = match &rule.expr {
+        Some(expr) => {
+            let value = ctx
+                .engine
+                .instant_expr(ctx.queryable, ctx.tenant, expr, &text, query_ts)
+                .await
+                .map_err(|e| e.to_string())?
+                .value;
+            match value {
+                Value::Vector(v) => v,
+                Value::Scalar(t, v) => vec![(Labels::default(), Sample::new(t, v))],
+                _ => return Err("rule result is not a vector or scalar".into()),
+            }
+        }
+        None => {
+            let logql = ctx
+                .logql
+                .ok_or("LogQL rules are not available in this context")?;
+            logql(&text, query_ts)?
+                .into_iter()
+                .map(|(l, v)| (l, Sample::new(query_ts, v)))
+                .collect()
+        }
     };
     match (&rule.rule, rule.alerting.as_mut()) {
         (Rule::Alerting(_), Some(state)) => {

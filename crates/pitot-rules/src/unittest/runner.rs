@@ -129,6 +129,7 @@ fn run_group_inner(
         queryable: &storage,
         tenant: &tenant,
         template_query: Some(&template_query),
+        logql: None,
     };
     let opts = EvalOptions {
         default_interval_ms: eval_interval,
