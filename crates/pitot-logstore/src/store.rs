@@ -32,6 +32,10 @@ type HeadRef = Arc<Mutex<TenantHead>>;
 /// block was written.
 const CHECKPOINT_AFTER_SEGMENTS: u64 = 4;
 
+/// An open buffer this many times the chunk target is sealed inline, under the head
+/// lock, instead of after the push: a single huge push must not make one huge chunk.
+const INLINE_SEAL_FACTOR: usize = 8;
+
 /// Every tenant's blocks.
 pub(crate) type BlockListRef = Arc<RwLock<HashMap<TenantId, Vec<Arc<Block>>>>>;
 
@@ -541,13 +545,14 @@ impl LogAppender for LogStore {
                     continue;
                 };
                 for entry in &stream_batch.entries {
-                    // Full buffers are sealed below, outside the lock.
+                    // Full buffers are sealed below, outside the lock; only a huge batch
+                    // seals inline, so no chunk outgrows what decoders accept.
                     match stream.append(
                         entry.ts,
                         &entry.line,
                         &entry.metadata,
                         window,
-                        usize::MAX,
+                        target.saturating_mul(INLINE_SEAL_FACTOR),
                         level,
                     ) {
                         Ok(Appended::Stored) => {

@@ -161,11 +161,14 @@ pub(crate) fn encode(ts: &[i64], lines: &[u8], ends: &[u32]) -> EncodedLines {
     };
     // Templates back to back in one arena, found by their FxHash (probing on the rare
     // collision), so a new template costs no allocation.
-    let mut map: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>> = HashMap::default();
+    // Sized for a template per line (common: ids aside, fields vary independently),
+    // so the map never rehashes.
+    let mut map: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>> =
+        HashMap::with_capacity_and_hasher(ts.len(), BuildHasherDefault::default());
     let mut arena: Vec<u8> = Vec::with_capacity(lines.len() / 2);
-    let mut templates: Vec<(u32, u32)> = Vec::new();
+    let mut templates: Vec<(u32, u32)> = Vec::with_capacity(ts.len());
     // Per template, the number stream of each of its numbers.
-    let mut slots: Vec<(u32, u32)> = Vec::new();
+    let mut slots: Vec<(u32, u32)> = Vec::with_capacity(ts.len());
     let mut slot_list: Vec<u32> = Vec::new();
     let mut keys = StreamKeys::default();
     let mut streams: Vec<Vec<u8>> = Vec::new();
