@@ -53,6 +53,33 @@ pub enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Read or change a tenant's limits on a running server.
+    Limits {
+        /// Server address and token.
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// What to do.
+        #[command(subcommand)]
+        command: LimitsCommand,
+    },
+    /// A tenant's usage per hour, day or month.
+    Usage {
+        /// Server address and token.
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// What to show.
+        #[command(flatten)]
+        args: UsageArgs,
+    },
+    /// A tenant's cost this month (or another), to date and projected.
+    Cost {
+        /// Server address and token.
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// What to show.
+        #[command(flatten)]
+        args: CostArgs,
+    },
     /// Unit tests, as `promtool test` runs them.
     Test {
         /// What to test.
@@ -77,6 +104,74 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+}
+
+/// How CLI commands reach a running server.
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// Server address.
+    #[arg(
+        long,
+        env = "PITOT_ADDRESS",
+        default_value = "http://127.0.0.1:7486",
+        global = true
+    )]
+    pub address: String,
+    /// Token (the platform token for any tenant, a tenant's own otherwise).
+    #[arg(long, env = "PITOT_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+}
+
+/// `pitot limits` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LimitsCommand {
+    /// Show a tenant's effective limits and which are overridden.
+    Get {
+        /// The tenant.
+        tenant: String,
+        /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Override limits: `name=value` pairs (Mimir/Loki names).
+    Set {
+        /// The tenant.
+        tenant: String,
+        /// `ingestion_rate=50000 max_query_length=7d ...`
+        #[arg(required = true)]
+        pairs: Vec<String>,
+    },
+}
+
+/// `pitot usage` options.
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// The tenant (with the platform token).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// hour, day or month.
+    #[arg(long, default_value = "day")]
+    pub granularity: String,
+    /// Start (RFC 3339 or Unix seconds) [default: start of this month].
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Print the API's JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `pitot cost` options.
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// The tenant (with the platform token).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// YYYY-MM [default: this month].
+    #[arg(long)]
+    pub month: Option<String>,
+    /// Print the API's JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `pitot rules` subcommands.

@@ -5,6 +5,7 @@ mod admin;
 mod bootstrap;
 mod cli;
 mod config;
+mod ops_cli;
 mod rules_cli;
 mod runtime_overrides;
 mod serve;
@@ -42,6 +43,15 @@ fn main() -> ExitCode {
     }
 }
 
+fn ops_target(remote: cli::RemoteArgs) -> anyhow::Result<ops_cli::Target> {
+    Ok(ops_cli::Target {
+        address: remote.address,
+        token: remote
+            .token
+            .ok_or_else(|| anyhow::anyhow!("give a token with --token or PITOT_TOKEN"))?,
+    })
+}
+
 async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Serve(args) => serve::serve(args.resolve()?).await,
@@ -77,6 +87,11 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             })?;
             rules_cli::run(rules_cli::Target { address, token }, command).await
         }
+        cli::Command::Limits { remote, command } => {
+            ops_cli::limits(ops_target(remote)?, command).await
+        }
+        cli::Command::Usage { remote, args } => ops_cli::usage(ops_target(remote)?, args).await,
+        cli::Command::Cost { remote, args } => ops_cli::cost(ops_target(remote)?, args).await,
         cli::Command::Test {
             command: cli::TestCommand::Rules { run, files },
         } => {

@@ -229,3 +229,56 @@ fn cost_and_budget_follow_the_price_plan() {
         events["events"].as_array().unwrap().len()
     );
 }
+
+/// `pitot limits|usage|cost` print the same figures as the API.
+#[test]
+fn operator_cli_shows_limits_usage_and_cost() {
+    let server = TestServer::start(&[]);
+    let platform = server.platform_token.clone();
+    let token = server.initial_token.clone();
+    let t = now_ms() - 60_000;
+    let request = write_request(vec![series(
+        &[("__name__", "m")],
+        &[(t, 1.0), (t + 1000, 2.0)],
+    )]);
+    assert_eq!(server.push(&token, &request).0, 204);
+    let pitot = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pitot"))
+            .args(args)
+            .args(["--address", server.base_url(), "--token", &platform])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = pitot(&[
+        "limits",
+        "set",
+        "default",
+        "ingestion_rate=1234",
+        "max_query_length=2h",
+    ]);
+    assert!(out.contains("updated"), "{out}");
+    let out = pitot(&["limits", "get", "default"]);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("ingestion_rate "))
+        .unwrap();
+    assert!(line.contains("1234") && line.contains("override"), "{out}");
+    let out = pitot(&["usage", "--tenant", "default"]);
+    let row = out
+        .lines()
+        .find(|l| l.contains(" metrics "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        row.split_whitespace().nth(2) == Some("2"),
+        "2 samples ingested: {out}"
+    );
+    let out = pitot(&["cost", "--tenant", "default", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["to_date"].is_number(), "{v}");
+}

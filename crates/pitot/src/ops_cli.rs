@@ -1,0 +1,159 @@
+//! `pitot limits|usage|cost`: an operator's view of a tenant on a running server, as
+//! human tables (or the API's JSON with `--json`).
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+
+use crate::cli::{CostArgs, LimitsCommand, UsageArgs};
+
+/// Where and as whom (the platform token, or a tenant's token for its own tenant).
+pub struct Target {
+    /// Base URL.
+    pub address: String,
+    /// Token.
+    pub token: String,
+}
+
+async fn get(t: &Target, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+    let r = reqwest::Client::new()
+        .get(format!("{}{path}", t.address.trim_end_matches('/')))
+        .bearer_auth(&t.token)
+        .query(query)
+        .send()
+        .await
+        .context("cannot reach the server (check --address)")?;
+    let status = r.status();
+    let text = r.text().await?;
+    if !status.is_success() {
+        bail!("{path} answered {status}: {text}");
+    }
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn print_json(v: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// `pitot limits get|set`.
+pub async fn limits(t: Target, command: LimitsCommand) -> anyhow::Result<()> {
+    match command {
+        LimitsCommand::Get { tenant, json } => {
+            let v = get(&t, &format!("/api/pitot/v1/tenants/{tenant}/limits"), &[]).await?;
+            if json {
+                return print_json(&v);
+            }
+            let overrides = v["overrides"].as_object().cloned().unwrap_or_default();
+            println!("{:<36} {:>20}  {}", "LIMIT", "VALUE", "SOURCE");
+            for (k, val) in v["limits"].as_object().into_iter().flatten() {
+                let src = if overrides.contains_key(k) {
+                    "override"
+                } else {
+                    "default"
+                };
+                println!("{k:<36} {:>20}  {src}", val.to_string().trim_matches('"'));
+            }
+        }
+        LimitsCommand::Set { tenant, pairs } => {
+            let mut body = serde_json::Map::new();
+            for p in &pairs {
+                let (k, v) = p
+                    .split_once('=')
+                    .with_context(|| format!("{p:?}: use name=value"))?;
+                let value =
+                    serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
+                body.insert(k.to_string(), value);
+            }
+            let r = reqwest::Client::new()
+                .put(format!(
+                    "{}/api/pitot/v1/tenants/{tenant}/limits",
+                    t.address.trim_end_matches('/')
+                ))
+                .bearer_auth(&t.token)
+                .json(&body)
+                .send()
+                .await?;
+            let status = r.status();
+            let text = r.text().await?;
+            if !status.is_success() {
+                bail!("setting limits failed ({status}): {text}");
+            }
+            println!("limits of {tenant} updated");
+        }
+    }
+    Ok(())
+}
+
+/// `pitot usage`.
+pub async fn usage(t: Target, args: UsageArgs) -> anyhow::Result<()> {
+    let mut q = vec![("granularity", args.granularity.clone())];
+    if let Some(tenant) = &args.tenant {
+        q.push(("tenant", tenant.clone()));
+    }
+    if let Some(from) = &args.from {
+        q.push(("from", from.clone()));
+    }
+    let v = get(&t, "/api/pitot/v1/usage", &q).await?;
+    if args.json {
+        return print_json(&v);
+    }
+    println!(
+        "{:<22} {:<10} {:>14} {:>10} {:>14} {:>10} {:>8} {:>10}",
+        "START", "SOURCE", "SAMPLES", "SERIES", "LOG BYTES", "LOG LINES", "QUERIES", "REJECTED"
+    );
+    for r in v["rows"].as_array().into_iter().flatten() {
+        let rejected: u64 = r["rejected"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, n)| n.as_u64())
+            .sum();
+        println!(
+            "{:<22} {:<10} {:>14} {:>10} {:>14} {:>10} {:>8} {:>10}",
+            r["start"].as_str().unwrap_or(""),
+            r["datasource"].as_str().unwrap_or(""),
+            r["samples_ingested"],
+            r["series_active_peak"],
+            r["log_bytes_ingested"],
+            r["log_lines_ingested"],
+            r["queries"],
+            rejected
+        );
+    }
+    Ok(())
+}
+
+/// `pitot cost`.
+pub async fn cost(t: Target, args: CostArgs) -> anyhow::Result<()> {
+    let mut q = Vec::new();
+    if let Some(tenant) = &args.tenant {
+        q.push(("tenant", tenant.clone()));
+    }
+    if let Some(month) = &args.month {
+        q.push(("month", month.clone()));
+    }
+    let v = get(&t, "/api/pitot/v1/cost", &q).await?;
+    if args.json {
+        return print_json(&v);
+    }
+    let cur = v["currency"].as_str().unwrap_or("");
+    println!(
+        "month {}: {:.4} {cur} to date, {:.4} {cur} projected at month end",
+        v["month"].as_str().unwrap_or(""),
+        v["to_date"].as_f64().unwrap_or(0.0),
+        v["projected_month_end"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        "{:<16} {:>14} {:>14}",
+        "DATA SOURCE", "TO DATE", "PROJECTED"
+    );
+    for d in v["by_datasource"].as_array().into_iter().flatten() {
+        println!(
+            "{:<16} {:>14.4} {:>14.4}",
+            d["datasource"].as_str().unwrap_or(""),
+            d["to_date"].as_f64().unwrap_or(0.0),
+            d["projected_month_end"].as_f64().unwrap_or(0.0)
+        );
+    }
+    Ok(())
+}
