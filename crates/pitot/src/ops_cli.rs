@@ -44,7 +44,7 @@ pub async fn limits(t: Target, command: LimitsCommand) -> anyhow::Result<()> {
                 return print_json(&v);
             }
             let overrides = v["overrides"].as_object().cloned().unwrap_or_default();
-            println!("{:<36} {:>20}  {}", "LIMIT", "VALUE", "SOURCE");
+            println!("{:<36} {:>20}  SOURCE", "LIMIT", "VALUE");
             for (k, val) in v["limits"].as_object().into_iter().flatten() {
                 let src = if overrides.contains_key(k) {
                     "override"
@@ -98,8 +98,7 @@ pub async fn usage(t: Target, args: UsageArgs) -> anyhow::Result<()> {
         return print_json(&v);
     }
     println!(
-        "{:<22} {:<10} {:>14} {:>10} {:>14} {:>10} {:>8} {:>10}",
-        "START", "SOURCE", "SAMPLES", "SERIES", "LOG BYTES", "LOG LINES", "QUERIES", "REJECTED"
+        "START                  SOURCE            SAMPLES     SERIES      LOG BYTES  LOG LINES  QUERIES   REJECTED"
     );
     for r in v["rows"].as_array().into_iter().flatten() {
         let rejected: u64 = r["rejected"]
