@@ -16,7 +16,7 @@ bin=${PITOT_BIN:-$root/target/release/pitot}
 [ -x "$bin" ] || cargo build --release -p pitot --manifest-path "$root/Cargo.toml"
 data=$(mktemp -d /tmp/pitot-bps-XXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$data/stdout" 2>"$data/stderr" &
+"$bin" serve --data-dir "$data" --listen "127.0.0.1:$port" --config "$(cd "$(dirname "$0")" && pwd)/unlimited.yaml" >"$data/stdout" 2>"$data/stderr" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 100); do grep -q "listening" "$data/stdout" 2>/dev/null && break; sleep 0.1; done

@@ -42,6 +42,7 @@ bin=${PITOT_BIN:-$root/target/release/pitot}
 data=$(mktemp -d /tmp/pitot-logs-bench-XXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$bin" serve --data-dir "$data" --listen "127.0.0.1:$port" --logs-reject-old-samples-max-age 0s \
+  --config "$root/bench/unlimited.yaml" \
   --logs-max-query-length 0s >"$out/pitot.stdout" 2>"$out/pitot.stderr" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT

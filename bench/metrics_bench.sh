@@ -37,7 +37,7 @@ fi
 
 data=$(mktemp -d /tmp/pitot-bench-XXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$out/pitot.stdout" 2>"$out/pitot.stderr" &
+"$bin" serve --data-dir "$data" --listen "127.0.0.1:$port" --config "$root/bench/unlimited.yaml" >"$out/pitot.stdout" 2>"$out/pitot.stderr" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 100); do grep -q listening "$out/pitot.stdout" 2>/dev/null && break; sleep 0.1; done

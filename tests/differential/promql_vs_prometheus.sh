@@ -103,6 +103,7 @@ free_port() {
 
 log "starting pitot ($PITOT)"
 PITOT_LOG=${PITOT_LOG:-info} "$PITOT" serve --data-dir "$TMP/pitot-data" --listen 127.0.0.1:0 \
+    --config "$ROOT/bench/unlimited.yaml" \
     >"$TMP/pitot.stdout" 2>"$TMP/pitot.stderr" &
 PITOT_PID=$!
 PITOT_URL=
