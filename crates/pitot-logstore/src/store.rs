@@ -12,7 +12,8 @@ use object_store::ObjectStore;
 use parking_lot::{Mutex, RwLock};
 use pitot_core::{Labels, TenantId};
 use pitot_storage_api::{
-    LogAppendOutcome, LogAppender, LogQuerier, LogQueryable, LogStreamBatch, StorageError,
+    LogAppendOutcome, LogAppender, LogQuerier, LogQueryable, LogRejectReason, LogStreamBatch,
+    StorageError,
 };
 use pitot_wal::{Wal, WalOptions};
 
@@ -70,7 +71,12 @@ pub struct LogStore {
     /// Serializes flushes, checkpoints and retention.
     maintenance: tokio::sync::Mutex<()>,
     counters: Counters,
+    /// Per-tenant active-stream limit, when set.
+    stream_limit: RwLock<Option<StreamLimitFn>>,
 }
+
+/// Gives a tenant's active-stream limit (0 for none).
+type StreamLimitFn = Arc<dyn Fn(&TenantId) -> u64 + Send + Sync>;
 
 impl std::fmt::Debug for LogStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -160,6 +166,7 @@ impl LogStore {
             next_seq: AtomicU64::new(max_seq + 1),
             maintenance: tokio::sync::Mutex::new(()),
             counters: Counters::default(),
+            stream_limit: RwLock::new(None),
         })
     }
 
@@ -419,6 +426,12 @@ impl LogStore {
         Ok(expired.len())
     }
 
+    /// Holds every tenant to an active-stream limit from now on (asked on every append,
+    /// 0 for none): entries of new streams beyond it are refused, existing streams flow.
+    pub fn set_stream_limit(&self, limit: StreamLimitFn) {
+        *self.stream_limit.write() = Some(limit);
+    }
+
     /// Streams `tenant` has in the head (its active streams, for `user_stats` and the
     /// stream limit).
     pub fn tenant_streams(&self, tenant: &TenantId) -> usize {
@@ -532,7 +545,23 @@ impl LogAppender for LogStore {
             let mut accepted: Vec<Vec<bool>> = Vec::with_capacity(batch.len());
             let mut stored = 0usize;
             let mut jobs: Vec<(u32, SealJob)> = Vec::new();
+            let max_streams = self.stream_limit.read().as_ref().map_or(0, |f| f(tenant));
             for stream_batch in &batch {
+                if max_streams > 0
+                    && head.num_streams() as u64 >= max_streams
+                    && !head.contains(&stream_batch.labels)
+                {
+                    for entry in &stream_batch.entries {
+                        outcome.reject(
+                            &stream_batch.labels,
+                            entry.ts,
+                            LogRejectReason::StreamLimit,
+                        );
+                    }
+                    ids.push(u32::MAX);
+                    accepted.push(vec![false; stream_batch.entries.len()]);
+                    continue;
+                }
                 let (id, new) = head.get_or_create(&stream_batch.labels);
                 if new {
                     created.push((id, &stream_batch.labels));

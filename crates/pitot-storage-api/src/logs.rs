@@ -43,6 +43,8 @@ pub enum LogRejectReason {
     /// Older than what the stream still accepts (its newest entry minus the
     /// out-of-order window, or older than what was already cut into a block).
     TooFarBehind,
+    /// A new stream beyond the tenant's active-stream limit.
+    StreamLimit,
 }
 
 impl LogRejectReason {
@@ -50,6 +52,7 @@ impl LogRejectReason {
     pub fn id(self) -> &'static str {
         match self {
             LogRejectReason::TooFarBehind => "too_far_behind",
+            LogRejectReason::StreamLimit => "stream_limit",
         }
     }
 }

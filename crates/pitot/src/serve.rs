@@ -91,6 +91,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }));
     }
     let usage = Arc::new(pitot_usage::UsageMeter::default());
+    {
+        let limits = Arc::clone(&tenant_limits);
+        log_store.set_stream_limit(Arc::new(move |tenant| {
+            limits.get(tenant).max_global_streams_per_user
+        }));
+    }
     let distributor = Arc::new(
         Distributor::new(tsdb.clone(), limits)
             .with_usage(Arc::clone(&usage))

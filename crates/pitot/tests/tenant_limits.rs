@@ -447,3 +447,40 @@ fn query_limits_apply_per_tenant() {
     assert!(text.contains("(11 > 10)"), "{text}");
     assert_eq!(logs(&token_b).0, 200);
 }
+
+/// Over the stream limit, new log streams are refused with the limit named while
+/// existing streams keep flowing.
+#[test]
+fn stream_limit_refuses_new_log_streams_only() {
+    let server = TestServer::start(&[]);
+    let platform = server.platform_token.clone();
+    let token = server.initial_token.clone();
+    let (status, _) = put_limits(
+        &server,
+        &platform,
+        "default",
+        json!({"max_global_streams_per_user": 2}),
+    );
+    assert_eq!(status, 200);
+    let push = |app: &str| {
+        server.loki_push_json(
+            &token,
+            &json!({"streams": [{"stream": {"app": app}, "values": [[now_ns().to_string(), "line"]]}]}),
+        )
+    };
+    assert_eq!(push("a").0, 204);
+    assert_eq!(push("b").0, 204);
+    let (status, text) = push("c");
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("limit: 2 streams, max_global_streams_per_user"),
+        "{text}"
+    );
+    assert_eq!(push("a").0, 204, "existing streams keep flowing");
+    assert_eq!(
+        server.metric(
+            "pitot_logs_discarded_entries_total{tenant=\"default\",reason=\"stream_limit\"}"
+        ),
+        Some(1.0)
+    );
+}

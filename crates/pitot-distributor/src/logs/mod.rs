@@ -266,13 +266,22 @@ impl LogsDistributor {
         }
         if let Some(r) = stored.first_rejection {
             if outcome.errors.len() < MAX_MESSAGES {
-                let LogRejectReason::TooFarBehind = r.reason;
-                outcome.errors.push(format!(
-                    "entry with timestamp {} ignored for stream '{}': entry too far behind, older than the stream's newest entry by more than the out-of-order window (limit: {})",
-                    rfc3339(r.ts),
-                    r.labels,
-                    LogDiscardReason::TooFarBehind.setting().unwrap_or_default(),
-                ));
+                let message = match r.reason {
+                    LogRejectReason::TooFarBehind => format!(
+                        "entry with timestamp {} ignored for stream '{}': entry too far behind, older than the stream's newest entry by more than the out-of-order window (limit: {})",
+                        rfc3339(r.ts),
+                        r.labels,
+                        LogDiscardReason::TooFarBehind.setting().unwrap_or_default(),
+                    ),
+                    LogRejectReason::StreamLimit => format!(
+                        "stream '{}' refused: maximum active stream limit exceeded (limit: {} streams, max_global_streams_per_user); existing streams keep being accepted, reduce the number of label combinations or contact your service administrator",
+                        r.labels,
+                        self.tenant_limits
+                            .as_ref()
+                            .map_or(0, |l| l.get(tenant).max_global_streams_per_user),
+                    ),
+                };
+                outcome.errors.push(message);
             }
         }
         if let Some(streams) = for_tail {

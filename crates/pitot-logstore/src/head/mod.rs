@@ -37,7 +37,12 @@ impl TenantHead {
         }
     }
 
-    /// Number of streams.
+    /// Whether the head has a stream with `labels`.
+    pub fn contains(&self, labels: &Labels) -> bool {
+        self.by_labels.contains_key(labels)
+    }
+
+    /// Number of streams in the head.
     pub fn num_streams(&self) -> usize {
         self.streams.len()
     }
