@@ -5,6 +5,7 @@
 //! engines and the HTTP layer agree on identity and ordering without depending on one
 //! another.
 
+mod datasource;
 mod labels;
 mod matcher;
 mod names;
@@ -12,6 +13,11 @@ mod sample;
 mod scope;
 mod tenant;
 
+pub use datasource::{
+    validate_datasource_name, DataKind, DatasourceNameError, Origin, Target,
+    DEFAULT_LOGS_DATASOURCE, DEFAULT_METRICS_DATASOURCE, MANAGED_METRICS_DATASOURCE,
+    MAX_DATASOURCE_NAME_LEN, STORAGE_KEY_SEPARATOR,
+};
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use names::{is_valid_label_name, is_valid_metric_name};

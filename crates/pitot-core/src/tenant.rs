@@ -12,7 +12,7 @@ pub const MAX_TENANT_ID_LEN: usize = 150;
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 #[serde(try_from = "String", into = "String")]
-pub struct TenantId(String);
+pub struct TenantId(pub(crate) String);
 
 /// Why a string is not a valid tenant ID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

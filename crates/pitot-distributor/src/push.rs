@@ -1,7 +1,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use pitot_core::{Sample, TenantId};
+use pitot_core::{Origin, Sample, Target, TenantId};
 use pitot_limits::{Limits, RateDecision, RateKind, RateLimiters};
 use pitot_proto::remote_write::WriteRequest;
 use pitot_storage_api::{MetricsAppender, SeriesBatch, StorageError};
@@ -88,15 +88,21 @@ impl Distributor {
     }
 
     /// Counts refused samples for `/metrics` and usage.
-    fn count_discarded(&self, tenant: &TenantId, reason: &'static str, n: u64) {
+    fn count_discarded(&self, target: &Target, reason: &'static str, n: u64) {
+        let tenant = &target.tenant;
         self.discarded.add(tenant, reason, n);
         if let (Some(usage), true) = (&self.usage, n > 0) {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64);
-            usage.record(tenant, "metrics", "metrics", "custom", now, |r| {
-                *r.rejected.entry(reason.to_string()).or_default() += n
-            });
+            usage.record(
+                tenant,
+                &target.datasource,
+                "metrics",
+                target.origin.as_str(),
+                now,
+                |r| *r.rejected.entry(reason.to_string()).or_default() += n,
+            );
         }
     }
 
@@ -134,21 +140,28 @@ impl Distributor {
 
     /// The validation limits of `tenant` and, when per-tenant limits are set, the
     /// result of taking `samples` from its rate bucket.
-    fn admit(&self, tenant: &TenantId, samples: usize) -> Result<ValidationLimits, PushError> {
+    /// Data the platform writes into a managed data source is not held to the tenant's
+    /// ingestion rate (the tenant neither sends nor pays for it).
+    fn admit(&self, target: &Target, samples: usize) -> Result<ValidationLimits, PushError> {
         let Some(all) = &self.tenant_limits else {
             return Ok(self.limits.clone());
         };
+        let tenant = &target.tenant;
         let l = all.get(tenant);
-        let decision = self.rates.check(
-            tenant,
-            RateKind::Samples,
-            l.ingestion_rate,
-            l.ingestion_burst_size as f64,
-            samples as u64,
-            std::time::Instant::now(),
-        );
+        let decision = if target.origin == Origin::Managed {
+            RateDecision::Allowed
+        } else {
+            self.rates.check(
+                tenant,
+                RateKind::Samples,
+                l.ingestion_rate,
+                l.ingestion_burst_size as f64,
+                samples as u64,
+                std::time::Instant::now(),
+            )
+        };
         if let RateDecision::Limited { retry_after } = decision {
-            self.count_discarded(tenant, "rate_limited", samples as u64);
+            self.count_discarded(target, "rate_limited", samples as u64);
             return Err(PushError::RateLimited {
                 retry_after,
                 message: format!(
@@ -165,17 +178,19 @@ impl Distributor {
         })
     }
 
-    /// Validates and stores a remote-write request for `tenant`. Valid series are stored
-    /// even when others are refused; `now_ms` anchors the timestamp window.
+    /// Validates and stores a remote-write request into `target`, a data source of its
+    /// tenant. Valid series are stored even when others are refused; `now_ms` anchors the
+    /// timestamp window.
     pub async fn push(
         &self,
-        tenant: &TenantId,
+        target: &Target,
         request: WriteRequest,
         now_ms: i64,
     ) -> Result<PushOutcome, PushError> {
+        let tenant = &target.tenant;
         let mut outcome = PushOutcome::default();
         let total: usize = request.timeseries.iter().map(|s| s.samples.len()).sum();
-        let limits = self.admit(tenant, total)?;
+        let limits = self.admit(target, total)?;
         let max_t = now_ms.saturating_add(limits.creation_grace_period.as_millis() as i64);
         let min_t = if limits.past_grace_period.is_zero() {
             i64::MIN
@@ -192,7 +207,7 @@ impl Distributor {
             let labels = match validate_labels(&series.labels, &limits) {
                 Ok(labels) => labels,
                 Err(invalid) => {
-                    self.discard(tenant, &mut outcome, invalid.reason, n, || {
+                    self.discard(target, &mut outcome, invalid.reason, n, || {
                         invalid.to_string()
                     });
                     continue;
@@ -208,7 +223,7 @@ impl Distributor {
                     None
                 };
                 match reason {
-                    Some(reason) => self.discard(tenant, &mut outcome, reason, 1, || {
+                    Some(reason) => self.discard(target, &mut outcome, reason, 1, || {
                         InvalidSeries {
                             reason,
                             detail: format!("timestamp: {}, now: {now_ms}", s.timestamp),
@@ -226,18 +241,23 @@ impl Distributor {
         if batch.is_empty() {
             return Ok(outcome);
         }
-        let stored = self.appender.append(tenant, batch).await?;
+        let stored = self.appender.append(&target.storage, batch).await?;
         outcome.accepted += stored.accepted;
         self.ingested.add(tenant, stored.accepted as u64);
         if let Some(usage) = &self.usage {
-            usage.record(tenant, "metrics", "metrics", "custom", now_ms, |r| {
-                r.samples_ingested += stored.accepted as u64
-            });
+            usage.record(
+                tenant,
+                &target.datasource,
+                "metrics",
+                target.origin.as_str(),
+                now_ms,
+                |r| r.samples_ingested += stored.accepted as u64,
+            );
         }
         self.meter
             .add(tenant, stored.accepted as u64, std::time::Instant::now());
         for (reason, n) in &stored.rejected {
-            self.count_discarded(tenant, reason.id(), *n as u64);
+            self.count_discarded(target, reason.id(), *n as u64);
             outcome.discarded += n;
         }
         if outcome.first_error.is_none() {
@@ -250,13 +270,13 @@ impl Distributor {
 
     fn discard(
         &self,
-        tenant: &TenantId,
+        target: &Target,
         outcome: &mut PushOutcome,
         reason: ValidationReason,
         samples: usize,
         message: impl FnOnce() -> String,
     ) {
-        self.count_discarded(tenant, reason.id(), samples as u64);
+        self.count_discarded(target, reason.id(), samples as u64);
         outcome.discarded += samples;
         if outcome.first_error.is_none() {
             outcome.first_error = Some(message());
@@ -323,7 +343,8 @@ mod tests {
             ],
             metadata: vec![],
         };
-        let out = d.push(&tenant, req, now).await.unwrap();
+        let target = Target::default_for(&tenant, pitot_core::DataKind::Metrics);
+        let out = d.push(&target, req, now).await.unwrap();
         assert_eq!(out.accepted, 2);
         assert_eq!(out.discarded, 2);
         assert!(out

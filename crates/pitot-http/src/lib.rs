@@ -15,6 +15,8 @@ pub mod alertmanager;
 pub mod auth;
 pub mod contact_points;
 pub mod cost;
+pub mod datasource;
+mod datasources_api;
 mod error;
 mod limits;
 pub mod loki;
@@ -112,6 +114,8 @@ pub struct LogsApi {
 pub struct AppState {
     /// Tenants and tokens.
     pub meta: MetaStoreRef,
+    /// Every tenant's data sources, resolved on each push and query.
+    pub datasources: Arc<pitot_meta::DatasourceRegistry>,
     /// Metrics ingest.
     pub distributor: Arc<Distributor>,
     /// Metrics reads.
@@ -161,6 +165,14 @@ pub trait StorageAdmin: Send + Sync {
 
     /// What `tenant` holds right now (active series, log streams), for `user_stats`.
     fn tenant_usage(&self, tenant: &pitot_core::TenantId) -> TenantUsage;
+
+    /// Deletes everything stored under a data source's storage key (head, WAL and
+    /// blocks), so that nothing of it comes back after a restart.
+    async fn delete_data(
+        &self,
+        storage: &pitot_core::TenantId,
+        kind: pitot_core::DataKind,
+    ) -> Result<(), String>;
 }
 
 /// A tenant's current holdings in storage.
@@ -175,9 +187,23 @@ pub struct TenantUsage {
 /// Shared handle to [`AppState`].
 pub type AppStateRef = Arc<AppState>;
 
-/// The whole API.
+/// The whole API, also under `/ds/<data source>/...`.
 pub fn router(state: AppStateRef) -> Router {
+    let api = api_router(state);
+    let inner = api.clone();
     Router::new()
+        .route(
+            "/ds/{*rest}",
+            axum::routing::any(move |request: axum::extract::Request| {
+                datasource::forward_prefixed(inner.clone(), request)
+            }),
+        )
+        .merge(api)
+}
+
+fn api_router(state: AppStateRef) -> Router {
+    Router::new()
+        .merge(datasources_api::router())
         .merge(remote_write::router())
         .merge(prom_read::router())
         .merge(prom_query::router())

@@ -29,11 +29,11 @@ pub fn router() -> Router<AppStateRef> {
 }
 
 /// A JSON body that failed to parse answers 400 with serde's message (which names the field).
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad_data(format!("invalid JSON body: {e}")))
 }
 
-async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+pub(crate) async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let principal = authenticate(state, headers).await?;
     if let Principal::Token(info) = &principal {
         if !info.allows(Scope::Admin) {
@@ -67,6 +67,7 @@ async fn create_tenant(
     let id = TenantId::new(req.name)
         .map_err(|e| ApiError::bad_data(format!("invalid field \"name\": {e}")))?;
     let tenant = state.meta.create_tenant(&id).await?;
+    state.datasources.reload(&id).await?;
     Ok((StatusCode::CREATED, Json(tenant)).into_response())
 }
 
@@ -93,10 +94,14 @@ struct CreateToken {
     tenant: Option<String>,
     scopes: Vec<String>,
     name: Option<String>,
+    datasources: Option<Vec<String>>,
 }
 
 /// The tenant a management call may act on: any for the platform, its own for an admin.
-fn target_tenant(principal: &Principal, requested: Option<&str>) -> Result<TenantId, ApiError> {
+pub(crate) fn target_tenant(
+    principal: &Principal,
+    requested: Option<&str>,
+) -> Result<TenantId, ApiError> {
     let requested = requested
         .map(|t| {
             TenantId::new(t)
@@ -132,12 +137,24 @@ async fn create_token(
                 .map_err(|e| ApiError::bad_data(format!("invalid field \"scopes\": {e}")))?,
         );
     }
+    if let Some(names) = &req.datasources {
+        let known = state.datasources.of_fresh(&tenant).await?;
+        for name in names {
+            if !known.iter().any(|d| &d.name == name) {
+                return Err(ApiError::bad_data(format!(
+                    "invalid field \"datasources\": tenant {:?} has no data source {name:?}",
+                    tenant.as_str()
+                )));
+            }
+        }
+    }
     let created = state
         .meta
         .create_token(NewToken {
             tenant,
             scopes,
             name: req.name,
+            datasources: req.datasources,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())

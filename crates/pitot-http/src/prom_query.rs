@@ -181,6 +181,7 @@ fn engine_with_limits(
 async fn run<F>(
     state: &AppStateRef,
     tenant: &TenantId,
+    metered: &Metered,
     limit: Duration,
     query: F,
 ) -> Result<QueryResult, ApiError>
@@ -193,38 +194,64 @@ where
         .acquire()
         .await
         .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
-    if let Some(usage) = &state.usage {
-        usage.record(tenant, "metrics", "metrics", "custom", now_ms(), |r| {
-            r.queries += 1
-        });
-    }
-    match tokio::time::timeout(limit, query).await {
+    let result = match tokio::time::timeout(limit, query).await {
         Ok(result) => result.map_err(query_error),
         Err(_) => Err(query_error(PromqlError::Timeout {
             timeout_ms: limit.as_millis(),
         })),
+    };
+    if let Some(usage) = &state.usage {
+        let now = now_ms();
+        for (t, scanned) in metered.0.targets.iter().zip(&metered.1) {
+            let scanned = scanned.load(std::sync::atomic::Ordering::Relaxed);
+            usage.record(
+                tenant,
+                &t.datasource,
+                "metrics",
+                t.origin.as_str(),
+                now,
+                |r| {
+                    r.queries += 1;
+                    r.samples_scanned += scanned;
+                },
+            );
+        }
     }
+    result
 }
 
+/// The data sources a query reads and the samples it read from each.
+type Metered = (
+    crate::datasource::Selection,
+    Vec<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+);
+
 /// What both query endpoints start with: the caller's tenant (`metrics:read`), the
-/// parameters, and the non-empty `query`.
+/// data sources read, the parameters, and the non-empty `query`.
 async fn query_request(
     state: &AppStateRef,
     method: &Method,
     headers: &HeaderMap,
     query: Option<String>,
     body: Body,
-) -> Result<(TenantId, Params, String), ApiError> {
-    let tenant = authenticate(state, headers)
-        .await?
-        .require(Scope::MetricsRead)?;
+) -> Result<(TenantId, crate::datasource::Selection, Params, String), ApiError> {
+    let principal = authenticate(state, headers).await?;
+    let tenant = principal.require(Scope::MetricsRead)?;
+    let selection = crate::datasource::for_read(
+        state,
+        &principal,
+        &tenant,
+        headers,
+        pitot_core::DataKind::Metrics,
+    )
+    .await?;
     let params = params(state, method, headers, query, body).await?;
     let expr = params
         .get("query")
         .filter(|q| !q.is_empty())
         .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is missing"))?
         .to_string();
-    Ok((tenant, params, expr))
+    Ok((tenant, selection, params, expr))
 }
 
 async fn instant(
@@ -234,7 +261,8 @@ async fn instant(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (tenant, params, expr) = query_request(&state, &method, &headers, query, body).await?;
+    let (tenant, selection, params, expr) =
+        query_request(&state, &method, &headers, query, body).await?;
     let t = params.time_ms("time", now_ms())?;
     let tl = crate::tenant_query::limits(&state, &tenant, timeout(&state, &params)?);
     if tl.max_lookback_ms > 0 && t < now_ms() - tl.max_lookback_ms {
@@ -243,11 +271,14 @@ async fn instant(
             format_duration(tl.max_lookback_ms)
         )));
     }
-    let queryable = SeriesLimited::new(state.queryable.clone(), tl.max_series);
+    let (selected, scanned) = selection.metered_queryable(&state.queryable);
+    let queryable = SeriesLimited::new(selected, tl.max_series);
     let engine = engine_with_limits(&state, &tl);
+    let metered = (selection, scanned);
     let result = run(
         &state,
         &tenant,
+        &metered,
         tl.timeout,
         engine.instant(&queryable, &tenant, &expr, t),
     )
@@ -262,7 +293,8 @@ async fn range(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (tenant, params, expr) = query_request(&state, &method, &headers, query, body).await?;
+    let (tenant, selection, params, expr) =
+        query_request(&state, &method, &headers, query, body).await?;
     let start = required_time(&params, "start")?;
     let end = required_time(&params, "end")?;
     if end < start {
@@ -313,11 +345,14 @@ async fn range(
             }));
         }
     }
-    let queryable = SeriesLimited::new(state.queryable.clone(), tl.max_series);
+    let (selected, scanned) = selection.metered_queryable(&state.queryable);
+    let queryable = SeriesLimited::new(selected, tl.max_series);
     let engine = engine_with_limits(&state, &tl);
+    let metered = (selection, scanned);
     let result = run(
         &state,
         &tenant,
+        &metered,
         tl.timeout,
         engine.range(&queryable, &tenant, &expr, start, end, step_ms),
     )

@@ -39,6 +39,8 @@ pub fn router() -> Router<AppStateRef> {
 /// Parameters common to the read endpoints, authenticated and parsed.
 struct ReadRequest {
     tenant: TenantId,
+    /// The selected data sources.
+    queryable: pitot_storage_api::QueryableRef,
     params: Params,
     start: i64,
     end: i64,
@@ -64,6 +66,14 @@ async fn read_request(
 ) -> Result<ReadRequest, ApiError> {
     let principal = authenticate(state, headers).await?;
     let tenant = principal.require(Scope::MetricsRead)?;
+    let selection = crate::datasource::for_read(
+        state,
+        &principal,
+        &tenant,
+        headers,
+        pitot_core::DataKind::Metrics,
+    )
+    .await?;
     let body = read_body(body, state.limits.max_request_body_bytes).await?;
     let params = Params::collect(method, headers, query.as_deref(), &body)?;
     let start = params.time_ms("start", i64::MIN / 2)?;
@@ -79,6 +89,7 @@ async fn read_request(
     }
     Ok(ReadRequest {
         tenant,
+        queryable: selection.queryable(&state.queryable),
         params,
         start,
         end,
@@ -131,7 +142,7 @@ async fn series(
     if req.selectors.is_empty() {
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
-    let querier = state.queryable.querier(&req.tenant, req.start, req.end)?;
+    let querier = req.queryable.querier(&req.tenant, req.start, req.end)?;
     let hints = SelectHints {
         start: req.start,
         end: req.end,
@@ -166,7 +177,7 @@ async fn labels(
     body: Body,
 ) -> Result<Response, ApiError> {
     let req = read_request(&state, &method, &headers, query, body).await?;
-    let querier = state.queryable.querier(&req.tenant, req.start, req.end)?;
+    let querier = req.queryable.querier(&req.tenant, req.start, req.end)?;
     let mut names = BTreeSet::new();
     for set in req.matcher_sets() {
         names.extend(querier.label_names(set).await?);
@@ -189,7 +200,7 @@ async fn label_values(
     if !pitot_core::is_valid_label_name(&name) && name != "__name__" {
         return Err(ApiError::bad_data(format!("invalid label name: {name:?}")));
     }
-    let querier = state.queryable.querier(&req.tenant, req.start, req.end)?;
+    let querier = req.queryable.querier(&req.tenant, req.start, req.end)?;
     let mut values = BTreeSet::new();
     for set in req.matcher_sets() {
         values.extend(querier.label_values(&name, set).await?);
@@ -214,7 +225,7 @@ async fn export(
             "no match[] parameter provided; use match[]={__name__=~\".+\"} to export everything",
         ));
     }
-    let querier = state.queryable.querier(&req.tenant, req.start, req.end)?;
+    let querier = req.queryable.querier(&req.tenant, req.start, req.end)?;
     let hints = SelectHints {
         start: req.start,
         end: req.end,

@@ -38,6 +38,14 @@ async fn push(
 ) -> Result<StatusCode, ApiError> {
     let principal = authenticate(&state, &headers).await?;
     let tenant = principal.require(Scope::MetricsWrite)?;
+    let target = crate::datasource::for_write(
+        &state,
+        &principal,
+        &tenant,
+        &headers,
+        pitot_core::DataKind::Metrics,
+    )
+    .await?;
     let body = read_body(body, state.limits.max_request_body_bytes).await?;
     let request =
         decode_write_request(&body, state.limits.max_decompressed_bytes).map_err(|e| match e {
@@ -49,7 +57,7 @@ async fn push(
     let now_ms = chrono::Utc::now().timestamp_millis();
     let distributor = Arc::clone(&state.distributor);
     let outcome = distributor
-        .push(&tenant, request, now_ms)
+        .push(&target, request, now_ms)
         .await
         .map_err(|e| match e {
             PushError::Storage(e) => {

@@ -426,6 +426,30 @@ impl LogStore {
         Ok(expired.len())
     }
 
+    /// Blocks of every storage key (for usage metering of stored bytes).
+    pub fn block_metas(&self) -> Vec<(TenantId, crate::block::BlockMeta)> {
+        self.blocks
+            .read()
+            .iter()
+            .flat_map(|(t, list)| list.iter().map(move |b| (t.clone(), b.meta.clone())))
+            .collect()
+    }
+
+    /// Deletes everything stored under `key` (a tenant or one of its data sources): its
+    /// head, its blocks, and (by a WAL checkpoint without it) its entries in the WAL, so
+    /// nothing comes back on restart. Returns the number of blocks deleted.
+    pub async fn delete_tenant(&self, key: &TenantId) -> Result<usize, LogStoreError> {
+        let _guard = self.maintenance.lock().await;
+        self.heads.write().remove(key);
+        let blocks = self.blocks.write().remove(key).unwrap_or_default();
+        for block in &blocks {
+            block.delete().await?;
+        }
+        self.checkpoint_wal().await?;
+        tracing::info!(key = %key, blocks = blocks.len(), "log storage key deleted");
+        Ok(blocks.len())
+    }
+
     /// Holds every tenant to an active-stream limit from now on (asked on every append,
     /// 0 for none): entries of new streams beyond it are refused, existing streams flow.
     pub fn set_stream_limit(&self, limit: StreamLimitFn) {
@@ -502,7 +526,7 @@ async fn load_blocks(
         let Some(name) = tenant_dir.filename() else {
             continue;
         };
-        let Ok(tenant) = TenantId::new(name) else {
+        let Ok(tenant) = TenantId::from_storage_key(name) else {
             tracing::warn!(dir = %tenant_dir, "ignoring log directory that is not a tenant ID");
             continue;
         };

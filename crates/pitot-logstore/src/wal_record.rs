@@ -171,7 +171,7 @@ pub fn encode_chunk(buf: &mut Vec<u8>, tenant: &TenantId, id: u32, chunk: &Seale
 }
 
 fn tenant(r: &mut Reader<'_>) -> Result<TenantId, RecordError> {
-    TenantId::new(r.str()?).map_err(|e| RecordError(e.to_string()))
+    TenantId::from_storage_key(r.str()?).map_err(|e| RecordError(e.to_string()))
 }
 
 fn id(r: &mut Reader<'_>) -> Result<u32, RecordError> {

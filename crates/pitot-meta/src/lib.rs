@@ -53,6 +53,7 @@
 //! about a second. See [`SqliteMetaStore`] for durability.
 
 mod error;
+mod registry;
 mod sqlite;
 mod token;
 mod validate;
@@ -60,10 +61,11 @@ mod validate;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pitot_core::{Scope, TenantId};
+use pitot_core::{DataKind, Origin, Scope, TenantId};
 use serde::{Deserialize, Serialize};
 
 pub use error::MetaError;
+pub use registry::DatasourceRegistry;
 pub use sqlite::SqliteMetaStore;
 pub use token::{random_secret, TOKEN_ID_BYTES, TOKEN_PREFIX, TOKEN_SECRET_BYTES};
 pub use validate::MAX_TOKEN_NAME_LEN;
@@ -177,6 +179,29 @@ pub trait MetaStore: Send + Sync + 'static {
         overrides: &str,
     ) -> Result<(), MetaError>;
 
+    /// Creates a data source of an existing tenant; [`MetaError::AlreadyExists`] if the
+    /// tenant already has one of that name.
+    async fn create_datasource(&self, new: NewDataSource) -> Result<DataSource, MetaError>;
+
+    /// Every data source of `tenant`, or of every tenant, sorted by tenant and name.
+    async fn list_datasources(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<DataSource>, MetaError>;
+
+    /// Sets the retention of a data source (0: the server's default); `false` if the
+    /// tenant has no data source of that name.
+    async fn set_datasource_retention(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        retention_ms: i64,
+    ) -> Result<bool, MetaError>;
+
+    /// Forgets a data source (its data is the storage engines' to delete); `false` if
+    /// the tenant has no data source of that name.
+    async fn delete_datasource(&self, tenant: &TenantId, name: &str) -> Result<bool, MetaError>;
+
     /// Creates a token for an existing tenant and returns its secret, which is never
     /// available again.
     ///
@@ -255,6 +280,45 @@ pub struct NewToken {
     pub scopes: Vec<Scope>,
     /// A label for people ("grafana", "ci"), shown in listings.
     pub name: Option<String>,
+    /// The data sources the token may name (`None`: all of the tenant's).
+    pub datasources: Option<Vec<String>>,
+}
+
+/// What a caller asks for when creating a data source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDataSource {
+    /// The owner; it must exist.
+    pub tenant: TenantId,
+    /// Unique within the tenant (see [`pitot_core::validate_datasource_name`]).
+    pub name: String,
+    /// What it stores.
+    pub kind: DataKind,
+    /// Who writes it.
+    pub origin: Origin,
+    /// How long its data is kept (ms); 0 for the server's default.
+    pub retention_ms: i64,
+}
+
+/// A data source as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSource {
+    /// The owner.
+    pub tenant: TenantId,
+    /// Unique within the tenant.
+    pub name: String,
+    /// What it stores.
+    pub kind: DataKind,
+    /// Who writes it.
+    pub origin: Origin,
+    /// How long its data is kept (ms); 0 for the server's default.
+    pub retention_ms: i64,
+    /// Where storage keeps it: the tenant ID for the tenant's default data sources,
+    /// `<tenant>@<name>` otherwise. Fixed at creation.
+    pub storage: TenantId,
+    /// One of the data sources every tenant starts with (they cannot be deleted).
+    pub is_default: bool,
+    /// When it was created (Unix ms).
+    pub created_at: i64,
 }
 
 /// Everything about a token except its secret: what authentication yields and what
@@ -272,9 +336,19 @@ pub struct TokenInfo {
     pub name: Option<String>,
     /// When the token was created, in Unix milliseconds.
     pub created_at: i64,
+    /// The data sources the token may name; `None` for all of the tenant's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datasources: Option<Vec<String>>,
 }
 
 impl TokenInfo {
+    /// Tells whether this token may read or write the data source `name`.
+    pub fn allows_datasource(&self, name: &str) -> bool {
+        self.datasources
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|n| n == name))
+    }
+
     /// Tells whether this token may act with `scope`; `admin` implies every scope.
     pub fn allows(&self, scope: Scope) -> bool {
         self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope)
@@ -334,6 +408,7 @@ mod tests {
             scopes,
             name: Some("ci".to_string()),
             created_at: 1_700_000_000_000,
+            datasources: None,
         }
     }
 

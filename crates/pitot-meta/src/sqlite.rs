@@ -14,12 +14,15 @@ use tracing::{debug, info};
 use crate::token::{self, SecretHash};
 use crate::validate::{normalize_scopes, validate_name};
 use crate::{
-    BudgetEvent, CreatedToken, MetaError, MetaStore, NewToken, StoredRuleGroup, Tenant, TokenInfo,
+    BudgetEvent, CreatedToken, DataSource, MetaError, MetaStore, NewDataSource, NewToken,
+    StoredRuleGroup, Tenant, TokenInfo,
 };
+
+mod datasources;
 use pitot_usage::UsageRow;
 
 /// The schema this binary writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 /// Version 1: tenants and tokens. Revoked tokens keep their row (`revoked_at` set).
 const SCHEMA_V1: &str = "
@@ -107,6 +110,27 @@ CREATE TABLE alertmanager_configs (
     document TEXT NOT NULL,
     updated_at INTEGER NOT NULL
 ) STRICT;
+";
+
+/// Version 8: data sources per tenant (every existing tenant gets the three it would
+/// have been created with), and tokens limited to named data sources.
+const SCHEMA_V8: &str = "
+CREATE TABLE datasources (
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    retention_ms INTEGER NOT NULL,
+    storage_key TEXT NOT NULL,
+    is_default INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, name),
+    UNIQUE (kind, storage_key)
+) STRICT;
+ALTER TABLE tokens ADD COLUMN datasources TEXT;
+INSERT INTO datasources SELECT id, 'metrics', 'metrics', 'custom', 0, id, 1, created_at FROM tenants;
+INSERT INTO datasources SELECT id, 'logs', 'logs', 'custom', 0, id, 1, created_at FROM tenants;
+INSERT INTO datasources SELECT id, 'pitot', 'metrics', 'managed', 0, id || '@pitot', 1, created_at FROM tenants;
 ";
 
 /// Version 7: contact points (simple alert destinations) per tenant, as JSON.
@@ -250,8 +274,11 @@ impl SqliteMetaStore {
 impl MetaStore for SqliteMetaStore {
     async fn create_tenant(&self, id: &TenantId) -> Result<Tenant, MetaError> {
         let created_at = now_ms();
-        let db = self.db.lock();
-        let inserted = db.conn.execute(
+        let mut db = self.db.lock();
+        let tx = db
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let inserted = tx.execute(
             "INSERT INTO tenants (id, created_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
             params![id.as_str(), created_at],
         )?;
@@ -261,6 +288,8 @@ impl MetaStore for SqliteMetaStore {
                 name: id.to_string(),
             });
         }
+        datasources::insert_defaults(&tx, id, created_at)?;
+        tx.commit()?;
         info!(tenant = %id, "tenant created");
         Ok(Tenant {
             id: id.clone(),
@@ -616,6 +645,34 @@ impl MetaStore for SqliteMetaStore {
         Ok(out)
     }
 
+    async fn create_datasource(&self, new: NewDataSource) -> Result<DataSource, MetaError> {
+        let db = self.db.lock();
+        datasources::create(&db.conn, new, now_ms())
+    }
+
+    async fn list_datasources(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<DataSource>, MetaError> {
+        let db = self.db.lock();
+        datasources::list(&db.conn, tenant)
+    }
+
+    async fn set_datasource_retention(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        retention_ms: i64,
+    ) -> Result<bool, MetaError> {
+        let db = self.db.lock();
+        datasources::set_retention(&db.conn, tenant, name, retention_ms)
+    }
+
+    async fn delete_datasource(&self, tenant: &TenantId, name: &str) -> Result<bool, MetaError> {
+        let db = self.db.lock();
+        datasources::delete(&db.conn, tenant, name)
+    }
+
     async fn create_token(&self, new: NewToken) -> Result<CreatedToken, MetaError> {
         let scopes = normalize_scopes(new.scopes)?;
         if let Some(name) = &new.name {
@@ -623,6 +680,15 @@ impl MetaStore for SqliteMetaStore {
         }
         let scopes_text = scopes_to_text(&scopes);
         let created_at = now_ms();
+        if let Some(list) = &new.datasources {
+            for name in list {
+                pitot_core::validate_datasource_name(name).map_err(|e| MetaError::Invalid {
+                    field: "datasources",
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+        let datasources_text = new.datasources.as_ref().map(|l| l.join(","));
 
         let mut db = self.db.lock();
         let tx = db
@@ -646,15 +712,16 @@ impl MetaStore for SqliteMetaStore {
         for _ in 0..ID_ATTEMPTS {
             let candidate = token::generate();
             let inserted = tx.execute(
-                "INSERT INTO tokens (id, tenant, name, scopes, hash, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO tokens (id, tenant, name, scopes, hash, created_at, datasources)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
                 params![
                     candidate.id,
                     new.tenant.as_str(),
                     new.name,
                     scopes_text,
                     candidate.hash.as_slice(),
-                    created_at
+                    created_at,
+                    datasources_text
                 ],
             )?;
             if inserted == 1 {
@@ -675,6 +742,7 @@ impl MetaStore for SqliteMetaStore {
             scopes,
             name: new.name,
             created_at,
+            datasources: new.datasources,
         };
         // Still under the connection mutex, so a concurrent refresh cannot interleave.
         self.tokens.write().insert(
@@ -695,7 +763,7 @@ impl MetaStore for SqliteMetaStore {
     async fn list_tokens(&self, tenant: Option<&TenantId>) -> Result<Vec<TokenInfo>, MetaError> {
         let db = self.db.lock();
         let mut statement = db.conn.prepare(
-            "SELECT id, tenant, name, scopes, created_at FROM tokens
+            "SELECT id, tenant, name, scopes, created_at, datasources FROM tokens
              WHERE revoked_at IS NULL AND (?1 IS NULL OR tenant = ?1)
              ORDER BY tenant, created_at, id",
         )?;
@@ -710,6 +778,7 @@ impl MetaStore for SqliteMetaStore {
                 tenant: parse_tenant(row.get(1)?)?,
                 name: row.get(2)?,
                 created_at: row.get(4)?,
+                datasources: datasources_from_text(row.get(5)?),
             });
         }
         Ok(tokens)
@@ -791,6 +860,9 @@ fn migrate(conn: &mut Connection) -> Result<(), MetaError> {
     if found < 7 {
         tx.execute_batch(SCHEMA_V7)?;
     }
+    if found < 8 {
+        tx.execute_batch(SCHEMA_V8)?;
+    }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         info!(
@@ -810,7 +882,7 @@ fn data_version(conn: &Connection) -> Result<i64, MetaError> {
 
 fn load_active_tokens(conn: &Connection) -> Result<HashMap<String, CachedToken>, MetaError> {
     let mut statement = conn.prepare(
-        "SELECT id, tenant, name, scopes, hash, created_at FROM tokens WHERE revoked_at IS NULL",
+        "SELECT id, tenant, name, scopes, hash, created_at, datasources FROM tokens WHERE revoked_at IS NULL",
     )?;
     let mut rows = statement.query([])?;
     let mut tokens = HashMap::new();
@@ -830,10 +902,20 @@ fn load_active_tokens(conn: &Connection) -> Result<HashMap<String, CachedToken>,
             tenant: parse_tenant(row.get(1)?)?,
             name: row.get(2)?,
             created_at: row.get(5)?,
+            datasources: datasources_from_text(row.get(6)?),
         };
         tokens.insert(id, CachedToken { hash, info });
     }
     Ok(tokens)
+}
+
+fn datasources_from_text(text: Option<String>) -> Option<Vec<String>> {
+    text.map(|t| {
+        t.split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
 }
 
 fn scopes_to_text(scopes: &[Scope]) -> String {

@@ -16,6 +16,7 @@
 //! streams (Loki push in, LogQL out).
 
 mod append;
+mod datasources;
 mod limit;
 mod logs;
 mod merge;
@@ -24,6 +25,7 @@ mod query;
 pub use append::{
     AppendOutcome, MetricsAppender, RejectReason, Rejection, SeriesBatch, SeriesLimits,
 };
+pub use datasources::{KeyResolver, MergeLogQuerier, ResolvingLogQueryable, ResolvingQueryable};
 pub use limit::SeriesLimited;
 pub use logs::{
     LogAppendOutcome, LogAppender, LogEntry, LogEntryIter, LogIndexStats, LogQuerier, LogQueryable,

@@ -54,7 +54,12 @@ pub struct Tsdb {
     pub stats: TsdbStats,
     /// Per-tenant limits on creating series, when set.
     series_limits: RwLock<Option<SeriesLimitsFn>>,
+    /// Per-storage-key retention overriding the default, when set.
+    retention: RwLock<Option<RetentionFn>>,
 }
+
+/// Gives a storage key's retention; `None` for the engine's default.
+pub type RetentionFn = Arc<dyn Fn(&TenantId) -> Option<std::time::Duration> + Send + Sync>;
 
 /// Gives a tenant's series limits.
 type SeriesLimitsFn = Arc<dyn Fn(&TenantId) -> SeriesLimits + Send + Sync>;
@@ -128,6 +133,7 @@ impl Tsdb {
             maintenance: tokio::sync::Mutex::new(()),
             stats: TsdbStats::default(),
             series_limits: RwLock::new(None),
+            retention: RwLock::new(None),
         }))
     }
 
@@ -155,6 +161,39 @@ impl Tsdb {
             .read()
             .get(tenant)
             .map_or(0, |h| h.lock().num_series())
+    }
+
+    /// Number of series in the heads of every storage key of `owner` (a tenant's data
+    /// sources together).
+    pub fn owner_series(&self, owner: &TenantId) -> usize {
+        let heads: Vec<HeadRef> = self
+            .heads
+            .read()
+            .iter()
+            .filter(|(k, _)| &k.owner() == owner)
+            .map(|(_, h)| Arc::clone(h))
+            .collect();
+        heads.iter().map(|h| h.lock().num_series()).sum()
+    }
+
+    /// Holds each storage key to its own retention from now on.
+    pub fn set_retention(&self, retention: RetentionFn) {
+        *self.retention.write() = Some(retention);
+    }
+
+    /// Deletes everything stored under `key`: its head, its blocks, and (by a WAL
+    /// checkpoint without it) its samples in the WAL, so nothing comes back on restart.
+    /// Returns the number of blocks deleted.
+    pub async fn delete_tenant(&self, key: &TenantId) -> Result<usize, TsdbError> {
+        let _guard = self.maintenance.lock().await;
+        self.heads.write().remove(key);
+        let blocks = self.blocks.write().remove(key).unwrap_or_default();
+        for block in &blocks {
+            block.delete().await?;
+        }
+        self.checkpoint_wal().await?;
+        tracing::info!(key = %key, blocks = blocks.len(), "storage key deleted");
+        Ok(blocks.len())
     }
 
     /// Number of series in all heads.
@@ -281,11 +320,16 @@ impl Tsdb {
     /// Deletes blocks whose range ended more than the retention period before `now_ms`.
     pub async fn apply_retention(&self, now_ms: i64) -> Result<usize, TsdbError> {
         let _guard = self.maintenance.lock().await;
-        let cutoff = now_ms - self.options.retention.as_millis() as i64;
+        let retention = self.retention.read().clone();
         let expired: Vec<Arc<Block>> = {
             let mut blocks = self.blocks.write();
             let mut expired = Vec::new();
-            for list in blocks.values_mut() {
+            for (key, list) in blocks.iter_mut() {
+                let keep_for = retention
+                    .as_ref()
+                    .and_then(|f| f(key))
+                    .unwrap_or(self.options.retention);
+                let cutoff = now_ms - keep_for.as_millis() as i64;
                 list.retain(|b| {
                     let keep = b.meta.max_time > cutoff;
                     if !keep {
@@ -388,7 +432,7 @@ async fn load_blocks(
         if name == pitot_core::RESERVED_LOGS_DIR {
             continue; // the log store's blocks
         }
-        let Ok(tenant) = TenantId::new(name) else {
+        let Ok(tenant) = TenantId::from_storage_key(name) else {
             tracing::warn!(dir = %tenant_dir, "ignoring object-store directory that is not a tenant ID");
             continue;
         };
@@ -425,10 +469,28 @@ impl Tsdb {
         let mut outcome = AppendOutcome::default();
         let mut record = RecordBuilder::new();
         let limits = self.series_limits.read().as_ref().map(|f| f(tenant));
+        // The per-user limit covers every data source of the tenant: count the series of
+        // its other storage keys once, before taking this head's lock.
+        let others = match limits {
+            Some(l) if l.per_user > 0 => {
+                let owner = tenant.owner();
+                let heads: Vec<HeadRef> = self
+                    .heads
+                    .read()
+                    .iter()
+                    .filter(|(k, _)| *k != tenant && k.owner() == owner)
+                    .map(|(_, h)| Arc::clone(h))
+                    .collect();
+                heads.iter().map(|h| h.lock().num_series() as u64).sum()
+            }
+            _ => 0,
+        };
         let mut head = head.lock();
         for entry in batch {
             if let (Some(limits), None) = (limits, head.lookup(&entry.labels)) {
-                let over = if limits.per_user > 0 && head.num_series() as u64 >= limits.per_user {
+                let over = if limits.per_user > 0
+                    && others + head.num_series() as u64 >= limits.per_user
+                {
                     Some(RejectReason::PerUserSeriesLimit)
                 } else if limits.per_metric > 0
                     && head.metric_series(entry.labels.metric_name().unwrap_or(""))

@@ -30,6 +30,6 @@ pub mod wal_record;
 
 pub use block::format::{decode_index as decode_block_index, BlockIndex, IndexError};
 pub use block::{Block, BlockMeta, BlockStats};
-pub use db::{Tsdb, TsdbStats};
+pub use db::{RetentionFn, Tsdb, TsdbStats};
 pub use error::TsdbError;
 pub use options::TsdbOptions;

@@ -116,7 +116,7 @@ pub fn decode(buf: &[u8]) -> Result<WalRecord, RecordError> {
     if kind != KIND_SAMPLES {
         return Err(RecordError(format!("unknown record kind {kind}")));
     }
-    let tenant = TenantId::new(r.str()?).map_err(|e| RecordError(e.to_string()))?;
+    let tenant = TenantId::from_storage_key(r.str()?).map_err(|e| RecordError(e.to_string()))?;
     let n_series = r.count()?;
     let mut series = Vec::with_capacity(n_series);
     for _ in 0..n_series {

@@ -50,6 +50,7 @@ pub async fn token(data_dir: &Path, command: TokenCommand) -> anyhow::Result<()>
                     tenant,
                     scopes,
                     name,
+                    datasources: None,
                 })
                 .await?;
             eprintln!(

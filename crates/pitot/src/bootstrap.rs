@@ -43,6 +43,7 @@ pub async fn initial_tenant(meta: &dyn MetaStore, data_dir: &Path) -> anyhow::Re
             tenant,
             scopes: Scope::ALL.to_vec(),
             name: Some("initial".into()),
+            datasources: None,
         })
         .await?;
     let path = data_dir.join("initial-token");

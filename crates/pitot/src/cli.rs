@@ -62,6 +62,15 @@ pub enum Command {
         #[command(subcommand)]
         command: LimitsCommand,
     },
+    /// Manage a tenant's data sources on a running server.
+    Datasource {
+        /// Server address and token.
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// What to do.
+        #[command(subcommand)]
+        command: DatasourceCommand,
+    },
     /// A tenant's usage per hour, day or month.
     Usage {
         /// Server address and token.
@@ -140,6 +149,59 @@ pub enum LimitsCommand {
         /// `ingestion_rate=50000 max_query_length=7d ...`
         #[arg(required = true)]
         pairs: Vec<String>,
+    },
+}
+
+/// `pitot datasource` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DatasourceCommand {
+    /// List a tenant's data sources (every tenant's with the platform token and no
+    /// --tenant).
+    List {
+        /// The tenant (with the platform token).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a data source.
+    Create {
+        /// Its name.
+        name: String,
+        /// metrics or logs.
+        #[arg(long = "type")]
+        kind: String,
+        /// custom (default) or managed (platform token only).
+        #[arg(long)]
+        origin: Option<String>,
+        /// How long its data is kept (30d, 720h, ...) [default: the server's].
+        #[arg(long)]
+        retention: Option<String>,
+        /// The tenant (with the platform token).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Change a data source's retention (0 for the server's default).
+    Retention {
+        /// The data source.
+        name: String,
+        /// 30d, 720h, ... or 0.
+        retention: String,
+        /// The tenant (with the platform token).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Delete a data source and all of its data.
+    Delete {
+        /// The data source.
+        name: String,
+        /// Repeat the name to confirm: the data is gone for good.
+        #[arg(long)]
+        confirm: String,
+        /// The tenant (with the platform token).
+        #[arg(long)]
+        tenant: Option<String>,
     },
 }
 
@@ -287,6 +349,10 @@ pub struct ServeArgs {
     /// How often to check for block cuts and retention [default: 1m].
     #[arg(long, env = "PITOT_MAINTENANCE_INTERVAL")]
     pub maintenance_interval: Option<String>,
+    /// How often each tenant's usage is written as `pitot_usage_*` series into its
+    /// managed metrics data source [default: 1m].
+    #[arg(long, env = "PITOT_USAGE_SERIES_INTERVAL")]
+    pub usage_series_interval: Option<String>,
     /// Object store URL for blocks (s3://bucket/prefix) [default: <data-dir>/blocks].
     #[arg(long, env = "PITOT_OBJECT_STORE_URL")]
     pub object_store_url: Option<String>,
@@ -421,6 +487,7 @@ impl ServeArgs {
             out_of_order_window => storage.out_of_order_window,
             retention => storage.retention,
             maintenance_interval => storage.maintenance_interval,
+            usage_series_interval => usage.series_interval,
             s3_allow_http => storage.s3_allow_http,
             max_label_names_per_series => limits.max_label_names_per_series,
             max_label_name_length => limits.max_label_name_length,

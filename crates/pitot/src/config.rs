@@ -37,6 +37,25 @@ pub struct Config {
     pub rules: RulesConfig,
     /// Prices applied to usage (`GET /api/pitot/v1/cost`).
     pub pricing: pitot_usage::PricePlan,
+    /// Usage metering.
+    pub usage: UsageConfig,
+}
+
+/// Usage metering settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UsageConfig {
+    /// How often each tenant's usage is written as `pitot_usage_*` series into its
+    /// managed metrics data source.
+    pub series_interval: String,
+}
+
+impl Default for UsageConfig {
+    fn default() -> Self {
+        UsageConfig {
+            series_interval: "1m".into(),
+        }
+    }
 }
 
 /// Ruler settings.
@@ -337,6 +356,7 @@ impl Default for Config {
             runtime_config: RuntimeConfig::default(),
             rules: RulesConfig::default(),
             pricing: pitot_usage::PricePlan::default(),
+            usage: UsageConfig::default(),
         }
     }
 }
@@ -359,6 +379,7 @@ impl Config {
                 &self.storage.out_of_order_window,
             ),
             ("storage.retention", &self.storage.retention),
+            ("usage.series_interval", &self.usage.series_interval),
             (
                 "storage.maintenance_interval",
                 &self.storage.maintenance_interval,

@@ -5,10 +5,12 @@ mod admin;
 mod bootstrap;
 mod cli;
 mod config;
+mod datasource_cli;
 mod ops_cli;
 mod rules_cli;
 mod runtime_overrides;
 mod serve;
+mod usage_task;
 
 use std::process::ExitCode;
 
@@ -89,6 +91,9 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         }
         cli::Command::Limits { remote, command } => {
             ops_cli::limits(ops_target(remote)?, command).await
+        }
+        cli::Command::Datasource { remote, command } => {
+            datasource_cli::run(ops_target(remote)?, command).await
         }
         cli::Command::Usage { remote, args } => ops_cli::usage(ops_target(remote)?, args).await,
         cli::Command::Cost { remote, args } => ops_cli::cost(ops_target(remote)?, args).await,

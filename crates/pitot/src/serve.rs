@@ -26,6 +26,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let meta = Arc::new(SqliteMetaStore::open(&bootstrap::meta_path(&data_dir))?);
     bootstrap::initial_tenant(&*meta, &data_dir).await?;
     let platform_token = bootstrap::platform_token(config.platform_token.clone(), &data_dir)?;
+    let datasources = pitot_meta::DatasourceRegistry::load(meta.clone()).await?;
 
     let store = object_store(&config)?;
     let options = TsdbOptions {
@@ -48,6 +49,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         retention: duration("logs.retention", &logs.retention)?,
         ..LogStoreOptions::default()
     };
+    let default_log_retention = log_options.retention;
     let log_store = Arc::new(
         LogStore::open(&data_dir.join("wal-logs"), store, log_options)
             .await
@@ -82,8 +84,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     {
         let limits = Arc::clone(&tenant_limits);
-        tsdb.set_series_limits(Arc::new(move |tenant| {
-            let l = limits.get(tenant);
+        // Limits are the tenant's, whichever of its data sources is written.
+        tsdb.set_series_limits(Arc::new(move |key| {
+            let l = limits.get(&key.owner());
             pitot_storage_api::SeriesLimits {
                 per_user: l.max_global_series_per_user,
                 per_metric: l.max_global_series_per_metric,
@@ -93,8 +96,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let usage = Arc::new(pitot_usage::UsageMeter::default());
     {
         let limits = Arc::clone(&tenant_limits);
-        log_store.set_stream_limit(Arc::new(move |tenant| {
-            limits.get(tenant).max_global_streams_per_user
+        log_store.set_stream_limit(Arc::new(move |key| {
+            limits.get(&key.owner()).max_global_streams_per_user
+        }));
+    }
+    {
+        let registry = Arc::clone(&datasources);
+        tsdb.set_retention(Arc::new(move |key| {
+            match registry.retention_ms(key, pitot_core::DataKind::Metrics) {
+                0 => None,
+                ms => Some(Duration::from_millis(ms as u64)),
+            }
         }));
     }
     let distributor = Arc::new(
@@ -166,7 +178,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 timeout: duration("query.timeout", &config.query.timeout)?,
                 ..Default::default()
             }),
-            tsdb.clone(),
+            {
+                // Rules read every metrics data source of their tenant (usage included).
+                let registry = Arc::clone(&datasources);
+                Arc::new(pitot_storage_api::ResolvingQueryable::new(
+                    tsdb.clone(),
+                    Arc::new(move |t| registry.storage_keys(t, pitot_core::DataKind::Metrics)),
+                ))
+            },
             Arc::new(RuleWriter(Arc::clone(&tsdb))),
             Some({
                 let mut senders: Vec<Arc<dyn pitot_ruler::AlertSender>> =
@@ -192,7 +211,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 timeout: duration("logs.query_timeout", &logs.query_timeout)?,
                 ..LogqlOptions::default()
             })),
-            log_store.clone(),
+            {
+                let registry = Arc::clone(&datasources);
+                Arc::new(pitot_storage_api::ResolvingLogQueryable::new(
+                    log_store.clone(),
+                    Arc::new(move |t| registry.storage_keys(t, pitot_core::DataKind::Logs)),
+                ))
+            },
         ),
     );
     let ruler_task = tokio::spawn(Arc::clone(&ruler).run(duration(
@@ -203,6 +228,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ruler: Some(Arc::clone(&ruler)),
         alertmanager: Some(Arc::clone(&alertmanager)),
         meta,
+        datasources: Arc::clone(&datasources),
         distributor,
         queryable: tsdb.clone(),
         engine: pitot_promql::Engine::new(pitot_promql::EngineOptions {
@@ -263,11 +289,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )?
     .max(Duration::from_millis(100));
     let maintenance = tokio::spawn(maintain(Arc::clone(&tsdb), interval));
-    let log_maintenance = tokio::spawn(maintain_logs(Arc::clone(&log_store), interval));
-    let usage_task = tokio::spawn(meter_usage(
+    let log_maintenance = tokio::spawn(maintain_logs(
+        Arc::clone(&log_store),
+        interval,
+        Arc::clone(&datasources),
+        default_log_retention,
+    ));
+    let usage_task = tokio::spawn(crate::usage_task::run(
         Arc::clone(&state),
         Arc::clone(&usage),
         Arc::clone(&tsdb),
+        Arc::clone(&log_store),
+        duration("usage.series_interval", &config.usage.series_interval)?,
     ));
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -337,130 +370,13 @@ async fn maintain(tsdb: Arc<Tsdb>, interval: Duration) {
     }
 }
 
-/// Every 10 s: samples each tenant's active series and stored bytes into the usage
-/// meter, stores what the meter counted, records budget crossings, and writes the
-/// tenant's `pitot_tenant_*` self-metrics (what the ready-made alerts read) into its own
-/// metrics.
-async fn meter_usage(state: Arc<AppState>, usage: Arc<pitot_usage::UsageMeter>, tsdb: Arc<Tsdb>) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(10));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let now = chrono::Utc::now().timestamp_millis();
-        let mut stored = std::collections::HashMap::<pitot_core::TenantId, u64>::new();
-        for (tenant, meta) in tsdb.block_metas() {
-            *stored.entry(tenant).or_default() += meta.stats.chunk_bytes + meta.stats.index_bytes;
-        }
-        let tenants = match state.meta.list_tenants().await {
-            Ok(t) => t,
-            Err(error) => {
-                tracing::warn!(%error, "usage: cannot list tenants");
-                continue;
-            }
-        };
-        for t in &tenants {
-            let series = tsdb.tenant_series(&t.id) as u64;
-            let bytes = stored.get(&t.id).copied().unwrap_or(0);
-            if series > 0 || bytes > 0 {
-                usage.record(&t.id, "metrics", "metrics", "custom", now, |r| {
-                    r.series_active_peak = r.series_active_peak.max(series);
-                    r.bytes_stored = r.bytes_stored.max(bytes);
-                });
-            }
-        }
-        if let Err(error) = pitot_http::usage::flush(&state, &usage).await {
-            tracing::warn!(error = %error.message, "usage not stored; retrying at the next interval");
-        }
-        for t in &tenants {
-            if let Err(error) = self_metrics(&state, &tsdb, &t.id, now).await {
-                tracing::warn!(tenant = %t.id, %error, "self-metrics not written");
-            }
-        }
-    }
-}
-
-/// Writes one tenant's `pitot_tenant_*` series at `now` and records budget crossings.
-async fn self_metrics(
-    state: &AppState,
-    tsdb: &Tsdb,
-    tenant: &pitot_core::TenantId,
-    now: i64,
-) -> anyhow::Result<()> {
-    use pitot_storage_api::{MetricsAppender, SeriesBatch};
-    let mut points: Vec<(Vec<(&str, String)>, f64)> = Vec::new();
-    let ingested = state
-        .distributor
-        .ingested
-        .snapshot()
-        .into_iter()
-        .find(|(t, _)| t == tenant)
-        .map_or(0, |(_, n)| n);
-    if ingested == 0 {
-        return Ok(());
-    }
-    points.push((
-        vec![("__name__", "pitot_tenant_ingested_samples_total".into())],
-        ingested as f64,
-    ));
-    for (t, reason, n) in state.distributor.discarded.snapshot() {
-        if &t == tenant {
-            points.push((
-                vec![
-                    ("__name__", "pitot_tenant_discarded_samples_total".into()),
-                    ("reason", reason.to_string()),
-                ],
-                n as f64,
-            ));
-        }
-    }
-    points.push((
-        vec![("__name__", "pitot_tenant_active_series".into())],
-        tsdb.tenant_series(tenant) as f64,
-    ));
-    if let Some(limits) = &state.tenant_limits {
-        let l = limits.get(tenant);
-        points.push((
-            vec![(
-                "__name__",
-                "pitot_tenant_limit_max_global_series_per_user".into(),
-            )],
-            l.max_global_series_per_user as f64,
-        ));
-        points.push((
-            vec![("__name__", "pitot_tenant_limit_ingestion_rate".into())],
-            l.ingestion_rate,
-        ));
-    }
-    if let Ok(cost) = pitot_http::cost::compute(state, tenant, None).await {
-        points.push((
-            vec![("__name__", "pitot_tenant_cost_to_date".into())],
-            cost.to_date,
-        ));
-        points.push((
-            vec![("__name__", "pitot_tenant_cost_projected_month_end".into())],
-            cost.projected_month_end,
-        ));
-        if let Some(budget) = state.meta.budget(tenant).await? {
-            points.push((
-                vec![("__name__", "pitot_tenant_budget_monthly".into())],
-                budget,
-            ));
-            let _ = pitot_http::cost::check_budget(state, tenant, &cost).await;
-        }
-    }
-    let batch = points
-        .into_iter()
-        .map(|(labels, v)| SeriesBatch {
-            labels: pitot_core::Labels::from_pairs(labels),
-            samples: vec![pitot_core::Sample::new(now, v)],
-        })
-        .collect();
-    tsdb.append(tenant, batch).await?;
-    Ok(())
-}
-
 /// Seals old chunks, writes log blocks and applies log retention on a timer.
-async fn maintain_logs(store: Arc<LogStore>, interval: Duration) {
+async fn maintain_logs(
+    store: Arc<LogStore>,
+    interval: Duration,
+    datasources: Arc<pitot_meta::DatasourceRegistry>,
+    default_retention: Duration,
+) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -468,7 +384,16 @@ async fn maintain_logs(store: Arc<LogStore>, interval: Duration) {
         if let Err(error) = store.flush(false).await {
             tracing::error!(%error, "log flush failed; retrying at the next interval");
         }
-        if let Err(error) = store.apply_retention(pitot_logstore::now_ns()).await {
+        let retention = |key: &pitot_core::TenantId| match datasources
+            .retention_ms(key, pitot_core::DataKind::Logs)
+        {
+            0 => default_retention,
+            ms => Duration::from_millis(ms as u64),
+        };
+        if let Err(error) = store
+            .apply_retention_with(pitot_logstore::now_ns(), &retention)
+            .await
+        {
             tracing::error!(%error, "applying log retention failed; retrying at the next interval");
         }
     }
@@ -765,8 +690,28 @@ impl pitot_http::StorageAdmin for StoreAdmin {
 
     fn tenant_usage(&self, tenant: &pitot_core::TenantId) -> pitot_http::TenantUsage {
         pitot_http::TenantUsage {
-            series: self.tsdb.tenant_series(tenant) as u64,
+            series: self.tsdb.owner_series(tenant) as u64,
             streams: self.logs.tenant_streams(tenant) as u64,
         }
+    }
+
+    async fn delete_data(
+        &self,
+        storage: &pitot_core::TenantId,
+        kind: pitot_core::DataKind,
+    ) -> Result<(), String> {
+        let deleted = match kind {
+            pitot_core::DataKind::Metrics => self
+                .tsdb
+                .delete_tenant(storage)
+                .await
+                .map_err(|e| e.to_string()),
+            pitot_core::DataKind::Logs => self
+                .logs
+                .delete_tenant(storage)
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        deleted.map(|_| ())
     }
 }

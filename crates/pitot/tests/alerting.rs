@@ -393,14 +393,27 @@ fn ready_made_alerts_toggle_and_self_metrics() {
     assert_eq!(group["rules"].as_array().unwrap().len(), 4);
 
     push_value(&server, &token, 1.0);
+    // Self-metrics live in the tenant's managed data source, which rules also read.
     wait_for("the tenant's self-metrics", 25, || {
-        let data = server.get_data(
-            &token,
-            "/api/v1/query",
-            &[("query", "pitot_tenant_ingested_samples_total")],
-        );
-        data["result"].as_array().is_some_and(|r| !r.is_empty())
+        let body: serde_json::Value = server
+            .get("/api/v1/query")
+            .bearer_auth(&token)
+            .header("X-Pitot-Datasource", "pitot")
+            .query(&[("query", "pitot_tenant_ingested_samples_total")])
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        body["data"]["result"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
     });
+    let own = server.get_data(
+        &token,
+        "/api/v1/query",
+        &[("query", "pitot_tenant_ingested_samples_total")],
+    );
+    assert_eq!(own["result"], json!([]), "not in the billed data source");
 
     assert_eq!(put(false), 200);
     let rules = server.get_data(&token, "/api/v1/rules", &[]);

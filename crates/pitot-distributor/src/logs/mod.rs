@@ -11,7 +11,7 @@ mod validate;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use pitot_core::TenantId;
+use pitot_core::{Origin, Target, TenantId};
 use pitot_limits::{Limits, RateDecision, RateKind, RateLimiters};
 use pitot_proto::loki_push::PushStream;
 use pitot_storage_api::{LogAppender, LogRejectReason, LogStreamBatch};
@@ -47,6 +47,8 @@ pub struct LogPushOutcome {
 pub struct TailBatch {
     /// Whose entries.
     pub tenant: TenantId,
+    /// The storage key of the data source they went to (what a tail reads).
+    pub storage: TenantId,
     /// The streams and their entries.
     pub streams: Vec<LogStreamBatch>,
 }
@@ -109,14 +111,19 @@ impl LogsDistributor {
         self
     }
 
-    fn usage_rejected(&self, tenant: &TenantId, reason: &str, n: u64) {
+    fn usage_rejected(&self, target: &Target, reason: &str, n: u64) {
         if let (Some(usage), true) = (&self.usage, n > 0) {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64);
-            usage.record(tenant, "logs", "logs", "custom", now, |r| {
-                *r.rejected.entry(reason.to_string()).or_default() += n
-            });
+            usage.record(
+                &target.tenant,
+                &target.datasource,
+                "logs",
+                target.origin.as_str(),
+                now,
+                |r| *r.rejected.entry(reason.to_string()).or_default() += n,
+            );
         }
     }
 
@@ -128,30 +135,36 @@ impl LogsDistributor {
     }
 
     /// The validation limits of `tenant`, after taking `bytes` from its rate bucket.
+    /// Managed data sources are not held to the tenant's byte rate.
     fn admit(
         &self,
-        tenant: &TenantId,
+        target: &Target,
         entries: usize,
         bytes: usize,
     ) -> Result<LogValidationLimits, PushError> {
         let Some(all) = &self.tenant_limits else {
             return Ok(self.limits.clone());
         };
+        let tenant = &target.tenant;
         let l = all.get(tenant);
-        let decision = self.rates.check(
-            tenant,
-            RateKind::LogBytes,
-            l.ingestion_rate_mb * BYTES_PER_MB,
-            l.ingestion_burst_size_mb * BYTES_PER_MB,
-            bytes as u64,
-            std::time::Instant::now(),
-        );
+        let decision = if target.origin == Origin::Managed {
+            RateDecision::Allowed
+        } else {
+            self.rates.check(
+                tenant,
+                RateKind::LogBytes,
+                l.ingestion_rate_mb * BYTES_PER_MB,
+                l.ingestion_burst_size_mb * BYTES_PER_MB,
+                bytes as u64,
+                std::time::Instant::now(),
+            )
+        };
         if let RateDecision::Limited { retry_after } = decision {
             self.discarded_entries
                 .add(tenant, "rate_limited", entries as u64);
             self.discarded_bytes
                 .add(tenant, "rate_limited", bytes as u64);
-            self.usage_rejected(tenant, "rate_limited", entries as u64);
+            self.usage_rejected(target, "rate_limited", entries as u64);
             return Err(PushError::RateLimited {
                 retry_after,
                 message: format!(
@@ -181,14 +194,15 @@ impl LogsDistributor {
         self.tail.subscribe()
     }
 
-    /// Validates and stores the streams of a push for `tenant`; `now_ns` anchors the
-    /// timestamp window.
+    /// Validates and stores the streams of a push into `target`, a data source of its
+    /// tenant; `now_ns` anchors the timestamp window.
     pub async fn push(
         &self,
-        tenant: &TenantId,
+        target: &Target,
         streams: Vec<PushStream>,
         now_ns: i64,
     ) -> Result<LogPushOutcome, PushError> {
+        let tenant = &target.tenant;
         let mut outcome = LogPushOutcome::default();
         let total_entries: usize = streams.iter().map(|s| s.entries.len()).sum();
         let total_bytes: usize = streams
@@ -196,7 +210,7 @@ impl LogsDistributor {
             .flat_map(|s| &s.entries)
             .map(|e| e.line.len())
             .sum();
-        let limits = self.admit(tenant, total_entries, total_bytes)?;
+        let limits = self.admit(target, total_entries, total_bytes)?;
         let max_age = limits.reject_old_samples_max_age;
         let window = TimeWindow {
             now: now_ns,
@@ -217,7 +231,7 @@ impl LogsDistributor {
             let labels = match validate_stream_labels(&stream.labels, &limits) {
                 Ok(l) => l,
                 Err(refusal) => {
-                    self.discard(tenant, &mut outcome, &refusal, n, bytes);
+                    self.discard(target, &mut outcome, &refusal, n, bytes);
                     continue;
                 }
             };
@@ -226,7 +240,7 @@ impl LogsDistributor {
                 let len = entry.line.len();
                 match validate_entry(entry, &labels, window, &limits) {
                     Ok(e) => entries.push(e),
-                    Err(refusal) => self.discard(tenant, &mut outcome, &refusal, 1, len),
+                    Err(refusal) => self.discard(target, &mut outcome, &refusal, 1, len),
                 }
             }
             if entries.is_empty() {
@@ -242,15 +256,22 @@ impl LogsDistributor {
             return Ok(outcome);
         }
         let for_tail = (self.tail.receiver_count() > 0).then(|| batch.clone());
-        let stored = self.appender.append_logs(tenant, batch).await?;
+        let stored = self.appender.append_logs(&target.storage, batch).await?;
         outcome.accepted += stored.accepted;
         outcome.accepted_bytes += stored.accepted_bytes;
         self.ingested_entries.add(tenant, stored.accepted as u64);
         if let Some(usage) = &self.usage {
-            usage.record(tenant, "logs", "logs", "custom", now_ns / 1_000_000, |r| {
-                r.log_lines_ingested += stored.accepted as u64;
-                r.log_bytes_ingested += stored.accepted_bytes as u64;
-            });
+            usage.record(
+                tenant,
+                &target.datasource,
+                "logs",
+                target.origin.as_str(),
+                now_ns / 1_000_000,
+                |r| {
+                    r.log_lines_ingested += stored.accepted as u64;
+                    r.log_bytes_ingested += stored.accepted_bytes as u64;
+                },
+            );
         }
         self.ingested_bytes
             .add(tenant, stored.accepted_bytes as u64);
@@ -261,7 +282,7 @@ impl LogsDistributor {
         );
         for (reason, n) in &stored.rejected {
             self.discarded_entries.add(tenant, reason.id(), *n as u64);
-            self.usage_rejected(tenant, reason.id(), *n as u64);
+            self.usage_rejected(target, reason.id(), *n as u64);
             outcome.discarded += n;
         }
         if let Some(r) = stored.first_rejection {
@@ -288,6 +309,7 @@ impl LogsDistributor {
             // Nobody listening is not an error.
             let _ = self.tail.send(Arc::new(TailBatch {
                 tenant: tenant.clone(),
+                storage: target.storage.clone(),
                 streams,
             }));
         }
@@ -296,17 +318,18 @@ impl LogsDistributor {
 
     fn discard(
         &self,
-        tenant: &TenantId,
+        target: &Target,
         outcome: &mut LogPushOutcome,
         refusal: &LogRefusal,
         entries: usize,
         bytes: usize,
     ) {
+        let tenant = &target.tenant;
         self.discarded_entries
             .add(tenant, refusal.reason.id(), entries as u64);
         self.discarded_bytes
             .add(tenant, refusal.reason.id(), bytes as u64);
-        self.usage_rejected(tenant, refusal.reason.id(), entries as u64);
+        self.usage_rejected(target, refusal.reason.id(), entries as u64);
         outcome.discarded += entries;
         if outcome.errors.len() < MAX_MESSAGES {
             outcome.errors.push(refusal.message.clone());
@@ -382,7 +405,8 @@ mod tests {
             },
         ];
         let tenant = TenantId::new("t1").unwrap();
-        let out = d.push(&tenant, streams, now).await.unwrap();
+        let target = Target::default_for(&tenant, pitot_core::DataKind::Logs);
+        let out = d.push(&target, streams, now).await.unwrap();
         assert_eq!(out.accepted, 2);
         assert_eq!(out.discarded, 2);
         assert_eq!(out.errors.len(), 2);

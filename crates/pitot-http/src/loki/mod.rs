@@ -5,7 +5,7 @@
 //! Errors are plain text, as Loki answers them (Grafana shows the body as-is).
 
 mod error;
-mod params;
+pub(crate) mod params;
 mod push;
 mod query;
 mod read;

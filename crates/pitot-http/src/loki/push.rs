@@ -25,6 +25,14 @@ pub async fn push(
 ) -> Result<StatusCode, LokiError> {
     let principal = authenticate(&state, &headers).await?;
     let tenant = principal.require(Scope::LogsWrite)?;
+    let target = crate::datasource::for_write(
+        &state,
+        &principal,
+        &tenant,
+        &headers,
+        pitot_core::DataKind::Logs,
+    )
+    .await?;
     let body = read_body(body, state.limits.max_request_body_bytes).await?;
     let max = state.limits.max_decompressed_bytes;
     let too_large = |e: BodyError| match e {
@@ -62,7 +70,7 @@ pub async fn push(
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
     let distributor = Arc::clone(&state.logs.distributor);
     let outcome = distributor
-        .push(&tenant, streams, now)
+        .push(&target, streams, now)
         .await
         .map_err(|e| match e {
             PushError::Storage(e) => LokiError(ApiError::unavailable(format!(

@@ -8,11 +8,12 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use pitot_core::{Labels, Scope, TenantId};
+use pitot_core::{DataKind, Labels, Scope, TenantId};
 use pitot_logql::{QueryData, QueryOutput, QueryParams};
 use serde_json::{json, Map, Value};
 
 use crate::auth::authenticate;
+use crate::datasource::Selection;
 use crate::params::Params;
 use crate::prom_read::labels_json;
 use crate::remote_write::read_body;
@@ -24,6 +25,7 @@ use super::LokiError;
 /// An authenticated read request with its parameters.
 pub(super) struct LokiRead {
     pub tenant: TenantId,
+    pub selection: Selection,
     pub params: Params,
 }
 
@@ -37,9 +39,15 @@ pub(super) async fn read_request(
 ) -> Result<LokiRead, LokiError> {
     let principal = authenticate(state, headers).await?;
     let tenant = principal.require(Scope::LogsRead)?;
+    let selection =
+        crate::datasource::for_read(state, &principal, &tenant, headers, DataKind::Logs).await?;
     let body = read_body(body, state.limits.max_request_body_bytes).await?;
     let params = Params::collect(method, headers, query.as_deref(), &body)?;
-    Ok(LokiRead { tenant, params })
+    Ok(LokiRead {
+        tenant,
+        selection,
+        params,
+    })
 }
 
 pub(super) fn now_ns() -> i64 {
@@ -85,7 +93,7 @@ pub async fn instant(
         direction,
         instant: true,
     };
-    run(&state, &req.tenant, params).await
+    run(&state, &req.tenant, &req.selection, params).await
 }
 
 /// Range query: log queries (streams) and metric queries (matrix).
@@ -136,7 +144,7 @@ pub async fn range(
         direction,
         instant: false,
     };
-    run(&state, &req.tenant, params).await
+    run(&state, &req.tenant, &req.selection, params).await
 }
 
 /// Formats nanoseconds as a Go-like duration for messages.
@@ -149,6 +157,7 @@ fn human(ns: i64) -> String {
 async fn run(
     state: &AppStateRef,
     tenant: &TenantId,
+    selection: &Selection,
     params: QueryParams,
 ) -> Result<Response, LokiError> {
     let queued = Instant::now();
@@ -159,20 +168,26 @@ async fn run(
         .await
         .map_err(|_| LokiError(ApiError::unavailable("server is shutting down")))?;
     let queue_time = queued.elapsed().as_secs_f64();
-    let output = run_engine(state, tenant, params).await?;
+    let output = run_engine(state, tenant, selection, params).await?;
     if let Some(usage) = &state.usage {
+        // The engine reports bytes for the whole query: they are metered on the first
+        // data source named; each data source read counts the query.
         let scanned = output.stats.total_bytes_processed;
-        usage.record(
-            tenant,
-            "logs",
-            "logs",
-            "custom",
-            now_ns() / 1_000_000,
-            |r| {
-                r.queries += 1;
-                r.bytes_scanned += scanned;
-            },
-        );
+        for (i, t) in selection.targets.iter().enumerate() {
+            usage.record(
+                tenant,
+                &t.datasource,
+                "logs",
+                t.origin.as_str(),
+                now_ns() / 1_000_000,
+                |r| {
+                    r.queries += 1;
+                    if i == 0 {
+                        r.bytes_scanned += scanned;
+                    }
+                },
+            );
+        }
     }
     Ok(Json(render(output, queue_time)).into_response())
 }
@@ -183,6 +198,7 @@ async fn run(
 pub(super) async fn run_engine(
     state: &AppStateRef,
     tenant: &TenantId,
+    selection: &Selection,
     params: QueryParams,
 ) -> Result<QueryOutput, LokiError> {
     let tl = crate::tenant_query::log_limits(state, tenant);
@@ -192,11 +208,11 @@ pub(super) async fn run_engine(
         timeout: tl.timeout,
         ..state.logs.engine.options().clone()
     });
-    let state = std::sync::Arc::clone(state);
+    let queryable = selection.log_queryable(&state.logs.queryable);
     let tenant = tenant.clone();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        handle.block_on(engine.query(&*state.logs.queryable, &tenant, &params))
+        handle.block_on(engine.query(&*queryable, &tenant, &params))
     })
     .await
     .map_err(|e| LokiError(ApiError::internal(format!("query task failed: {e}"))))?

@@ -44,7 +44,10 @@ pub async fn labels(
     let req = read_request(&state, &method, &headers, query, body).await?;
     let (start, end) = range_params(&req.params, now_ns(), DEFAULT_SINCE)?;
     let matchers = selector(req.params.get("query"))?;
-    let querier = state.logs.queryable.log_querier(&req.tenant, start, end)?;
+    let querier = req
+        .selection
+        .log_queryable(&state.logs.queryable)
+        .log_querier(&req.tenant, start, end)?;
     let names = querier.label_names(&matchers).await?;
     Ok(success(json!(names)))
 }
@@ -61,7 +64,10 @@ pub async fn label_values(
     let req = read_request(&state, &method, &headers, query, body).await?;
     let (start, end) = range_params(&req.params, now_ns(), DEFAULT_SINCE)?;
     let matchers = selector(req.params.get("query"))?;
-    let querier = state.logs.queryable.log_querier(&req.tenant, start, end)?;
+    let querier = req
+        .selection
+        .log_queryable(&state.logs.queryable)
+        .log_querier(&req.tenant, start, end)?;
     let values = querier.label_values(&name, &matchers).await?;
     Ok(success(json!(values)))
 }
@@ -87,7 +93,10 @@ pub async fn series(
             "missing parameter \"match[]\": give at least one stream selector",
         ));
     }
-    let querier = state.logs.queryable.log_querier(&req.tenant, start, end)?;
+    let querier = req
+        .selection
+        .log_queryable(&state.logs.queryable)
+        .log_querier(&req.tenant, start, end)?;
     let hints = LogSelectHints {
         start,
         end,
@@ -123,7 +132,10 @@ pub async fn index_stats(
             "missing parameter \"query\": give a stream selector such as {app=\"api\"}",
         ));
     }
-    let querier = state.logs.queryable.log_querier(&req.tenant, start, end)?;
+    let querier = req
+        .selection
+        .log_queryable(&state.logs.queryable)
+        .log_querier(&req.tenant, start, end)?;
     let s = querier.index_stats(&matchers).await?;
     Ok(Json(json!({
         "streams": s.streams,

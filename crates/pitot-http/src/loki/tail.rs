@@ -17,6 +17,7 @@ use pitot_logql::{CompiledLogQuery, Direction, QueryData, QueryParams};
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::datasource::Selection;
 use crate::AppStateRef;
 
 use super::params::{duration_param, limit_param, time_param, NS};
@@ -63,14 +64,20 @@ pub async fn tail(
         }
     }
     let tenant = req.tenant;
+    let selection = req.selection;
     Ok(ws.on_upgrade(move |socket| async move {
-        run(state, tenant, query, compiled, start, limit, socket).await;
+        run(
+            state, tenant, selection, query, compiled, start, limit, socket,
+        )
+        .await;
     }))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     state: AppStateRef,
     tenant: TenantId,
+    selection: Selection,
     query: String,
     compiled: CompiledLogQuery,
     start: i64,
@@ -79,7 +86,8 @@ async fn run(
 ) {
     // Subscribe before the backfill so nothing stored in between is missed.
     let mut live = state.logs.distributor.subscribe_tail();
-    if let Some(frame) = backfill(&state, &tenant, &query, start, limit).await {
+    let keys = selection.keys();
+    if let Some(frame) = backfill(&state, &tenant, &selection, &query, start, limit).await {
         if socket
             .send(Message::Text(frame.to_string().into()))
             .await
@@ -99,7 +107,7 @@ async fn run(
             },
             batch = live.recv() => {
                 let frame = match batch {
-                    Ok(batch) if batch.tenant == tenant => match filter(&compiled, &batch.streams) {
+                    Ok(batch) if batch.tenant == tenant && keys.contains(&batch.storage) => match filter(&compiled, &batch.streams) {
                         Some(frame) => frame,
                         None => continue,
                     },
@@ -125,6 +133,7 @@ async fn run(
 async fn backfill(
     state: &AppStateRef,
     tenant: &TenantId,
+    selection: &Selection,
     query: &str,
     start: i64,
     limit: usize,
@@ -139,7 +148,7 @@ async fn backfill(
         direction: Direction::Forward,
         instant: false,
     };
-    let out = run_engine(state, tenant, params).await.ok()?;
+    let out = run_engine(state, tenant, selection, params).await.ok()?;
     let QueryData::Streams(streams) = out.data else {
         return None;
     };

@@ -1,5 +1,6 @@
 use super::*;
 use crate::MAX_TOKEN_NAME_LEN;
+use pitot_core::{DataKind, Origin};
 
 fn tenant(id: &str) -> TenantId {
     TenantId::new(id).unwrap()
@@ -10,6 +11,7 @@ fn new_token(tenant_id: &str, scopes: &[Scope]) -> NewToken {
         tenant: tenant(tenant_id),
         scopes: scopes.to_vec(),
         name: None,
+        datasources: None,
     }
 }
 
@@ -123,6 +125,7 @@ async fn created_token_authenticates_with_its_scopes() {
             tenant: tenant("team-a"),
             scopes: vec![Scope::MetricsRead, Scope::MetricsWrite, Scope::MetricsRead],
             name: Some("grafana".to_string()),
+            datasources: None,
         })
         .await
         .unwrap();
@@ -299,6 +302,7 @@ async fn tenants_and_tokens_survive_reopen() {
                 tenant: tenant("team-a"),
                 scopes: vec![Scope::MetricsWrite, Scope::LogsWrite],
                 name: Some("alloy".to_string()),
+                datasources: None,
             })
             .await
             .unwrap();
@@ -508,4 +512,140 @@ async fn usage_rows_add_up_and_survive_reopen() {
         .await
         .unwrap()
         .is_empty());
+}
+
+#[tokio::test]
+async fn tenants_start_with_their_data_sources_and_create_more() {
+    let store = store();
+    store.create_tenant(&tenant("team-a")).await.unwrap();
+    let list = store
+        .list_datasources(Some(&tenant("team-a")))
+        .await
+        .unwrap();
+    let summary: Vec<(&str, DataKind, Origin, &str, bool)> = list
+        .iter()
+        .map(|d| {
+            (
+                d.name.as_str(),
+                d.kind,
+                d.origin,
+                d.storage.as_str(),
+                d.is_default,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("logs", DataKind::Logs, Origin::Custom, "team-a", true),
+            ("metrics", DataKind::Metrics, Origin::Custom, "team-a", true),
+            (
+                "pitot",
+                DataKind::Metrics,
+                Origin::Managed,
+                "team-a@pitot",
+                true
+            ),
+        ]
+    );
+
+    let new = |name: &str| NewDataSource {
+        tenant: tenant("team-a"),
+        name: name.into(),
+        kind: DataKind::Metrics,
+        origin: Origin::Custom,
+        retention_ms: 86_400_000,
+    };
+    let prod = store.create_datasource(new("prod")).await.unwrap();
+    assert_eq!(prod.storage.as_str(), "team-a@prod");
+    assert!(!prod.is_default);
+    assert!(matches!(
+        store.create_datasource(new("prod")).await,
+        Err(MetaError::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        store.create_datasource(new("Bad Name")).await,
+        Err(MetaError::Invalid { field: "name", .. })
+    ));
+    let mut other = new("prod");
+    other.tenant = tenant("nobody");
+    assert!(matches!(
+        store.create_datasource(other).await,
+        Err(MetaError::NotFound { kind: "tenant", .. })
+    ));
+
+    assert!(store
+        .set_datasource_retention(&tenant("team-a"), "prod", 3_600_000)
+        .await
+        .unwrap());
+    assert!(!store
+        .set_datasource_retention(&tenant("team-a"), "ghost", 1)
+        .await
+        .unwrap());
+    let all = store.list_datasources(None).await.unwrap();
+    assert_eq!(
+        all.iter().find(|d| d.name == "prod").unwrap().retention_ms,
+        3_600_000
+    );
+    assert!(store
+        .delete_datasource(&tenant("team-a"), "prod")
+        .await
+        .unwrap());
+    assert_eq!(store.list_datasources(None).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn tokens_keep_their_data_source_restriction() {
+    let store = store();
+    store.create_tenant(&tenant("team-a")).await.unwrap();
+    let mut new = new_token("team-a", &[Scope::MetricsRead]);
+    new.datasources = Some(vec!["prod".into(), "metrics".into()]);
+    let created = store.create_token(new).await.unwrap();
+    let info = store.authenticate(&created.secret).await.unwrap().unwrap();
+    assert_eq!(
+        info.datasources,
+        Some(vec!["prod".to_string(), "metrics".to_string()])
+    );
+    assert!(info.allows_datasource("prod"));
+    assert!(!info.allows_datasource("logs"));
+    let listed = store.list_tokens(Some(&tenant("team-a"))).await.unwrap();
+    assert_eq!(listed[0].datasources, info.datasources);
+    let mut bad = new_token("team-a", &[Scope::MetricsRead]);
+    bad.datasources = Some(vec!["a/b".into()]);
+    assert!(matches!(
+        store.create_token(bad).await,
+        Err(MetaError::Invalid {
+            field: "datasources",
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn upgrading_from_version_7_gives_existing_tenants_their_data_sources() {
+    let conn = Connection::open_in_memory().unwrap();
+    for schema in [
+        SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
+    ] {
+        conn.execute_batch(schema).unwrap();
+    }
+    conn.pragma_update(None, "user_version", 7).unwrap();
+    conn.execute("INSERT INTO tenants (id, created_at) VALUES ('old', 1)", [])
+        .unwrap();
+    conn.execute(
+        "INSERT INTO tokens (id, tenant, name, scopes, hash, created_at) VALUES ('0123456789abcdef', 'old', NULL, 'metrics:read', zeroblob(32), 1)",
+        [],
+    )
+    .unwrap();
+    let store = SqliteMetaStore::from_connection(conn, Path::new(":memory:")).unwrap();
+    let names: Vec<String> = store
+        .list_datasources(Some(&tenant("old")))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(names, ["logs", "metrics", "pitot"]);
+    let tokens = store.list_tokens(None).await.unwrap();
+    assert_eq!(tokens[0].datasources, None);
 }

@@ -1,0 +1,122 @@
+//! `pitot datasource list|create|retention|delete`: a tenant's data sources over the
+//! management API, as a table (or the API's JSON).
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+use crate::cli::DatasourceCommand;
+use crate::ops_cli::Target;
+
+/// Sends one management call and returns its JSON (`Null` for an empty answer).
+async fn call(
+    t: &Target,
+    method: reqwest::Method,
+    path: &str,
+    query: &[(&str, String)],
+    body: Option<Value>,
+) -> anyhow::Result<Value> {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}{path}", t.address.trim_end_matches('/')))
+        .bearer_auth(&t.token)
+        .query(query);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let r = req
+        .send()
+        .await
+        .context("cannot reach the server (check --address)")?;
+    let status = r.status();
+    let text = r.text().await?;
+    if !status.is_success() {
+        bail!("{path} answered {status}: {text}");
+    }
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn tenant_query(tenant: &Option<String>) -> Vec<(&'static str, String)> {
+    tenant.iter().map(|t| ("tenant", t.clone())).collect()
+}
+
+fn print_table(list: &Value) {
+    println!(
+        "{:<16} {:<20} {:<8} {:<8} {:>10}  DEFAULT",
+        "TENANT", "NAME", "TYPE", "ORIGIN", "RETENTION"
+    );
+    for d in list.as_array().into_iter().flatten() {
+        println!(
+            "{:<16} {:<20} {:<8} {:<8} {:>10}  {}",
+            d["tenant"].as_str().unwrap_or(""),
+            d["name"].as_str().unwrap_or(""),
+            d["type"].as_str().unwrap_or(""),
+            d["origin"].as_str().unwrap_or(""),
+            d["retention"].as_str().unwrap_or("server"),
+            if d["default"] == true { "yes" } else { "" }
+        );
+    }
+}
+
+/// Runs one `pitot datasource` command.
+pub async fn run(t: Target, command: DatasourceCommand) -> anyhow::Result<()> {
+    use reqwest::Method;
+    const BASE: &str = "/api/pitot/v1/datasources";
+    match command {
+        DatasourceCommand::List { tenant, json } => {
+            let list = call(&t, Method::GET, BASE, &tenant_query(&tenant), None).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                print_table(&list);
+            }
+        }
+        DatasourceCommand::Create {
+            name,
+            kind,
+            origin,
+            retention,
+            tenant,
+        } => {
+            let mut body = json!({"name": name, "type": kind});
+            if let Some(o) = origin {
+                body["origin"] = json!(o);
+            }
+            if let Some(r) = retention {
+                body["retention"] = json!(r);
+            }
+            if let Some(t) = &tenant {
+                body["tenant"] = json!(t);
+            }
+            let created = call(&t, Method::POST, BASE, &[], Some(body)).await?;
+            print_table(&json!([created]));
+        }
+        DatasourceCommand::Retention {
+            name,
+            retention,
+            tenant,
+        } => {
+            let updated = call(
+                &t,
+                Method::PUT,
+                &format!("{BASE}/{name}"),
+                &tenant_query(&tenant),
+                Some(json!({"retention": retention})),
+            )
+            .await?;
+            print_table(&json!([updated]));
+        }
+        DatasourceCommand::Delete {
+            name,
+            confirm,
+            tenant,
+        } => {
+            let mut q = tenant_query(&tenant);
+            q.push(("confirm", confirm));
+            call(&t, Method::DELETE, &format!("{BASE}/{name}"), &q, None).await?;
+            println!("data source {name} deleted with all of its data");
+        }
+    }
+    Ok(())
+}
