@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use chrono::Datelike;
 use pitot_core::{Scope, TenantId};
 use pitot_meta::BudgetEvent;
-use pitot_usage::{month_bounds, month_cost, parse_month, MonthCost};
+use pitot_usage::{month_bounds, month_cost_with_retention, parse_month, MonthCost};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -91,11 +91,19 @@ pub async fn compute(
     }
     let (start, end) = month_bounds(month);
     let rows = state.meta.usage(tenant, start, end).await?;
-    Ok(month_cost(
+    let retention: std::collections::HashMap<String, f64> = state
+        .datasources
+        .of(tenant)
+        .into_iter()
+        .filter(|d| d.retention_ms > 0)
+        .map(|d| (d.name, d.retention_ms as f64 / 86_400_000.0))
+        .collect();
+    Ok(month_cost_with_retention(
         &state.price_plan,
         month,
         &rows,
         now.timestamp_millis(),
+        &|ds| retention.get(ds).copied(),
     ))
 }
 

@@ -472,3 +472,36 @@ async fn queries_during_a_flush_see_every_entry_once() {
     reader.await.unwrap();
     assert_eq!(store.stats().head_entries, 0);
 }
+
+#[tokio::test]
+async fn a_deleted_data_source_key_loses_head_blocks_and_wal() {
+    let env = Env::new();
+    let owner = tenant("acme");
+    let audit = owner.storage_key("audit");
+    let all = [Matcher::equal("env", "prod")];
+    {
+        let store = env.open().await;
+        for key in [&owner, &audit] {
+            store
+                .append_logs(key, vec![batch("web", vec![entry(T0, "sealed")])])
+                .await
+                .unwrap();
+        }
+        store.flush(true).await.unwrap();
+        for key in [&owner, &audit] {
+            store
+                .append_logs(key, vec![batch("web", vec![entry(T0 + SEC, "in head")])])
+                .await
+                .unwrap();
+        }
+        assert_eq!(read(&store, &audit, &all, &[]).await[0].1.len(), 2);
+        store.delete_tenant(&audit).await.unwrap();
+        assert!(read(&store, &audit, &all, &[]).await.is_empty());
+        assert_eq!(read(&store, &owner, &all, &[]).await[0].1.len(), 2);
+        store.close().unwrap();
+    }
+    let store = env.open().await;
+    assert!(read(&store, &audit, &all, &[]).await.is_empty());
+    let kept = read(&store, &owner, &all, &[]).await;
+    assert_eq!(lines(&kept[0].1), ["sealed", "in head"]);
+}

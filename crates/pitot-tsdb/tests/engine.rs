@@ -143,3 +143,66 @@ async fn retention_deletes_old_blocks_and_tenants_are_separate() {
     let db = open(dir.path()).await;
     assert!(db.block_metas().is_empty());
 }
+
+#[tokio::test]
+async fn data_source_keys_have_their_own_retention_deletion_and_shared_series_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::new("acme").unwrap();
+    let short = tenant.storage_key("short");
+    let gone = tenant.storage_key("gone");
+    let day = 24 * 3600 * 1000;
+    {
+        let db = open(dir.path()).await;
+        for key in [&tenant, &short, &gone] {
+            let batch = vec![SeriesBatch {
+                labels: series(1),
+                samples: vec![Sample::new(1000, 1.0), Sample::new(2000, 2.0)],
+            }];
+            db.append(key, batch).await.unwrap();
+        }
+        assert_eq!(db.owner_series(&tenant), 3);
+        // `gone` is deleted while its samples are only in the head and the WAL.
+        db.delete_tenant(&gone).await.unwrap();
+        assert!(read_all(&db, &gone).await.is_empty());
+        db.cut_blocks(true).await.unwrap();
+        let short_key = short.clone();
+        db.set_retention(Arc::new(move |key| {
+            (key == &short_key).then_some(Duration::from_secs(24 * 3600))
+        }));
+        // Two days later: the 1-day key's block goes, the default (31 d) stays.
+        assert_eq!(db.apply_retention(2001 + 2 * day).await.unwrap(), 1);
+        assert!(read_all(&db, &short).await.is_empty());
+        assert_eq!(read_all(&db, &tenant).await.len(), 1);
+
+        // The per-user series limit counts every key of the owner.
+        db.set_series_limits(Arc::new(|_| pitot_storage_api::SeriesLimits {
+            per_user: 2,
+            per_metric: 0,
+        }));
+        let more = |i| {
+            vec![SeriesBatch {
+                labels: series(i),
+                samples: vec![Sample::new(10 * day, 1.0)],
+            }]
+        };
+        // The cut emptied the heads: two new series in two keys fit, a third does not.
+        let out = db.append(&tenant.storage_key("x"), more(2)).await.unwrap();
+        assert_eq!(out.accepted, 1);
+        let out = db.append(&tenant.storage_key("y"), more(3)).await.unwrap();
+        assert_eq!(out.accepted, 1);
+        let out = db.append(&tenant, more(4)).await.unwrap();
+        assert_eq!(
+            out.accepted, 0,
+            "a third series anywhere in acme is over the limit"
+        );
+        let out = db
+            .append(&TenantId::new("other").unwrap(), more(3))
+            .await
+            .unwrap();
+        assert_eq!(out.accepted, 1, "other tenants are not affected");
+    }
+    // Nothing of the deleted key comes back from the WAL.
+    let db = open(dir.path()).await;
+    assert!(read_all(&db, &gone).await.is_empty());
+    assert_eq!(read_all(&db, &tenant).await.len(), 1);
+}

@@ -9,6 +9,14 @@
 //! rate, not the month's average. Storage is charged per GB-month on the highest stored
 //! bytes of each day, so the days to come are projected at the latest day's level. Free
 //! allowances apply to the month's totals before prices; managed data sources are free.
+//!
+//! # Retention tiers
+//!
+//! Samples kept longer cost more to store, so a plan may price samples by the retention
+//! of the data source they went to: the first tier (in the plan's order) whose
+//! `max_retention_days` covers the data source's retention sets its price per million.
+//! Data sources on the server's default retention, or longer than every tier, pay
+//! `per_million_samples`.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +41,32 @@ pub struct PricePlan {
     pub free_samples_per_month: u64,
     /// Log bytes a month that cost nothing.
     pub free_log_bytes_per_month: u64,
+    /// Sample prices by data source retention (see the module docs).
+    pub retention_tiers: Vec<RetentionTier>,
+}
+
+/// The price of samples in data sources kept at most `max_retention_days`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionTier {
+    /// Longest retention (days) this tier covers.
+    pub max_retention_days: f64,
+    /// Price per million samples ingested into such data sources.
+    pub per_million_samples: f64,
+}
+
+impl PricePlan {
+    /// The price per million samples of a data source kept `retention_days` (`None`:
+    /// the server's default retention).
+    pub fn sample_price(&self, retention_days: Option<f64>) -> f64 {
+        retention_days
+            .and_then(|days| {
+                self.retention_tiers
+                    .iter()
+                    .find(|t| days <= t.max_retention_days)
+            })
+            .map_or(self.per_million_samples, |t| t.per_million_samples)
+    }
 }
 
 impl Default for PricePlan {
@@ -44,6 +78,7 @@ impl Default for PricePlan {
             per_gb_month_stored: 0.03,
             free_samples_per_month: 0,
             free_log_bytes_per_month: 0,
+            retention_tiers: Vec::new(),
         }
     }
 }
@@ -114,8 +149,21 @@ struct Day {
     stored: u64,
 }
 
-/// Computes the cost of `month` from its hourly usage rows, as of `now_ms`.
+/// Computes the cost of `month` from its hourly usage rows, as of `now_ms`, with every
+/// data source on the server's default retention.
 pub fn month_cost(plan: &PricePlan, month: NaiveDate, rows: &[UsageRow], now_ms: i64) -> MonthCost {
+    month_cost_with_retention(plan, month, rows, now_ms, &|_| None)
+}
+
+/// [`month_cost`] with each data source's retention in days (`None`: the default), for
+/// plans with retention tiers.
+pub fn month_cost_with_retention(
+    plan: &PricePlan,
+    month: NaiveDate,
+    rows: &[UsageRow],
+    now_ms: i64,
+    retention_days: &dyn Fn(&str) -> Option<f64>,
+) -> MonthCost {
     let (start, end) = month_bounds(month);
     let days_in_month = ((end - start) / 86_400_000).max(1) as usize;
     let elapsed_ms = (now_ms.clamp(start, end) - start).max(0);
@@ -182,23 +230,24 @@ pub fn month_cost(plan: &PricePlan, month: NaiveDate, rows: &[UsageRow], now_ms:
         ));
     }
     // Allowances are shared by the tenant's data sources in proportion to their use.
-    let price = |samples: f64, logs: f64, gb_days: f64, total_samples: f64, total_logs: f64| {
-        let free_s = plan.free_samples_per_month as f64;
-        let free_l = plan.free_log_bytes_per_month as f64;
-        let billable_s = if total_samples > 0.0 {
-            samples * ((total_samples - free_s).max(0.0) / total_samples)
-        } else {
-            0.0
+    let price =
+        |ds: &str, samples: f64, logs: f64, gb_days: f64, total_samples: f64, total_logs: f64| {
+            let free_s = plan.free_samples_per_month as f64;
+            let free_l = plan.free_log_bytes_per_month as f64;
+            let billable_s = if total_samples > 0.0 {
+                samples * ((total_samples - free_s).max(0.0) / total_samples)
+            } else {
+                0.0
+            };
+            let billable_l = if total_logs > 0.0 {
+                logs * ((total_logs - free_l).max(0.0) / total_logs)
+            } else {
+                0.0
+            };
+            billable_s / 1e6 * plan.sample_price(retention_days(ds))
+                + billable_l / 1e9 * plan.per_gb_logs
+                + gb_days / days_in_month as f64 * plan.per_gb_month_stored
         };
-        let billable_l = if total_logs > 0.0 {
-            logs * ((total_logs - free_l).max(0.0) / total_logs)
-        } else {
-            0.0
-        };
-        billable_s / 1e6 * plan.per_million_samples
-            + billable_l / 1e9 * plan.per_gb_logs
-            + gb_days / days_in_month as f64 * plan.per_gb_month_stored
-    };
     let (ts, tl): (f64, f64) = ds_quant
         .iter()
         .map(|q| (q.1, q.2))
@@ -211,8 +260,8 @@ pub fn month_cost(plan: &PricePlan, month: NaiveDate, rows: &[UsageRow], now_ms:
         .iter()
         .map(|q| DatasourceCost {
             datasource: q.0.clone(),
-            to_date: round(price(q.1, q.2, q.3, ts, tl)),
-            projected_month_end: round(price(q.4, q.5, q.6, ps, pl)),
+            to_date: round(price(&q.0, q.1, q.2, q.3, ts, tl)),
+            projected_month_end: round(price(&q.0, q.4, q.5, q.6, ps, pl)),
         })
         .collect();
     // By day: each day priced without allowances, then scaled so the days add up to
@@ -225,9 +274,9 @@ pub fn month_cost(plan: &PricePlan, month: NaiveDate, rows: &[UsageRow], now_ms:
             break;
         }
         let mut cost = 0.0;
-        for days in per_ds.values() {
+        for (ds, days) in &per_ds {
             let d = days[i];
-            cost += d.samples as f64 / 1e6 * plan.per_million_samples
+            cost += d.samples as f64 / 1e6 * plan.sample_price(retention_days(ds))
                 + d.log_bytes as f64 / 1e9 * plan.per_gb_logs
                 + d.stored as f64 / 1e9 / days_in_month as f64 * plan.per_gb_month_stored;
         }
@@ -288,6 +337,7 @@ mod tests {
             per_gb_month_stored: 0.0,
             free_samples_per_month: 1_000_000,
             free_log_bytes_per_month: 0,
+            retention_tiers: Vec::new(),
         };
         let month = parse_month("2026-11").unwrap();
         let (start, _) = month_bounds(month);
@@ -317,6 +367,51 @@ mod tests {
         let sum: f64 = c.by_day.iter().map(|d| d.cost).sum();
         assert!((sum - 4.0).abs() < 1e-3, "{:?}", c.by_day);
         assert_eq!(c.by_day[0].day, "2026-11-01");
+    }
+
+    #[test]
+    fn retention_tiers_price_samples_by_their_data_source() {
+        // 1M samples into each of three data sources: 7 days, 90 days, default retention.
+        let plan = PricePlan {
+            per_million_samples: 1.0,
+            per_gb_logs: 0.0,
+            per_gb_month_stored: 0.0,
+            retention_tiers: vec![
+                RetentionTier {
+                    max_retention_days: 14.0,
+                    per_million_samples: 0.5,
+                },
+                RetentionTier {
+                    max_retention_days: 400.0,
+                    per_million_samples: 3.0,
+                },
+            ],
+            ..PricePlan::default()
+        };
+        let month = parse_month("2026-11").unwrap();
+        let (start, _) = month_bounds(month);
+        let rows = vec![
+            row(start, "short", 1_000_000, 0, "custom"),
+            row(start, "long", 1_000_000, 0, "custom"),
+            row(start, "metrics", 1_000_000, 0, "custom"),
+        ];
+        let retention = |ds: &str| match ds {
+            "short" => Some(7.0),
+            "long" => Some(90.0),
+            _ => None,
+        };
+        let c = month_cost_with_retention(&plan, month, &rows, start + 86_400_000, &retention);
+        let of = |name: &str| {
+            c.by_datasource
+                .iter()
+                .find(|d| d.datasource == name)
+                .unwrap()
+                .to_date
+        };
+        assert_eq!(of("short"), 0.5);
+        assert_eq!(of("long"), 3.0);
+        assert_eq!(of("metrics"), 1.0);
+        assert_eq!(c.to_date, 4.5);
     }
 
     #[test]

@@ -10,6 +10,9 @@ pub mod cost;
 mod meter;
 mod row;
 
-pub use cost::{month_bounds, month_cost, parse_month, MonthCost, PricePlan};
+pub use cost::{
+    month_bounds, month_cost, month_cost_with_retention, parse_month, MonthCost, PricePlan,
+    RetentionTier,
+};
 pub use meter::{UsageKey, UsageMeter};
 pub use row::{aggregate, hour_start, Granularity, UsageRow};
