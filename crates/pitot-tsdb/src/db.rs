@@ -8,18 +8,21 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use object_store::ObjectStore;
 use parking_lot::{Mutex, RwLock};
-use pitot_core::TenantId;
+use pitot_core::{Sample, TenantId};
 use pitot_storage_api::{
     AppendOutcome, MergeQuerier, MetricsAppender, Querier, Queryable, RejectReason, SeriesBatch,
     SeriesLimits, StorageError,
 };
 use pitot_wal::{Wal, WalOptions};
 
-use crate::block::{delete_dir, Block, BlockQuerier};
+use crate::block::{delete_dir, Block, BlockBuilder, BlockQuerier};
 use crate::head::{Appended, TenantHead};
 use crate::querier::HeadQuerier;
 use crate::wal_record::{self, RecordBuilder};
 use crate::{TsdbError, TsdbOptions};
+
+/// Series whose samples a block cut copies under one hold of the head lock.
+const CUT_SERIES_PER_SLICE: usize = 1000;
 
 /// Series per WAL checkpoint record, to keep records (and memory while writing) small.
 const CHECKPOINT_SERIES_PER_RECORD: usize = 1000;
@@ -255,13 +258,32 @@ impl Tsdb {
                     }
                     let previous = head.min_valid_t;
                     head.min_valid_t = previous.max(end);
-                    (start, end, previous, head.samples_before(end))
+                    (start, end, previous, head.series_before(end))
                 };
                 if series.is_empty() {
                     head.lock().drain_before(end);
                     continue;
                 }
-                match Block::write(Arc::clone(&self.store), &tenant, start, end, series).await {
+                // Encode a slice of series at a time: the head lock is held only to copy
+                // one slice's samples, and the builder keeps compressed chunks only. The
+                // range below `end` no longer changes (the head refuses it now).
+                let mut builder = BlockBuilder::new();
+                for slice in series.chunks(CUT_SERIES_PER_SLICE) {
+                    let samples: Vec<Vec<Sample>> = {
+                        let head = head.lock();
+                        slice
+                            .iter()
+                            .map(|(_, id)| head.samples_of(*id, end))
+                            .collect()
+                    };
+                    for ((labels, _), samples) in slice.iter().zip(samples) {
+                        builder.add(labels.clone(), &samples);
+                    }
+                }
+                match builder
+                    .write(Arc::clone(&self.store), &tenant, start, end)
+                    .await
+                {
                     Ok(block) => {
                         tracing::info!(
                             tenant = %tenant,

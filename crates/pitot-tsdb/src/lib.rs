@@ -29,7 +29,7 @@ mod varint;
 pub mod wal_record;
 
 pub use block::format::{decode_index as decode_block_index, BlockIndex, IndexError};
-pub use block::{Block, BlockMeta, BlockStats};
+pub use block::{Block, BlockBuilder, BlockMeta, BlockStats};
 pub use db::{RetentionFn, Tsdb, TsdbStats};
 pub use error::TsdbError;
 pub use options::TsdbOptions;

@@ -69,6 +69,69 @@ fn block_dir(tenant: &TenantId, ulid: &str) -> Path {
     Path::from(format!("{}/{}", tenant.as_str(), ulid))
 }
 
+/// Builds a block one series at a time (in label order), encoding each series into
+/// chunks as it is added, so that cutting a head holds only compressed bytes, never a
+/// copy of every raw sample of the range.
+#[derive(Default)]
+pub struct BlockBuilder {
+    chunks: Vec<u8>,
+    series: Vec<BlockSeries>,
+    stats: BlockStats,
+}
+
+impl BlockBuilder {
+    /// An empty block.
+    pub fn new() -> Self {
+        BlockBuilder::default()
+    }
+
+    /// Adds a series (after every series added before it in label order) with its
+    /// samples, ascending; a series without samples is skipped.
+    pub fn add(&mut self, labels: Labels, samples: &[Sample]) {
+        if samples.is_empty() {
+            return;
+        }
+        let mut metas = Vec::with_capacity(samples.len().div_ceil(SAMPLES_PER_CHUNK));
+        for part in samples.chunks(SAMPLES_PER_CHUNK) {
+            let mut app = XorAppender::new();
+            for s in part {
+                app.append(s.t, s.v);
+            }
+            let bytes = app.finish();
+            metas.push(ChunkMeta {
+                min_t: part[0].t,
+                max_t: part[part.len() - 1].t,
+                offset: self.chunks.len() as u64,
+                len: bytes.len() as u32,
+            });
+            self.chunks.extend_from_slice(&bytes);
+        }
+        self.stats.num_series += 1;
+        self.stats.num_samples += samples.len() as u64;
+        self.stats.num_chunks += metas.len() as u64;
+        self.series.push(BlockSeries {
+            labels,
+            chunks: metas,
+        });
+    }
+
+    /// Whether no series was added.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// Writes the block covering `[min_time, max_time)` and opens it.
+    pub async fn write(
+        self,
+        store: Arc<dyn ObjectStore>,
+        tenant: &TenantId,
+        min_time: i64,
+        max_time: i64,
+    ) -> Result<Block, TsdbError> {
+        Block::write_built(store, tenant, min_time, max_time, self).await
+    }
+}
+
 impl Block {
     /// Writes a block of `series` (sorted by labels, samples ascending) covering
     /// `[min_time, max_time)` and opens it.
@@ -79,35 +142,27 @@ impl Block {
         max_time: i64,
         series: Vec<(Labels, Vec<Sample>)>,
     ) -> Result<Block, TsdbError> {
+        let mut builder = BlockBuilder::new();
+        for (labels, samples) in series {
+            builder.add(labels, &samples);
+        }
+        builder.write(store, tenant, min_time, max_time).await
+    }
+
+    async fn write_built(
+        store: Arc<dyn ObjectStore>,
+        tenant: &TenantId,
+        min_time: i64,
+        max_time: i64,
+        built: BlockBuilder,
+    ) -> Result<Block, TsdbError> {
         let ulid = ulid::Ulid::new().to_string();
         let dir = block_dir(tenant, &ulid);
-        let mut chunks = Vec::new();
-        let mut index_series = Vec::with_capacity(series.len());
-        let mut stats = BlockStats::default();
-        for (labels, samples) in series {
-            let mut metas = Vec::new();
-            for part in samples.chunks(SAMPLES_PER_CHUNK) {
-                let mut app = XorAppender::new();
-                for s in part {
-                    app.append(s.t, s.v);
-                }
-                let bytes = app.finish();
-                metas.push(ChunkMeta {
-                    min_t: part[0].t,
-                    max_t: part[part.len() - 1].t,
-                    offset: chunks.len() as u64,
-                    len: bytes.len() as u32,
-                });
-                chunks.extend_from_slice(&bytes);
-            }
-            stats.num_series += 1;
-            stats.num_samples += samples.len() as u64;
-            stats.num_chunks += metas.len() as u64;
-            index_series.push(BlockSeries {
-                labels,
-                chunks: metas,
-            });
-        }
+        let BlockBuilder {
+            chunks,
+            series: index_series,
+            mut stats,
+        } = built;
         let index_bytes = format::encode_index(&index_series);
         stats.chunk_bytes = chunks.len() as u64;
         stats.index_bytes = index_bytes.len() as u64;

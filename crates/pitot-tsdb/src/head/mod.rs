@@ -125,20 +125,27 @@ impl TenantHead {
         range
     }
 
-    /// Copies every sample older than `end`, per series, sorted by labels (what a block
-    /// cut writes). The head keeps them until [`TenantHead::drain_before`].
-    pub fn samples_before(&self, end: i64) -> Vec<(Labels, Vec<Sample>)> {
-        let mut out = Vec::new();
-        for series in self.series.values() {
-            if series.min_t().is_none_or(|t| t >= end) {
-                continue;
-            }
-            let mut samples = series.all_samples();
-            samples.truncate(samples.partition_point(|s| s.t < end));
-            out.push((series.labels.clone(), samples));
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+    /// The series holding samples older than `end`, sorted by labels: what a block cut
+    /// walks, a slice at a time, with [`TenantHead::samples_of`].
+    pub fn series_before(&self, end: i64) -> Vec<(Labels, u32)> {
+        let mut out: Vec<(Labels, u32)> = self
+            .series
+            .iter()
+            .filter(|(_, s)| s.min_t().is_some_and(|t| t < end))
+            .map(|(&id, s)| (s.labels.clone(), id))
+            .collect();
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         out
+    }
+
+    /// The samples of series `id` older than `end`.
+    pub fn samples_of(&self, id: u32, end: i64) -> Vec<Sample> {
+        let Some(series) = self.series.get(&id) else {
+            return Vec::new();
+        };
+        let mut samples = series.all_samples();
+        samples.truncate(samples.partition_point(|s| s.t < end));
+        samples
     }
 
     /// Removes every sample older than `end`; series left empty are dropped. Afterwards
