@@ -771,7 +771,8 @@ fn fmt_number(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+        // No LogQL token spells an infinity: print a literal that parses back to one.
+        if v > 0.0 { "1e999" } else { "-1e999" }.into()
     } else {
         format!("{v}")
     }

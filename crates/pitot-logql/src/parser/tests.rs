@@ -190,3 +190,14 @@ fn stream_selector_only() {
     assert!(m[1].matches("dev"));
     assert!(parse_stream_selector(r#"{app="x"} |= "y""#).is_err());
 }
+
+#[test]
+fn infinite_literals_print_as_numbers_that_parse_back() {
+    // Found by fuzzing: `-3e555` overflows to -Inf, which once printed as `-Inf`.
+    assert_eq!(roundtrip("6/-3e555"), "6 / (-1e999)");
+    assert_eq!(roundtrip("vector(1e999)"), "vector(1e999)");
+    assert_eq!(
+        roundtrip(r#"count_over_time({a="b"} | x > 1e999 [1m])"#),
+        r#"count_over_time({a="b"} | x>1e999 [1m])"#
+    );
+}
