@@ -11,15 +11,20 @@ use roaring::RoaringBitmap;
 use crate::postings::{self, LabelIndex};
 pub use series::{Appended, ChunksIter, MemSeries, SeriesSnapshot, SAMPLES_PER_CHUNK};
 
+/// Maps on the append path: foldhash (seeded per process, so label sets chosen by a
+/// client cannot be aimed at collisions) instead of SipHash, which took a tenth of the
+/// ingest CPU.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// One tenant's in-memory series with their inverted index.
 ///
 /// Series IDs are dense `u32`s that stay stable for the life of a series, so WAL
 /// records can refer to a series by ID after its labels were logged once.
 #[derive(Default)]
 pub struct TenantHead {
-    series: HashMap<u32, MemSeries>,
-    by_labels: HashMap<Labels, u32>,
-    postings: HashMap<String, HashMap<String, RoaringBitmap>>,
+    series: FastMap<u32, MemSeries>,
+    by_labels: FastMap<Labels, u32>,
+    postings: FastMap<String, FastMap<String, RoaringBitmap>>,
     all: RoaringBitmap,
     next_id: u32,
     /// Oldest timestamp the head accepts: the end of the newest block cut from it.
