@@ -509,7 +509,10 @@ impl Tsdb {
         };
         let mut head = head.lock();
         for entry in batch {
-            if let (Some(limits), None) = (limits, head.lookup(&entry.labels)) {
+            // One hash lookup per series: existing series (nearly all of them) skip the
+            // limit checks and creation.
+            let existing = head.lookup(&entry.labels);
+            if let (Some(limits), None) = (limits, existing) {
                 let over = if limits.per_user > 0
                     && others + head.num_series() as u64 >= limits.per_user
                 {
@@ -529,7 +532,10 @@ impl Tsdb {
                     continue;
                 }
             }
-            let (id, created) = head.get_or_create(&entry.labels);
+            let (id, created) = match existing {
+                Some(id) => (id, false),
+                None => head.get_or_create(&entry.labels),
+            };
             if created {
                 record.series(id, &entry.labels);
                 outcome.new_series += 1;
