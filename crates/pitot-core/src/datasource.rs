@@ -43,6 +43,14 @@ impl DataKind {
         }
     }
 
+    /// The name of the default custom data source of this kind, which every tenant has.
+    pub fn default_datasource(self) -> &'static str {
+        match self {
+            DataKind::Metrics => DEFAULT_METRICS_DATASOURCE,
+            DataKind::Logs => DEFAULT_LOGS_DATASOURCE,
+        }
+    }
+
     /// Parses `metrics` or `logs`.
     pub fn parse(s: &str) -> Option<DataKind> {
         match s {
@@ -132,11 +140,7 @@ impl Target {
     pub fn default_for(tenant: &TenantId, kind: DataKind) -> Target {
         Target {
             tenant: tenant.clone(),
-            datasource: match kind {
-                DataKind::Metrics => DEFAULT_METRICS_DATASOURCE,
-                DataKind::Logs => DEFAULT_LOGS_DATASOURCE,
-            }
-            .to_string(),
+            datasource: kind.default_datasource().to_string(),
             origin: Origin::Custom,
             storage: tenant.clone(),
         }

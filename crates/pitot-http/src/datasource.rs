@@ -151,10 +151,7 @@ pub async fn for_write(
 ) -> Result<Target, ApiError> {
     let names = named(headers)?;
     let target = match names.as_slice() {
-        [] => {
-            let target = state.datasources.default_target(tenant, kind);
-            lookup(state, principal, tenant, &target.datasource, kind).await?
-        }
+        [] => lookup(state, principal, tenant, kind.default_datasource(), kind).await?,
         [one] => lookup(state, principal, tenant, one, kind).await?,
         _ => {
             return Err(ApiError::bad_data(format!(
@@ -182,7 +179,7 @@ pub async fn for_read(
 ) -> Result<Selection, ApiError> {
     let mut names = named(headers)?;
     if names.is_empty() {
-        names.push(state.datasources.default_target(tenant, kind).datasource);
+        names.push(kind.default_datasource().to_string());
     }
     let mut targets = Vec::with_capacity(names.len());
     for name in &names {

@@ -73,15 +73,6 @@ impl DatasourceRegistry {
         Ok(cached)
     }
 
-    /// Where the tenant's pushes go when they name no data source: its default custom
-    /// data source of `kind`.
-    pub fn default_target(&self, tenant: &TenantId, kind: DataKind) -> Target {
-        self.of(tenant)
-            .into_iter()
-            .find(|d| d.kind == kind && d.is_default && d.origin == Origin::Custom)
-            .map_or_else(|| Target::default_for(tenant, kind), |d| d.target())
-    }
-
     /// The managed metrics data source Pitot writes the tenant's usage into.
     pub fn managed_metrics(&self, tenant: &TenantId) -> Target {
         Target {

@@ -80,9 +80,11 @@ pub async fn run(
             last_series = Some(tokio::time::Instant::now());
         }
         for t in &tenants {
-            let mut points = self_metrics(&state, &tsdb, &t.id).await;
+            // Both kinds of series need the month's cost: computed at most once a tick.
+            let cost = CostOnce::default();
+            let mut points = self_metrics(&state, &tsdb, &t.id, &cost).await;
             if write_usage {
-                points.extend(usage_series(&state, &t.id, now).await);
+                points.extend(usage_series(&state, &t.id, now, &cost).await);
             }
             if points.is_empty() {
                 continue;
@@ -104,12 +106,30 @@ pub async fn run(
 
 type Point = (Labels, f64);
 
+/// A tenant's month cost, computed on first use (it flushes usage and reads the store).
+type CostOnce = tokio::sync::OnceCell<Option<pitot_usage::MonthCost>>;
+
+async fn cost<'a>(
+    state: &AppState,
+    tenant: &TenantId,
+    once: &'a CostOnce,
+) -> Option<&'a pitot_usage::MonthCost> {
+    once.get_or_init(|| async { pitot_http::cost::compute(state, tenant, None).await.ok() })
+        .await
+        .as_ref()
+}
+
 fn point(pairs: Vec<(&str, String)>, v: f64) -> Point {
     (Labels::from_pairs(pairs), v)
 }
 
 /// One tenant's `pitot_tenant_*` series, and its budget crossings.
-async fn self_metrics(state: &AppState, tsdb: &Tsdb, tenant: &TenantId) -> Vec<Point> {
+async fn self_metrics(
+    state: &AppState,
+    tsdb: &Tsdb,
+    tenant: &TenantId,
+    month_cost: &CostOnce,
+) -> Vec<Point> {
     let mut points = Vec::new();
     let ingested = state
         .distributor
@@ -154,7 +174,7 @@ async fn self_metrics(state: &AppState, tsdb: &Tsdb, tenant: &TenantId) -> Vec<P
             l.ingestion_rate,
         ));
     }
-    if let Ok(cost) = pitot_http::cost::compute(state, tenant, None).await {
+    if let Some(cost) = cost(state, tenant, month_cost).await {
         points.push(point(
             vec![("__name__", "pitot_tenant_cost_to_date".into())],
             cost.to_date,
@@ -168,7 +188,7 @@ async fn self_metrics(state: &AppState, tsdb: &Tsdb, tenant: &TenantId) -> Vec<P
                 vec![("__name__", "pitot_tenant_budget_monthly".into())],
                 budget,
             ));
-            let _ = pitot_http::cost::check_budget(state, tenant, &cost).await;
+            let _ = pitot_http::cost::check_budget(state, tenant, cost).await;
         }
     }
     points
@@ -177,7 +197,12 @@ async fn self_metrics(state: &AppState, tsdb: &Tsdb, tenant: &TenantId) -> Vec<P
 /// The tenant's month-to-date usage per data source, as counters that restart each
 /// month (`increase()` and `rate()` work across the reset), gauges for what is held now,
 /// and the month's cost.
-async fn usage_series(state: &AppState, tenant: &TenantId, now: i64) -> Vec<Point> {
+async fn usage_series(
+    state: &AppState,
+    tenant: &TenantId,
+    now: i64,
+    month_cost: &CostOnce,
+) -> Vec<Point> {
     let today = chrono::Utc::now().date_naive();
     let month = chrono::NaiveDate::from_ymd_opt(
         chrono::Datelike::year(&today),
@@ -229,7 +254,7 @@ async fn usage_series(state: &AppState, tenant: &TenantId, now: i64) -> Vec<Poin
         points.push(point(base("pitot_usage_series_active"), active as f64));
         points.push(point(base("pitot_usage_bytes_stored"), stored as f64));
     }
-    if let Ok(cost) = pitot_http::cost::compute(state, tenant, None).await {
+    if let Some(cost) = cost(state, tenant, month_cost).await {
         for ds in &cost.by_datasource {
             let labels = |name: &str| {
                 vec![
