@@ -306,3 +306,40 @@ fn from_chunk_rejects_corrupt_input() {
         Err(ChunkError::Truncated { index: 1, count: 2 })
     ));
 }
+
+/// Values that are mostly short decimals, as metrics are, with some that are not.
+fn decimal_values(len: usize) -> impl Strategy<Value = Vec<f64>> {
+    let value = prop_oneof![
+        4 => (-1_000_000_000i64..1_000_000_000, 0i32..7)
+            .prop_map(|(m, s)| m as f64 / 10f64.powi(s)),
+        2 => (0u64..1 << 53).prop_map(|m| m as f64 * 4096.0),
+        1 => any::<u64>().prop_map(f64::from_bits),
+        1 => Just(f64::from_bits(STALE_NAN)),
+        1 => Just(-0.0f64),
+    ];
+    prop::collection::vec(value, len)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn tagged_chunks_round_trip_bit_exact(
+        (ts, vs) in timestamps().prop_flat_map(|ts| {
+            let len = ts.len();
+            (Just(ts), decimal_values(len))
+        }),
+    ) {
+        if ts.is_empty() {
+            return Ok(());
+        }
+        let bytes = pitot_chunkenc::encode_chunk(&ts, &vs);
+        let (mut t, mut v) = (vec![-1], vec![-1.0]);
+        pitot_chunkenc::decode_chunk_into(&bytes, &mut t, &mut v).expect("decodes");
+        prop_assert_eq!(&t[1..], &ts[..]);
+        let got: Vec<u64> = v[1..].iter().map(|x| x.to_bits()).collect();
+        let want: Vec<u64> = vs.iter().map(|x| x.to_bits()).collect();
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(pitot_chunkenc::chunk_samples(&bytes).unwrap(), ts.len());
+    }
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use object_store::{path::Path, ObjectStore, PutPayload};
-use pitot_chunkenc::XorAppender;
+use pitot_chunkenc::encode_chunk;
 use pitot_core::{Labels, Sample, TenantId};
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
@@ -18,9 +18,16 @@ use serde::{Deserialize, Serialize};
 pub use format::{BlockIndex, BlockSeries, ChunkMeta};
 pub use querier::BlockQuerier;
 
-use crate::head::SAMPLES_PER_CHUNK;
 use crate::postings::LabelIndex;
 use crate::TsdbError;
+
+/// Format version of blocks written now: 2 stores tagged chunks (decimal or XOR, see
+/// `pitot_chunkenc::encode_chunk`); version 1 stored bare XOR chunks and is still read.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Samples per block chunk: two hours of a 15-second series fit one chunk, so its header
+/// and packing groups are paid once, while a long-range query still skips chunks.
+pub const BLOCK_CHUNK_SAMPLES: usize = 512;
 
 /// The small description of a block, stored as `meta.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -91,13 +98,14 @@ impl BlockBuilder {
         if samples.is_empty() {
             return;
         }
-        let mut metas = Vec::with_capacity(samples.len().div_ceil(SAMPLES_PER_CHUNK));
-        for part in samples.chunks(SAMPLES_PER_CHUNK) {
-            let mut app = XorAppender::new();
-            for s in part {
-                app.append(s.t, s.v);
-            }
-            let bytes = app.finish();
+        let mut metas = Vec::with_capacity(samples.len().div_ceil(BLOCK_CHUNK_SAMPLES));
+        let (mut ts, mut vs) = (Vec::new(), Vec::new());
+        for part in samples.chunks(BLOCK_CHUNK_SAMPLES) {
+            ts.clear();
+            vs.clear();
+            ts.extend(part.iter().map(|s| s.t));
+            vs.extend(part.iter().map(|s| s.v));
+            let bytes = encode_chunk(&ts, &vs);
             metas.push(ChunkMeta {
                 min_t: part[0].t,
                 max_t: part[part.len() - 1].t,
@@ -171,7 +179,7 @@ impl Block {
             min_time,
             max_time,
             stats,
-            version: 1,
+            version: FORMAT_VERSION,
         };
         let chunks_path = dir.child("chunks");
         store.put(&chunks_path, PutPayload::from(chunks)).await?;
@@ -207,6 +215,12 @@ impl Block {
         };
         let meta: BlockMeta = serde_json::from_slice(&meta_bytes)
             .map_err(|e| TsdbError::Corrupt(format!("block {dir} meta.json: {e}")))?;
+        if meta.version == 0 || meta.version > FORMAT_VERSION {
+            return Err(TsdbError::Corrupt(format!(
+                "block {dir} has format version {}; this build reads 1 to {FORMAT_VERSION} (upgrade Pitot to read it)",
+                meta.version
+            )));
+        }
         let index_bytes = store.get(&dir.child("index")).await?.bytes().await?;
         let index = format::decode_index(&index_bytes)
             .map_err(|e| TsdbError::Corrupt(format!("block {dir}: {e}")))?;

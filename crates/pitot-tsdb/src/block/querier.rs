@@ -86,13 +86,16 @@ impl Querier for BlockQuerier {
                 parts.push(bytes.slice(start..end));
             }
             let parts = Arc::new(parts);
+            let untagged = self.block.meta.version < 2;
             out.push(Series::new(
                 self.block.series()[id as usize].labels.clone(),
                 move || {
-                    Box::new(
+                    let chunks = if untagged {
+                        ChunksIter::untagged_xor(Arc::clone(&parts))
+                    } else {
                         ChunksIter::new(Arc::clone(&parts))
-                            .filter(move |s| s.t >= mint && s.t <= maxt),
-                    )
+                    };
+                    Box::new(chunks.filter(move |s| s.t >= mint && s.t <= maxt))
                 },
             ));
         }

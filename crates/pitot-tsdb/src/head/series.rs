@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use pitot_chunkenc::{XorAppender, XorIter};
+use pitot_chunkenc::{decode_chunk_into, encode_chunk, tag_xor, XorAppender};
 use pitot_core::{Labels, Sample};
 use pitot_storage_api::{merge_iters, RejectReason, SampleIter};
 
@@ -12,7 +12,9 @@ use pitot_storage_api::{merge_iters, RejectReason, SampleIter};
 /// scrapes, and small enough that a query decodes little it does not need).
 pub const SAMPLES_PER_CHUNK: usize = 120;
 
-/// A sealed, immutable chunk shared with running queries.
+/// A sealed, immutable chunk shared with running queries, re-encoded in the compact
+/// tagged form (decimal where the values allow): the head holds two hours of every
+/// series, and sealed chunks are most of it.
 #[derive(Clone)]
 struct SealedChunk {
     min_t: i64,
@@ -124,10 +126,19 @@ impl MemSeries {
         let (Some(min_t), Some(max_t)) = (open.min_time(), open.max_time()) else {
             return;
         };
+        let (mut ts, mut vs) = (
+            Vec::with_capacity(open.len()),
+            Vec::with_capacity(open.len()),
+        );
+        let bytes = match pitot_chunkenc::decode_into(open.bytes(), &mut ts, &mut vs) {
+            Ok(()) => encode_chunk(&ts, &vs),
+            // The appender's own bytes always decode; keep them as they are if not.
+            Err(_) => tag_xor(open.bytes()),
+        };
         self.sealed.push(SealedChunk {
             min_t,
             max_t,
-            bytes: Bytes::from(open.finish()),
+            bytes: Bytes::from(bytes),
         });
     }
 
@@ -144,7 +155,7 @@ impl MemSeries {
             && self.open.max_time() >= Some(mint)
             && self.open.min_time() <= Some(maxt)
         {
-            chunks.push(Bytes::copy_from_slice(self.open.bytes()));
+            chunks.push(Bytes::from(tag_xor(self.open.bytes())));
         }
         let ooo: Vec<Sample> = self
             .ooo
@@ -204,22 +215,35 @@ impl SeriesSnapshot {
     }
 }
 
-/// Decodes a list of chunks one after the other.
+/// Decodes a list of tagged chunks (see `pitot_chunkenc::encode_chunk`) one after the
+/// other. A chunk that does not decode ends the series there.
 pub struct ChunksIter {
     chunks: Arc<Vec<Bytes>>,
     next_chunk: usize,
-    current: Vec<(i64, f64)>,
+    untagged_xor: bool,
+    ts: Vec<i64>,
+    vs: Vec<f64>,
     pos: usize,
 }
 
 impl ChunksIter {
-    /// Iterates the chunks in order; they must not overlap.
+    /// Iterates tagged chunks in order; they must not overlap.
     pub fn new(chunks: Arc<Vec<Bytes>>) -> Self {
         ChunksIter {
             chunks,
             next_chunk: 0,
-            current: Vec::new(),
+            untagged_xor: false,
+            ts: Vec::new(),
+            vs: Vec::new(),
             pos: 0,
+        }
+    }
+
+    /// Iterates bare XOR chunks, as blocks of format version 1 store them.
+    pub fn untagged_xor(chunks: Arc<Vec<Bytes>>) -> Self {
+        ChunksIter {
+            untagged_xor: true,
+            ..ChunksIter::new(chunks)
         }
     }
 }
@@ -228,16 +252,25 @@ impl Iterator for ChunksIter {
     type Item = Sample;
 
     fn next(&mut self) -> Option<Sample> {
-        while self.pos >= self.current.len() {
+        while self.pos >= self.ts.len() {
             let chunk = self.chunks.get(self.next_chunk)?;
             self.next_chunk += 1;
-            self.current.clear();
-            self.current.extend(XorIter::new(chunk));
+            self.ts.clear();
+            self.vs.clear();
             self.pos = 0;
+            let decoded = if self.untagged_xor {
+                pitot_chunkenc::decode_into(chunk, &mut self.ts, &mut self.vs)
+            } else {
+                decode_chunk_into(chunk, &mut self.ts, &mut self.vs)
+            };
+            if decoded.is_err() {
+                self.next_chunk = self.chunks.len();
+                return None;
+            }
         }
-        let (t, v) = self.current[self.pos];
+        let sample = Sample::new(self.ts[self.pos], self.vs[self.pos]);
         self.pos += 1;
-        Some(Sample::new(t, v))
+        Some(sample)
     }
 }
 
@@ -292,5 +325,29 @@ mod tests {
             .filter(|x| x.t >= 200_000 && x.t <= 201_000)
             .collect();
         assert_eq!(window.len(), 2);
+    }
+
+    #[test]
+    fn sealed_chunks_are_compact_and_bare_xor_chunks_still_read() {
+        let mut s = series();
+        for t in 0..SAMPLES_PER_CHUNK as i64 {
+            s.append(t * 15_000, 1000.0 + t as f64 * 0.25, 0, 0)
+                .unwrap();
+        }
+        assert_eq!(s.sealed.len(), 1);
+        assert_eq!(s.sealed[0].bytes[0], pitot_chunkenc::TAG_DECIMAL);
+        assert!(
+            s.sealed[0].bytes.len() < 40,
+            "{} bytes",
+            s.sealed[0].bytes.len()
+        );
+        assert_eq!(s.all_samples().len(), SAMPLES_PER_CHUNK);
+
+        let mut xor = XorAppender::new();
+        xor.append(5, 1.5);
+        xor.append(6, 2.5);
+        let chunks = Arc::new(vec![Bytes::from(xor.finish())]);
+        let read: Vec<_> = ChunksIter::untagged_xor(chunks).collect();
+        assert_eq!(read, vec![Sample::new(5, 1.5), Sample::new(6, 2.5)]);
     }
 }
