@@ -2,7 +2,9 @@
 # Runs the shared metrics workload (../shared/bench/bench_metrics.py: rwgen remote write,
 # then six dashboard query_range queries) against a fresh release build of Pitot, cuts the
 # head into blocks to measure the final on-disk form, and prints Pitot's figures next to
-# Prometheus' and VictoriaMetrics'.
+# Prometheus' and VictoriaMetrics'. After the flush, bench/readback.py reads the whole
+# workload back from Pitot's /api/v1/export and checks it bit for bit (the run fails, after
+# printing the table, if a sample differs).
 #
 #   bash bench/metrics_bench.sh [--series N] [--baselines]
 #
@@ -65,6 +67,10 @@ python3 "$shared/bench/bench_metrics.py" external --base "http://127.0.0.1:$port
 curl -sf -XPOST -H "Authorization: Bearer $(cat "$data/platform-token")" "http://127.0.0.1:$port/api/pitot/v1/admin/flush" >/dev/null
 curl -sf "http://127.0.0.1:$port/metrics" > "$out/pitot.metrics"
 du -sb "$data/blocks" | cut -f1 > "$out/pitot.blocks_bytes"
+# Every sample of the workload read back through /api/v1/export, bit for bit.
+readback=0
+python3 "$root/bench/readback.py" --base "http://127.0.0.1:$port" --token-file "$data/initial-token" \
+  --shared "$shared" --series "$series" --end-ms "$end_ms" 2>&1 | tee "$out/readback.txt" || readback=$?
 
 {
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -76,6 +82,7 @@ du -sb "$data/blocks" | cut -f1 > "$out/pitot.blocks_bytes"
     echo "baselines=$(dpkg-query -W -f '${Package} ${Version}, ' victoria-metrics prometheus 2>/dev/null | sed 's/, $//')"
   fi
   echo "command=$cmdline"
+  echo "readback=$(tail -n 1 "$out/readback.txt")"
 } > "$out/env.txt"
 
 python3 - "$out" "$shared/bench/results" <<'PY'
@@ -162,8 +169,9 @@ md = [f"Run {env['date']} on `{env['uname']}`, {env['nproc']} CPUs, {env['mem']}
       f"one sample every {pitot['workload']['step_s']:g} s, last timestamp {pitot['workload']['last_ts_ms']} ms).", "",
       "| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
 md += ["| " + " | ".join(row) + " |" for row in rows]
-md += [""] + notes
+md += [""] + notes + ["", f"Read-back of the whole workload from Pitot (`bench/readback.py`): {env['readback']}"]
 open(os.path.join(out, "table.md"), "w").write("\n".join(md) + "\n")
 json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
 PY
 echo "results: $out (table: $out/table.md)"
+[ "$readback" = 0 ] || { echo "read-back FAILED: $(tail -n 1 "$out/readback.txt")" >&2; exit 1; }
