@@ -7,6 +7,8 @@
 # printing the table, if a sample differs).
 #
 #   bash bench/metrics_bench.sh [--series N] [--baselines]
+#   (also: [--baseline victoriametrics|prometheus] [--span SECONDS] [--end-ms MS]
+#    [--query-runs N] [--out DIR]; bench/guard.sh uses them)
 #
 # --baselines also runs Prometheus and VictoriaMetrics (Debian packages; installed with
 # apt-get when /usr/bin/prometheus or /usr/bin/victoria-metrics is missing) on the same
@@ -22,17 +24,34 @@ cmdline="$(printf '%q ' bash "bench/$(basename "$0")" "$@")"
 cmdline=${cmdline% }
 [ -z "${PITOT_BIN:-}" ] || cmdline="PITOT_BIN=$(printf '%q' "$PITOT_BIN") $cmdline"
 series=100000
-baselines=0
+span=7200
+kinds=
+end_ms=
+query_runs=5
+out=
 while [ $# -gt 0 ]; do
   case "$1" in
     --series) series=$2; shift 2 ;;
-    --baselines) baselines=1; shift ;;
+    --baselines) kinds="victoriametrics prometheus"; shift ;;
+    --baseline)
+      case "$2" in victoriametrics|prometheus) ;; *) echo "--baseline takes victoriametrics or prometheus" >&2; exit 2 ;; esac
+      case " $kinds " in *" $2 "*) ;; *) kinds="${kinds:+$kinds }$2" ;; esac
+      shift 2 ;;
+    --span) span=$2; shift 2 ;;
+    --end-ms) end_ms=$2; shift 2 ;;
+    --query-runs) query_runs=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-out=$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ)
+baselines=0
+[ -z "$kinds" ] || baselines=1
+out=${out:-$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"
-end_ms=$(( ($(date +%s) / 15) * 15 * 1000 ))
+out=$(cd "$out" && pwd)
+# The last timestamp of the workload: now, rounded down to the 15 s step, unless given.
+end_ms=${end_ms:-$(( ($(date +%s) / 15) * 15 * 1000 ))}
+workload=(--series "$series" --span "$span" --step 15 --end-ms "$end_ms")
 bin=${PITOT_BIN:-$root/target/release/pitot}
 [ -n "${PITOT_BIN:-}" ] || cargo build --release -p pitot --manifest-path "$root/Cargo.toml"
 
@@ -47,13 +66,15 @@ install_baseline() { # <binary path> <package>
   [ -x "$1" ] || { echo "error: could not install $2 with apt-get ($1 still missing); install it by hand (apt-get install $2) or run without --baselines" >&2; exit 1; }
 }
 
-if [ "$baselines" = 1 ]; then
-  install_baseline /usr/bin/victoria-metrics victoria-metrics
-  install_baseline /usr/bin/prometheus prometheus
-  for kind in victoriametrics prometheus; do
-    python3 "$shared/bench/bench_metrics.py" "$kind" --series "$series" --end-ms "$end_ms" --out "$out/$kind.json"
-  done
-fi
+for kind in $kinds; do
+  case $kind in
+    victoriametrics) install_baseline /usr/bin/victoria-metrics victoria-metrics ;;
+    prometheus) install_baseline /usr/bin/prometheus prometheus ;;
+  esac
+done
+for kind in $kinds; do
+  python3 "$shared/bench/bench_metrics.py" "$kind" "${workload[@]}" --query-runs "$query_runs" --out "$out/$kind.json"
+done
 
 data=$(mktemp -d /tmp/pitot-bench-XXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -63,14 +84,14 @@ trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 100); do grep -q listening "$out/pitot.stdout" 2>/dev/null && break; sleep 0.1; done
 token=$(cat "$data/initial-token")
 python3 "$shared/bench/bench_metrics.py" external --base "http://127.0.0.1:$port" --pid "$pid" \
-  --data-dir "$data" -H "Authorization: Bearer $token" --series "$series" --end-ms "$end_ms" --out "$out/pitot.json"
+  --data-dir "$data" -H "Authorization: Bearer $token" "${workload[@]}" --query-runs "$query_runs" --out "$out/pitot.json"
 curl -sf -XPOST -H "Authorization: Bearer $(cat "$data/platform-token")" "http://127.0.0.1:$port/api/pitot/v1/admin/flush" >/dev/null
 curl -sf "http://127.0.0.1:$port/metrics" > "$out/pitot.metrics"
 du -sb "$data/blocks" | cut -f1 > "$out/pitot.blocks_bytes"
 # Every sample of the workload read back through /api/v1/export, bit for bit.
 readback=0
 python3 "$root/bench/readback.py" --base "http://127.0.0.1:$port" --token-file "$data/initial-token" \
-  --shared "$shared" --series "$series" --end-ms "$end_ms" 2>&1 | tee "$out/readback.txt" || readback=$?
+  --shared "$shared" "${workload[@]}" 2>&1 | tee "$out/readback.txt" || readback=$?
 
 {
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -79,7 +100,7 @@ python3 "$root/bench/readback.py" --base "http://127.0.0.1:$port" --token-file "
   echo "mem=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   echo "pitot=$bin, tree $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD -- crates 2>/dev/null || echo ' with crates/ modified')"
   if [ "$baselines" = 1 ]; then
-    echo "baselines=$(dpkg-query -W -f '${Package} ${Version}, ' victoria-metrics prometheus 2>/dev/null | sed 's/, $//')"
+    echo "baselines=$(dpkg-query -W -f '${Package} ${Version}, ' ${kinds//victoriametrics/victoria-metrics} 2>/dev/null | sed 's/, $//')"
   fi
   echo "command=$cmdline"
   echo "readback=$(tail -n 1 "$out/readback.txt")"
