@@ -420,7 +420,7 @@ impl Iterator for CheckpointRecords {
                     let Some(series) = head.series(id) else {
                         continue;
                     };
-                    builder.series(id, &series.labels);
+                    builder.series(id, &head.series_labels(series));
                     for sample in series.all_samples() {
                         builder.sample(id, sample);
                     }

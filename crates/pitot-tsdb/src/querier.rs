@@ -63,11 +63,11 @@ impl Querier for HeadQuerier {
                     continue;
                 }
                 if hints.labels_only {
-                    out.push(Series::from_samples(series.labels.clone(), Vec::new()));
+                    out.push(Series::from_samples(head.series_labels(series), Vec::new()));
                     continue;
                 }
                 let snapshot = series.snapshot(mint, maxt);
-                out.push(Series::new(series.labels.clone(), move || {
+                out.push(Series::new(head.series_labels(series), move || {
                     Box::new(
                         snapshot
                             .samples()

@@ -12,6 +12,7 @@ mod bootstrap;
 mod cli;
 mod config;
 mod datasource_cli;
+mod memory;
 mod ops_cli;
 mod rules_cli;
 mod runtime_overrides;
@@ -23,6 +24,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    memory::decline_transparent_huge_pages();
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

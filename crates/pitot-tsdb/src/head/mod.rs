@@ -1,8 +1,10 @@
 //! The head: a tenant's recent samples in memory, indexed by label pairs.
 
 mod series;
+mod symbols;
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasher, Hasher};
 
 use pitot_core::{Labels, Matcher, Sample};
 use pitot_storage_api::RejectReason;
@@ -10,6 +12,7 @@ use roaring::RoaringBitmap;
 
 use crate::postings::{self, LabelIndex};
 pub use series::{Appended, ChunksIter, MemSeries, SeriesSnapshot, SAMPLES_PER_CHUNK};
+use symbols::Symbols;
 
 /// Maps on the append path: foldhash (seeded per process, so label sets chosen by a
 /// client cannot be aimed at collisions) instead of SipHash, which took a tenth of the
@@ -23,7 +26,11 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 #[derive(Default)]
 pub struct TenantHead {
     series: FastMap<u32, MemSeries>,
-    by_labels: FastMap<Labels, u32>,
+    /// Series IDs by the hash of their labels; the labels themselves live only in the
+    /// series (a second copy as map keys was a third of the head's memory).
+    by_labels: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    symbols: Symbols,
     postings: FastMap<String, FastMap<String, RoaringBitmap>>,
     all: RoaringBitmap,
     next_id: u32,
@@ -47,7 +54,22 @@ impl TenantHead {
 
     /// The ID of the series with `labels`, if the head has it.
     pub fn lookup(&self, labels: &Labels) -> Option<u32> {
-        self.by_labels.get(labels).copied()
+        let hash = hash_pairs(
+            &self.hasher,
+            labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
+        );
+        self.by_labels
+            .find(hash, |id| {
+                self.series
+                    .get(id)
+                    .is_some_and(|series| self.symbols.equals(&series.labels, labels))
+            })
+            .copied()
+    }
+
+    /// The labels of `series` (a series of this head).
+    pub fn series_labels(&self, series: &MemSeries) -> Labels {
+        self.symbols.decode(&series.labels)
     }
 
     /// Series of the metric `name` in the head.
@@ -61,7 +83,7 @@ impl TenantHead {
     /// Finds the series for `labels`, creating it if needed; returns its ID and whether
     /// it was created.
     pub fn get_or_create(&mut self, labels: &Labels) -> (u32, bool) {
-        if let Some(&id) = self.by_labels.get(labels) {
+        if let Some(id) = self.lookup(labels) {
             return (id, false);
         }
         let id = self.next_id;
@@ -86,8 +108,18 @@ impl TenantHead {
                 .insert(id);
         }
         self.all.insert(id);
-        self.by_labels.insert(labels.clone(), id);
-        self.series.insert(id, MemSeries::new(labels));
+        let hash = hash_pairs(
+            &self.hasher,
+            labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
+        );
+        let pairs = self.symbols.encode(&labels);
+        self.series.insert(id, MemSeries::new(pairs));
+        let (series, hasher, symbols) = (&self.series, &self.hasher, &self.symbols);
+        self.by_labels.insert_unique(hash, id, |id| {
+            series.get(id).map_or(0, |series| {
+                hash_pairs(hasher, symbols.pairs(&series.labels))
+            })
+        });
     }
 
     /// Appends a sample to series `id`.
@@ -137,7 +169,7 @@ impl TenantHead {
             .series
             .iter()
             .filter(|(_, s)| s.min_t().is_some_and(|t| t < end))
-            .map(|(&id, s)| (s.labels.clone(), id))
+            .map(|(&id, s)| (self.symbols.decode(&s.labels), id))
             .collect();
         out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         out
@@ -164,9 +196,24 @@ impl TenantHead {
                 emptied.push(id);
             }
         }
+        let removed = !emptied.is_empty();
         for id in emptied {
             self.remove_series(id);
         }
+        if removed {
+            self.compact_symbols();
+        }
+    }
+
+    /// Rebuilds the symbol table from the live series, dropping strings only removed
+    /// series used (series churn would otherwise grow it for the life of the process).
+    fn compact_symbols(&mut self) {
+        let mut fresh = Symbols::default();
+        for series in self.series.values_mut() {
+            let labels = self.symbols.decode(&series.labels);
+            series.labels = fresh.encode(&labels);
+        }
+        self.symbols = fresh;
     }
 
     /// Drops series without samples (left by a replay whose samples were all in blocks).
@@ -187,17 +234,20 @@ impl TenantHead {
             return;
         };
         self.all.remove(id);
-        self.by_labels.remove(&series.labels);
-        for label in &series.labels {
-            if let Some(values) = self.postings.get_mut(&label.name) {
-                if let Some(ids) = values.get_mut(&label.value) {
+        let hash = hash_pairs(&self.hasher, self.symbols.pairs(&series.labels));
+        if let Ok(entry) = self.by_labels.find_entry(hash, |&other| other == id) {
+            entry.remove();
+        }
+        for (name, value) in self.symbols.pairs(&series.labels) {
+            if let Some(values) = self.postings.get_mut(name) {
+                if let Some(ids) = values.get_mut(value) {
                     ids.remove(id);
                     if ids.is_empty() {
-                        values.remove(&label.value);
+                        values.remove(value);
                     }
                 }
                 if values.is_empty() {
-                    self.postings.remove(&label.name);
+                    self.postings.remove(name);
                 }
             }
         }
@@ -233,6 +283,21 @@ impl TenantHead {
     }
 }
 
+/// The hash of a label set, the same whether it comes as [`Labels`] or as interned pairs.
+fn hash_pairs<'a>(
+    hasher: &foldhash::fast::RandomState,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> u64 {
+    let mut h = hasher.build_hasher();
+    for (name, value) in pairs {
+        h.write(name.as_bytes());
+        h.write_u8(0xff);
+        h.write(value.as_bytes());
+        h.write_u8(0xff);
+    }
+    h.finish()
+}
+
 impl LabelIndex for TenantHead {
     fn all_series(&self) -> RoaringBitmap {
         self.all.clone()
@@ -248,5 +313,42 @@ impl LabelIndex for TenantHead {
                 f(value, ids);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(instance: &str) -> Labels {
+        Labels::from_pairs([("__name__", "up"), ("instance", instance)])
+    }
+
+    #[test]
+    fn series_are_found_by_labels_and_dropped_symbols_are_reclaimed() {
+        let mut head = TenantHead::new(i64::MIN);
+        let (a, created) = head.get_or_create(&labels("a:9100"));
+        assert!(created);
+        let (b, _) = head.get_or_create(&labels("b:9100"));
+        assert_eq!(head.get_or_create(&labels("a:9100")), (a, false));
+        assert_eq!(head.lookup(&labels("b:9100")), Some(b));
+        assert_eq!(head.lookup(&labels("c:9100")), None);
+        assert_eq!(
+            head.series_labels(head.series(b).unwrap()),
+            labels("b:9100")
+        );
+        head.append(a, Sample::new(10, 1.0), 0).unwrap();
+        head.append(b, Sample::new(20, 1.0), 0).unwrap();
+        assert_eq!(head.symbols.len(), 5);
+
+        head.drain_before(15);
+        assert_eq!(head.lookup(&labels("a:9100")), None);
+        assert_eq!(head.lookup(&labels("b:9100")), Some(b));
+        assert_eq!(head.symbols.len(), 4, "a:9100 is no longer interned");
+        assert_eq!(
+            head.series_labels(head.series(b).unwrap()),
+            labels("b:9100")
+        );
+        assert_eq!(head.select(&[]).len(), 1);
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use pitot_chunkenc::{decode_chunk_into, encode_chunk, tag_xor, XorAppender};
-use pitot_core::{Labels, Sample};
+use pitot_core::Sample;
 use pitot_storage_api::{merge_iters, RejectReason, SampleIter};
 
 /// Samples per chunk before it is sealed (as Prometheus: about two hours of 1-minute
@@ -26,8 +26,9 @@ struct SealedChunk {
 /// the newest one (within the out-of-order window) go to a small sorted buffer, merged
 /// on read with in-order data winning ties.
 pub struct MemSeries {
-    /// The series identity.
-    pub labels: Labels,
+    /// The series identity: interned `[name, value, ...]` symbol IDs of its head
+    /// (`TenantHead::series_labels` spells them out).
+    pub labels: Box<[u32]>,
     sealed: Vec<SealedChunk>,
     open: XorAppender,
     ooo: Vec<Sample>,
@@ -46,7 +47,7 @@ pub enum Appended {
 
 impl MemSeries {
     /// An empty series.
-    pub fn new(labels: Labels) -> Self {
+    pub fn new(labels: Box<[u32]>) -> Self {
         MemSeries {
             labels,
             sealed: Vec::new(),
@@ -138,7 +139,8 @@ impl MemSeries {
         self.sealed.push(SealedChunk {
             min_t,
             max_t,
-            bytes: Bytes::from(bytes),
+            // Exactly sized: the encoder's buffer is reserved for the worst case.
+            bytes: Bytes::from(bytes.into_boxed_slice()),
         });
     }
 
@@ -279,7 +281,7 @@ mod tests {
     use super::*;
 
     fn series() -> MemSeries {
-        MemSeries::new(Labels::from_pairs([("__name__", "x")]))
+        MemSeries::new(Box::new([0, 1]))
     }
 
     #[test]
