@@ -229,10 +229,11 @@ impl Querier for MeteredQuerier {
                 let s = Arc::new(s);
                 let scanned = Arc::clone(&self.scanned);
                 Series::new(labels, move || -> SampleIter {
-                    let scanned = Arc::clone(&scanned);
-                    Box::new(s.samples().inspect(move |_| {
-                        scanned.fetch_add(1, Ordering::Relaxed);
-                    }))
+                    Box::new(CountingIter {
+                        inner: s.samples(),
+                        counted: 0,
+                        scanned: Arc::clone(&scanned),
+                    })
                 })
             })
             .collect();
@@ -252,6 +253,30 @@ impl Querier for MeteredQuerier {
         matchers: &[Matcher],
     ) -> Result<Vec<String>, StorageError> {
         self.inner.label_values(name, matchers).await
+    }
+}
+
+/// Counts the samples a query reads and adds them to the shared total once, when the
+/// query drops the iterator (an atomic add per sample cost a tenth of a large query).
+struct CountingIter {
+    inner: SampleIter,
+    counted: u64,
+    scanned: Arc<AtomicU64>,
+}
+
+impl Iterator for CountingIter {
+    type Item = pitot_core::Sample;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let sample = self.inner.next()?;
+        self.counted += 1;
+        Some(sample)
+    }
+}
+
+impl Drop for CountingIter {
+    fn drop(&mut self) {
+        self.scanned.fetch_add(self.counted, Ordering::Relaxed);
     }
 }
 

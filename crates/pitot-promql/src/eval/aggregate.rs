@@ -191,7 +191,7 @@ impl Evaluator<'_> {
         // Group series once.
         let mut group_of: Vec<usize> = Vec::with_capacity(input.len());
         let mut groups: Vec<Labels> = Vec::new();
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index: HashMap<Labels, usize, foldhash::fast::RandomState> = HashMap::default();
         for s in &input {
             let key = group_key(&s.labels, &a.modifier);
             let gi = *index.entry(key.clone()).or_insert_with(|| {

@@ -352,33 +352,51 @@ impl Evaluator<'_> {
             self.counter_name_info(&w.series, name);
         }
         let n = g.len();
-        let mut out = Vec::with_capacity(w.series.len());
-        let mut ranges = Vec::with_capacity(n);
-        for (si, s) in w.series.iter().enumerate() {
-            if si % 256 == 0 {
-                self.check_deadline()?;
-            }
-            w.ranges(s, &mut ranges);
-            let mut points = vec![None; n];
-            let mut any = false;
-            for (i, point) in points.iter_mut().enumerate() {
-                let (a, b) = ranges[i];
-                let win = &s.samples[a..b];
-                if win.is_empty() {
-                    continue;
+        let deadline = self.deadline;
+        let timed_out = |si: usize| {
+            si % 256 == 0 && deadline.is_some_and(|(at, _)| std::time::Instant::now() > at)
+        };
+        // The points of one series, `None` when it has none; `Err(())` past the deadline.
+        let points_of =
+            |part: &[super::WindowSeries<'_>]| -> Result<Vec<Option<Vec<Option<f64>>>>, ()> {
+                let mut ranges = Vec::with_capacity(n);
+                let mut out = Vec::with_capacity(part.len());
+                for (si, s) in part.iter().enumerate() {
+                    if timed_out(si) {
+                        return Err(());
+                    }
+                    w.ranges(s, &mut ranges);
+                    let mut points = vec![None; n];
+                    let mut any = false;
+                    for (i, point) in points.iter_mut().enumerate() {
+                        let (a, b) = ranges[i];
+                        let win = &s.samples[a..b];
+                        if win.is_empty() {
+                            continue;
+                        }
+                        let bounds = WindowBounds {
+                            start: w.ends[i] - w.range,
+                            end: w.ends[i],
+                        };
+                        let p0 = params.first().map_or(f64::NAN, |p| p[i]);
+                        let p1 = params.get(1).map_or(f64::NAN, |p| p[i]);
+                        *point = func.apply(win, bounds, g.at(i), p0, p1);
+                        any |= point.is_some();
+                    }
+                    out.push(any.then_some(points));
                 }
-                let bounds = WindowBounds {
-                    start: w.ends[i] - w.range,
-                    end: w.ends[i],
-                };
-                let p0 = params.first().map_or(f64::NAN, |p| p[i]);
-                let p1 = params.get(1).map_or(f64::NAN, |p| p[i]);
-                *point = func.apply(win, bounds, g.at(i), p0, p1);
-                any |= point.is_some();
-            }
-            if !any {
+                Ok(out)
+            };
+        let computed =
+            super::parallel_chunks(&w.series, points_of).map_err(|()| match self.deadline {
+                Some((_, timeout_ms)) => PromqlError::Timeout { timeout_ms },
+                None => PromqlError::Execution("range function interrupted".into()),
+            })?;
+        let mut out = Vec::with_capacity(w.series.len());
+        for (s, points) in w.series.iter().zip(computed) {
+            let Some(points) = points else {
                 continue;
-            }
+            };
             self.check_dense(out.len() + 1, n)?;
             out.push(Series {
                 labels: s.labels.clone(),

@@ -156,6 +156,39 @@ impl Windows<'_> {
     }
 }
 
+/// Series below this count are evaluated on the calling thread.
+const PARALLEL_SERIES: usize = 256;
+
+/// Runs `f` over `items` split into one contiguous part per core (one part when there are
+/// few items), concatenating the results in order: independent series of one query use
+/// both cores of a small machine.
+pub(crate) fn parallel_chunks<T: Sync, R: Send, E: Send>(
+    items: &[T],
+    f: impl Fn(&[T]) -> Result<Vec<R>, E> + Sync,
+) -> Result<Vec<R>, E> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || items.len() < PARALLEL_SERIES {
+        return f(items);
+    }
+    let per_thread = items.len().div_ceil(threads);
+    let f = &f;
+    let parts: Vec<Result<Vec<R>, E>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(per_thread)
+            .map(|part| scope.spawn(move || f(part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("evaluating a series does not panic"))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(items.len());
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
 /// Samples with `lo < t <= hi`.
 pub(crate) fn window_slice(samples: &[Sample], lo: i64, hi: i64) -> &[Sample] {
     let a = samples.partition_point(|s| s.t <= lo);
