@@ -354,7 +354,7 @@ impl Evaluator<'_> {
         let n = g.len();
         let deadline = self.deadline;
         let timed_out = |si: usize| {
-            si % 256 == 0 && deadline.is_some_and(|(at, _)| std::time::Instant::now() > at)
+            si.is_multiple_of(256) && deadline.is_some_and(|(at, _)| std::time::Instant::now() > at)
         };
         // The points of one series, `None` when it has none; `Err(())` past the deadline.
         let points_of =
