@@ -228,12 +228,18 @@ impl Querier for MeteredQuerier {
                 let labels = s.labels.clone();
                 let s = Arc::new(s);
                 let scanned = Arc::clone(&self.scanned);
+                let (bulk, bulk_scanned) = (Arc::clone(&s), Arc::clone(&scanned));
                 Series::new(labels, move || -> SampleIter {
                     Box::new(CountingIter {
                         inner: s.samples(),
                         counted: 0,
                         scanned: Arc::clone(&scanned),
                     })
+                })
+                .with_bulk(move |mint, maxt, out| {
+                    let before = out.len();
+                    bulk.collect_range(mint, maxt, out);
+                    bulk_scanned.fetch_add((out.len() - before) as u64, Ordering::Relaxed);
                 })
             })
             .collect();

@@ -47,3 +47,9 @@ pub use engine::{
 };
 pub use error::{ErrorKind, PromqlError};
 pub use value::{QueryResult, Value};
+
+/// Hash maps keyed by label sets are on every large query's path; foldhash instead of
+/// SipHash (its seed is per process, so label sets cannot be chosen to collide).
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// The set counterpart of [`HashMap`].
+pub(crate) type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;

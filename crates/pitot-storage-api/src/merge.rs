@@ -36,6 +36,35 @@ impl Queryable for MergeQueryable {
     }
 }
 
+/// Collects each part in bulk and concatenates them when their time ranges follow one
+/// another (blocks, then the head: the usual case); otherwise merges sample by sample.
+fn collect_merged(parts: &[Series], mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+    let mut collected: Vec<Vec<Sample>> = parts
+        .iter()
+        .map(|part| {
+            let mut samples = Vec::new();
+            part.collect_range(mint, maxt, &mut samples);
+            samples
+        })
+        .filter(|samples| !samples.is_empty())
+        .collect();
+    collected.sort_by_key(|samples| samples[0].t);
+    let disjoint = collected
+        .windows(2)
+        .all(|w| w[0].last().map(|s| s.t) < w[1].first().map(|s| s.t));
+    if disjoint {
+        for samples in collected {
+            out.extend(samples);
+        }
+        return;
+    }
+    out.extend(
+        merge_iters(parts.iter().map(Series::samples).collect())
+            .skip_while(|s| s.t < mint)
+            .take_while(|s| s.t <= maxt),
+    );
+}
+
 /// Merges the results of several queriers.
 pub struct MergeQuerier {
     queriers: Vec<Box<dyn Querier>>,
@@ -77,9 +106,11 @@ impl Querier for MergeQuerier {
                     return parts.pop().expect("one part");
                 }
                 let parts = std::sync::Arc::new(parts);
+                let bulk_parts = std::sync::Arc::clone(&parts);
                 Series::new(labels, move || {
                     merge_iters(parts.iter().map(Series::samples).collect())
                 })
+                .with_bulk(move |mint, maxt, out| collect_merged(&bulk_parts, mint, maxt, out))
             })
             .collect();
         Ok(SeriesSet { series, warnings })
@@ -153,5 +184,39 @@ mod tests {
         .map(|s| (s.t, s.v))
         .collect();
         assert_eq!(merged, [(1, 1.0), (2, 20.0), (3, 3.0), (4, 40.0)]);
+    }
+}
+
+#[cfg(test)]
+mod bulk_tests {
+    use super::*;
+
+    fn part(ts: &[i64], v: f64) -> Series {
+        Series::from_samples(
+            Labels::default(),
+            ts.iter().map(|&t| Sample::new(t, v)).collect(),
+        )
+    }
+
+    fn iterated(parts: &[Series], mint: i64, maxt: i64) -> Vec<Sample> {
+        merge_iters(parts.iter().map(Series::samples).collect())
+            .filter(|s| s.t >= mint && s.t <= maxt)
+            .collect()
+    }
+
+    #[test]
+    fn bulk_merge_matches_the_sample_merge() {
+        for parts in [
+            vec![part(&[1, 2, 3], 1.0), part(&[4, 5], 2.0)],
+            vec![part(&[4, 5], 2.0), part(&[1, 2, 3], 1.0)],
+            vec![part(&[1, 3, 5], 1.0), part(&[2, 3, 4], 2.0)],
+            vec![part(&[], 1.0), part(&[7], 2.0)],
+        ] {
+            for (mint, maxt) in [(i64::MIN, i64::MAX), (2, 4), (3, 3), (6, 9)] {
+                let mut bulk = Vec::new();
+                collect_merged(&parts, mint, maxt, &mut bulk);
+                assert_eq!(bulk, iterated(&parts, mint, maxt), "range {mint}..={maxt}");
+            }
+        }
     }
 }

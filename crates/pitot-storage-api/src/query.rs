@@ -72,11 +72,17 @@ pub trait Querier: Send + Sync {
 /// timestamps.
 pub type SampleIter = Box<dyn Iterator<Item = Sample> + Send>;
 
+/// Appends the samples of a series in `[mint, maxt]` to a vector in one call: what a
+/// storage offers next to the iterator when it can decode whole chunks at once (a
+/// query decoding every series spends most of its time per sample otherwise).
+pub type BulkCollect = Box<dyn Fn(i64, i64, &mut Vec<Sample>) + Send + Sync>;
+
 /// One selected series: its labels and a source of its samples.
 pub struct Series {
     /// The series identity.
     pub labels: Labels,
     samples: Box<dyn Fn() -> SampleIter + Send + Sync>,
+    bulk: Option<BulkCollect>,
 }
 
 impl Series {
@@ -86,15 +92,46 @@ impl Series {
         Series {
             labels,
             samples: Box::new(samples),
+            bulk: None,
+        }
+    }
+
+    /// Adds a bulk collector that appends exactly what [`Series::samples`] yields within
+    /// `[mint, maxt]`.
+    pub fn with_bulk(
+        mut self,
+        collect: impl Fn(i64, i64, &mut Vec<Sample>) + Send + Sync + 'static,
+    ) -> Self {
+        self.bulk = Some(Box::new(collect));
+        self
+    }
+
+    /// Appends the samples in `[mint, maxt]` to `out`, ascending.
+    pub fn collect_range(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+        match &self.bulk {
+            Some(collect) => collect(mint, maxt, out),
+            None => out.extend(
+                self.samples()
+                    .skip_while(|s| s.t < mint)
+                    .take_while(|s| s.t <= maxt),
+            ),
         }
     }
 
     /// Builds a series from samples already in memory.
     pub fn from_samples(labels: Labels, samples: Vec<Sample>) -> Self {
         let samples = Arc::new(samples);
+        let all = Arc::clone(&samples);
         Series::new(labels, move || {
             let samples = Arc::clone(&samples);
             Box::new((0..samples.len()).map(move |i| samples[i]))
+        })
+        .with_bulk(move |mint, maxt, out| {
+            let a = all.partition_point(|s| s.t < mint);
+            let b = all.partition_point(|s| s.t <= maxt);
+            if a < b {
+                out.extend_from_slice(&all[a..b]);
+            }
         })
     }
 

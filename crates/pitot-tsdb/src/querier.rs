@@ -67,13 +67,17 @@ impl Querier for HeadQuerier {
                     continue;
                 }
                 let snapshot = series.snapshot(mint, maxt);
-                out.push(Series::new(head.series_labels(series), move || {
-                    Box::new(
-                        snapshot
-                            .samples()
-                            .filter(move |s| s.t >= mint && s.t <= maxt),
-                    )
-                }));
+                let bulk = snapshot.clone();
+                out.push(
+                    Series::new(head.series_labels(series), move || {
+                        Box::new(
+                            snapshot
+                                .samples()
+                                .filter(move |s| s.t >= mint && s.t <= maxt),
+                        )
+                    })
+                    .with_bulk(move |a, b, out| bulk.collect_range(a.max(mint), b.min(maxt), out)),
+                );
             }
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));

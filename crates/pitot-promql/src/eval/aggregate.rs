@@ -2,7 +2,7 @@
 //!
 //! Group keys are computed once per series; values are then accumulated per step.
 
-use std::collections::HashMap;
+use crate::HashMap;
 
 use pitot_core::{Labels, METRIC_NAME};
 use promql_parser::parser::token::{
@@ -191,7 +191,7 @@ impl Evaluator<'_> {
         // Group series once.
         let mut group_of: Vec<usize> = Vec::with_capacity(input.len());
         let mut groups: Vec<Labels> = Vec::new();
-        let mut index: HashMap<Labels, usize, foldhash::fast::RandomState> = HashMap::default();
+        let mut index: HashMap<Labels, usize> = HashMap::default();
         for s in &input {
             let key = group_key(&s.labels, &a.modifier);
             let gi = *index.entry(key.clone()).or_insert_with(|| {
@@ -224,7 +224,7 @@ impl Evaluator<'_> {
                     )));
                 }
                 let mut out: Vec<Series> = Vec::new();
-                let mut out_index: HashMap<Labels, usize> = HashMap::new();
+                let mut out_index: HashMap<Labels, usize> = HashMap::default();
                 for (gi, idxs) in members.iter().enumerate() {
                     for step in 0..n {
                         for &si in idxs {

@@ -1,7 +1,7 @@
 //! Binary operators: arithmetic, comparisons (filtering or `bool`), set operators, and
 //! vector matching with `on`/`ignoring` and `group_left`/`group_right`.
 
-use std::collections::HashMap;
+use crate::HashMap;
 
 use pitot_core::Labels;
 use promql_parser::parser::token::{
@@ -151,7 +151,7 @@ fn presence_by_signature(
     matching: &Option<LabelModifier>,
     n: usize,
 ) -> HashMap<Labels, Vec<bool>> {
-    let mut map: HashMap<Labels, Vec<bool>> = HashMap::new();
+    let mut map: HashMap<Labels, Vec<bool>> = HashMap::default();
     for s in v {
         let sig = signature(&s.labels, matching);
         let entry = map.entry(sig).or_insert_with(|| vec![false; n]);
@@ -292,7 +292,7 @@ fn vector_vector(
 
     // Signatures in order of first appearance, many side first.
     let mut sigs: Vec<Labels> = Vec::new();
-    let mut many_groups: HashMap<Labels, Vec<usize>> = HashMap::new();
+    let mut many_groups: HashMap<Labels, Vec<usize>> = HashMap::default();
     for (i, s) in many_side.iter().enumerate() {
         let sig = signature(&s.labels, matching);
         let entry = many_groups.entry(sig.clone()).or_default();
@@ -301,7 +301,7 @@ fn vector_vector(
         }
         entry.push(i);
     }
-    let mut one_groups: HashMap<Labels, Vec<usize>> = HashMap::new();
+    let mut one_groups: HashMap<Labels, Vec<usize>> = HashMap::default();
     for (i, s) in one_side.iter().enumerate() {
         let sig = signature(&s.labels, matching);
         let entry = one_groups.entry(sig.clone()).or_default();
@@ -318,8 +318,8 @@ fn vector_vector(
         n,
         delayed_name_removal,
         series: Vec::new(),
-        index: HashMap::new(),
-        pairs: HashMap::new(),
+        index: HashMap::default(),
+        pairs: HashMap::default(),
     };
     let no_members: Vec<usize> = Vec::new();
     for sig in &sigs {

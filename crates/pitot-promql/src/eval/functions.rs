@@ -2,7 +2,7 @@
 //! time functions, sorting, `absent*`, `scalar`/`vector` and `histogram_quantile` over
 //! classic buckets.
 
-use std::collections::HashMap;
+use crate::HashMap;
 
 use chrono::{DateTime, Datelike, Timelike};
 use pitot_core::{Labels, METRIC_NAME};
@@ -443,7 +443,7 @@ impl Evaluator<'_> {
             _ => None,
         };
         if let Some(vs) = vs {
-            let mut seen: HashMap<&str, usize> = HashMap::new();
+            let mut seen: HashMap<&str, usize> = HashMap::default();
             for m in &vs.matchers.matchers {
                 *seen.entry(m.name.as_str()).or_default() += 1;
             }
@@ -555,14 +555,14 @@ impl Evaluator<'_> {
                 l.get(IDENTIFYING[1]).unwrap_or("").to_string(),
             )
         };
-        let mut by_id: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        let mut by_id: HashMap<(String, String), Vec<usize>> = HashMap::default();
         for (i, (labels, _)) in infos.iter().enumerate() {
             by_id.entry(id_of(labels)).or_default().push(i);
         }
         let data_names: Vec<&str> = data_matchers.iter().map(|m| m.name.as_str()).collect();
         let required = data_matchers.iter().any(|m| !m.matches(""));
         let mut out: Vec<Series> = Vec::new();
-        let mut index: HashMap<(Labels, bool), usize> = HashMap::new();
+        let mut index: HashMap<(Labels, bool), usize> = HashMap::default();
         let no_candidates = Vec::new();
         for s in v {
             let is_info = info_matchers
@@ -620,7 +620,7 @@ impl Evaluator<'_> {
     /// name, warning about series without a usable `le`.
     fn bucket_groups(&mut self, v: &[Series], c: &Call, index: usize) -> Vec<BucketGroup> {
         let mut groups: Vec<BucketGroup> = Vec::new();
-        let mut by_key: HashMap<Labels, usize> = HashMap::new();
+        let mut by_key: HashMap<Labels, usize> = HashMap::default();
         for (si, s) in v.iter().enumerate() {
             let le = s.labels.get("le");
             let Some(upper) = le.and_then(parse_le) else {
@@ -717,7 +717,7 @@ impl Evaluator<'_> {
         }
         let groups = self.bucket_groups(&v, c, 0);
         let mut out: Vec<Series> = Vec::new();
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index: HashMap<Labels, usize> = HashMap::default();
         for group in &groups {
             for i in 0..n {
                 let Some(buckets) = group.buckets_at(&v, i) else {
@@ -929,7 +929,7 @@ pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [(f64, f64)]
 
 fn check_unique(v: &[Series]) -> Result<(), PromqlError> {
     let n = v.first().map_or(0, |s| s.points.len());
-    let mut seen: HashMap<(Labels, bool), Vec<bool>> = HashMap::new();
+    let mut seen: HashMap<(Labels, bool), Vec<bool>> = HashMap::default();
     for s in v {
         let key = (s.labels.clone(), s.drop_name);
         let mask = seen.entry(key).or_insert_with(|| vec![false; n]);

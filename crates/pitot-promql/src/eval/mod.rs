@@ -14,7 +14,7 @@ mod functions;
 mod labels;
 mod range_fns;
 
-use std::collections::HashMap;
+use crate::HashMap;
 use std::time::Instant;
 
 use pitot_core::{is_stale_nan, Labels, Sample};
@@ -545,12 +545,22 @@ impl<'a> Evaluator<'a> {
 
     fn account_windows(&mut self, w: &Windows<'_>) -> Result<(), PromqlError> {
         // The largest number of samples held by the windows of any one step.
-        let mut per_step = vec![0usize; w.ends.len()];
-        let mut ranges = Vec::with_capacity(w.ends.len());
-        for s in &w.series {
-            w.ranges(s, &mut ranges);
-            for (count, (a, b)) in per_step.iter_mut().zip(&ranges) {
-                *count += b - a;
+        let n = w.ends.len();
+        let parts = parallel_chunks(&w.series, |part| {
+            let mut per_step = vec![0usize; n];
+            let mut ranges = Vec::with_capacity(n);
+            for s in part {
+                w.ranges(s, &mut ranges);
+                for (count, (a, b)) in per_step.iter_mut().zip(&ranges) {
+                    *count += b - a;
+                }
+            }
+            Ok::<_, std::convert::Infallible>(vec![per_step])
+        });
+        let mut per_step = vec![0usize; n];
+        for part in parts.unwrap_or_else(|never| match never {}) {
+            for (total, count) in per_step.iter_mut().zip(part) {
+                *total += count;
             }
         }
         let peak = per_step.into_iter().max().unwrap_or(0);

@@ -6,7 +6,7 @@ use pitot_core::Matcher;
 use pitot_storage_api::{Querier, SelectHints, Series, SeriesSet, StorageError};
 
 use super::Block;
-use crate::head::ChunksIter;
+use crate::head::{collect_chunks, ChunksIter};
 use crate::postings;
 
 /// Reads one block for one time range.
@@ -87,17 +87,20 @@ impl Querier for BlockQuerier {
             }
             let parts = Arc::new(parts);
             let untagged = self.block.meta.version < 2;
-            out.push(Series::new(
-                self.block.series()[id as usize].labels.clone(),
-                move || {
+            let bulk = Arc::clone(&parts);
+            out.push(
+                Series::new(self.block.series()[id as usize].labels.clone(), move || {
                     let chunks = if untagged {
                         ChunksIter::untagged_xor(Arc::clone(&parts))
                     } else {
                         ChunksIter::new(Arc::clone(&parts))
                     };
                     Box::new(chunks.filter(move |s| s.t >= mint && s.t <= maxt))
-                },
-            ));
+                })
+                .with_bulk(move |a, b, out| {
+                    collect_chunks(&bulk, untagged, a.max(mint), b.min(maxt), out)
+                }),
+            );
         }
         Ok(SeriesSet {
             series: out,

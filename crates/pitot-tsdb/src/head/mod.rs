@@ -11,7 +11,9 @@ use pitot_storage_api::RejectReason;
 use roaring::RoaringBitmap;
 
 use crate::postings::{self, LabelIndex};
-pub use series::{Appended, ChunksIter, MemSeries, SeriesSnapshot, SAMPLES_PER_CHUNK};
+pub use series::{
+    collect_chunks, Appended, ChunksIter, MemSeries, SeriesSnapshot, SAMPLES_PER_CHUNK,
+};
 use symbols::Symbols;
 
 /// Maps on the append path: foldhash (seeded per process, so label sets chosen by a

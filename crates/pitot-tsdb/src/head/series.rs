@@ -215,6 +215,57 @@ impl SeriesSnapshot {
         let ooo_iter: SampleIter = Box::new((0..ooo.len()).map(move |i| ooo[i]));
         merge_iters(vec![in_order, ooo_iter])
     }
+
+    /// Appends the samples in `[mint, maxt]` to `out`, decoding whole chunks at once.
+    pub fn collect_range(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+        if self.ooo.is_empty() {
+            collect_chunks(&self.chunks, false, mint, maxt, out);
+        } else {
+            out.extend(
+                self.samples()
+                    .skip_while(|s| s.t < mint)
+                    .take_while(|s| s.t <= maxt),
+            );
+        }
+    }
+}
+
+/// Decodes chunks (tagged, or bare XOR for blocks of format version 1) straight into
+/// `out`, keeping the samples in `[mint, maxt]`: the bulk form of [`ChunksIter`], which
+/// stops at the first chunk that does not decode just as the iterator does.
+pub fn collect_chunks(
+    chunks: &[Bytes],
+    untagged_xor: bool,
+    mint: i64,
+    maxt: i64,
+    out: &mut Vec<Sample>,
+) {
+    let (mut ts, mut vs) = (Vec::new(), Vec::new());
+    for chunk in chunks {
+        ts.clear();
+        vs.clear();
+        let decoded = if untagged_xor {
+            pitot_chunkenc::decode_into(chunk, &mut ts, &mut vs)
+        } else {
+            decode_chunk_into(chunk, &mut ts, &mut vs)
+        };
+        if decoded.is_err() {
+            return;
+        }
+        let a = ts.partition_point(|&t| t < mint);
+        let b = ts.partition_point(|&t| t <= maxt);
+        if a < b {
+            out.extend(
+                ts[a..b]
+                    .iter()
+                    .zip(&vs[a..b])
+                    .map(|(&t, &v)| Sample::new(t, v)),
+            );
+        }
+        if b < ts.len() {
+            return;
+        }
+    }
 }
 
 /// Decodes a list of tagged chunks (see `pitot_chunkenc::encode_chunk`) one after the
@@ -349,7 +400,35 @@ mod tests {
         xor.append(5, 1.5);
         xor.append(6, 2.5);
         let chunks = Arc::new(vec![Bytes::from(xor.finish())]);
-        let read: Vec<_> = ChunksIter::untagged_xor(chunks).collect();
+        let read: Vec<_> = ChunksIter::untagged_xor(Arc::clone(&chunks)).collect();
         assert_eq!(read, vec![Sample::new(5, 1.5), Sample::new(6, 2.5)]);
+        let mut bulk = Vec::new();
+        collect_chunks(&chunks, true, 6, 100, &mut bulk);
+        assert_eq!(bulk, vec![Sample::new(6, 2.5)]);
+
+        // The bulk path yields what the iterator yields, with and without out-of-order data.
+        let mut s = series();
+        for t in 0..300i64 {
+            s.append(t * 10, t as f64 / 4.0, 0, 1000).unwrap();
+        }
+        let want: Vec<_> = s
+            .snapshot(0, i64::MAX)
+            .samples()
+            .filter(|x| (555..=2222).contains(&x.t))
+            .collect();
+        let mut got = Vec::new();
+        s.snapshot(0, i64::MAX).collect_range(555, 2222, &mut got);
+        assert_eq!(got, want);
+        s.append(2_985, 9.0, 0, 1000).unwrap();
+        let want: Vec<_> = s
+            .snapshot(0, i64::MAX)
+            .samples()
+            .filter(|x| x.t >= 2900)
+            .collect();
+        let mut got = Vec::new();
+        s.snapshot(0, i64::MAX)
+            .collect_range(2900, i64::MAX, &mut got);
+        assert_eq!(got, want);
+        assert!(got.iter().any(|x| x.t == 2_985));
     }
 }
