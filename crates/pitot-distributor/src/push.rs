@@ -6,7 +6,7 @@ use pitot_limits::{Limits, RateDecision, RateKind, RateLimiters};
 use pitot_proto::remote_write::WriteRequest;
 use pitot_storage_api::{MetricsAppender, SeriesBatch, StorageError};
 
-use crate::validate::{describe, validate_labels, InvalidSeries, ValidationReason};
+use crate::validate::{check_labels, describe, take_labels, InvalidSeries, ValidationReason};
 use crate::{DiscardedCounters, MetadataStore, TenantCounters, ValidationLimits};
 
 /// What a push did.
@@ -201,18 +201,15 @@ impl Distributor {
             .fetch_add(request.metadata.len() as u64, Ordering::Relaxed);
         self.metadata.record(tenant, &request.metadata);
         let mut batch = Vec::with_capacity(request.timeseries.len());
-        for series in request.timeseries {
+        for mut series in request.timeseries {
             let n = series.samples.len();
             self.received_samples.fetch_add(n as u64, Ordering::Relaxed);
-            let labels = match validate_labels(&series.labels, &limits) {
-                Ok(labels) => labels,
-                Err(invalid) => {
-                    self.discard(target, &mut outcome, invalid.reason, n, || {
-                        invalid.to_string()
-                    });
-                    continue;
-                }
-            };
+            if let Err(invalid) = check_labels(&series.labels, &limits) {
+                self.discard(target, &mut outcome, invalid.reason, n, || {
+                    invalid.to_string()
+                });
+                continue;
+            }
             let mut samples = Vec::with_capacity(n);
             for s in &series.samples {
                 let reason = if s.timestamp > max_t {
@@ -235,6 +232,7 @@ impl Distributor {
                 }
             }
             if !samples.is_empty() {
+                let labels = take_labels(&mut series.labels);
                 batch.push(SeriesBatch { labels, samples });
             }
         }

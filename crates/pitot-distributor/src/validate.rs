@@ -164,16 +164,18 @@ pub(crate) fn describe(labels: &[remote_write::Label]) -> String {
 
 /// Validates one series' labels and builds its canonical label set (sorted, empty
 /// values dropped as Prometheus does).
-pub(crate) fn validate_labels(
+pub(crate) fn check_labels(
     labels: &[remote_write::Label],
     limits: &ValidationLimits,
-) -> Result<Labels, InvalidSeries> {
+) -> Result<(), InvalidSeries> {
     let fail = |reason, detail: String| InvalidSeries {
         reason,
         detail,
         series: describe(labels),
     };
-    let mut out: Vec<Label> = Vec::with_capacity(labels.len());
+    // Names of the labels kept (empty values mean "no label"), to find duplicates
+    // without copying a single string.
+    let mut out: Vec<&str> = Vec::with_capacity(labels.len());
     let mut has_name = false;
     for l in labels {
         if l.name == METRIC_NAME {
@@ -214,7 +216,7 @@ pub(crate) fn validate_labels(
         if l.value.is_empty() {
             continue;
         }
-        out.push(Label::new(l.name.clone(), l.value.clone()));
+        out.push(&l.name);
     }
     if !has_name {
         return Err(fail(ValidationReason::MissingMetricName, String::new()));
@@ -229,18 +231,37 @@ pub(crate) fn validate_labels(
             ),
         ));
     }
-    let labels = Labels::from_unsorted(out);
-    if let Some(w) = labels
-        .as_slice()
-        .windows(2)
-        .find(|w| w[0].name == w[1].name)
-    {
+    out.sort_unstable();
+    if let Some(w) = out.windows(2).find(|w| w[0] == w[1]) {
         return Err(fail(
             ValidationReason::DuplicateLabelNames,
-            format!("{:?}", w[0].name),
+            format!("{:?}", w[0]),
         ));
     }
-    Ok(labels)
+    Ok(())
+}
+
+/// Moves checked labels (see [`check_labels`]) into a sorted label set, leaving empty
+/// strings behind: decoding already allocated every name and value once, and copying
+/// them again was a tenth of the ingest CPU.
+pub(crate) fn take_labels(labels: &mut [remote_write::Label]) -> Labels {
+    Labels::from_unsorted(
+        labels
+            .iter_mut()
+            .filter(|l| !l.value.is_empty())
+            .map(|l| Label::new(std::mem::take(&mut l.name), std::mem::take(&mut l.value)))
+            .collect(),
+    )
+}
+
+/// [`check_labels`] then [`take_labels`] on a copy, for tests.
+#[cfg(test)]
+pub(crate) fn validate_labels(
+    labels: &[remote_write::Label],
+    limits: &ValidationLimits,
+) -> Result<Labels, InvalidSeries> {
+    check_labels(labels, limits)?;
+    Ok(take_labels(&mut labels.to_vec()))
 }
 
 #[cfg(test)]

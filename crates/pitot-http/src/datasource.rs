@@ -224,8 +224,9 @@ impl Querier for MeteredQuerier {
         let series = set
             .series
             .into_iter()
-            .map(|s| {
-                let labels = s.labels.clone();
+            .map(|mut s| {
+                // The wrapped series' own labels are not read again.
+                let labels = std::mem::take(&mut s.labels);
                 let s = Arc::new(s);
                 let scanned = Arc::clone(&self.scanned);
                 let (bulk, bulk_scanned) = (Arc::clone(&s), Arc::clone(&scanned));

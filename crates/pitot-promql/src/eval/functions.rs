@@ -399,7 +399,7 @@ impl Evaluator<'_> {
             };
             self.check_dense(out.len() + 1, n)?;
             out.push(Series {
-                labels: s.labels.clone(),
+                labels: s.labels.clone().into_owned(),
                 drop_name: s.drop_name || !func.keeps_name(),
                 points,
             });

@@ -105,7 +105,9 @@ pub(crate) enum Val {
 /// One series of range-vector data: borrowed from the decoded selector data when it
 /// has no staleness markers to drop, owned otherwise (and for subqueries).
 pub(crate) struct WindowSeries<'a> {
-    pub labels: Labels,
+    /// Borrowed from the decoded selector data (cloned only for series that produce a
+    /// result), owned for subqueries.
+    pub labels: std::borrow::Cow<'a, Labels>,
     pub drop_name: bool,
     pub samples: std::borrow::Cow<'a, [Sample]>,
 }
@@ -364,7 +366,7 @@ impl<'a> Evaluator<'a> {
                     .filter_map(|s| {
                         let samples = w.window(s, 0).to_vec();
                         (!samples.is_empty()).then(|| RangeSeries {
-                            labels: s.labels.clone(),
+                            labels: s.labels.clone().into_owned(),
                             drop_name: s.drop_name,
                             samples,
                         })
@@ -522,7 +524,7 @@ impl<'a> Evaluator<'a> {
                             std::borrow::Cow::Borrowed(s.samples.as_slice())
                         };
                         WindowSeries {
-                            labels: s.labels.clone(),
+                            labels: std::borrow::Cow::Borrowed(&s.labels),
                             drop_name: false,
                             samples,
                         }
@@ -625,7 +627,7 @@ impl<'a> Evaluator<'a> {
                             .filter_map(|(i, p)| p.map(|v| Sample::new(inner.at(i), v)))
                             .collect(),
                     ),
-                    labels: s.labels,
+                    labels: std::borrow::Cow::Owned(s.labels),
                     drop_name: s.drop_name,
                 })
                 .collect()

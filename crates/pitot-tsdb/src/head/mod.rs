@@ -30,7 +30,8 @@ pub struct TenantHead {
     series: FastMap<u32, MemSeries>,
     /// Series IDs by the hash of their labels; the labels themselves live only in the
     /// series (a second copy as map keys was a third of the head's memory).
-    by_labels: hashbrown::HashTable<u32>,
+    /// Entries carry the hash, so probing compares hashes and growing never rehashes.
+    by_labels: hashbrown::HashTable<(u64, u32)>,
     hasher: foldhash::fast::RandomState,
     symbols: Symbols,
     postings: FastMap<String, FastMap<String, RoaringBitmap>>,
@@ -61,12 +62,14 @@ impl TenantHead {
             labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
         );
         self.by_labels
-            .find(hash, |id| {
-                self.series
-                    .get(id)
-                    .is_some_and(|series| self.symbols.equals(&series.labels, labels))
+            .find(hash, |&(h, id)| {
+                h == hash
+                    && self
+                        .series
+                        .get(&id)
+                        .is_some_and(|series| self.symbols.equals(&series.labels, labels))
             })
-            .copied()
+            .map(|&(_, id)| id)
     }
 
     /// The labels of `series` (a series of this head).
@@ -116,12 +119,7 @@ impl TenantHead {
         );
         let pairs = self.symbols.encode(&labels);
         self.series.insert(id, MemSeries::new(pairs));
-        let (series, hasher, symbols) = (&self.series, &self.hasher, &self.symbols);
-        self.by_labels.insert_unique(hash, id, |id| {
-            series.get(id).map_or(0, |series| {
-                hash_pairs(hasher, symbols.pairs(&series.labels))
-            })
-        });
+        self.by_labels.insert_unique(hash, (hash, id), |&(h, _)| h);
     }
 
     /// Appends a sample to series `id`.
@@ -237,7 +235,7 @@ impl TenantHead {
         };
         self.all.remove(id);
         let hash = hash_pairs(&self.hasher, self.symbols.pairs(&series.labels));
-        if let Ok(entry) = self.by_labels.find_entry(hash, |&other| other == id) {
+        if let Ok(entry) = self.by_labels.find_entry(hash, |&(_, other)| other == id) {
             entry.remove();
         }
         for (name, value) in self.symbols.pairs(&series.labels) {
