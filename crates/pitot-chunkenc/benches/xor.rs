@@ -1,8 +1,9 @@
-//! Encode and decode throughput of 120-sample XOR chunks, the size the TSDB
-//! head cuts, for counter-like and gauge-like series.
+//! Encode and decode throughput of 120-sample chunks, the size the TSDB head
+//! seals, for counter-like and gauge-like series: XOR (the open chunk) and the
+//! tagged decimal chunk sealed chunks and blocks store.
 
 use criterion::{black_box, criterion_main, BenchmarkId, Criterion, Throughput};
-use pitot_chunkenc::{decode_into, XorAppender, XorIter};
+use pitot_chunkenc::{decode_chunk_into, decode_into, encode_chunk, XorAppender, XorIter};
 
 const SAMPLES: usize = 120;
 
@@ -87,6 +88,32 @@ fn bench_xor(c: &mut Criterion) {
                     last = t;
                 }
                 black_box((sum, last))
+            })
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("decimal");
+    group.throughput(Throughput::Elements(SAMPLES as u64));
+    for (name, samples) in &series {
+        let (ts, vs): (Vec<i64>, Vec<f64>) = samples.iter().copied().unzip();
+        let bytes = encode_chunk(&ts, &vs);
+        eprintln!(
+            "{name}: tagged chunk (encoding {}) {} bytes, {:.2} B/sample",
+            bytes[0],
+            bytes.len(),
+            bytes.len() as f64 / SAMPLES as f64
+        );
+        group.bench_with_input(BenchmarkId::new("encode", name), &(ts, vs), |b, (ts, vs)| {
+            b.iter(|| encode_chunk(black_box(ts), black_box(vs)))
+        });
+        let (mut ts, mut vs) = (Vec::with_capacity(SAMPLES), Vec::with_capacity(SAMPLES));
+        group.bench_with_input(BenchmarkId::new("decode_into", name), &bytes, |b, bytes| {
+            b.iter(|| {
+                ts.clear();
+                vs.clear();
+                decode_chunk_into(black_box(bytes), &mut ts, &mut vs).unwrap();
+                black_box((&ts, &vs));
             })
         });
     }
