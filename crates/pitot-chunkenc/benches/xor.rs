@@ -104,9 +104,11 @@ fn bench_xor(c: &mut Criterion) {
             bytes.len(),
             bytes.len() as f64 / SAMPLES as f64
         );
-        group.bench_with_input(BenchmarkId::new("encode", name), &(ts, vs), |b, (ts, vs)| {
-            b.iter(|| encode_chunk(black_box(ts), black_box(vs)))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("encode", name),
+            &(ts, vs),
+            |b, (ts, vs)| b.iter(|| encode_chunk(black_box(ts), black_box(vs))),
+        );
         let (mut ts, mut vs) = (Vec::with_capacity(SAMPLES), Vec::with_capacity(SAMPLES));
         group.bench_with_input(BenchmarkId::new("decode_into", name), &bytes, |b, bytes| {
             b.iter(|| {
