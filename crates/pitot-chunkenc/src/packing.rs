@@ -100,14 +100,37 @@ pub fn unpack(bytes: &[u8], out: &mut [i64]) -> Result<usize, ChunkError> {
             (1u64 << width) - 1
         };
         let mut bit = 0usize;
-        for slot in group.iter_mut() {
-            let word = load_u128(data, bit / 8);
-            let u = (word >> (bit % 8)) as u64 & mask;
-            *slot = min.wrapping_add(u.wrapping_mul(gcd) as i64);
-            bit += width as usize;
+        if width <= 56 && gcd == 1 {
+            // The common case: a value and its bit offset fit one 64-bit load.
+            for slot in group.iter_mut() {
+                let u = (load_u64(data, bit / 8) >> (bit % 8)) & mask;
+                *slot = min.wrapping_add(u as i64);
+                bit += width as usize;
+            }
+        } else {
+            for slot in group.iter_mut() {
+                let word = load_u128(data, bit / 8);
+                let u = (word >> (bit % 8)) as u64 & mask;
+                *slot = min.wrapping_add(u.wrapping_mul(gcd) as i64);
+                bit += width as usize;
+            }
         }
     }
     Ok(pos)
+}
+
+/// Eight bytes from `at`, zero-filled past the end.
+#[inline]
+fn load_u64(data: &[u8], at: usize) -> u64 {
+    match data.get(at..at + 8) {
+        Some(word) => u64::from_le_bytes(word.try_into().expect("8 bytes")),
+        None => {
+            let mut word = [0u8; 8];
+            let rest = data.get(at..).unwrap_or(&[]);
+            word[..rest.len()].copy_from_slice(rest);
+            u64::from_le_bytes(word)
+        }
+    }
 }
 
 /// Sixteen bytes from `at`, zero-filled past the end.
@@ -188,6 +211,13 @@ mod tests {
         assert_eq!(round_trip(&[7; 300]), 3 * 2);
         round_trip(&[i64::MIN, i64::MAX, 0, -1, 1]);
         round_trip(&(0..1000).map(|i| i * i * 31 - 5000).collect::<Vec<_>>());
+        // Divisor 1 at every width up to 64 (the single-load path and the wide one).
+        for width in 1..=63u32 {
+            let top = i64::MAX >> (63 - width);
+            let mut values: Vec<i64> = (0..300).map(|i| (i * 7919 % 1013) & top).collect();
+            values[..3].copy_from_slice(&[0, 1, top]);
+            round_trip(&values);
+        }
         // Multiples of 4096 cost no more than their quotients.
         let pages: Vec<i64> = (0..128).map(|i| (i % 16) * 4096 + (1 << 30)).collect();
         assert!(round_trip(&pages) <= 128 / 2 + 12);

@@ -347,7 +347,7 @@ impl Evaluator<'_> {
             )));
         };
         let matrix = arg(c, matrix_arg)?;
-        let w = self.eval_windows(matrix, g)?;
+        let w = self.eval_windows_accounting(matrix, g, false)?;
         if matches!(func, RangeFn::Rate | RangeFn::Increase) {
             self.counter_name_info(&w.series, name);
         }
@@ -356,42 +356,56 @@ impl Evaluator<'_> {
         let timed_out = |si: usize| {
             si.is_multiple_of(256) && deadline.is_some_and(|(at, _)| std::time::Instant::now() > at)
         };
-        // The points of one series, `None` when it has none; `Err(())` past the deadline.
-        let points_of =
-            |part: &[super::WindowSeries<'_>]| -> Result<Vec<Option<Vec<Option<f64>>>>, ()> {
-                let mut ranges = Vec::with_capacity(n);
-                let mut out = Vec::with_capacity(part.len());
-                for (si, s) in part.iter().enumerate() {
-                    if timed_out(si) {
-                        return Err(());
-                    }
-                    w.ranges(s, &mut ranges);
-                    let mut points = vec![None; n];
-                    let mut any = false;
-                    for (i, point) in points.iter_mut().enumerate() {
-                        let (a, b) = ranges[i];
-                        let win = &s.samples[a..b];
-                        if win.is_empty() {
-                            continue;
-                        }
-                        let bounds = WindowBounds {
-                            start: w.ends[i] - w.range,
-                            end: w.ends[i],
-                        };
-                        let p0 = params.first().map_or(f64::NAN, |p| p[i]);
-                        let p1 = params.get(1).map_or(f64::NAN, |p| p[i]);
-                        *point = func.apply(win, bounds, g.at(i), p0, p1);
-                        any |= point.is_some();
-                    }
-                    out.push(any.then_some(points));
+        // Per part: the points of each series (`None` when it has none) and the samples
+        // its windows hold per step (for the limit); `Err(())` past the deadline.
+        type Part = (Vec<Option<Vec<Option<f64>>>>, Vec<usize>);
+        let points_of = |part: &[super::WindowSeries<'_>]| -> Result<Vec<Part>, ()> {
+            let mut ranges = Vec::with_capacity(n);
+            let mut out = Vec::with_capacity(part.len());
+            let mut per_step = vec![0usize; n];
+            for (si, s) in part.iter().enumerate() {
+                if timed_out(si) {
+                    return Err(());
                 }
-                Ok(out)
-            };
-        let computed =
+                w.ranges(s, &mut ranges);
+                let mut points = vec![None; n];
+                let mut any = false;
+                for (i, point) in points.iter_mut().enumerate() {
+                    let (a, b) = ranges[i];
+                    per_step[i] += b - a;
+                    let win = &s.samples[a..b];
+                    if win.is_empty() {
+                        continue;
+                    }
+                    let bounds = WindowBounds {
+                        start: w.ends[i] - w.range,
+                        end: w.ends[i],
+                    };
+                    let p0 = params.first().map_or(f64::NAN, |p| p[i]);
+                    let p1 = params.get(1).map_or(f64::NAN, |p| p[i]);
+                    *point = func.apply(win, bounds, g.at(i), p0, p1);
+                    any |= point.is_some();
+                }
+                out.push(any.then_some(points));
+            }
+            Ok(vec![(out, per_step)])
+        };
+        let parts =
             super::parallel_chunks(&w.series, points_of).map_err(|()| match self.deadline {
                 Some((_, timeout_ms)) => PromqlError::Timeout { timeout_ms },
                 None => PromqlError::Execution("range function interrupted".into()),
             })?;
+        // The windows' samples count against the limit as if held all at once per step
+        // (counted while walking them, instead of in a separate pass before).
+        let mut per_step = vec![0usize; n];
+        let mut computed = Vec::with_capacity(w.series.len());
+        for (points, counts) in parts {
+            computed.extend(points);
+            for (total, count) in per_step.iter_mut().zip(counts) {
+                *total += count;
+            }
+        }
+        self.account_peak(&per_step)?;
         let mut out = Vec::with_capacity(w.series.len());
         for (s, points) in w.series.iter().zip(computed) {
             let Some(points) = points else {

@@ -495,6 +495,18 @@ impl<'a> Evaluator<'a> {
     /// Evaluates a range-vector expression (matrix selector or subquery, possibly in
     /// parentheses) into per-step windows.
     pub fn eval_windows(&mut self, e: &Expr, g: &Grid) -> Result<Windows<'a>, PromqlError> {
+        self.eval_windows_accounting(e, g, true)
+    }
+
+    /// [`Evaluator::eval_windows`], leaving the sample accounting to the caller when
+    /// `account` is false (a range function counts the windows it walks anyway, with
+    /// [`Evaluator::account_peak`]).
+    pub fn eval_windows_accounting(
+        &mut self,
+        e: &Expr,
+        g: &Grid,
+        account: bool,
+    ) -> Result<Windows<'a>, PromqlError> {
         match unparen(e) {
             Expr::MatrixSelector(ms) => {
                 let vs = &ms.vs;
@@ -535,10 +547,12 @@ impl<'a> Evaluator<'a> {
                     ends,
                     range: duration_ms(&ms.range),
                 };
-                self.account_windows(&w)?;
+                if account {
+                    self.account_windows(&w)?;
+                }
                 Ok(w)
             }
-            Expr::Subquery(sq) => self.eval_subquery(sq, g),
+            Expr::Subquery(sq) => self.eval_subquery(sq, g, account),
             other => Err(PromqlError::BadQuery(format!(
                 "expected a range vector, got {other}"
             ))),
@@ -565,13 +579,23 @@ impl<'a> Evaluator<'a> {
                 *total += count;
             }
         }
-        let peak = per_step.into_iter().max().unwrap_or(0);
+        self.account_peak(&per_step)
+    }
+
+    /// Fails when the largest per-step count of samples held in windows is over the limit.
+    pub fn account_peak(&mut self, per_step: &[usize]) -> Result<(), PromqlError> {
+        let peak = per_step.iter().copied().max().unwrap_or(0);
         self.use_samples(peak)?;
         self.release_samples(peak);
         Ok(())
     }
 
-    fn eval_subquery(&mut self, sq: &SubqueryExpr, g: &Grid) -> Result<Windows<'a>, PromqlError> {
+    fn eval_subquery(
+        &mut self,
+        sq: &SubqueryExpr,
+        g: &Grid,
+        account: bool,
+    ) -> Result<Windows<'a>, PromqlError> {
         let offset = offset_ms(&sq.offset);
         let at = self.at_ms(&sq.at);
         let range = duration_ms(&sq.range);
@@ -637,7 +661,9 @@ impl<'a> Evaluator<'a> {
             ends,
             range,
         };
-        self.account_windows(&w)?;
+        if account {
+            self.account_windows(&w)?;
+        }
         Ok(w)
     }
 }
