@@ -1,5 +1,7 @@
 use std::fmt;
 
+pub use compact_str::CompactString;
+
 /// The label that holds a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
 
@@ -7,14 +9,14 @@ pub const METRIC_NAME: &str = "__name__";
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Label {
     /// The label name.
-    pub name: String,
+    pub name: CompactString,
     /// The label value; never empty in a stored series.
-    pub value: String,
+    pub value: CompactString,
 }
 
 impl Label {
     /// Builds a label pair.
-    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<CompactString>, value: impl Into<CompactString>) -> Self {
         Label {
             name: name.into(),
             value: value.into(),
@@ -38,7 +40,7 @@ impl Labels {
     }
 
     /// Builds labels from `(name, value)` pairs in any order.
-    pub fn from_pairs<N: Into<String>, V: Into<String>>(
+    pub fn from_pairs<N: Into<CompactString>, V: Into<CompactString>>(
         pairs: impl IntoIterator<Item = (N, V)>,
     ) -> Self {
         Labels::from_unsorted(pairs.into_iter().map(|(n, v)| Label::new(n, v)).collect())

@@ -201,7 +201,7 @@ impl Distributor {
             .fetch_add(request.metadata.len() as u64, Ordering::Relaxed);
         self.metadata.record(tenant, &request.metadata);
         let mut batch = Vec::with_capacity(request.timeseries.len());
-        for mut series in request.timeseries {
+        for series in request.timeseries {
             let n = series.samples.len();
             self.received_samples.fetch_add(n as u64, Ordering::Relaxed);
             if let Err(invalid) = check_labels(&series.labels, &limits) {
@@ -232,7 +232,7 @@ impl Distributor {
                 }
             }
             if !samples.is_empty() {
-                let labels = take_labels(&mut series.labels);
+                let labels = take_labels(&series.labels);
                 batch.push(SeriesBatch { labels, samples });
             }
         }
@@ -312,10 +312,7 @@ mod tests {
 
     fn series(name: &str, ts: &[i64]) -> TimeSeries {
         TimeSeries {
-            labels: vec![Label {
-                name: "__name__".into(),
-                value: name.into(),
-            }],
+            labels: vec![Label::new("__name__", name)],
             samples: ts
                 .iter()
                 .map(|&t| PSample {

@@ -108,7 +108,7 @@ fn success(data: Value) -> Response {
 pub(crate) fn labels_json(labels: &Labels) -> Value {
     let mut map = Map::new();
     for l in labels {
-        map.insert(l.name.clone(), Value::String(l.value.clone()));
+        map.insert(l.name.to_string(), Value::String(l.value.to_string()));
     }
     Value::Object(map)
 }

@@ -18,9 +18,9 @@ impl Postings {
     pub fn add(&mut self, id: u32, labels: &Labels) {
         for label in labels {
             self.map
-                .entry(label.name.clone())
+                .entry(label.name.to_string())
                 .or_default()
-                .entry(label.value.clone())
+                .entry(label.value.to_string())
                 .or_default()
                 .insert(id);
         }

@@ -20,10 +20,7 @@ fn request() -> Vec<u8> {
                 ("device", format!("eth{}", i % 3)),
             ]
             .into_iter()
-            .map(|(name, value)| Label {
-                name: name.to_string(),
-                value,
-            })
+            .map(|(name, value)| Label::new(name, value))
             .collect(),
             samples: vec![Sample {
                 value: 1234.5 + i as f64,

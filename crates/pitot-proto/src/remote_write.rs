@@ -40,6 +40,26 @@ pub struct Label {
     pub value: String,
 }
 
+impl Label {
+    /// A label pair.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Label {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    /// The name as text.
+    pub fn name_str(&self) -> &str {
+        &self.name
+    }
+
+    /// The value as text.
+    pub fn value_str(&self) -> &str {
+        &self.value
+    }
+}
+
 /// One float sample.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Sample {

@@ -44,7 +44,7 @@ pub fn postable_alerts(alerts: &[RuleAlert]) -> Value {
             .iter()
             .map(|a| {
                 json!({
-                    "labels": a.labels.iter().map(|l| (l.name.clone(), Value::String(l.value.clone()))).collect::<serde_json::Map<_, _>>(),
+                    "labels": a.labels.iter().map(|l| (l.name.to_string(), Value::String(l.value.to_string()))).collect::<serde_json::Map<_, _>>(),
                     "annotations": a.annotations,
                     "startsAt": rfc3339(a.starts_at),
                     "endsAt": rfc3339(a.ends_at),

@@ -120,7 +120,7 @@ fn labels_json(labels: &Labels) -> Value {
     Value::Object(
         labels
             .iter()
-            .map(|l| (l.name.clone(), Value::String(l.value.clone())))
+            .map(|l| (l.name.to_string(), Value::String(l.value.to_string())))
             .collect(),
     )
 }

@@ -125,9 +125,9 @@ pub fn decode(buf: &[u8]) -> Result<WalRecord, RecordError> {
         let n_labels = r.count()?;
         let mut labels = Vec::with_capacity(n_labels);
         for _ in 0..n_labels {
-            let name = r.str()?.to_string();
-            let value = r.str()?.to_string();
-            labels.push(Label { name, value });
+            let name = r.str()?;
+            let value = r.str()?;
+            labels.push(Label::new(name, value));
         }
         series.push((id, Labels::from_unsorted(labels)));
     }

@@ -656,7 +656,7 @@ impl pitot_ruler::AlertSender for AlertForwarder {
                 labels: a
                     .labels
                     .iter()
-                    .map(|l| (l.name.clone(), l.value.clone()))
+                    .map(|l| (l.name.to_string(), l.value.to_string()))
                     .collect(),
                 annotations: a.annotations,
                 starts_at: ts(a.starts_at),

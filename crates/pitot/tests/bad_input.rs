@@ -184,14 +184,8 @@ fn bad_requests_are_refused_clearly_and_harmlessly() {
             "label value too long",
             vec![TimeSeries {
                 labels: vec![
-                    Label {
-                        name: "__name__".into(),
-                        value: "bad_input_never".into(),
-                    },
-                    Label {
-                        name: "long".into(),
-                        value: "v".repeat(3000),
-                    },
+                    Label::new("__name__", "bad_input_never"),
+                    Label::new("long", "v".repeat(3000)),
                 ],
                 samples: vec![pitot_proto::remote_write::Sample {
                     value: 1.0,

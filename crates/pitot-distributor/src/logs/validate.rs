@@ -95,7 +95,7 @@ pub(crate) fn validate_stream_labels(
         if value.is_empty() {
             continue;
         }
-        out.push(Label { name, value });
+        out.push(Label::new(name, value));
     }
     if out.is_empty() {
         return Err(LogRefusal::new(
@@ -121,7 +121,7 @@ pub(crate) fn validate_stream_labels(
         let found = limits
             .discover_service_name
             .iter()
-            .find_map(|n| out.iter().find(|l| &l.name == n).map(|l| l.value.clone()));
+            .find_map(|n| out.iter().find(|l| l.name == n).map(|l| l.value.clone()));
         out.push(Label::new(
             "service_name",
             found.unwrap_or_else(|| "unknown_service".into()),
@@ -238,7 +238,7 @@ pub(crate) fn validate_entry(
                 ),
             ));
         }
-        meta.push(Label { name, value });
+        meta.push(Label::new(name, value));
     }
     Ok(LogEntry {
         ts,

@@ -117,7 +117,7 @@ fn signature(labels: &Labels, matching: Option<&VectorMatching>) -> Labels {
         Some(vm) => Labels::from_unsorted(
             labels
                 .iter()
-                .filter(|l| vm.labels.iter().any(|n| n == &l.name) == vm.on)
+                .filter(|l| vm.labels.iter().any(|n| n == l.name) == vm.on)
                 .cloned()
                 .collect(),
         ),
@@ -183,13 +183,13 @@ fn result_labels(many: &Labels, one: &Labels, vm: Option<&VectorMatching>) -> La
     let mut labels: Vec<Label> = match vm.card {
         Cardinality::OneToOne => many
             .iter()
-            .filter(|l| vm.labels.iter().any(|n| n == &l.name) == vm.on)
+            .filter(|l| vm.labels.iter().any(|n| n == l.name) == vm.on)
             .cloned()
             .collect(),
         _ => many.iter().cloned().collect(),
     };
     for name in &vm.include {
-        labels.retain(|l| &l.name != name);
+        labels.retain(|l| l.name != name);
         if let Some(v) = one.get(name) {
             labels.push(Label::new(name.clone(), v));
         }

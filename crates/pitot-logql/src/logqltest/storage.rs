@@ -110,7 +110,7 @@ impl LogQuerier for MemQuerier {
 
     async fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
         let mut names: Vec<String> = selected(&self.streams, matchers)
-            .flat_map(|(l, _)| l.iter().map(|l| l.name.clone()).collect::<Vec<_>>())
+            .flat_map(|(l, _)| l.iter().map(|l| l.name.to_string()).collect::<Vec<_>>())
             .collect();
         names.sort();
         names.dedup();

@@ -252,11 +252,11 @@ impl LogQuerier for LogStoreQuerier {
     }
 
     async fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
-        let mut names = BTreeSet::new();
+        let mut names: BTreeSet<String> = BTreeSet::new();
         self.visit(matchers, &mut |labels, _| {
             for l in labels {
-                if !names.contains(&l.name) {
-                    names.insert(l.name.clone());
+                if !names.contains(l.name.as_str()) {
+                    names.insert(l.name.to_string());
                 }
             }
         });

@@ -36,7 +36,7 @@ pub(crate) fn keep_only(labels: &Labels, names: &[String]) -> Labels {
     Labels::from_unsorted(
         labels
             .iter()
-            .filter(|l| names.contains(&l.name))
+            .filter(|l| names.iter().any(|n| n.as_str() == l.name.as_str()))
             .cloned()
             .collect(),
     )
@@ -47,7 +47,7 @@ pub(crate) fn remove(labels: &Labels, names: &[String]) -> Labels {
     Labels::from_unsorted(
         labels
             .iter()
-            .filter(|l| !names.contains(&l.name))
+            .filter(|l| !names.iter().any(|n| n.as_str() == l.name.as_str()))
             .cloned()
             .collect(),
     )

@@ -119,7 +119,7 @@ impl Querier for MemQuerier {
             .series
             .keys()
             .filter(|l| matches_all(l, matchers))
-            .flat_map(|l| l.iter().map(|x| x.name.clone()).collect::<Vec<_>>())
+            .flat_map(|l| l.iter().map(|x| x.name.to_string()).collect::<Vec<_>>())
             .collect();
         names.sort();
         names.dedup();

@@ -186,7 +186,7 @@ impl AlertingState {
         let data = TemplateData {
             labels: series
                 .iter()
-                .map(|l| (l.name.clone(), l.value.clone()))
+                .map(|l| (l.name.to_string(), l.value.to_string()))
                 .collect(),
             external_labels: env.external_labels.clone(),
             external_url: env.external_url.to_string(),
@@ -199,7 +199,7 @@ impl AlertingState {
         let mut b: BTreeMap<String, String> = series
             .iter()
             .filter(|l| l.name != METRIC_NAME)
-            .map(|l| (l.name.clone(), l.value.clone()))
+            .map(|l| (l.name.to_string(), l.value.to_string()))
             .collect();
         let rule_labels: BTreeMap<String, String> = self
             .labels
@@ -230,7 +230,7 @@ fn with_labels(alert: &Alert, name: &str, state: Option<AlertState>) -> Labels {
     let mut pairs: Vec<(String, String)> = alert
         .labels
         .iter()
-        .map(|l| (l.name.clone(), l.value.clone()))
+        .map(|l| (l.name.to_string(), l.value.to_string()))
         .collect();
     pairs.push((METRIC_NAME.to_string(), name.to_string()));
     if let Some(s) = state {

@@ -431,7 +431,7 @@ async fn eval_rule(
 pub fn query_samples(value: Value) -> Result<Vec<QuerySample>, String> {
     let to_map = |l: &Labels| {
         l.iter()
-            .map(|x| (x.name.clone(), x.value.clone()))
+            .map(|x| (x.name.to_string(), x.value.to_string()))
             .collect::<BTreeMap<_, _>>()
     };
     match value {

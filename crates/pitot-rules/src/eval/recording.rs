@@ -16,7 +16,7 @@ pub(crate) fn record(
     for (series, sample) in vector {
         let mut b: BTreeMap<String, String> = series
             .iter()
-            .map(|l| (l.name.clone(), l.value.clone()))
+            .map(|l| (l.name.to_string(), l.value.to_string()))
             .collect();
         b.insert(METRIC_NAME.to_string(), name.to_string());
         apply_labels(&mut b, labels);

@@ -55,7 +55,7 @@ pub(crate) async fn restore_for_state(
             alert
                 .labels
                 .iter()
-                .map(|l| Matcher::equal(&l.name, &l.value)),
+                .map(|l| Matcher::equal(l.name.as_str(), l.value.as_str())),
         );
         let set = querier
             .select(&hints, &matchers)

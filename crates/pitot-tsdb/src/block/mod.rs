@@ -290,9 +290,9 @@ fn rebuild_postings(mut index: BlockIndex) -> BlockIndex {
     for (id, s) in index.series.iter().enumerate() {
         for label in &s.labels {
             postings
-                .entry(label.name.clone())
+                .entry(label.name.to_string())
                 .or_default()
-                .entry(label.value.clone())
+                .entry(label.value.to_string())
                 .or_default()
                 .insert(id as u32);
         }

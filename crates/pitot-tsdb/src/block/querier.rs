@@ -110,11 +110,11 @@ impl Querier for BlockQuerier {
 
     async fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
         let ids = postings::select(&*self.block, matchers);
-        let mut names = BTreeSet::new();
+        let mut names: BTreeSet<String> = BTreeSet::new();
         for id in ids {
             for label in &self.block.series()[id as usize].labels {
-                if !names.contains(&label.name) {
-                    names.insert(label.name.clone());
+                if !names.contains(label.name.as_str()) {
+                    names.insert(label.name.to_string());
                 }
             }
         }

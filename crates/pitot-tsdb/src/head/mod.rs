@@ -106,9 +106,9 @@ impl TenantHead {
         self.next_id = self.next_id.max(id + 1);
         for label in &labels {
             self.postings
-                .entry(label.name.clone())
+                .entry(label.name.to_string())
                 .or_default()
-                .entry(label.value.clone())
+                .entry(label.value.to_string())
                 .or_default()
                 .insert(id);
         }

@@ -565,13 +565,7 @@ pub fn encode_exact(request: &WriteRequest) -> Vec<u8> {
 /// A remote-write series.
 pub fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     TimeSeries {
-        labels: labels
-            .iter()
-            .map(|(n, v)| Label {
-                name: n.to_string(),
-                value: v.to_string(),
-            })
-            .collect(),
+        labels: labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
         samples: samples
             .iter()
             .map(|&(timestamp, value)| Sample { value, timestamp })
