@@ -269,15 +269,15 @@ impl Tsdb {
                 // range below `end` no longer changes (the head refuses it now).
                 let mut builder = BlockBuilder::new();
                 for slice in series.chunks(CUT_SERIES_PER_SLICE) {
-                    let samples: Vec<Vec<Sample>> = {
+                    let parts: Vec<(pitot_core::Labels, Vec<Sample>)> = {
                         let head = head.lock();
                         slice
                             .iter()
-                            .map(|(_, id)| head.samples_of(*id, end))
+                            .filter_map(|&id| Some((head.labels_of(id)?, head.samples_of(id, end))))
                             .collect()
                     };
-                    for ((labels, _), samples) in slice.iter().zip(samples) {
-                        builder.add(labels.clone(), &samples);
+                    for (labels, samples) in parts {
+                        builder.add(labels, &samples);
                     }
                 }
                 match builder

@@ -162,17 +162,24 @@ impl TenantHead {
         range
     }
 
-    /// The series holding samples older than `end`, sorted by labels: what a block cut
-    /// walks, a slice at a time, with [`TenantHead::samples_of`].
-    pub fn series_before(&self, end: i64) -> Vec<(Labels, u32)> {
-        let mut out: Vec<(Labels, u32)> = self
+    /// The IDs of the series holding samples older than `end`, in label order: what a
+    /// block cut walks, a slice at a time, with [`TenantHead::series_labels`] and
+    /// [`TenantHead::samples_of`]. Sorting compares interned strings in place, so a cut
+    /// never spells out every series' labels at once.
+    pub fn series_before(&self, end: i64) -> Vec<u32> {
+        let mut out: Vec<(&[u32], u32)> = self
             .series
             .iter()
             .filter(|(_, s)| s.min_t().is_some_and(|t| t < end))
-            .map(|(&id, s)| (self.symbols.decode(&s.labels), id))
+            .map(|(&id, s)| (&*s.labels, id))
             .collect();
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        out
+        out.sort_unstable_by(|a, b| self.symbols.pairs(a.0).cmp(self.symbols.pairs(b.0)));
+        out.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// The labels of series `id`, if the head has it.
+    pub fn labels_of(&self, id: u32) -> Option<Labels> {
+        self.series.get(&id).map(|s| self.series_labels(s))
     }
 
     /// The samples of series `id` older than `end`.
@@ -350,5 +357,26 @@ mod tests {
             labels("b:9100")
         );
         assert_eq!(head.select(&[]).len(), 1);
+    }
+
+    #[test]
+    fn series_before_lists_ids_in_label_order() {
+        let mut head = TenantHead::new(i64::MIN);
+        let sets = [
+            Labels::from_pairs([("__name__", "b"), ("x", "1")]),
+            Labels::from_pairs([("__name__", "a"), ("x", "2"), ("y", "1")]),
+            Labels::from_pairs([("__name__", "a"), ("x", "2")]),
+            Labels::from_pairs([("__name__", "a"), ("x", "10")]),
+        ];
+        for (i, l) in sets.iter().enumerate() {
+            let (id, _) = head.get_or_create(l);
+            head.append(id, Sample::new(i as i64, 1.0), 0).unwrap();
+        }
+        let ids = head.series_before(100);
+        let got: Vec<Labels> = ids.iter().map(|&id| head.labels_of(id).unwrap()).collect();
+        let mut want = sets.to_vec();
+        want.sort();
+        assert_eq!(got, want);
+        assert!(head.series_before(2).len() == 2);
     }
 }
