@@ -103,13 +103,13 @@ pub fn unpack(bytes: &[u8], out: &mut [i64]) -> Result<usize, ChunkError> {
         if width <= 56 && gcd == 1 {
             // The common case: a value and its bit offset fit one 64-bit load.
             for slot in group.iter_mut() {
-                let u = (load_u64(data, bit / 8) >> (bit % 8)) & mask;
+                let u = (u64::from_le_bytes(load(data, bit / 8)) >> (bit % 8)) & mask;
                 *slot = min.wrapping_add(u as i64);
                 bit += width as usize;
             }
         } else {
             for slot in group.iter_mut() {
-                let word = load_u128(data, bit / 8);
+                let word = u128::from_le_bytes(load(data, bit / 8));
                 let u = (word >> (bit % 8)) as u64 & mask;
                 *slot = min.wrapping_add(u.wrapping_mul(gcd) as i64);
                 bit += width as usize;
@@ -119,30 +119,16 @@ pub fn unpack(bytes: &[u8], out: &mut [i64]) -> Result<usize, ChunkError> {
     Ok(pos)
 }
 
-/// Eight bytes from `at`, zero-filled past the end.
+/// `N` bytes from `at`, zero-filled past the end.
 #[inline]
-fn load_u64(data: &[u8], at: usize) -> u64 {
-    match data.get(at..at + 8) {
-        Some(word) => u64::from_le_bytes(word.try_into().expect("8 bytes")),
+fn load<const N: usize>(data: &[u8], at: usize) -> [u8; N] {
+    match data.get(at..at + N) {
+        Some(word) => word.try_into().expect("N bytes"),
         None => {
-            let mut word = [0u8; 8];
+            let mut word = [0u8; N];
             let rest = data.get(at..).unwrap_or(&[]);
             word[..rest.len()].copy_from_slice(rest);
-            u64::from_le_bytes(word)
-        }
-    }
-}
-
-/// Sixteen bytes from `at`, zero-filled past the end.
-#[inline]
-fn load_u128(data: &[u8], at: usize) -> u128 {
-    match data.get(at..at + 16) {
-        Some(word) => u128::from_le_bytes(word.try_into().expect("16 bytes")),
-        None => {
-            let mut word = [0u8; 16];
-            let rest = data.get(at..).unwrap_or(&[]);
-            word[..rest.len()].copy_from_slice(rest);
-            u128::from_le_bytes(word)
+            word
         }
     }
 }

@@ -6,7 +6,7 @@ use pitot_limits::{Limits, RateDecision, RateKind, RateLimiters};
 use pitot_proto::remote_write::WriteRequest;
 use pitot_storage_api::{MetricsAppender, SeriesBatch, StorageError};
 
-use crate::validate::{check_labels, describe, take_labels, InvalidSeries, ValidationReason};
+use crate::validate::{check_labels, describe, label_set, InvalidSeries, ValidationReason};
 use crate::{DiscardedCounters, MetadataStore, TenantCounters, ValidationLimits};
 
 /// What a push did.
@@ -232,7 +232,7 @@ impl Distributor {
                 }
             }
             if !samples.is_empty() {
-                let labels = take_labels(&series.labels);
+                let labels = label_set(&series.labels);
                 batch.push(SeriesBatch { labels, samples });
             }
         }

@@ -131,20 +131,20 @@ pub(crate) fn describe(labels: &[remote_write::Label]) -> String {
     let mut out = String::new();
     let name = labels
         .iter()
-        .find(|l| l.name_str() == METRIC_NAME)
-        .map(|l| l.value_str())
+        .find(|l| l.name == METRIC_NAME)
+        .map(|l| l.value.as_str())
         .unwrap_or("");
     out.push_str(name);
     out.push('{');
     let mut first = true;
-    for l in labels.iter().filter(|l| l.name_str() != METRIC_NAME) {
+    for l in labels.iter().filter(|l| l.name != METRIC_NAME) {
         if !first {
             out.push_str(", ");
         }
         first = false;
-        out.push_str(l.name_str());
+        out.push_str(&l.name);
         out.push_str("=\"");
-        out.push_str(l.value_str());
+        out.push_str(&l.value);
         out.push('"');
         if out.len() > 200 {
             break;
@@ -162,8 +162,8 @@ pub(crate) fn describe(labels: &[remote_write::Label]) -> String {
     out
 }
 
-/// Validates one series' labels and builds its canonical label set (sorted, empty
-/// values dropped as Prometheus does).
+/// Validates one series' labels (empty values count as absent, as in Prometheus);
+/// [`label_set`] then builds the canonical label set.
 pub(crate) fn check_labels(
     labels: &[remote_write::Label],
     limits: &ValidationLimits,
@@ -177,20 +177,16 @@ pub(crate) fn check_labels(
     // without copying a single string.
     let mut out: Vec<&str> = Vec::with_capacity(labels.len());
     let mut has_name = false;
-    for label in labels {
-        let l = Pair {
-            name: label.name_str(),
-            value: label.value_str(),
-        };
+    for l in labels {
         if l.name == METRIC_NAME {
-            if !is_valid_metric_name(l.value) {
+            if !is_valid_metric_name(&l.value) {
                 return Err(fail(
                     ValidationReason::InvalidMetricName,
                     format!("{:?}", l.value),
                 ));
             }
             has_name = true;
-        } else if !is_valid_label_name(l.name) {
+        } else if !is_valid_label_name(&l.name) {
             return Err(fail(
                 ValidationReason::InvalidLabelName,
                 format!("{:?}", l.name),
@@ -220,7 +216,7 @@ pub(crate) fn check_labels(
         if l.value.is_empty() {
             continue;
         }
-        out.push(l.name);
+        out.push(&l.name);
     }
     if !has_name {
         return Err(fail(ValidationReason::MissingMetricName, String::new()));
@@ -245,32 +241,26 @@ pub(crate) fn check_labels(
     Ok(())
 }
 
-/// A label pair as text, for the checks.
-struct Pair<'a> {
-    name: &'a str,
-    value: &'a str,
-}
-
 /// Builds the sorted label set of checked labels (see [`check_labels`]); names and
 /// values of up to 24 bytes are stored inline, so most series allocate nothing here.
-pub(crate) fn take_labels(labels: &[remote_write::Label]) -> Labels {
+pub(crate) fn label_set(labels: &[remote_write::Label]) -> Labels {
     Labels::from_unsorted(
         labels
             .iter()
             .filter(|l| !l.value.is_empty())
-            .map(|l| Label::new(l.name_str(), l.value_str()))
+            .map(|l| Label::new(l.name.as_str(), l.value.as_str()))
             .collect(),
     )
 }
 
-/// [`check_labels`] then [`take_labels`], for tests.
+/// [`check_labels`] then [`label_set`], for tests.
 #[cfg(test)]
 pub(crate) fn validate_labels(
     labels: &[remote_write::Label],
     limits: &ValidationLimits,
 ) -> Result<Labels, InvalidSeries> {
     check_labels(labels, limits)?;
-    Ok(take_labels(labels))
+    Ok(label_set(labels))
 }
 
 #[cfg(test)]

@@ -629,49 +629,31 @@ pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>
     Ok(out)
 }
 
-/// Series below this count are decoded on the calling thread; above it, on as many
-/// threads as there are cores (decoding is most of a large query's time).
-const PARALLEL_DECODE_SERIES: usize = 256;
-
-/// Decodes the samples in `[mint, maxt]` of every series, in order.
+/// Decodes the samples in `[mint, maxt]` of every series, in order, on every core
+/// (decoding is most of a large query's time).
 fn decode_all(series: Vec<pitot_storage_api::Series>, mint: i64, maxt: i64) -> Vec<SelectedSeries> {
-    let decode = |part: Vec<pitot_storage_api::Series>| -> Vec<SelectedSeries> {
+    let samples = crate::eval::parallel_chunks(&series, |part| {
         let mut scratch: Vec<Sample> = Vec::new();
-        part.into_iter()
+        let decoded: Vec<Vec<Sample>> = part
+            .iter()
             .map(|series| {
                 scratch.clear();
                 series.collect_range(mint, maxt, &mut scratch);
-                SelectedSeries {
-                    labels: series.labels,
-                    // Exactly sized: growing each series' vector took a tenth of a query.
-                    samples: scratch.as_slice().to_vec(),
-                }
+                // Exactly sized: growing each series' vector took a tenth of a query.
+                scratch.as_slice().to_vec()
             })
-            .collect()
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || series.len() < PARALLEL_DECODE_SERIES {
-        return decode(series);
-    }
-    let per_thread = series.len().div_ceil(threads);
-    let mut parts: Vec<Vec<pitot_storage_api::Series>> = Vec::with_capacity(threads);
-    let mut rest = series;
-    while rest.len() > per_thread {
-        let tail = rest.split_off(per_thread);
-        parts.push(rest);
-        rest = tail;
-    }
-    parts.push(rest);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| scope.spawn(move || decode(part)))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("decoding a series does not panic"))
-            .collect()
+        Ok::<_, std::convert::Infallible>(decoded)
     })
+    .unwrap_or_else(|never| match never {});
+    series
+        .into_iter()
+        .zip(samples)
+        .map(|(series, samples)| SelectedSeries {
+            labels: series.labels,
+            samples,
+        })
+        .collect()
 }
 
 /// Selects and decodes the data of every selector, once per selector node.

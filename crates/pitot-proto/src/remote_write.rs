@@ -48,16 +48,6 @@ impl Label {
             value: value.into(),
         }
     }
-
-    /// The name as text.
-    pub fn name_str(&self) -> &str {
-        &self.name
-    }
-
-    /// The value as text.
-    pub fn value_str(&self) -> &str {
-        &self.value
-    }
 }
 
 /// One float sample.

@@ -39,7 +39,8 @@ impl Queryable for MergeQueryable {
 /// Collects each part in bulk and concatenates them when their time ranges follow one
 /// another (blocks, then the head: the usual case); otherwise merges sample by sample.
 fn collect_merged(parts: &[Series], mint: i64, maxt: i64, out: &mut Vec<Sample>) {
-    let mut collected: Vec<Vec<Sample>> = parts
+    // In priority order, as the sample-by-sample merge needs them.
+    let collected: Vec<Vec<Sample>> = parts
         .iter()
         .map(|part| {
             let mut samples = Vec::new();
@@ -48,21 +49,23 @@ fn collect_merged(parts: &[Series], mint: i64, maxt: i64, out: &mut Vec<Sample>)
         })
         .filter(|samples| !samples.is_empty())
         .collect();
-    collected.sort_by_key(|samples| samples[0].t);
-    let disjoint = collected
+    let mut by_time: Vec<&Vec<Sample>> = collected.iter().collect();
+    by_time.sort_by_key(|samples| samples[0].t);
+    let disjoint = by_time
         .windows(2)
         .all(|w| w[0].last().map(|s| s.t) < w[1].first().map(|s| s.t));
     if disjoint {
-        for samples in collected {
-            out.extend(samples);
+        for samples in by_time {
+            out.extend_from_slice(samples);
         }
         return;
     }
-    out.extend(
-        merge_iters(parts.iter().map(Series::samples).collect())
-            .skip_while(|s| s.t < mint)
-            .take_while(|s| s.t <= maxt),
-    );
+    out.extend(merge_iters(
+        collected
+            .into_iter()
+            .map(|samples| Box::new(samples.into_iter()) as SampleIter)
+            .collect(),
+    ));
 }
 
 /// Merges the results of several queriers.

@@ -230,6 +230,21 @@ impl SeriesSnapshot {
     }
 }
 
+/// Appends one chunk's samples to the columns: tagged, or bare XOR for blocks of format
+/// version 1.
+fn decode_one(
+    chunk: &[u8],
+    untagged_xor: bool,
+    ts: &mut Vec<i64>,
+    vs: &mut Vec<f64>,
+) -> Result<(), pitot_chunkenc::ChunkError> {
+    if untagged_xor {
+        pitot_chunkenc::decode_into(chunk, ts, vs)
+    } else {
+        decode_chunk_into(chunk, ts, vs)
+    }
+}
+
 /// Decodes chunks (tagged, or bare XOR for blocks of format version 1) straight into
 /// `out`, keeping the samples in `[mint, maxt]`: the bulk form of [`ChunksIter`], which
 /// stops at the first chunk that does not decode just as the iterator does.
@@ -244,12 +259,7 @@ pub fn collect_chunks(
     for chunk in chunks {
         ts.clear();
         vs.clear();
-        let decoded = if untagged_xor {
-            pitot_chunkenc::decode_into(chunk, &mut ts, &mut vs)
-        } else {
-            decode_chunk_into(chunk, &mut ts, &mut vs)
-        };
-        if decoded.is_err() {
+        if decode_one(chunk, untagged_xor, &mut ts, &mut vs).is_err() {
             return;
         }
         let a = ts.partition_point(|&t| t < mint);
@@ -311,12 +321,7 @@ impl Iterator for ChunksIter {
             self.ts.clear();
             self.vs.clear();
             self.pos = 0;
-            let decoded = if self.untagged_xor {
-                pitot_chunkenc::decode_into(chunk, &mut self.ts, &mut self.vs)
-            } else {
-                decode_chunk_into(chunk, &mut self.ts, &mut self.vs)
-            };
-            if decoded.is_err() {
+            if decode_one(chunk, self.untagged_xor, &mut self.ts, &mut self.vs).is_err() {
                 self.next_chunk = self.chunks.len();
                 return None;
             }
