@@ -3,10 +3,10 @@ use std::sync::Arc;
 
 use pitot_core::{Origin, Sample, Target, TenantId};
 use pitot_limits::{Limits, RateDecision, RateKind, RateLimiters};
-use pitot_proto::remote_write::WriteRequest;
-use pitot_storage_api::{MetricsAppender, SeriesBatch, StorageError};
+use pitot_proto::remote_write_view::WriteRequestView;
+use pitot_storage_api::{MetricsAppender, StorageError, WriteBatch};
 
-use crate::validate::{check_labels, describe, label_set, InvalidSeries, ValidationReason};
+use crate::validate::{check_labels, describe, InvalidSeries, ValidationReason};
 use crate::{DiscardedCounters, MetadataStore, TenantCounters, ValidationLimits};
 
 /// What a push did.
@@ -184,12 +184,12 @@ impl Distributor {
     pub async fn push(
         &self,
         target: &Target,
-        request: WriteRequest,
+        request: &WriteRequestView<'_>,
         now_ms: i64,
     ) -> Result<PushOutcome, PushError> {
         let tenant = &target.tenant;
         let mut outcome = PushOutcome::default();
-        let total: usize = request.timeseries.iter().map(|s| s.samples.len()).sum();
+        let total = request.sample_count();
         let limits = self.admit(target, total)?;
         let max_t = now_ms.saturating_add(limits.creation_grace_period.as_millis() as i64);
         let min_t = if limits.past_grace_period.is_zero() {
@@ -200,18 +200,20 @@ impl Distributor {
         self.received_metadata
             .fetch_add(request.metadata.len() as u64, Ordering::Relaxed);
         self.metadata.record(tenant, &request.metadata);
-        let mut batch = Vec::with_capacity(request.timeseries.len());
-        for series in request.timeseries {
+        self.received_samples
+            .fetch_add(total as u64, Ordering::Relaxed);
+        let mut batch = WriteBatch::with_capacity(request.len(), 0, total);
+        let mut samples = Vec::new();
+        for series in request.series() {
             let n = series.samples.len();
-            self.received_samples.fetch_add(n as u64, Ordering::Relaxed);
-            if let Err(invalid) = check_labels(&series.labels, &limits) {
+            if let Err(invalid) = check_labels(series.labels, &limits) {
                 self.discard(target, &mut outcome, invalid.reason, n, || {
                     invalid.to_string()
                 });
                 continue;
             }
-            let mut samples = Vec::with_capacity(n);
-            for s in &series.samples {
+            samples.clear();
+            for s in series.samples {
                 let reason = if s.timestamp > max_t {
                     Some(ValidationReason::TooFarInFuture)
                 } else if s.timestamp < min_t {
@@ -224,7 +226,7 @@ impl Distributor {
                         InvalidSeries {
                             reason,
                             detail: format!("timestamp: {}, now: {now_ms}", s.timestamp),
-                            series: describe(&series.labels),
+                            series: describe(series.labels),
                         }
                         .to_string()
                     }),
@@ -232,14 +234,13 @@ impl Distributor {
                 }
             }
             if !samples.is_empty() {
-                let labels = label_set(&series.labels);
-                batch.push(SeriesBatch { labels, samples });
+                batch.push(series.labels.iter().copied(), &samples);
             }
         }
         if batch.is_empty() {
             return Ok(outcome);
         }
-        let stored = self.appender.append(&target.storage, batch).await?;
+        let stored = self.appender.append_batch(&target.storage, &batch).await?;
         outcome.accepted += stored.accepted;
         self.ingested.add(tenant, stored.accepted as u64);
         if let Some(usage) = &self.usage {
@@ -287,8 +288,9 @@ mod tests {
     use super::*;
     use async_trait::async_trait;
     use parking_lot::Mutex;
+    use pitot_proto::remote_write::WriteRequest;
     use pitot_proto::remote_write::{Label, Sample as PSample, TimeSeries};
-    use pitot_storage_api::AppendOutcome;
+    use pitot_storage_api::{AppendOutcome, SeriesBatch};
 
     /// Records what reaches storage; storage behaviour itself is tested in pitot-tsdb.
     #[derive(Default)]
@@ -296,13 +298,16 @@ mod tests {
 
     #[async_trait]
     impl MetricsAppender for Recorder {
-        async fn append(
+        async fn append_batch(
             &self,
             _: &TenantId,
-            batch: Vec<SeriesBatch>,
+            batch: &WriteBatch<'_>,
         ) -> Result<AppendOutcome, StorageError> {
-            let accepted = batch.iter().map(|b| b.samples.len()).sum();
-            self.0.lock().extend(batch);
+            let accepted = batch.sample_count();
+            self.0.lock().extend(batch.iter().map(|s| SeriesBatch {
+                labels: s.to_labels(),
+                samples: s.samples.to_vec(),
+            }));
             Ok(AppendOutcome {
                 accepted,
                 ..Default::default()
@@ -339,7 +344,13 @@ mod tests {
             metadata: vec![],
         };
         let target = Target::default_for(&tenant, pitot_core::DataKind::Metrics);
-        let out = d.push(&target, req, now).await.unwrap();
+        let bytes = pitot_proto::decode_snappy(
+            &pitot_proto::remote_write::encode_write_request(&req),
+            usize::MAX,
+        )
+        .unwrap();
+        let view = WriteRequestView::decode(&bytes).unwrap();
+        let out = d.push(&target, &view, now).await.unwrap();
         assert_eq!(out.accepted, 2);
         assert_eq!(out.discarded, 2);
         assert!(out

@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-use pitot_core::{is_valid_label_name, is_valid_metric_name, Label, Labels, METRIC_NAME};
-use pitot_proto::remote_write;
+use pitot_core::{is_valid_label_name, is_valid_metric_name, METRIC_NAME};
 
 use crate::ValidationLimits;
 
@@ -127,24 +126,24 @@ impl fmt::Display for InvalidSeries {
 }
 
 /// Renders labels as sent, truncated so a huge series does not make a huge message.
-pub(crate) fn describe(labels: &[remote_write::Label]) -> String {
+pub(crate) fn describe(labels: &[(&str, &str)]) -> String {
     let mut out = String::new();
     let name = labels
         .iter()
-        .find(|l| l.name == METRIC_NAME)
-        .map(|l| l.value.as_str())
+        .find(|(n, _)| *n == METRIC_NAME)
+        .map(|&(_, v)| v)
         .unwrap_or("");
     out.push_str(name);
     out.push('{');
     let mut first = true;
-    for l in labels.iter().filter(|l| l.name != METRIC_NAME) {
+    for &(n, v) in labels.iter().filter(|(n, _)| *n != METRIC_NAME) {
         if !first {
             out.push_str(", ");
         }
         first = false;
-        out.push_str(&l.name);
+        out.push_str(n);
         out.push_str("=\"");
-        out.push_str(&l.value);
+        out.push_str(v);
         out.push('"');
         if out.len() > 200 {
             break;
@@ -162,10 +161,10 @@ pub(crate) fn describe(labels: &[remote_write::Label]) -> String {
     out
 }
 
-/// Validates one series' labels (empty values count as absent, as in Prometheus);
-/// [`label_set`] then builds the canonical label set.
+/// Validates one series' labels as sent (empty values count as absent, as in
+/// Prometheus).
 pub(crate) fn check_labels(
-    labels: &[remote_write::Label],
+    labels: &[(&str, &str)],
     limits: &ValidationLimits,
 ) -> Result<(), InvalidSeries> {
     let fail = |reason, detail: String| InvalidSeries {
@@ -173,109 +172,114 @@ pub(crate) fn check_labels(
         detail,
         series: describe(labels),
     };
-    // Names of the labels kept (empty values mean "no label"), to find duplicates
-    // without copying a single string.
-    let mut out: Vec<&str> = Vec::with_capacity(labels.len());
+    // Labels kept (empty values mean "no label"). Clients send names sorted, as the
+    // protocol asks, so duplicates show as equal neighbours; only an unsorted series
+    // pays for sorting a list of its names.
+    let mut kept = 0usize;
+    let mut previous: Option<&str> = None;
+    let mut sorted = true;
     let mut has_name = false;
-    for l in labels {
-        if l.name == METRIC_NAME {
-            if !is_valid_metric_name(&l.value) {
+    for &(name, value) in labels {
+        if name == METRIC_NAME {
+            if !is_valid_metric_name(value) {
                 return Err(fail(
                     ValidationReason::InvalidMetricName,
-                    format!("{:?}", l.value),
+                    format!("{value:?}"),
                 ));
             }
             has_name = true;
-        } else if !is_valid_label_name(&l.name) {
+        } else if !is_valid_label_name(name) {
             return Err(fail(
                 ValidationReason::InvalidLabelName,
-                format!("{:?}", l.name),
+                format!("{name:?}"),
             ));
         }
-        if l.name.len() > limits.max_label_name_length {
+        if name.len() > limits.max_label_name_length {
             return Err(fail(
                 ValidationReason::LabelNameTooLong,
                 format!(
                     "actual: {}, limit: {}",
-                    l.name.len(),
+                    name.len(),
                     limits.max_label_name_length
                 ),
             ));
         }
-        if l.value.len() > limits.max_label_value_length {
+        if value.len() > limits.max_label_value_length {
             return Err(fail(
                 ValidationReason::LabelValueTooLong,
                 format!(
-                    "label: {:?}, actual: {}, limit: {}",
-                    l.name,
-                    l.value.len(),
+                    "label: {name:?}, actual: {}, limit: {}",
+                    value.len(),
                     limits.max_label_value_length
                 ),
             ));
         }
-        if l.value.is_empty() {
+        if value.is_empty() {
             continue;
         }
-        out.push(&l.name);
+        kept += 1;
+        if let Some(previous) = previous {
+            if previous == name {
+                return Err(fail(
+                    ValidationReason::DuplicateLabelNames,
+                    format!("{name:?}"),
+                ));
+            }
+            sorted &= previous < name;
+        }
+        previous = Some(name);
     }
     if !has_name {
         return Err(fail(ValidationReason::MissingMetricName, String::new()));
     }
-    if out.len() > limits.max_label_names_per_series {
+    if kept > limits.max_label_names_per_series {
         return Err(fail(
             ValidationReason::MaxLabelNamesPerSeries,
             format!(
-                "actual: {}, limit: {}",
-                out.len(),
+                "actual: {kept}, limit: {}",
                 limits.max_label_names_per_series
             ),
         ));
     }
-    out.sort_unstable();
-    if let Some(w) = out.windows(2).find(|w| w[0] == w[1]) {
-        return Err(fail(
-            ValidationReason::DuplicateLabelNames,
-            format!("{:?}", w[0]),
-        ));
+    if !sorted {
+        let mut names: Vec<&str> = labels
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|&(n, _)| n)
+            .collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(fail(
+                ValidationReason::DuplicateLabelNames,
+                format!("{:?}", w[0]),
+            ));
+        }
     }
     Ok(())
 }
 
-/// Builds the sorted label set of checked labels (see [`check_labels`]); names and
-/// values of up to 24 bytes are stored inline, so most series allocate nothing here.
-pub(crate) fn label_set(labels: &[remote_write::Label]) -> Labels {
-    Labels::from_unsorted(
-        labels
-            .iter()
-            .filter(|l| !l.value.is_empty())
-            .map(|l| Label::new(l.name.as_str(), l.value.as_str()))
-            .collect(),
-    )
-}
-
-/// [`check_labels`] then [`label_set`], for tests.
+/// [`check_labels`], then the canonical label set, for tests.
 #[cfg(test)]
 pub(crate) fn validate_labels(
-    labels: &[remote_write::Label],
+    labels: &[(&str, &str)],
     limits: &ValidationLimits,
-) -> Result<Labels, InvalidSeries> {
+) -> Result<pitot_core::Labels, InvalidSeries> {
     check_labels(labels, limits)?;
-    Ok(label_set(labels))
+    Ok(pitot_core::Labels::from_unsorted(
+        labels
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|&(n, v)| pitot_core::Label::new(n, v))
+            .collect(),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn l(pairs: &[(&str, &str)]) -> Vec<remote_write::Label> {
-        pairs
-            .iter()
-            .map(|(n, v)| remote_write::Label::new(*n, *v))
-            .collect()
-    }
-
     fn reason(pairs: &[(&str, &str)]) -> Option<ValidationReason> {
-        validate_labels(&l(pairs), &ValidationLimits::default())
+        validate_labels(pairs, &ValidationLimits::default())
             .err()
             .map(|e| e.reason)
     }
@@ -299,6 +303,13 @@ mod tests {
             reason(&[("__name__", "up"), ("a", "x"), ("a", "y")]),
             Some(ValidationReason::DuplicateLabelNames)
         );
+        // Unsorted, with the duplicates apart.
+        assert_eq!(
+            reason(&[("a", "x"), ("__name__", "up"), ("a", "y")]),
+            Some(ValidationReason::DuplicateLabelNames)
+        );
+        // A duplicate with an empty value is no label at all.
+        assert_eq!(reason(&[("a", "x"), ("__name__", "up"), ("a", "")]), None);
         let long = "v".repeat(2049);
         assert_eq!(
             reason(&[("__name__", "up"), ("a", &long)]),
@@ -319,13 +330,13 @@ mod tests {
     #[test]
     fn empty_values_are_dropped_and_message_names_series_and_limit() {
         let labels = validate_labels(
-            &l(&[("job", ""), ("__name__", "up")]),
+            &[("job", ""), ("__name__", "up")],
             &ValidationLimits::default(),
         )
         .unwrap();
         assert_eq!(labels.len(), 1);
         let err = validate_labels(
-            &l(&[("__name__", "up"), ("a", &"v".repeat(3000))]),
+            &[("__name__", "up"), ("a", &"v".repeat(3000))],
             &ValidationLimits::default(),
         )
         .unwrap_err();

@@ -9,7 +9,8 @@ use axum::routing::post;
 use axum::Router;
 use pitot_core::Scope;
 use pitot_distributor::PushError;
-use pitot_proto::{remote_write::decode_write_request, BodyError};
+use pitot_proto::remote_write_view::WriteRequestView;
+use pitot_proto::{decode_snappy, BodyError};
 
 use crate::auth::authenticate;
 use crate::{ApiError, AppStateRef};
@@ -47,17 +48,19 @@ async fn push(
     )
     .await?;
     let body = read_body(body, state.limits.max_request_body_bytes).await?;
-    let request =
-        decode_write_request(&body, state.limits.max_decompressed_bytes).map_err(|e| match e {
-            BodyError::TooLarge { .. } => {
-                ApiError::too_large(format!("{e} (server.max_decompressed_bytes)"))
-            }
-            other => ApiError::bad_data(format!("cannot decode remote-write request: {other}")),
-        })?;
+    let bad = |e: BodyError| match e {
+        BodyError::TooLarge { .. } => {
+            ApiError::too_large(format!("{e} (server.max_decompressed_bytes)"))
+        }
+        other => ApiError::bad_data(format!("cannot decode remote-write request: {other}")),
+    };
+    // Label strings are borrowed from the decompressed body until storage is done.
+    let raw = decode_snappy(&body, state.limits.max_decompressed_bytes).map_err(bad)?;
+    let request = WriteRequestView::decode(&raw).map_err(bad)?;
     let now_ms = chrono::Utc::now().timestamp_millis();
     let distributor = Arc::clone(&state.distributor);
     let outcome = distributor
-        .push(&target, request, now_ms)
+        .push(&target, &request, now_ms)
         .await
         .map_err(|e| match e {
             PushError::Storage(e) => {

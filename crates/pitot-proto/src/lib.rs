@@ -8,6 +8,7 @@
 
 pub mod loki_push;
 pub mod remote_write;
+pub mod remote_write_view;
 mod snappy;
 
 pub use snappy::{decode_snappy, encode_snappy, BodyError};

@@ -13,6 +13,121 @@ pub struct SeriesBatch {
     pub samples: Vec<Sample>,
 }
 
+/// Series to append, with label strings borrowed from wherever they were decoded.
+///
+/// A remote-write client resends every series' labels with every sample, and nearly all
+/// of those series already exist in storage: borrowing the strings lets storage find
+/// them without building a label set, and only a new series is spelled out as
+/// [`Labels`]. The labels and samples of all series sit in two flat vectors.
+#[derive(Debug, Default, Clone)]
+pub struct WriteBatch<'a> {
+    pairs: Vec<(&'a str, &'a str)>,
+    samples: Vec<Sample>,
+    /// Where each series' labels and samples end in the flat vectors.
+    ends: Vec<(usize, usize)>,
+}
+
+/// One series of a [`WriteBatch`].
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesRef<'b> {
+    /// Label pairs sorted by name, without empty values (the form of [`Labels`]).
+    pub labels: &'b [(&'b str, &'b str)],
+    /// Samples to store.
+    pub samples: &'b [Sample],
+}
+
+impl SeriesRef<'_> {
+    /// The label set, for a series storage creates or names in a refusal.
+    pub fn to_labels(&self) -> Labels {
+        Labels::from_unsorted(
+            self.labels
+                .iter()
+                .map(|&(n, v)| pitot_core::Label::new(n, v))
+                .collect(),
+        )
+    }
+
+    /// The value of `__name__`, if any.
+    pub fn metric_name(&self) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(n, _)| *n == pitot_core::METRIC_NAME)
+            .map(|&(_, v)| v)
+    }
+}
+
+impl<'a> WriteBatch<'a> {
+    /// An empty batch with room for `series` series of `pairs` labels and `samples`
+    /// samples in all.
+    pub fn with_capacity(series: usize, pairs: usize, samples: usize) -> Self {
+        WriteBatch {
+            pairs: Vec::with_capacity(pairs),
+            samples: Vec::with_capacity(samples),
+            ends: Vec::with_capacity(series),
+        }
+    }
+
+    /// The batch of owned series (their labels are already in canonical form).
+    pub fn from_series(batch: &'a [SeriesBatch]) -> Self {
+        let pairs = batch.iter().map(|b| b.labels.len()).sum();
+        let samples = batch.iter().map(|b| b.samples.len()).sum();
+        let mut out = WriteBatch::with_capacity(batch.len(), pairs, samples);
+        for b in batch {
+            out.pairs
+                .extend(b.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+            out.samples.extend_from_slice(&b.samples);
+            out.ends.push((out.pairs.len(), out.samples.len()));
+        }
+        out
+    }
+
+    /// Adds a series from validated label pairs in any order: pairs with an empty
+    /// value are dropped (an empty value means "no label") and the rest sorted by name.
+    pub fn push(
+        &mut self,
+        labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+        samples: &[Sample],
+    ) {
+        let start = self.pairs.len();
+        self.pairs
+            .extend(labels.into_iter().filter(|(_, v)| !v.is_empty()));
+        let added = &mut self.pairs[start..];
+        if !added.is_sorted_by(|a, b| a.0 <= b.0) {
+            added.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        }
+        self.samples.extend_from_slice(samples);
+        self.ends.push((self.pairs.len(), self.samples.len()));
+    }
+
+    /// Number of series.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the batch holds no series.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Total samples of all series.
+    pub fn sample_count(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// The series in the order they were added.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = SeriesRef<'_>> + '_ {
+        let mut start = (0, 0);
+        self.ends.iter().map(move |&(l, s)| {
+            let series = SeriesRef {
+                labels: &self.pairs[start.0..l],
+                samples: &self.samples[start.1..s],
+            };
+            start = (l, s);
+            series
+        })
+    }
+}
+
 /// Why storage refused a sample (the distributor refuses earlier for syntax and limits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RejectReason {
@@ -67,6 +182,22 @@ pub struct AppendOutcome {
 }
 
 impl AppendOutcome {
+    /// Counts one refusal, keeping the first for the message (`labels` is asked only
+    /// for the first).
+    pub fn reject_with(&mut self, labels: impl FnOnce() -> Labels, t: i64, reason: RejectReason) {
+        match self.rejected.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, n)) => *n += 1,
+            None => self.rejected.push((reason, 1)),
+        }
+        if self.first_rejection.is_none() {
+            self.first_rejection = Some(Rejection {
+                labels: labels(),
+                t,
+                reason,
+            });
+        }
+    }
+
     /// Counts one refusal, keeping the first for the message.
     pub fn reject(&mut self, labels: &Labels, t: i64, reason: RejectReason) {
         match self.rejected.iter_mut().find(|(r, _)| *r == reason) {
@@ -104,9 +235,19 @@ pub trait MetricsAppender: Send + Sync {
     /// Stores the accepted samples of `batch` for `tenant`. When this returns `Ok`, every
     /// accepted sample is durable (it survives `kill -9`); refused samples are reported in
     /// the outcome and stored nowhere. An `Err` means nothing can be promised durable.
+    async fn append_batch(
+        &self,
+        tenant: &TenantId,
+        batch: &WriteBatch<'_>,
+    ) -> Result<AppendOutcome, StorageError>;
+
+    /// [`MetricsAppender::append_batch`] for owned series (rules, usage series, tests).
     async fn append(
         &self,
         tenant: &TenantId,
         batch: Vec<SeriesBatch>,
-    ) -> Result<AppendOutcome, StorageError>;
+    ) -> Result<AppendOutcome, StorageError> {
+        let batch = WriteBatch::from_series(&batch);
+        self.append_batch(tenant, &batch).await
+    }
 }

@@ -23,7 +23,8 @@ mod merge;
 mod query;
 
 pub use append::{
-    AppendOutcome, MetricsAppender, RejectReason, Rejection, SeriesBatch, SeriesLimits,
+    AppendOutcome, MetricsAppender, RejectReason, Rejection, SeriesBatch, SeriesLimits, SeriesRef,
+    WriteBatch,
 };
 pub use datasources::{KeyResolver, MergeLogQuerier, ResolvingLogQueryable, ResolvingQueryable};
 pub use limit::SeriesLimited;

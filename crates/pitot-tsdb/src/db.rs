@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 use pitot_core::{Sample, TenantId};
 use pitot_storage_api::{
     AppendOutcome, MergeQuerier, MetricsAppender, Querier, Queryable, RejectReason, SeriesBatch,
-    SeriesLimits, StorageError,
+    SeriesLimits, StorageError, WriteBatch,
 };
 use pitot_wal::{Wal, WalOptions};
 
@@ -484,7 +484,7 @@ impl Tsdb {
     fn stage(
         &self,
         tenant: &TenantId,
-        batch: &[SeriesBatch],
+        batch: &WriteBatch<'_>,
     ) -> Result<(AppendOutcome, Option<pitot_wal::Ticket>), StorageError> {
         let head = self.head(tenant);
         let ooo = self.options.ooo_window_ms();
@@ -508,46 +508,47 @@ impl Tsdb {
             _ => 0,
         };
         let mut head = head.lock();
-        for entry in batch {
-            // One hash lookup per series: existing series (nearly all of them) skip the
-            // limit checks and creation.
-            let existing = head.lookup(&entry.labels);
-            if let (Some(limits), None) = (limits, existing) {
-                let over = if limits.per_user > 0
-                    && others + head.num_series() as u64 >= limits.per_user
-                {
-                    Some(RejectReason::PerUserSeriesLimit)
-                } else if limits.per_metric > 0
-                    && head.metric_series(entry.labels.metric_name().unwrap_or(""))
-                        >= limits.per_metric
-                {
-                    Some(RejectReason::PerMetricSeriesLimit)
-                } else {
-                    None
-                };
-                if let Some(reason) = over {
-                    for sample in &entry.samples {
-                        outcome.reject(&entry.labels, sample.t, reason);
+        for entry in batch.iter() {
+            // One hash lookup per series, by the borrowed pairs: existing series (nearly
+            // all of them) skip the limit checks, creation and building a label set.
+            let (id, slot) = match head.lookup_pairs(entry.labels) {
+                Some(found) => found,
+                None => {
+                    let over = limits.and_then(|limits| {
+                        if limits.per_user > 0
+                            && others + head.num_series() as u64 >= limits.per_user
+                        {
+                            Some(RejectReason::PerUserSeriesLimit)
+                        } else if limits.per_metric > 0
+                            && head.metric_series(entry.metric_name().unwrap_or(""))
+                                >= limits.per_metric
+                        {
+                            Some(RejectReason::PerMetricSeriesLimit)
+                        } else {
+                            None
+                        }
+                    });
+                    if let Some(reason) = over {
+                        for sample in entry.samples {
+                            outcome.reject_with(|| entry.to_labels(), sample.t, reason);
+                        }
+                        continue;
                     }
-                    continue;
+                    let labels = entry.to_labels();
+                    let (id, slot) = head.create(labels.clone());
+                    record.series(id, &labels);
+                    outcome.new_series += 1;
+                    (id, slot)
                 }
-            }
-            let (id, created) = match existing {
-                Some(id) => (id, false),
-                None => head.get_or_create(&entry.labels),
             };
-            if created {
-                record.series(id, &entry.labels);
-                outcome.new_series += 1;
-            }
-            for &sample in &entry.samples {
-                match head.append(id, sample, ooo) {
+            for &sample in entry.samples {
+                match head.append_at(slot, sample, ooo) {
                     Ok(Appended::Stored) => {
                         record.sample(id, sample);
                         outcome.accepted += 1;
                     }
                     Ok(Appended::Duplicate) => outcome.accepted += 1,
-                    Err(reason) => outcome.reject(&entry.labels, sample.t, reason),
+                    Err(reason) => outcome.reject_with(|| entry.to_labels(), sample.t, reason),
                 }
             }
         }
@@ -585,7 +586,7 @@ impl Tsdb {
         tenant: &TenantId,
         batch: Vec<SeriesBatch>,
     ) -> Result<AppendOutcome, StorageError> {
-        let (outcome, ticket) = self.stage(tenant, &batch)?;
+        let (outcome, ticket) = self.stage(tenant, &WriteBatch::from_series(&batch))?;
         if let Some(ticket) = ticket {
             self.wal
                 .wait_durable_blocking(ticket)
@@ -598,12 +599,12 @@ impl Tsdb {
 
 #[async_trait]
 impl MetricsAppender for Tsdb {
-    async fn append(
+    async fn append_batch(
         &self,
         tenant: &TenantId,
-        batch: Vec<SeriesBatch>,
+        batch: &WriteBatch<'_>,
     ) -> Result<AppendOutcome, StorageError> {
-        let (outcome, ticket) = self.stage(tenant, &batch)?;
+        let (outcome, ticket) = self.stage(tenant, batch)?;
         if let Some(ticket) = ticket {
             self.wal
                 .wait_durable(ticket)

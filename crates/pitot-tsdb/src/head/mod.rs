@@ -1,6 +1,7 @@
 //! The head: a tenant's recent samples in memory, indexed by label pairs.
 
 mod series;
+mod store;
 mod symbols;
 
 use std::collections::{BTreeSet, HashMap};
@@ -14,6 +15,8 @@ use crate::postings::{self, LabelIndex};
 pub use series::{
     collect_chunks, Appended, ChunksIter, MemSeries, SeriesSnapshot, SAMPLES_PER_CHUNK,
 };
+use store::SeriesStore;
+pub use store::Slot;
 use symbols::Symbols;
 
 /// Maps on the append path: foldhash (seeded per process, so label sets chosen by a
@@ -27,11 +30,11 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 /// records can refer to a series by ID after its labels were logged once.
 #[derive(Default)]
 pub struct TenantHead {
-    series: FastMap<u32, MemSeries>,
-    /// Series IDs by the hash of their labels; the labels themselves live only in the
+    series: SeriesStore,
+    /// Series slots by the hash of their labels; the labels themselves live only in the
     /// series (a second copy as map keys was a third of the head's memory).
     /// Entries carry the hash, so probing compares hashes and growing never rehashes.
-    by_labels: hashbrown::HashTable<(u64, u32)>,
+    by_labels: hashbrown::HashTable<(u64, Slot)>,
     hasher: foldhash::fast::RandomState,
     symbols: Symbols,
     postings: FastMap<String, FastMap<String, RoaringBitmap>>,
@@ -62,14 +65,39 @@ impl TenantHead {
             labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
         );
         self.by_labels
-            .find(hash, |&(h, id)| {
+            .find(hash, |&(h, slot)| {
                 h == hash
                     && self
                         .series
-                        .get(&id)
-                        .is_some_and(|series| self.symbols.equals(&series.labels, labels))
+                        .at(slot)
+                        .is_some_and(|(_, series)| self.symbols.equals(&series.labels, labels))
             })
-            .map(|&(_, id)| id)
+            .and_then(|&(_, slot)| self.series.at(slot))
+            .map(|(id, _)| id)
+    }
+
+    /// The ID of the series with the label pairs `pairs` (sorted by name, no empty
+    /// values), if the head has it: the append path finds a series without building
+    /// its label set.
+    pub fn lookup_pairs(&self, pairs: &[(&str, &str)]) -> Option<(u32, Slot)> {
+        let hash = hash_pairs(&self.hasher, pairs.iter().copied());
+        let &(_, slot) = self.by_labels.find(hash, |&(h, slot)| {
+            h == hash
+                && self
+                    .series
+                    .at(slot)
+                    .is_some_and(|(_, series)| self.symbols.equals_pairs(&series.labels, pairs))
+        })?;
+        self.series.at(slot).map(|(id, _)| (id, slot))
+    }
+
+    /// Creates a series the head does not have yet (see [`TenantHead::lookup_pairs`])
+    /// and returns its ID and slot.
+    pub fn create(&mut self, labels: Labels) -> (u32, Slot) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.insert_series(id, labels);
+        (id, self.series.slot_of(id).expect("just inserted"))
     }
 
     /// The labels of `series` (a series of this head).
@@ -100,7 +128,7 @@ impl TenantHead {
     /// Inserts a series under a known ID (WAL replay). Idempotent when the ID already
     /// holds the same labels.
     pub fn insert_series(&mut self, id: u32, labels: Labels) {
-        if self.series.contains_key(&id) {
+        if self.series.contains(id) {
             return;
         }
         self.next_id = self.next_id.max(id + 1);
@@ -118,8 +146,9 @@ impl TenantHead {
             labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
         );
         let pairs = self.symbols.encode(&labels);
-        self.series.insert(id, MemSeries::new(pairs));
-        self.by_labels.insert_unique(hash, (hash, id), |&(h, _)| h);
+        let slot = self.series.insert(id, MemSeries::new(pairs));
+        self.by_labels
+            .insert_unique(hash, (hash, slot), |&(h, _)| h);
     }
 
     /// Appends a sample to series `id`.
@@ -129,8 +158,22 @@ impl TenantHead {
         sample: Sample,
         ooo_window: i64,
     ) -> Result<Appended, RejectReason> {
+        match self.series.slot_of(id) {
+            Some(slot) => self.append_at(slot, sample, ooo_window),
+            None => Err(RejectReason::TooOld),
+        }
+    }
+
+    /// Appends a sample to the series in `slot` (from [`TenantHead::lookup_pairs`] or
+    /// [`TenantHead::create`] under the same lock).
+    pub fn append_at(
+        &mut self,
+        slot: Slot,
+        sample: Sample,
+        ooo_window: i64,
+    ) -> Result<Appended, RejectReason> {
         let min_valid = self.min_valid_t;
-        match self.series.get_mut(&id) {
+        match self.series.at_mut(slot) {
             Some(series) => series.append(sample.t, sample.v, min_valid, ooo_window),
             None => Err(RejectReason::TooOld),
         }
@@ -138,7 +181,7 @@ impl TenantHead {
 
     /// The series with `id`.
     pub fn series(&self, id: u32) -> Option<&MemSeries> {
-        self.series.get(&id)
+        self.series.get(id)
     }
 
     /// IDs of series matching every matcher.
@@ -149,7 +192,7 @@ impl TenantHead {
     /// Oldest and newest sample timestamps in the head.
     pub fn time_range(&self) -> Option<(i64, i64)> {
         let mut range: Option<(i64, i64)> = None;
-        for s in self.series.values() {
+        for (_, s) in self.series.iter() {
             let (Some(min), max) = (s.min_t(), s.max_t()) else {
                 continue;
             };
@@ -171,7 +214,7 @@ impl TenantHead {
             .series
             .iter()
             .filter(|(_, s)| s.min_t().is_some_and(|t| t < end))
-            .map(|(&id, s)| (&*s.labels, id))
+            .map(|(id, s)| (&*s.labels, id))
             .collect();
         out.sort_unstable_by(|a, b| self.symbols.pairs(a.0).cmp(self.symbols.pairs(b.0)));
         out.into_iter().map(|(_, id)| id).collect()
@@ -179,12 +222,12 @@ impl TenantHead {
 
     /// The labels of series `id`, if the head has it.
     pub fn labels_of(&self, id: u32) -> Option<Labels> {
-        self.series.get(&id).map(|s| self.series_labels(s))
+        self.series.get(id).map(|s| self.series_labels(s))
     }
 
     /// The samples of series `id` older than `end`.
     pub fn samples_of(&self, id: u32, end: i64) -> Vec<Sample> {
-        let Some(series) = self.series.get(&id) else {
+        let Some(series) = self.series.get(id) else {
             return Vec::new();
         };
         let mut samples = series.all_samples();
@@ -197,7 +240,7 @@ impl TenantHead {
     pub fn drain_before(&mut self, end: i64) {
         self.min_valid_t = self.min_valid_t.max(end);
         let mut emptied = Vec::new();
-        for (&id, series) in self.series.iter_mut() {
+        for (id, series) in self.series.iter_mut() {
             series.drain_before(end);
             if series.is_empty() {
                 emptied.push(id);
@@ -216,7 +259,7 @@ impl TenantHead {
     /// series used (series churn would otherwise grow it for the life of the process).
     fn compact_symbols(&mut self) {
         let mut fresh = Symbols::default();
-        for series in self.series.values_mut() {
+        for (_, series) in self.series.iter_mut() {
             let labels = self.symbols.decode(&series.labels);
             series.labels = fresh.encode(&labels);
         }
@@ -229,7 +272,7 @@ impl TenantHead {
             .series
             .iter()
             .filter(|(_, s)| s.is_empty())
-            .map(|(&id, _)| id)
+            .map(|(id, _)| id)
             .collect();
         for id in empty {
             self.remove_series(id);
@@ -237,12 +280,12 @@ impl TenantHead {
     }
 
     fn remove_series(&mut self, id: u32) {
-        let Some(series) = self.series.remove(&id) else {
+        let Some((slot, series)) = self.series.remove(id) else {
             return;
         };
         self.all.remove(id);
         let hash = hash_pairs(&self.hasher, self.symbols.pairs(&series.labels));
-        if let Ok(entry) = self.by_labels.find_entry(hash, |&(_, other)| other == id) {
+        if let Ok(entry) = self.by_labels.find_entry(hash, |&(_, other)| other == slot) {
             entry.remove();
         }
         for (name, value) in self.symbols.pairs(&series.labels) {
@@ -262,7 +305,7 @@ impl TenantHead {
 
     /// Every series with its ID, for WAL checkpoints.
     pub fn iter_series(&self) -> impl Iterator<Item = (u32, &MemSeries)> {
-        self.series.iter().map(|(&id, s)| (id, s))
+        self.series.iter()
     }
 
     /// Label names of the selected series.

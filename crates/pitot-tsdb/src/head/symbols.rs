@@ -66,6 +66,15 @@ impl Symbols {
             .map(|p| (self.get(p[0]), self.get(p[1])))
     }
 
+    /// Whether interned pairs spell the label pairs `labels`.
+    pub fn equals_pairs(&self, pairs: &[u32], labels: &[(&str, &str)]) -> bool {
+        pairs.len() == labels.len() * 2
+            && pairs
+                .chunks_exact(2)
+                .zip(labels)
+                .all(|(p, &(n, v))| self.get(p[1]) == v && self.get(p[0]) == n)
+    }
+
     /// Whether interned pairs spell `labels`.
     pub fn equals(&self, pairs: &[u32], labels: &Labels) -> bool {
         pairs.len() == labels.len() * 2
