@@ -2,8 +2,10 @@
 //! with one sample each, snappy-compressed (the shared workload's request shape).
 
 use criterion::{black_box, criterion_main, Criterion, Throughput};
+use pitot_proto::decode_snappy;
 use pitot_proto::remote_write::{decode_write_request, encode_write_request};
 use pitot_proto::remote_write::{Label, Sample, TimeSeries, WriteRequest};
+use pitot_proto::remote_write_view::WriteRequestView;
 
 fn request() -> Vec<u8> {
     let timeseries = (0..2_000)
@@ -41,6 +43,14 @@ fn bench_decode(c: &mut Criterion) {
     group.throughput(Throughput::Elements(2_000));
     group.bench_function("decode_2000_series", |b| {
         b.iter(|| decode_write_request(black_box(&body), 64 << 20).expect("decodes"))
+    });
+    // What the server does: decompress, then borrow the labels from the raw bytes.
+    group.bench_function("decode_view_2000_series", |b| {
+        b.iter(|| {
+            let raw = decode_snappy(black_box(&body), 64 << 20).expect("decompresses");
+            let view = WriteRequestView::decode(&raw).expect("decodes");
+            black_box(view.len())
+        })
     });
     group.finish();
 }

@@ -22,6 +22,16 @@ pub struct WriteRequestView<'a> {
     ends: Vec<(u32, u32)>,
     /// Metric family metadata (rare, so decoded into owned messages).
     pub metadata: Vec<MetricMetadata>,
+    /// Scratch space for one series' label ranges.
+    ranges: Vec<LabelRanges>,
+}
+
+/// Where one label's message, name and value lie in its series' bytes.
+#[derive(Debug, Clone, PartialEq)]
+struct LabelRanges {
+    span: (usize, usize),
+    name: (usize, usize),
+    value: (usize, usize),
 }
 
 /// One series of a [`WriteRequestView`]: its labels as sent (order and empty values
@@ -63,11 +73,14 @@ impl<'a> WriteRequestView<'a> {
 
     fn decode_series(&mut self, buf: &'a [u8]) -> Result<(), BodyError> {
         let mut r = Reader::new(buf);
+        // Label strings as byte ranges of `buf`, turned into `&str` at the end.
+        let mut ranges = std::mem::take(&mut self.ranges);
+        ranges.clear();
         while let Some((field, wire)) = r.key()? {
             match (field, wire) {
                 (1, LEN) => {
                     let label = r.bytes()?;
-                    self.labels.push(decode_label(label)?);
+                    ranges.push(label_ranges(label, r.pos - label.len())?);
                 }
                 (2, LEN) => {
                     let sample = r.bytes()?;
@@ -78,9 +91,56 @@ impl<'a> WriteRequestView<'a> {
                 (_, other) => r.skip(field, other)?,
             }
         }
+        self.push_labels(buf, &ranges)?;
+        self.ranges = ranges;
         let labels = u32::try_from(self.labels.len()).map_err(|_| too_many())?;
         let samples = u32::try_from(self.samples.len()).map_err(|_| too_many())?;
         self.ends.push((labels, samples));
+        Ok(())
+    }
+
+    /// Turns one series' label ranges into strings. Labels are sent back to back, and
+    /// their framing bytes (keys, and lengths under 128) are ASCII, so one UTF-8 check
+    /// over the span of all of them validates every name and value at once: a slice of
+    /// valid UTF-8 cut next to ASCII bytes is valid UTF-8. Anything else (long strings,
+    /// samples between labels, invalid text) takes the check of each string on its own.
+    fn push_labels(&mut self, buf: &'a [u8], ranges: &[LabelRanges]) -> Result<(), BodyError> {
+        let (Some(first), Some(last)) = (ranges.first(), ranges.last()) else {
+            return Ok(());
+        };
+        let (lo, hi) = (first.span.0, last.span.1);
+        if let Ok(text) = std::str::from_utf8(&buf[lo..hi]) {
+            let start = self.labels.len();
+            let all = ranges.iter().all(|r| {
+                match (
+                    text.get(r.name.0 - lo..r.name.1 - lo),
+                    text.get(r.value.0 - lo..r.value.1 - lo),
+                ) {
+                    (Some(name), Some(value)) => {
+                        self.labels.push((name, value));
+                        true
+                    }
+                    _ => false,
+                }
+            });
+            if all {
+                return Ok(());
+            }
+            self.labels.truncate(start);
+        }
+        for r in ranges {
+            let name = std::str::from_utf8(&buf[r.name.0..r.name.1]);
+            let value = std::str::from_utf8(&buf[r.value.0..r.value.1]);
+            match (name, value) {
+                (Ok(name), Ok(value)) => self.labels.push((name, value)),
+                _ => {
+                    return Err(BodyError::Protobuf {
+                        message: "prometheus.WriteRequest",
+                        reason: "a label name or value is not valid UTF-8".to_string(),
+                    })
+                }
+            }
+        }
         Ok(())
     }
 
@@ -121,18 +181,31 @@ fn too_many() -> BodyError {
     }
 }
 
-fn decode_label(buf: &[u8]) -> Result<(&str, &str), BodyError> {
+/// The ranges of a label message `buf` that starts at offset `at` of its series.
+fn label_ranges(buf: &[u8], at: usize) -> Result<LabelRanges, BodyError> {
     let mut r = Reader::new(buf);
-    let (mut name, mut value) = ("", "");
+    // A missing name or value is empty (proto3), placed inside the span.
+    let mut out = LabelRanges {
+        span: (at, at + buf.len()),
+        name: (at, at),
+        value: (at, at),
+    };
     while let Some((field, wire)) = r.key()? {
         match (field, wire) {
-            (1, LEN) => name = r.str()?,
-            (2, LEN) => value = r.str()?,
+            (1 | 2, LEN) => {
+                let bytes = r.bytes()?;
+                let range = (at + r.pos - bytes.len(), at + r.pos);
+                if field == 1 {
+                    out.name = range;
+                } else {
+                    out.value = range;
+                }
+            }
             (1 | 2, other) => return Err(r.wrong_wire_type(other, LEN)),
             (_, other) => r.skip(field, other)?,
         }
     }
-    Ok((name, value))
+    Ok(out)
 }
 
 fn decode_sample(buf: &[u8]) -> Result<Sample, BodyError> {
@@ -188,7 +261,18 @@ impl<'a> Reader<'a> {
         ))
     }
 
+    #[inline]
     fn varint(&mut self) -> Result<u64, BodyError> {
+        match self.buf.get(self.pos) {
+            Some(&byte) if byte < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(byte))
+            }
+            _ => self.varint_slow(),
+        }
+    }
+
+    fn varint_slow(&mut self) -> Result<u64, BodyError> {
         let mut value = 0u64;
         for i in 0..10 {
             let Some(&byte) = self.buf.get(self.pos) else {
@@ -207,6 +291,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next field number and wire type, or `None` at the end.
+    #[inline]
     fn key(&mut self) -> Result<Option<(u32, u8)>, BodyError> {
         if self.pos >= self.buf.len() {
             return Ok(None);
@@ -224,6 +309,7 @@ impl<'a> Reader<'a> {
         Ok(Some((field, wire)))
     }
 
+    #[inline]
     fn take(&mut self, n: u64) -> Result<&'a [u8], BodyError> {
         let rest = self.buf.len() - self.pos;
         if n > rest as u64 {
@@ -234,14 +320,10 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
+    #[inline]
     fn bytes(&mut self) -> Result<&'a [u8], BodyError> {
         let n = self.varint()?;
         self.take(n)
-    }
-
-    fn str(&mut self) -> Result<&'a str, BodyError> {
-        let bytes = self.bytes()?;
-        std::str::from_utf8(bytes).map_err(|_| self.error("a string is not valid UTF-8"))
     }
 
     fn fixed64(&mut self) -> Result<u64, BodyError> {
@@ -420,8 +502,46 @@ mod tests {
         assert_eq!(view.len(), 1);
     }
 
+    #[test]
+    fn long_and_interleaved_labels_are_read_exactly() {
+        let long = "ü".repeat(100); // 200 bytes: a two-byte length prefix
+        let series = |labels: &[(&str, &str)]| TimeSeries {
+            labels: labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
+            samples: vec![],
+            exemplars: vec![],
+        };
+        let a = series(&[("__name__", "a"), ("long", &long), ("z", "é")]).encode_to_vec();
+        let sample = Sample {
+            value: 2.0,
+            timestamp: 9,
+        }
+        .encode_to_vec();
+        let label = Label::new("k", "v").encode_to_vec();
+        // A series with a sample between its labels.
+        let mut b = Vec::new();
+        b.push(0x0a);
+        b.push(label.len() as u8);
+        b.extend_from_slice(&label);
+        b.push(0x12);
+        b.push(sample.len() as u8);
+        b.extend_from_slice(&sample);
+        b.push(0x0a);
+        b.push(label.len() as u8);
+        b.extend_from_slice(&label);
+        let mut bytes = Vec::new();
+        for series in [&a, &b] {
+            bytes.push(0x0a);
+            prost::encoding::encode_varint(series.len() as u64, &mut bytes);
+            bytes.extend_from_slice(series);
+        }
+        let prost = WriteRequest::decode(&bytes[..]).unwrap();
+        let view = WriteRequestView::decode(&bytes).unwrap();
+        assert_eq!(owned(&view), expected(&prost));
+        assert_eq!(view.series().next().unwrap().labels[1].1, long);
+    }
+
     fn arb_request() -> impl Strategy<Value = WriteRequest> {
-        let label = ("[a-z_]{0,6}", "\\PC{0,6}").prop_map(|(n, v)| Label::new(n, v));
+        let label = ("[a-z_]{0,6}", "\\PC{0,6}|\\PC{60,90}").prop_map(|(n, v)| Label::new(n, v));
         let sample = (any::<i64>(), any::<u64>()).prop_map(|(t, v)| Sample {
             timestamp: t,
             value: f64::from_bits(v),
