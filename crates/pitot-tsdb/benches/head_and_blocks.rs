@@ -86,7 +86,7 @@ fn bench_blocks(c: &mut Criterion) {
         b.iter(|| {
             let mut builder = BlockBuilder::new();
             for (l, s) in labels.iter().zip(&data) {
-                builder.add(l.clone(), s);
+                builder.add(l, s);
             }
             let store = Arc::new(InMemory::new());
             rt.block_on(builder.write(store, &tenant, 0, i64::MAX))
@@ -96,7 +96,7 @@ fn bench_blocks(c: &mut Criterion) {
     let store = Arc::new(InMemory::new());
     let mut builder = BlockBuilder::new();
     for (l, s) in labels.iter().zip(&data) {
-        builder.add(l.clone(), s);
+        builder.add(l, s);
     }
     let written = rt
         .block_on(builder.write(store.clone(), &tenant, 0, i64::MAX))

@@ -277,7 +277,7 @@ impl Tsdb {
                             .collect()
                     };
                     for (labels, samples) in parts {
-                        builder.add(labels, &samples);
+                        builder.add(&labels, &samples);
                     }
                 }
                 match builder

@@ -44,19 +44,40 @@ pub struct ChunkMeta {
 /// One series of a block.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockSeries {
-    /// Its labels.
-    pub labels: Labels,
+    /// Its labels as `[name, value, ...]` IDs of the symbol table it belongs to: an open
+    /// block keeps every series in memory, and spelled-out label sets were most of that.
+    pub labels: Box<[u32]>,
     /// Its chunks, ascending and adjacent in `chunks`.
-    pub chunks: Vec<ChunkMeta>,
+    pub chunks: Box<[ChunkMeta]>,
 }
 
 /// A decoded block index, held in memory while the block is open.
 #[derive(Debug, Default)]
 pub struct BlockIndex {
+    /// Label names and values, sorted; series refer to them by position.
+    pub symbols: Vec<Box<str>>,
     /// Series, sorted by labels; the position is the series ID.
     pub series: Vec<BlockSeries>,
     /// label name → sorted (value, series IDs).
     pub postings: HashMap<String, Vec<(String, RoaringBitmap)>>,
+}
+
+impl BlockIndex {
+    /// The label pairs of `series`.
+    pub fn pairs<'a>(
+        &'a self,
+        series: &'a BlockSeries,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> {
+        series
+            .labels
+            .chunks_exact(2)
+            .map(|p| (&*self.symbols[p[0] as usize], &*self.symbols[p[1] as usize]))
+    }
+
+    /// The label set of `series`.
+    pub fn labels(&self, series: &BlockSeries) -> Labels {
+        Labels::from_unsorted(self.pairs(series).map(|(n, v)| Label::new(n, v)).collect())
+    }
 }
 
 /// The index bytes do not decode.
@@ -70,43 +91,50 @@ impl From<Truncated> for IndexError {
     }
 }
 
-/// Encodes an index for `series` (which must be sorted by labels).
-pub fn encode_index(series: &[BlockSeries]) -> Vec<u8> {
-    let mut symbols: Vec<&str> = Vec::new();
-    let mut postings: BTreeMap<&str, BTreeMap<&str, RoaringBitmap>> = BTreeMap::new();
+/// Encodes an index for `series` (which must be sorted by labels), whose labels are
+/// IDs into `symbols` (unique, in any order).
+pub fn encode_index<S: AsRef<str>>(symbols: &[S], series: &[BlockSeries]) -> Vec<u8> {
+    // The file lists symbols sorted: renumber them.
+    let mut order: Vec<u32> = (0..symbols.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        symbols[a as usize]
+            .as_ref()
+            .cmp(symbols[b as usize].as_ref())
+    });
+    let mut renumbered = vec![0u64; symbols.len()];
+    for (new, &old) in order.iter().enumerate() {
+        renumbered[old as usize] = new as u64;
+    }
+    let sym = |old: u32| renumbered[old as usize];
+    // Postings by (new) symbol number, which sorts them as their strings sort.
+    let mut postings: BTreeMap<u64, BTreeMap<u64, RoaringBitmap>> = BTreeMap::new();
     for (id, s) in series.iter().enumerate() {
-        for label in &s.labels {
-            symbols.push(&label.name);
-            symbols.push(&label.value);
+        for pair in s.labels.chunks_exact(2) {
             postings
-                .entry(&label.name)
+                .entry(sym(pair[0]))
                 .or_default()
-                .entry(&label.value)
+                .entry(sym(pair[1]))
                 .or_default()
                 .insert(id as u32);
         }
     }
-    symbols.sort_unstable();
-    symbols.dedup();
-    let sym = |s: &str| symbols.binary_search(&s).expect("every label is a symbol") as u64;
 
     let mut buf = Vec::new();
     buf.extend_from_slice(MAGIC);
     buf.push(VERSION);
     put_uvarint(&mut buf, symbols.len() as u64);
-    for s in &symbols {
-        put_str(&mut buf, s);
+    for &old in &order {
+        put_str(&mut buf, symbols[old as usize].as_ref());
     }
     put_uvarint(&mut buf, series.len() as u64);
     for s in series {
-        put_uvarint(&mut buf, s.labels.len() as u64);
-        for label in &s.labels {
-            put_uvarint(&mut buf, sym(&label.name));
-            put_uvarint(&mut buf, sym(&label.value));
+        put_uvarint(&mut buf, (s.labels.len() / 2) as u64);
+        for &id in s.labels.iter() {
+            put_uvarint(&mut buf, sym(id));
         }
         put_uvarint(&mut buf, s.chunks.len() as u64);
         let mut prev_end = 0u64;
-        for c in &s.chunks {
+        for c in s.chunks.iter() {
             put_varint(&mut buf, c.min_t);
             put_uvarint(&mut buf, (c.max_t - c.min_t) as u64);
             put_uvarint(&mut buf, c.offset - prev_end.min(c.offset));
@@ -117,10 +145,10 @@ pub fn encode_index(series: &[BlockSeries]) -> Vec<u8> {
     put_uvarint(&mut buf, postings.len() as u64);
     let mut bitmap = Vec::new();
     for (name, values) in &postings {
-        put_uvarint(&mut buf, sym(name));
+        put_uvarint(&mut buf, *name);
         put_uvarint(&mut buf, values.len() as u64);
         for (value, ids) in values {
-            put_uvarint(&mut buf, sym(value));
+            put_uvarint(&mut buf, *value);
             bitmap.clear();
             ids.serialize_into(&mut bitmap)
                 .expect("writing to a Vec cannot fail");
@@ -143,25 +171,25 @@ pub fn decode_index(compressed: &[u8]) -> Result<BlockIndex, IndexError> {
         return Err(IndexError(format!("unsupported version {version}")));
     }
     let n_symbols = r.count()?;
-    let mut symbols = Vec::with_capacity(n_symbols);
+    let mut symbols: Vec<Box<str>> = Vec::with_capacity(n_symbols);
     for _ in 0..n_symbols {
-        symbols.push(r.str()?);
+        symbols.push(r.str()?.into());
     }
-    let symbol = |i: u64| -> Result<&str, IndexError> {
-        symbols
-            .get(i as usize)
-            .copied()
-            .ok_or_else(|| IndexError(format!("symbol {i} out of range")))
+    let symbol_id = |i: u64| -> Result<u32, IndexError> {
+        if i < symbols.len() as u64 {
+            Ok(i as u32)
+        } else {
+            Err(IndexError(format!("symbol {i} out of range")))
+        }
     };
+    let symbol = |i: u64| -> Result<&str, IndexError> { Ok(&symbols[symbol_id(i)? as usize]) };
     let n_series = r.count()?;
     let mut series = Vec::with_capacity(n_series);
     for _ in 0..n_series {
         let n_labels = r.count()?;
-        let mut labels = Vec::with_capacity(n_labels);
-        for _ in 0..n_labels {
-            let name = symbol(r.uvarint()?)?;
-            let value = symbol(r.uvarint()?)?;
-            labels.push(Label::new(name, value));
+        let mut labels = Vec::with_capacity(n_labels * 2);
+        for _ in 0..n_labels * 2 {
+            labels.push(symbol_id(r.uvarint()?)?);
         }
         let n_chunks = r.count()?;
         let mut chunks = Vec::with_capacity(n_chunks);
@@ -185,8 +213,8 @@ pub fn decode_index(compressed: &[u8]) -> Result<BlockIndex, IndexError> {
             });
         }
         series.push(BlockSeries {
-            labels: Labels::from_unsorted(labels),
-            chunks,
+            labels: labels.into_boxed_slice(),
+            chunks: chunks.into_boxed_slice(),
         });
     }
     let n_names = r.count()?;
@@ -212,7 +240,11 @@ pub fn decode_index(compressed: &[u8]) -> Result<BlockIndex, IndexError> {
     if !r.is_empty() {
         return Err(IndexError("trailing bytes".into()));
     }
-    Ok(BlockIndex { series, postings })
+    Ok(BlockIndex {
+        symbols,
+        series,
+        postings,
+    })
 }
 
 #[cfg(test)]
@@ -221,10 +253,12 @@ mod tests {
 
     #[test]
     fn index_round_trips_and_rejects_corruption() {
+        // Symbols in any order: the file sorts them.
+        let symbols = ["job", "__name__", "x", "b", "a"];
         let series = vec![
             BlockSeries {
-                labels: Labels::from_pairs([("__name__", "a"), ("job", "x")]),
-                chunks: vec![
+                labels: Box::new([1, 4, 0, 2]),
+                chunks: Box::new([
                     ChunkMeta {
                         min_t: -5,
                         max_t: 100,
@@ -237,21 +271,34 @@ mod tests {
                         offset: 10,
                         len: 7,
                     },
-                ],
+                ]),
             },
             BlockSeries {
-                labels: Labels::from_pairs([("__name__", "b"), ("job", "x")]),
-                chunks: vec![ChunkMeta {
+                labels: Box::new([1, 3, 0, 2]),
+                chunks: Box::new([ChunkMeta {
                     min_t: 0,
                     max_t: 0,
                     offset: 17,
                     len: 3,
-                }],
+                }]),
             },
         ];
-        let bytes = encode_index(&series);
+        let bytes = encode_index(&symbols, &series);
         let index = decode_index(&bytes).unwrap();
-        assert_eq!(index.series, series);
+        assert_eq!(
+            index.symbols.iter().map(|s| &**s).collect::<Vec<_>>(),
+            ["__name__", "a", "b", "job", "x"]
+        );
+        assert_eq!(
+            index.labels(&index.series[0]),
+            Labels::from_pairs([("__name__", "a"), ("job", "x")])
+        );
+        assert_eq!(
+            index.labels(&index.series[1]),
+            Labels::from_pairs([("__name__", "b"), ("job", "x")])
+        );
+        assert_eq!(index.series[0].chunks, series[0].chunks);
+        assert_eq!(index.series[1].chunks, series[1].chunks);
         let job = &index.postings["job"];
         assert_eq!(job.len(), 1);
         assert_eq!(job[0].1.iter().collect::<Vec<_>>(), [0, 1]);

@@ -83,6 +83,10 @@ fn block_dir(tenant: &TenantId, ulid: &str) -> Path {
 pub struct BlockBuilder {
     chunks: Vec<u8>,
     series: Vec<BlockSeries>,
+    /// Label strings of the series added so far, interned (a cut adds every series of
+    /// the head, and a label set per series was most of the builder's memory).
+    symbols: Vec<Box<str>>,
+    symbol_ids: std::collections::HashMap<Box<str>, u32, foldhash::fast::RandomState>,
     stats: BlockStats,
 }
 
@@ -94,9 +98,14 @@ impl BlockBuilder {
 
     /// Adds a series (after every series added before it in label order) with its
     /// samples, ascending; a series without samples is skipped.
-    pub fn add(&mut self, labels: Labels, samples: &[Sample]) {
+    pub fn add(&mut self, labels: &Labels, samples: &[Sample]) {
         if samples.is_empty() {
             return;
+        }
+        let mut pairs = Vec::with_capacity(labels.len() * 2);
+        for label in labels {
+            pairs.push(self.intern(&label.name));
+            pairs.push(self.intern(&label.value));
         }
         let mut metas = Vec::with_capacity(samples.len().div_ceil(BLOCK_CHUNK_SAMPLES));
         let (mut ts, mut vs) = (Vec::new(), Vec::new());
@@ -118,9 +127,19 @@ impl BlockBuilder {
         self.stats.num_samples += samples.len() as u64;
         self.stats.num_chunks += metas.len() as u64;
         self.series.push(BlockSeries {
-            labels,
-            chunks: metas,
+            labels: pairs.into_boxed_slice(),
+            chunks: metas.into_boxed_slice(),
         });
+    }
+
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.symbol_ids.get(s) {
+            return id;
+        }
+        let id = self.symbols.len() as u32;
+        self.symbols.push(s.into());
+        self.symbol_ids.insert(s.into(), id);
+        id
     }
 
     /// Whether no series was added.
@@ -152,7 +171,7 @@ impl Block {
     ) -> Result<Block, TsdbError> {
         let mut builder = BlockBuilder::new();
         for (labels, samples) in series {
-            builder.add(labels, &samples);
+            builder.add(&labels, &samples);
         }
         builder.write(store, tenant, min_time, max_time).await
     }
@@ -168,10 +187,14 @@ impl Block {
         let dir = block_dir(tenant, &ulid);
         let BlockBuilder {
             chunks,
-            series: index_series,
+            series,
+            symbols,
+            symbol_ids,
             mut stats,
         } = built;
-        let index_bytes = format::encode_index(&index_series);
+        drop(symbol_ids);
+        let index_bytes = Bytes::from(format::encode_index(&symbols, &series));
+        drop((series, symbols));
         stats.chunk_bytes = chunks.len() as u64;
         stats.index_bytes = index_bytes.len() as u64;
         let meta = BlockMeta {
@@ -184,7 +207,7 @@ impl Block {
         let chunks_path = dir.child("chunks");
         store.put(&chunks_path, PutPayload::from(chunks)).await?;
         store
-            .put(&dir.child("index"), PutPayload::from(index_bytes))
+            .put(&dir.child("index"), PutPayload::from(index_bytes.clone()))
             .await?;
         let meta_json = serde_json::to_vec_pretty(&meta).expect("block meta serializes");
         store
@@ -192,11 +215,9 @@ impl Block {
             .await?;
         // Keep the series just written and build postings from them, as loading the
         // index would, instead of reading the block back.
-        let index = BlockIndex {
-            series: index_series,
-            postings: Default::default(),
-        };
-        let index = rebuild_postings(index);
+        // The open block holds the index as a reader would load it.
+        let index = format::decode_index(&index_bytes)
+            .map_err(|e| TsdbError::Corrupt(format!("block {dir} just written: {e}")))?;
         Ok(Block::from_parts(meta, index, store, dir))
     }
 
@@ -255,6 +276,16 @@ impl Block {
         &self.index.series
     }
 
+    /// The label set of series `id` of this block.
+    pub fn labels(&self, id: u32) -> Labels {
+        self.index.labels(&self.index.series[id as usize])
+    }
+
+    /// The label pairs of series `id` of this block.
+    pub fn label_pairs(&self, id: u32) -> impl Iterator<Item = (&str, &str)> {
+        self.index.pairs(&self.index.series[id as usize])
+    }
+
     /// Reads the chunk bytes of several series at once: one byte range per series.
     pub async fn read_chunks(
         &self,
@@ -280,28 +311,6 @@ pub async fn delete_dir(store: &dyn ObjectStore, dir: &Path) -> Result<(), TsdbE
         }
     }
     Ok(())
-}
-
-fn rebuild_postings(mut index: BlockIndex) -> BlockIndex {
-    let mut postings: std::collections::BTreeMap<
-        String,
-        std::collections::BTreeMap<String, RoaringBitmap>,
-    > = Default::default();
-    for (id, s) in index.series.iter().enumerate() {
-        for label in &s.labels {
-            postings
-                .entry(label.name.to_string())
-                .or_default()
-                .entry(label.value.to_string())
-                .or_default()
-                .insert(id as u32);
-        }
-    }
-    index.postings = postings
-        .into_iter()
-        .map(|(name, values)| (name, values.into_iter().collect()))
-        .collect();
-    index
 }
 
 impl LabelIndex for Block {

@@ -53,12 +53,7 @@ impl Querier for BlockQuerier {
         if hints.labels_only {
             let series = wanted
                 .into_iter()
-                .map(|(id, _)| {
-                    Series::from_samples(
-                        self.block.series()[id as usize].labels.clone(),
-                        Vec::new(),
-                    )
-                })
+                .map(|(id, _)| Series::from_samples(self.block.labels(id), Vec::new()))
                 .collect();
             return Ok(SeriesSet {
                 series,
@@ -89,7 +84,7 @@ impl Querier for BlockQuerier {
             let untagged = self.block.meta.version < 2;
             let bulk = Arc::clone(&parts);
             out.push(
-                Series::new(self.block.series()[id as usize].labels.clone(), move || {
+                Series::new(self.block.labels(id), move || {
                     let chunks = if untagged {
                         ChunksIter::untagged_xor(Arc::clone(&parts))
                     } else {
@@ -112,9 +107,9 @@ impl Querier for BlockQuerier {
         let ids = postings::select(&*self.block, matchers);
         let mut names: BTreeSet<String> = BTreeSet::new();
         for id in ids {
-            for label in &self.block.series()[id as usize].labels {
-                if !names.contains(label.name.as_str()) {
-                    names.insert(label.name.to_string());
+            for (name, _) in self.block.label_pairs(id) {
+                if !names.contains(name) {
+                    names.insert(name.to_string());
                 }
             }
         }
