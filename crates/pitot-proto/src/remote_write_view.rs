@@ -22,8 +22,6 @@ pub struct WriteRequestView<'a> {
     ends: Vec<(u32, u32)>,
     /// Metric family metadata (rare, so decoded into owned messages).
     pub metadata: Vec<MetricMetadata>,
-    /// Scratch space for one series' label ranges.
-    ranges: Vec<LabelRanges>,
 }
 
 /// Where one label's message, name and value lie in its series' bytes.
@@ -48,12 +46,14 @@ impl<'a> WriteRequestView<'a> {
     /// Decodes a protobuf `prometheus.WriteRequest` (already decompressed).
     pub fn decode(buf: &'a [u8]) -> Result<Self, BodyError> {
         let mut view = WriteRequestView::default();
+        // One series' label ranges at a time, reused across series.
+        let mut ranges = Vec::new();
         let mut r = Reader::new(buf);
         while let Some((field, wire)) = r.key()? {
             match (field, wire) {
                 (1, LEN) => {
                     let series = r.bytes()?;
-                    view.decode_series(series)?;
+                    view.decode_series(series, &mut ranges)?;
                 }
                 (3, LEN) => {
                     let bytes = r.bytes()?;
@@ -71,10 +71,14 @@ impl<'a> WriteRequestView<'a> {
         Ok(view)
     }
 
-    fn decode_series(&mut self, buf: &'a [u8]) -> Result<(), BodyError> {
+    /// Decodes one series; label strings are collected as byte ranges of `buf` in
+    /// `ranges` first and turned into `&str` at the end.
+    fn decode_series(
+        &mut self,
+        buf: &'a [u8],
+        ranges: &mut Vec<LabelRanges>,
+    ) -> Result<(), BodyError> {
         let mut r = Reader::new(buf);
-        // Label strings as byte ranges of `buf`, turned into `&str` at the end.
-        let mut ranges = std::mem::take(&mut self.ranges);
         ranges.clear();
         while let Some((field, wire)) = r.key()? {
             match (field, wire) {
@@ -91,8 +95,7 @@ impl<'a> WriteRequestView<'a> {
                 (_, other) => r.skip(field, other)?,
             }
         }
-        self.push_labels(buf, &ranges)?;
-        self.ranges = ranges;
+        self.push_labels(buf, ranges)?;
         let labels = u32::try_from(self.labels.len()).map_err(|_| too_many())?;
         let samples = u32::try_from(self.samples.len()).map_err(|_| too_many())?;
         self.ends.push((labels, samples));

@@ -200,17 +200,7 @@ impl AppendOutcome {
 
     /// Counts one refusal, keeping the first for the message.
     pub fn reject(&mut self, labels: &Labels, t: i64, reason: RejectReason) {
-        match self.rejected.iter_mut().find(|(r, _)| *r == reason) {
-            Some((_, n)) => *n += 1,
-            None => self.rejected.push((reason, 1)),
-        }
-        if self.first_rejection.is_none() {
-            self.first_rejection = Some(Rejection {
-                labels: labels.clone(),
-                t,
-                reason,
-            });
-        }
+        self.reject_with(|| labels.clone(), t, reason);
     }
 
     /// Total refused samples.

@@ -49,11 +49,22 @@ fn bench_head(c: &mut Criterion) {
     let mut group = c.benchmark_group("head");
     group.throughput(Throughput::Elements(SERIES as u64));
     let mut head = TenantHead::new(i64::MIN);
-    let ids: Vec<u32> = labels.iter().map(|l| head.get_or_create(l).0).collect();
+    for l in &labels {
+        head.get_or_create(l);
+    }
+    // What the append path has: borrowed (name, value) pairs of each series.
+    let pairs: Vec<Vec<(&str, &str)>> = labels
+        .iter()
+        .map(|l| {
+            l.iter()
+                .map(|l| (l.name.as_str(), l.value.as_str()))
+                .collect()
+        })
+        .collect();
     group.bench_function("lookup", |b| {
         b.iter(|| {
-            for l in &labels {
-                black_box(head.lookup(black_box(l)));
+            for p in &pairs {
+                black_box(head.lookup_pairs(black_box(p)));
             }
         })
     });
@@ -61,9 +72,10 @@ fn bench_head(c: &mut Criterion) {
     group.bench_function("lookup_and_append", |b| {
         b.iter(|| {
             t += 15_000;
-            for (l, &id) in labels.iter().zip(&ids) {
-                let found = head.lookup(l).unwrap_or(id);
-                let _ = head.append(found, Sample::new(t, t as f64 * 0.25), 0);
+            for p in &pairs {
+                if let Some((_, slot)) = head.lookup_pairs(p) {
+                    let _ = head.append_at(slot, Sample::new(t, t as f64 * 0.25), 0);
+                }
             }
         })
     });

@@ -60,20 +60,11 @@ impl TenantHead {
 
     /// The ID of the series with `labels`, if the head has it.
     pub fn lookup(&self, labels: &Labels) -> Option<u32> {
-        let hash = hash_pairs(
-            &self.hasher,
-            labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
-        );
-        self.by_labels
-            .find(hash, |&(h, slot)| {
-                h == hash
-                    && self
-                        .series
-                        .at(slot)
-                        .is_some_and(|(_, series)| self.symbols.equals(&series.labels, labels))
-            })
-            .and_then(|&(_, slot)| self.series.at(slot))
-            .map(|(id, _)| id)
+        let pairs: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect();
+        self.lookup_pairs(&pairs).map(|(id, _)| id)
     }
 
     /// The ID of the series with the label pairs `pairs` (sorted by name, no empty
@@ -116,13 +107,10 @@ impl TenantHead {
     /// Finds the series for `labels`, creating it if needed; returns its ID and whether
     /// it was created.
     pub fn get_or_create(&mut self, labels: &Labels) -> (u32, bool) {
-        if let Some(id) = self.lookup(labels) {
-            return (id, false);
+        match self.lookup(labels) {
+            Some(id) => (id, false),
+            None => (self.create(labels.clone()).0, true),
         }
-        let id = self.next_id;
-        self.next_id += 1;
-        self.insert_series(id, labels.clone());
-        (id, true)
     }
 
     /// Inserts a series under a known ID (WAL replay). Idempotent when the ID already

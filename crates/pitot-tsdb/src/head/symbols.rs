@@ -74,13 +74,4 @@ impl Symbols {
                 .zip(labels)
                 .all(|(p, &(n, v))| self.get(p[1]) == v && self.get(p[0]) == n)
     }
-
-    /// Whether interned pairs spell `labels`.
-    pub fn equals(&self, pairs: &[u32], labels: &Labels) -> bool {
-        pairs.len() == labels.len() * 2
-            && self
-                .pairs(pairs)
-                .zip(labels)
-                .all(|((n, v), l)| n == l.name && v == l.value)
-    }
 }
