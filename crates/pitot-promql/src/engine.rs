@@ -404,16 +404,20 @@ fn duplicate_labelset() -> PromqlError {
 /// Removes names marked for removal, merges series that end up with the same labels, and
 /// fails if two of them have a point at the same step.
 pub(crate) fn finalize_series(series: Vec<Series>) -> Result<Vec<Series>, PromqlError> {
+    use std::hash::BuildHasher;
+    let state = foldhash::fast::RandomState::default();
     let mut out: Vec<Series> = Vec::with_capacity(series.len());
-    let mut index: HashMap<Labels, usize> = HashMap::default();
+    // Positions in `out` by label hash: each label set is hashed once and never cloned.
+    let mut index: hashbrown::HashTable<(u64, usize)> = hashbrown::HashTable::new();
     for s in series {
         let labels = if s.drop_name {
-            crate::eval::drop_metric_name(&s.labels)
+            crate::eval::without_metric_name(s.labels)
         } else {
             s.labels
         };
-        match index.get(&labels) {
-            Some(&i) => {
+        let hash = state.hash_one(&labels);
+        match index.find(hash, |&(h, i)| h == hash && out[i].labels == labels) {
+            Some(&(_, i)) => {
                 let target = &mut out[i];
                 for (t, p) in target.points.iter_mut().zip(s.points) {
                     if p.is_some() {
@@ -428,7 +432,7 @@ pub(crate) fn finalize_series(series: Vec<Series>) -> Result<Vec<Series>, Promql
                 if s.points.iter().all(Option::is_none) {
                     continue;
                 }
-                index.insert(labels.clone(), out.len());
+                index.insert_unique(hash, (hash, out.len()), |&(h, _)| h);
                 out.push(Series {
                     labels,
                     drop_name: false,
@@ -629,34 +633,7 @@ pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>
     Ok(out)
 }
 
-/// Decodes the samples in `[mint, maxt]` of every series, in order, on every core
-/// (decoding is most of a large query's time).
-fn decode_all(series: Vec<pitot_storage_api::Series>, mint: i64, maxt: i64) -> Vec<SelectedSeries> {
-    let samples = crate::eval::parallel_chunks(&series, |part| {
-        let mut scratch: Vec<Sample> = Vec::new();
-        let decoded: Vec<Vec<Sample>> = part
-            .iter()
-            .map(|series| {
-                scratch.clear();
-                series.collect_range(mint, maxt, &mut scratch);
-                // Exactly sized: growing each series' vector took a tenth of a query.
-                scratch.as_slice().to_vec()
-            })
-            .collect();
-        Ok::<_, std::convert::Infallible>(decoded)
-    })
-    .unwrap_or_else(|never| match never {});
-    series
-        .into_iter()
-        .zip(samples)
-        .map(|(series, samples)| SelectedSeries {
-            labels: series.labels,
-            samples,
-        })
-        .collect()
-}
-
-/// Selects and decodes the data of every selector, once per selector node.
+/// Selects the series of every selector, once per selector node (nodes decode them on use).
 async fn fetch(
     q: &dyn Queryable,
     tenant: &TenantId,
@@ -678,12 +655,16 @@ async fn fetch(
         let mut series_out: Vec<SelectedSeries> = Vec::new();
         for matchers in &need.matchers {
             let set = querier.select(&hints, matchers).await?;
-            series_out.extend(decode_all(set.series, need.mint, need.maxt));
+            series_out.extend(
+                set.series
+                    .into_iter()
+                    .map(|s| SelectedSeries::new(s, need.mint, need.maxt)),
+            );
         }
         if need.matchers.len() > 1 {
             // Alternatives of one selector can select the same series; keep the first.
             let mut seen: HashSet<Labels> = HashSet::default();
-            series_out.retain(|s| seen.insert(s.labels.clone()));
+            series_out.retain(|s| seen.insert(s.labels().clone()));
         }
         fetched.insert(need.key, series_out);
     }

@@ -1,7 +1,5 @@
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
-use pitot_core::{Labels, Matcher, Sample, TenantId};
+use pitot_core::{Matcher, Sample, TenantId};
 
 use crate::{
     Querier, Queryable, QueryableRef, SampleIter, SelectHints, Series, SeriesSet, StorageError,
@@ -90,32 +88,37 @@ impl Querier for MergeQuerier {
         if self.queriers.len() == 1 {
             return self.queriers[0].select(hints, matchers).await;
         }
-        let mut grouped: BTreeMap<Labels, Vec<Series>> = BTreeMap::new();
+        let mut all: Vec<Series> = Vec::new();
         let mut warnings = Vec::new();
         for querier in &self.queriers {
             let set = querier.select(hints, matchers).await?;
             warnings.extend(set.warnings);
-            for series in set.series {
-                grouped
-                    .entry(series.labels.clone())
-                    .or_default()
-                    .push(series);
-            }
+            all.extend(set.series);
         }
-        let series = grouped
-            .into_iter()
-            .map(|(labels, mut parts)| {
-                if parts.len() == 1 {
-                    return parts.pop().expect("one part");
-                }
-                let parts = std::sync::Arc::new(parts);
-                let bulk_parts = std::sync::Arc::clone(&parts);
+        // Each querier's series are sorted, so this stable sort merges sorted runs, and
+        // equal label sets end up adjacent in priority order (no label set is cloned).
+        all.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let mut series = Vec::with_capacity(all.len());
+        let mut all = all.into_iter().peekable();
+        while let Some(first) = all.next() {
+            if all.peek().is_none_or(|next| next.labels != first.labels) {
+                series.push(first);
+                continue;
+            }
+            let mut parts = vec![first];
+            while let Some(next) = all.next_if(|next| next.labels == parts[0].labels) {
+                parts.push(next);
+            }
+            let labels = std::mem::take(&mut parts[0].labels);
+            let parts = std::sync::Arc::new(parts);
+            let bulk_parts = std::sync::Arc::clone(&parts);
+            series.push(
                 Series::new(labels, move || {
                     merge_iters(parts.iter().map(Series::samples).collect())
                 })
-                .with_bulk(move |mint, maxt, out| collect_merged(&bulk_parts, mint, maxt, out))
-            })
-            .collect();
+                .with_bulk(move |mint, maxt, out| collect_merged(&bulk_parts, mint, maxt, out)),
+            );
+        }
         Ok(SeriesSet { series, warnings })
     }
 
@@ -193,6 +196,7 @@ mod tests {
 #[cfg(test)]
 mod bulk_tests {
     use super::*;
+    use pitot_core::Labels;
 
     fn part(ts: &[i64], v: f64) -> Series {
         Series::from_samples(
@@ -221,5 +225,80 @@ mod bulk_tests {
                 assert_eq!(bulk, iterated(&parts, mint, maxt), "range {mint}..={maxt}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod querier_tests {
+    use super::*;
+    use pitot_core::Labels;
+
+    /// A querier over fixed series, sorted as a storage returns them.
+    struct Fixed(Vec<(&'static str, Vec<i64>)>);
+
+    #[async_trait]
+    impl Querier for Fixed {
+        async fn select(
+            &self,
+            _hints: &SelectHints,
+            _matchers: &[Matcher],
+        ) -> Result<SeriesSet, StorageError> {
+            let mut series: Vec<Series> = self
+                .0
+                .iter()
+                .map(|(name, ts)| {
+                    let labels = Labels::from_pairs([("__name__", *name)]);
+                    let samples = ts.iter().map(|&t| Sample::new(t, t as f64)).collect();
+                    Series::from_samples(labels, samples)
+                })
+                .collect();
+            series.sort_by(|a, b| a.labels.cmp(&b.labels));
+            Ok(SeriesSet {
+                series,
+                warnings: Vec::new(),
+            })
+        }
+
+        async fn label_names(&self, _: &[Matcher]) -> Result<Vec<String>, StorageError> {
+            Ok(Vec::new())
+        }
+
+        async fn label_values(&self, _: &str, _: &[Matcher]) -> Result<Vec<String>, StorageError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn ready<T>(f: impl std::future::Future<Output = T>) -> T {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("a fixed querier never waits"),
+        }
+    }
+
+    #[test]
+    fn series_of_several_queriers_merge_by_labels_in_order() {
+        let merged = MergeQuerier::new(vec![
+            Box::new(Fixed(vec![("c", vec![5, 6]), ("a", vec![1, 2])])),
+            Box::new(Fixed(vec![("b", vec![1]), ("c", vec![1, 6, 9])])),
+            Box::new(Fixed(vec![("c", vec![7])])),
+        ]);
+        let set = ready(merged.select(&SelectHints::default(), &[])).unwrap();
+        let names: Vec<&str> = set
+            .series
+            .iter()
+            .map(|s| s.labels.metric_name().unwrap())
+            .collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        let c = &set.series[2];
+        let times: Vec<i64> = c.samples().map(|s| s.t).collect();
+        assert_eq!(times, [1, 5, 6, 7, 9]);
+        let mut bulk = Vec::new();
+        c.collect_range(0, 100, &mut bulk);
+        assert_eq!(
+            bulk.iter().map(|s| s.t).collect::<Vec<_>>(),
+            [1, 5, 6, 7, 9]
+        );
     }
 }

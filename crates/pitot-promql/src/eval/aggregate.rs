@@ -163,6 +163,76 @@ pub(crate) fn go_quote(s: &str) -> String {
     out
 }
 
+/// The per-group points of the aggregations that fold each step's values one at a time
+/// in series order (`sum`, `count`, `group`, `min`, `max`), or `None` for the others.
+/// Walking series by series reads each series' points once, in memory order, where
+/// walking step by step across a group's series touches every series once per step.
+/// The values of a step are folded in the same order either way, so sums are identical.
+fn fold_series(
+    op: promql_parser::parser::token::TokenId,
+    input: &[Series],
+    group_of: &[usize],
+    groups: usize,
+    n: usize,
+) -> Option<Vec<Vec<Option<f64>>>> {
+    #[derive(Clone, Copy)]
+    struct Acc {
+        value: f64,
+        compensation: f64,
+        count: u64,
+    }
+    let fold: fn(&mut Acc, f64) = match op {
+        T_SUM => |acc, v| {
+            (acc.value, acc.compensation) = kahan_inc(v, acc.value, acc.compensation);
+        },
+        T_COUNT => |acc, _| acc.value += 1.0,
+        T_GROUP => |acc, _| acc.value = 1.0,
+        T_MIN => |acc, v| {
+            if acc.count == 0 || v < acc.value || acc.value.is_nan() {
+                acc.value = v;
+            }
+        },
+        T_MAX => |acc, v| {
+            if acc.count == 0 || v > acc.value || acc.value.is_nan() {
+                acc.value = v;
+            }
+        },
+        _ => return None,
+    };
+    let empty = Acc {
+        value: 0.0,
+        compensation: 0.0,
+        count: 0,
+    };
+    let mut accs = vec![empty; groups * n];
+    for (s, &gi) in input.iter().zip(group_of) {
+        let row = &mut accs[gi * n..(gi + 1) * n];
+        for (acc, point) in row.iter_mut().zip(&s.points) {
+            if let Some(v) = *point {
+                fold(acc, v);
+                acc.count += 1;
+            }
+        }
+    }
+    Some(
+        accs.chunks(n.max(1))
+            .map(|row| {
+                row.iter()
+                    .map(|acc| {
+                        (acc.count > 0).then(|| {
+                            if op == T_SUM && acc.value.is_finite() {
+                                acc.value + acc.compensation
+                            } else {
+                                acc.value
+                            }
+                        })
+                    })
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
 impl Evaluator<'_> {
     pub(super) fn eval_aggregate(
         &mut self,
@@ -194,10 +264,14 @@ impl Evaluator<'_> {
         let mut index: HashMap<Labels, usize> = HashMap::default();
         for s in &input {
             let key = group_key(&s.labels, &a.modifier);
-            let gi = *index.entry(key.clone()).or_insert_with(|| {
-                groups.push(key);
-                groups.len() - 1
-            });
+            let gi = match index.get(&key) {
+                Some(&gi) => gi,
+                None => {
+                    index.insert(key.clone(), groups.len());
+                    groups.push(key);
+                    groups.len() - 1
+                }
+            };
             group_of.push(gi);
         }
         let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
@@ -264,48 +338,54 @@ impl Evaluator<'_> {
                         }
                     }
                 }
+                let mut folded = fold_series(op, &input, &group_of, groups.len(), n);
                 let mut out = Vec::with_capacity(groups.len());
                 let mut values: Vec<f64> = Vec::new();
                 for (gi, idxs) in members.iter().enumerate() {
-                    let mut points = vec![None; n];
-                    for (step, point) in points.iter_mut().enumerate() {
-                        values.clear();
-                        values.extend(idxs.iter().filter_map(|&si| input[si].points[step]));
-                        if values.is_empty() {
-                            continue;
+                    let mut points = match folded.as_mut() {
+                        Some(folded) => std::mem::take(&mut folded[gi]),
+                        None => vec![None; n],
+                    };
+                    if folded.is_none() {
+                        for (step, point) in points.iter_mut().enumerate() {
+                            values.clear();
+                            values.extend(idxs.iter().filter_map(|&si| input[si].points[step]));
+                            if values.is_empty() {
+                                continue;
+                            }
+                            *point = Some(match op {
+                                T_SUM => kahan_sum(values.iter().copied()),
+                                T_AVG => mean(&values),
+                                T_COUNT => values.len() as f64,
+                                T_GROUP => 1.0,
+                                T_MIN => values.iter().copied().fold(f64::NAN, |m, v| {
+                                    if v < m || m.is_nan() {
+                                        v
+                                    } else {
+                                        m
+                                    }
+                                }),
+                                T_MAX => values.iter().copied().fold(f64::NAN, |m, v| {
+                                    if v > m || m.is_nan() {
+                                        v
+                                    } else {
+                                        m
+                                    }
+                                }),
+                                T_STDVAR => variance(&values),
+                                T_STDDEV => variance(&values).sqrt(),
+                                T_QUANTILE => {
+                                    let q = param.as_ref().expect("quantile has a parameter")[step];
+                                    quantile(q, &mut values)
+                                }
+                                other => {
+                                    return Err(PromqlError::BadQuery(format!(
+                                        "unsupported aggregation {}",
+                                        promql_parser::parser::token::TokenType::new(other)
+                                    )))
+                                }
+                            });
                         }
-                        *point = Some(match op {
-                            T_SUM => kahan_sum(values.iter().copied()),
-                            T_AVG => mean(&values),
-                            T_COUNT => values.len() as f64,
-                            T_GROUP => 1.0,
-                            T_MIN => values.iter().copied().fold(f64::NAN, |m, v| {
-                                if v < m || m.is_nan() {
-                                    v
-                                } else {
-                                    m
-                                }
-                            }),
-                            T_MAX => values.iter().copied().fold(f64::NAN, |m, v| {
-                                if v > m || m.is_nan() {
-                                    v
-                                } else {
-                                    m
-                                }
-                            }),
-                            T_STDVAR => variance(&values),
-                            T_STDDEV => variance(&values).sqrt(),
-                            T_QUANTILE => {
-                                let q = param.as_ref().expect("quantile has a parameter")[step];
-                                quantile(q, &mut values)
-                            }
-                            other => {
-                                return Err(PromqlError::BadQuery(format!(
-                                    "unsupported aggregation {}",
-                                    promql_parser::parser::token::TokenType::new(other)
-                                )))
-                            }
-                        });
                     }
                     // A kept metric name stays marked for removal if the group's first
                     // series had it marked.

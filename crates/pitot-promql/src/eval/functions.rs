@@ -11,7 +11,7 @@ use promql_parser::parser::{Call, Expr};
 
 use super::aggregate::{go_quote, is_valid_label_name};
 use super::labels::{drop_metric_name, format_float, set};
-use super::range_fns::{RangeFn, WindowBounds};
+use super::range_fns::{counter_rate, counter_resets, RangeFn, WindowBounds};
 use super::{unparen, Evaluator, Grid, Series, Val};
 use crate::error::PromqlError;
 
@@ -95,9 +95,11 @@ impl Evaluator<'_> {
             "absent_over_time" => {
                 let w = self.eval_windows(arg(c, 0)?, g)?;
                 let mut points = vec![Some(1.0); n];
+                let mut scratch = Vec::new();
                 for s in &w.series {
+                    let samples = s.samples(&mut scratch);
                     for (i, p) in points.iter_mut().enumerate() {
-                        if !w.window(s, i).is_empty() {
+                        if !w.window(samples, i).is_empty() {
                             *p = None;
                         }
                     }
@@ -361,19 +363,26 @@ impl Evaluator<'_> {
         type Part = (Vec<Option<Vec<Option<f64>>>>, Vec<usize>);
         let points_of = |part: &[super::WindowSeries<'_>]| -> Result<Vec<Part>, ()> {
             let mut ranges = Vec::with_capacity(n);
+            let mut scratch = Vec::new();
+            let mut resets = Vec::new();
+            let counter = matches!(func, RangeFn::Rate | RangeFn::Increase);
             let mut out = Vec::with_capacity(part.len());
             let mut per_step = vec![0usize; n];
             for (si, s) in part.iter().enumerate() {
                 if timed_out(si) {
                     return Err(());
                 }
-                w.ranges(s, &mut ranges);
+                let samples = s.samples(&mut scratch);
+                w.ranges(samples, &mut ranges);
+                if counter {
+                    counter_resets(samples, &mut resets);
+                }
                 let mut points = vec![None; n];
                 let mut any = false;
                 for (i, point) in points.iter_mut().enumerate() {
                     let (a, b) = ranges[i];
                     per_step[i] += b - a;
-                    let win = &s.samples[a..b];
+                    let win = &samples[a..b];
                     if win.is_empty() {
                         continue;
                     }
@@ -381,9 +390,14 @@ impl Evaluator<'_> {
                         start: w.ends[i] - w.range,
                         end: w.ends[i],
                     };
-                    let p0 = params.first().map_or(f64::NAN, |p| p[i]);
-                    let p1 = params.get(1).map_or(f64::NAN, |p| p[i]);
-                    *point = func.apply(win, bounds, g.at(i), p0, p1);
+                    *point = if counter {
+                        let is_rate = func == RangeFn::Rate;
+                        counter_rate(samples, &resets, (a, b), bounds, is_rate)
+                    } else {
+                        let p0 = params.first().map_or(f64::NAN, |p| p[i]);
+                        let p1 = params.get(1).map_or(f64::NAN, |p| p[i]);
+                        func.apply(win, bounds, g.at(i), p0, p1)
+                    };
                     any |= point.is_some();
                 }
                 out.push(any.then_some(points));
@@ -424,8 +438,9 @@ impl Evaluator<'_> {
     /// Prometheus notes when a counter function reads a metric whose name does not look
     /// like a counter.
     fn counter_name_info(&mut self, series: &[super::WindowSeries<'_>], func: &str) {
+        let mut scratch = Vec::new();
         for s in series {
-            if s.drop_name || s.samples.is_empty() {
+            if s.drop_name {
                 continue;
             }
             let Some(metric) = s.labels.get(METRIC_NAME) else {
@@ -434,7 +449,8 @@ impl Evaluator<'_> {
             let looks_like_counter = ["_total", "_sum", "_count", "_bucket"]
                 .iter()
                 .any(|suffix| metric.ends_with(suffix));
-            if !looks_like_counter {
+            // Decoded only for names that do not look like a counter.
+            if !looks_like_counter && !s.samples(&mut scratch).is_empty() {
                 let pos = self.position_of_arg(func, 0, None);
                 self.annotations.info(format!(
                     "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {} ({pos})",
@@ -559,9 +575,13 @@ impl Evaluator<'_> {
             Some(vs) => (super::offset_ms(&vs.offset), self.at_ms(&vs.at)),
             None => (0, None),
         };
+        let mut scratch = Vec::new();
         let infos: Vec<(&Labels, Vec<Option<pitot_core::Sample>>)> = data
             .iter()
-            .map(|s| (&s.labels, self.instant_samples(&s.samples, g, offset, at)))
+            .map(|s| {
+                s.decode_into(&mut scratch);
+                (s.labels(), self.instant_samples(&scratch, g, offset, at))
+            })
             .collect();
         let id_of = |l: &Labels| -> (String, String) {
             (

@@ -7,6 +7,19 @@ use pitot_core::{Label, Labels, METRIC_NAME};
 /// computed from a metric is no longer that metric.
 pub(crate) const IDENTITY_LABELS: [&str; 3] = [METRIC_NAME, "__type__", "__unit__"];
 
+/// [`drop_metric_name`] of owned labels, reusing their storage.
+pub(crate) fn without_metric_name(labels: Labels) -> Labels {
+    if !labels
+        .iter()
+        .any(|l| IDENTITY_LABELS.contains(&l.name.as_str()))
+    {
+        return labels;
+    }
+    let mut kept = labels.into_vec();
+    kept.retain(|l| !IDENTITY_LABELS.contains(&l.name.as_str()));
+    Labels::from_unsorted(kept)
+}
+
 /// Labels without the metric name (and its type and unit labels).
 pub(crate) fn drop_metric_name(labels: &Labels) -> Labels {
     if !labels

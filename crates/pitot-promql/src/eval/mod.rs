@@ -22,7 +22,7 @@ use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelect
 
 use crate::error::PromqlError;
 
-pub(crate) use labels::drop_metric_name;
+pub(crate) use labels::{drop_metric_name, without_metric_name};
 
 /// The evaluation time grid: `start`, `start + step`, … up to `end` inclusive (ms).
 #[derive(Debug, Clone, Copy)]
@@ -47,11 +47,31 @@ impl Grid {
     }
 }
 
-/// One selected series as decoded from storage: ascending samples, stale markers kept.
+/// One selected series, decoded on use: a node decodes each series into a reused buffer
+/// and turns it into points at once, so a query never holds all selected samples in
+/// memory (a `count` over 100k series would otherwise hold hundreds of MB of them).
 #[derive(Debug)]
 pub(crate) struct SelectedSeries {
-    pub labels: Labels,
-    pub samples: Vec<Sample>,
+    source: pitot_storage_api::Series,
+    /// The time range the selector needs (ms, inclusive).
+    mint: i64,
+    maxt: i64,
+}
+
+impl SelectedSeries {
+    pub fn new(source: pitot_storage_api::Series, mint: i64, maxt: i64) -> Self {
+        SelectedSeries { source, mint, maxt }
+    }
+
+    pub fn labels(&self) -> &Labels {
+        &self.source.labels
+    }
+
+    /// Replaces `out` with the series' ascending samples, stale markers kept.
+    pub fn decode_into(&self, out: &mut Vec<Sample>) {
+        out.clear();
+        self.source.collect_range(self.mint, self.maxt, out);
+    }
 }
 
 /// Decoded storage data per vector-selector node (keyed by node address).
@@ -102,14 +122,38 @@ pub(crate) enum Val {
     String(String),
 }
 
-/// One series of range-vector data: borrowed from the decoded selector data when it
-/// has no staleness markers to drop, owned otherwise (and for subqueries).
+/// One series of range-vector data: a stored series decoded on use, or the samples a
+/// subquery computed.
 pub(crate) struct WindowSeries<'a> {
-    /// Borrowed from the decoded selector data (cloned only for series that produce a
+    /// Borrowed from the selected series (cloned only for series that produce a
     /// result), owned for subqueries.
     pub labels: std::borrow::Cow<'a, Labels>,
     pub drop_name: bool,
-    pub samples: std::borrow::Cow<'a, [Sample]>,
+    pub samples: WindowSamples<'a>,
+}
+
+/// Where a [`WindowSeries`]' samples come from.
+pub(crate) enum WindowSamples<'a> {
+    /// Decoded on use, staleness markers dropped.
+    Stored(&'a SelectedSeries),
+    /// Computed by a subquery.
+    Owned(Vec<Sample>),
+}
+
+impl WindowSeries<'_> {
+    /// The series' samples without staleness markers, decoded into `scratch` when stored.
+    pub fn samples<'s>(&'s self, scratch: &'s mut Vec<Sample>) -> &'s [Sample] {
+        match &self.samples {
+            WindowSamples::Owned(samples) => samples,
+            WindowSamples::Stored(series) => {
+                series.decode_into(scratch);
+                if scratch.iter().any(|x| is_stale_nan(x.v)) {
+                    scratch.retain(|x| !is_stale_nan(x.v));
+                }
+                scratch
+            }
+        }
+    }
 }
 
 /// Range-vector data prepared for a range function: per series all samples, and per step
@@ -123,17 +167,16 @@ pub(crate) struct Windows<'a> {
 }
 
 impl Windows<'_> {
-    /// The samples of `series` inside the window of step `i`.
-    pub fn window<'s>(&self, series: &'s WindowSeries<'_>, i: usize) -> &'s [Sample] {
-        window_slice(&series.samples, self.ends[i] - self.range, self.ends[i])
+    /// The samples of a series' `samples` inside the window of step `i`.
+    pub fn window<'s>(&self, samples: &'s [Sample], i: usize) -> &'s [Sample] {
+        window_slice(samples, self.ends[i] - self.range, self.ends[i])
     }
 
-    /// The index range of every step's window into `series.samples`, written to `out`.
-    /// Window ends only move forward across steps (or stay put under `@`), so one sweep
-    /// with two cursors finds them all.
-    pub fn ranges(&self, series: &WindowSeries<'_>, out: &mut Vec<(usize, usize)>) {
+    /// The index range of every step's window into a series' `samples`, written to
+    /// `out`. Window ends only move forward across steps (or stay put under `@`), so one
+    /// sweep with two cursors finds them all.
+    pub fn ranges(&self, samples: &[Sample], out: &mut Vec<(usize, usize)>) {
         out.clear();
-        let samples = &series.samples;
         let (mut a, mut b) = (0usize, 0usize);
         let mut prev_end = i64::MIN;
         for &end in &self.ends {
@@ -360,11 +403,12 @@ impl<'a> Evaluator<'a> {
             Expr::MatrixSelector(_) | Expr::Subquery(_) => {
                 let w = self.eval_windows(e, g)?;
                 // A range vector is only a result at the top of an instant query.
+                let mut scratch = Vec::new();
                 let series = w
                     .series
                     .iter()
                     .filter_map(|s| {
-                        let samples = w.window(s, 0).to_vec();
+                        let samples = w.window(s.samples(&mut scratch), 0).to_vec();
                         (!samples.is_empty()).then(|| RangeSeries {
                             labels: s.labels.clone().into_owned(),
                             drop_name: s.drop_name,
@@ -422,22 +466,21 @@ impl<'a> Evaluator<'a> {
         };
         let offset = offset_ms(&vs.offset);
         let at = self.at_ms(&vs.at);
+        let this = &*self;
+        // Each part decodes its series into one reused buffer and keeps only the points.
+        let computed = parallel_chunks(data, |part| {
+            let mut scratch = Vec::new();
+            let mut out = Vec::with_capacity(part.len());
+            for s in part {
+                s.decode_into(&mut scratch);
+                out.push(this.instant_points(&scratch, g, offset, at, timestamps));
+            }
+            Ok::<_, std::convert::Infallible>(out)
+        })
+        .unwrap_or_else(|never| match never {});
         let mut out = Vec::new();
         let mut loaded = 0usize;
-        for s in data {
-            let points: Vec<Option<f64>> = self
-                .instant_samples(&s.samples, g, offset, at)
-                .into_iter()
-                .map(|p| {
-                    p.map(|smp| {
-                        if timestamps {
-                            smp.t as f64 / 1000.0
-                        } else {
-                            smp.v
-                        }
-                    })
-                })
-                .collect();
+        for (s, points) in data.iter().zip(computed) {
             let present = points.iter().filter(|p| p.is_some()).count();
             if present == 0 {
                 continue;
@@ -445,7 +488,7 @@ impl<'a> Evaluator<'a> {
             loaded += present;
             self.check_dense(out.len() + 1, g.len())?;
             out.push(Series {
-                labels: s.labels.clone(),
+                labels: s.labels().clone(),
                 drop_name: false,
                 points,
             });
@@ -453,6 +496,48 @@ impl<'a> Evaluator<'a> {
         self.use_samples(loaded)?;
         self.release_samples(loaded);
         Ok(out)
+    }
+
+    /// [`Evaluator::instant_samples`] as points: the sample's value, or with
+    /// `timestamps` its time in seconds.
+    fn instant_points(
+        &self,
+        samples: &[Sample],
+        g: &Grid,
+        offset: i64,
+        at: Option<i64>,
+        timestamps: bool,
+    ) -> Vec<Option<f64>> {
+        let value = |smp: Sample| {
+            if timestamps {
+                smp.t as f64 / 1000.0
+            } else {
+                smp.v
+            }
+        };
+        if at.is_some() {
+            return self
+                .instant_samples(samples, g, offset, at)
+                .into_iter()
+                .map(|p| p.map(value))
+                .collect();
+        }
+        let n = g.len();
+        let mut points = Vec::with_capacity(n);
+        let mut idx = 0usize;
+        for i in 0..n {
+            let r = g.at(i) - offset;
+            while idx < samples.len() && samples[idx].t <= r {
+                idx += 1;
+            }
+            points.push(
+                (idx > 0)
+                    .then(|| samples[idx - 1])
+                    .filter(|smp| smp.t > r - self.lookback && !is_stale_nan(smp.v))
+                    .map(value),
+            );
+        }
+        points
     }
 
     /// For every step, the newest sample in `(t - lookback, t]` (with `t` shifted by the
@@ -522,24 +607,10 @@ impl<'a> Evaluator<'a> {
                     .collect();
                 let series = data
                     .iter()
-                    .map(|s| {
-                        // Borrow the decoded samples unless staleness markers must go.
-                        let samples = if s.samples.iter().any(|x| is_stale_nan(x.v)) {
-                            std::borrow::Cow::Owned(
-                                s.samples
-                                    .iter()
-                                    .copied()
-                                    .filter(|x| !is_stale_nan(x.v))
-                                    .collect(),
-                            )
-                        } else {
-                            std::borrow::Cow::Borrowed(s.samples.as_slice())
-                        };
-                        WindowSeries {
-                            labels: std::borrow::Cow::Borrowed(&s.labels),
-                            drop_name: false,
-                            samples,
-                        }
+                    .map(|s| WindowSeries {
+                        labels: std::borrow::Cow::Borrowed(s.labels()),
+                        drop_name: false,
+                        samples: WindowSamples::Stored(s),
                     })
                     .collect();
                 let w = Windows {
@@ -565,8 +636,9 @@ impl<'a> Evaluator<'a> {
         let parts = parallel_chunks(&w.series, |part| {
             let mut per_step = vec![0usize; n];
             let mut ranges = Vec::with_capacity(n);
+            let mut scratch = Vec::new();
             for s in part {
-                w.ranges(s, &mut ranges);
+                w.ranges(s.samples(&mut scratch), &mut ranges);
                 for (count, (a, b)) in per_step.iter_mut().zip(&ranges) {
                     *count += b - a;
                 }
@@ -644,7 +716,7 @@ impl<'a> Evaluator<'a> {
             vector
                 .into_iter()
                 .map(|s| WindowSeries {
-                    samples: std::borrow::Cow::Owned(
+                    samples: WindowSamples::Owned(
                         s.points
                             .iter()
                             .enumerate()

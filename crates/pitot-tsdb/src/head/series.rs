@@ -112,6 +112,15 @@ impl MemSeries {
         if self.max_t.saturating_sub(t) > ooo_window {
             return Err(RejectReason::OutOfOrder);
         }
+        // A sample the in-order chunks already hold is not out of order but repeated:
+        // WAL replay meets every sample appended while a checkpoint was written twice,
+        // and a client may resend. Kept in the buffer, it would be held twice and make
+        // every read of the series merge sample by sample.
+        match self.in_order_value_at(t) {
+            Some(bits) if bits == v.to_bits() => return Ok(Appended::Duplicate),
+            Some(_) => return Err(RejectReason::DuplicateTimestamp),
+            None => {}
+        }
         match self.ooo.binary_search_by_key(&t, |s| s.t) {
             Ok(i) if self.ooo[i].v.to_bits() == v.to_bits() => Ok(Appended::Duplicate),
             Ok(_) => Err(RejectReason::DuplicateTimestamp),
@@ -120,6 +129,22 @@ impl MemSeries {
                 Ok(Appended::Stored)
             }
         }
+    }
+
+    /// The value bits of the in-order sample at `t`, if there is one (decodes the one
+    /// chunk whose range holds `t`).
+    fn in_order_value_at(&self, t: i64) -> Option<u64> {
+        let (mut ts, mut vs) = (Vec::new(), Vec::new());
+        let decoded = match self.sealed.iter().find(|c| c.min_t <= t && t <= c.max_t) {
+            Some(chunk) => decode_chunk_into(&chunk.bytes, &mut ts, &mut vs),
+            None if self.open.min_time().is_some_and(|min_t| min_t <= t) => {
+                pitot_chunkenc::decode_into(self.open.bytes(), &mut ts, &mut vs)
+            }
+            None => return None,
+        };
+        decoded.ok()?;
+        let i = ts.binary_search(&t).ok()?;
+        Some(vs[i].to_bits())
     }
 
     fn seal_open(&mut self) {
@@ -383,6 +408,32 @@ mod tests {
             .filter(|x| x.t >= 200_000 && x.t <= 201_000)
             .collect();
         assert_eq!(window.len(), 2);
+    }
+
+    #[test]
+    fn resent_in_order_samples_are_duplicates_not_out_of_order() {
+        let mut s = series();
+        // One sealed chunk and part of the open one.
+        for t in 0..150i64 {
+            s.append(t * 1000, t as f64, 0, i64::MAX).unwrap();
+        }
+        for t in [3i64, 119, 120, 148] {
+            assert_eq!(
+                s.append(t * 1000, t as f64, 0, i64::MAX),
+                Ok(Appended::Duplicate),
+                "t={t}"
+            );
+            assert_eq!(
+                s.append(t * 1000, -1.0, 0, i64::MAX),
+                Err(RejectReason::DuplicateTimestamp),
+                "t={t}"
+            );
+        }
+        assert!(s.ooo.is_empty());
+        // Between two in-order samples is still out of order.
+        assert_eq!(s.append(3_500, 9.0, 0, i64::MAX), Ok(Appended::Stored));
+        assert_eq!(s.ooo, vec![Sample::new(3_500, 9.0)]);
+        assert_eq!(s.all_samples().len(), 151);
     }
 
     #[test]
