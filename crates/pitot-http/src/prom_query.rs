@@ -10,16 +10,13 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use pitot_core::{Sample, Scope, TenantId};
-use pitot_promql::{
-    ErrorKind, PromqlError, QueryResult, Value as PromValue, MAX_POINTS_PER_SERIES,
-};
+use pitot_core::{Scope, TenantId};
+use pitot_promql::{ErrorKind, PromqlError, QueryResult, MAX_POINTS_PER_SERIES};
 use pitot_storage_api::SeriesLimited;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
 use crate::auth::authenticate;
 use crate::params::{parse_time_ms, Params};
-use crate::prom_read::labels_json;
 use crate::remote_write::read_body;
 use crate::{ApiError, AppStateRef};
 
@@ -89,57 +86,12 @@ fn query_error(e: PromqlError) -> ApiError {
     }
 }
 
-/// Formats a sample value as Prometheus does (Go's shortest `'f'` formatting).
-pub(crate) fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
-
-fn timestamp(t_ms: i64) -> Value {
-    // Whole seconds print as integers, as Prometheus writes them.
-    if t_ms % 1000 == 0 {
-        return Value::from(t_ms / 1000);
-    }
-    let secs = t_ms as f64 / 1000.0;
-    serde_json::Number::from_f64(secs)
-        .map(Value::Number)
-        .unwrap_or(Value::Null)
-}
-
-fn point(s: &Sample) -> Value {
-    Value::Array(vec![timestamp(s.t), Value::String(format_value(s.v))])
-}
-
 fn result_json(result: QueryResult) -> Response {
-    let data = match &result.value {
-        PromValue::Vector(v) => json!({
-            "resultType": "vector",
-            "result": v.iter().map(|(l, s)| json!({"metric": labels_json(l), "value": point(s)})).collect::<Vec<_>>(),
-        }),
-        PromValue::Matrix(m) => json!({
-            "resultType": "matrix",
-            "result": m.iter().map(|(l, ss)| json!({"metric": labels_json(l), "values": ss.iter().map(point).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-        }),
-        PromValue::Scalar(t, v) => {
-            json!({"resultType": "scalar", "result": point(&Sample::new(*t, *v))})
-        }
-        PromValue::String(t, s) => json!({"resultType": "string", "result": [timestamp(*t), s]}),
-    };
-    let mut body = json!({"status": "success", "data": data});
-    if !result.warnings.is_empty() {
-        body["warnings"] = json!(result.warnings);
-    }
-    if !result.infos.is_empty() {
-        body["infos"] = json!(result.infos);
-    }
-    Json(body).into_response()
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        crate::prom_json::query_result(&result),
+    )
+        .into_response()
 }
 
 async fn params(

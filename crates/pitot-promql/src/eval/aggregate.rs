@@ -495,6 +495,7 @@ impl Evaluator<'_> {
         let mut keep: Vec<Vec<bool>> = vec![vec![false; n]; input.len()];
         // Instant queries return each group's selection in rank order.
         let mut order: Vec<usize> = Vec::new();
+        let mut present: Vec<(usize, f64)> = Vec::new();
         for step in 0..n {
             let k = ks[step];
             if k.is_nan() {
@@ -511,29 +512,33 @@ impl Evaluator<'_> {
                 continue;
             }
             for idxs in members {
-                let mut present: Vec<(usize, f64)> = idxs
-                    .iter()
-                    .filter_map(|&si| input[si].points[step].map(|v| (si, v)))
-                    .collect();
-                present.sort_by(|a, b| {
-                    let ord = nan_low_cmp(a.1, b.1);
-                    if top {
-                        // Descending with NaN last.
-                        match (a.1.is_nan(), b.1.is_nan()) {
-                            (true, false) => std::cmp::Ordering::Greater,
-                            (false, true) => std::cmp::Ordering::Less,
-                            _ => ord.reverse(),
-                        }
-                    } else {
-                        // Ascending with NaN last.
-                        match (a.1.is_nan(), b.1.is_nan()) {
-                            (true, false) => std::cmp::Ordering::Greater,
-                            (false, true) => std::cmp::Ordering::Less,
-                            _ => ord,
-                        }
-                    }
-                });
-                for (si, _) in present.into_iter().take(k.min(usize::MAX as f64) as usize) {
+                present.clear();
+                present.extend(
+                    idxs.iter()
+                        .filter_map(|&si| input[si].points[step].map(|v| (si, v))),
+                );
+                // Ranked by value (NaN last), ties by series order: a total order, so
+                // selecting the first k and sorting only those gives what sorting all
+                // series would.
+                let rank = |a: &(usize, f64), b: &(usize, f64)| {
+                    let by_value = match (a.1.is_nan(), b.1.is_nan()) {
+                        (true, false) => std::cmp::Ordering::Greater,
+                        (false, true) => std::cmp::Ordering::Less,
+                        _ if top => nan_low_cmp(a.1, b.1).reverse(),
+                        _ => nan_low_cmp(a.1, b.1),
+                    };
+                    by_value.then(a.0.cmp(&b.0))
+                };
+                let k = (k.min(usize::MAX as f64) as usize).min(present.len());
+                if k == 0 {
+                    continue;
+                }
+                if k < present.len() {
+                    present.select_nth_unstable_by(k - 1, rank);
+                    present.truncate(k);
+                }
+                present.sort_unstable_by(rank);
+                for &(si, _) in present.iter() {
                     keep[si][step] = true;
                     if n == 1 {
                         order.push(si);

@@ -1,0 +1,189 @@
+//! Query results written as Prometheus' JSON straight into bytes.
+//!
+//! A range query returns up to 11,000 points per series; building a `serde_json::Value`
+//! per point (an array, a string, a number) and then serializing the tree cost more than
+//! evaluating a small query.
+
+use std::io::Write;
+
+use pitot_core::{Labels, Sample};
+use pitot_promql::{QueryResult, Value as PromValue};
+
+/// The body of a successful query response.
+pub(crate) fn query_result(result: &QueryResult) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"{\"status\":\"success\",\"data\":{\"resultType\":");
+    string(&mut out, result.value.type_name());
+    out.extend_from_slice(b",\"result\":");
+    match &result.value {
+        PromValue::Vector(v) => {
+            out.push(b'[');
+            for (i, (labels, sample)) in v.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"metric\":");
+                metric(&mut out, labels);
+                out.extend_from_slice(b",\"value\":");
+                point(&mut out, sample);
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
+        PromValue::Matrix(m) => {
+            out.push(b'[');
+            for (i, (labels, samples)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"metric\":");
+                metric(&mut out, labels);
+                out.extend_from_slice(b",\"values\":[");
+                for (j, sample) in samples.iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    point(&mut out, sample);
+                }
+                out.extend_from_slice(b"]}");
+            }
+            out.push(b']');
+        }
+        PromValue::Scalar(t, v) => point(&mut out, &Sample::new(*t, *v)),
+        PromValue::String(t, s) => {
+            out.push(b'[');
+            timestamp(&mut out, *t);
+            out.push(b',');
+            string(&mut out, s);
+            out.push(b']');
+        }
+    }
+    out.push(b'}');
+    for (key, notes) in [("warnings", &result.warnings), ("infos", &result.infos)] {
+        if notes.is_empty() {
+            continue;
+        }
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":[");
+        for (i, note) in notes.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            string(&mut out, note);
+        }
+        out.push(b']');
+    }
+    out.push(b'}');
+    out
+}
+
+/// A JSON string, escaped.
+fn string(out: &mut Vec<u8>, s: &str) {
+    // Serializing a `str` into memory cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn metric(out: &mut Vec<u8>, labels: &Labels) {
+    out.push(b'{');
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, &l.name);
+        out.push(b':');
+        string(out, &l.value);
+    }
+    out.push(b'}');
+}
+
+/// `[seconds, "value"]`: whole seconds print as integers, as Prometheus writes them.
+fn point(out: &mut Vec<u8>, s: &Sample) {
+    out.push(b'[');
+    timestamp(out, s.t);
+    out.extend_from_slice(b",\"");
+    if s.v.is_nan() {
+        out.extend_from_slice(b"NaN");
+    } else if s.v == f64::INFINITY {
+        out.extend_from_slice(b"+Inf");
+    } else if s.v == f64::NEG_INFINITY {
+        out.extend_from_slice(b"-Inf");
+    } else {
+        let _ = write!(out, "{}", s.v);
+    }
+    out.extend_from_slice(b"\"]");
+}
+
+fn timestamp(out: &mut Vec<u8>, t_ms: i64) {
+    if t_ms % 1000 == 0 {
+        let _ = write!(out, "{}", t_ms / 1000);
+    } else {
+        let _ = serde_json::to_writer(&mut *out, &(t_ms as f64 / 1000.0));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn parsed(result: QueryResult) -> Value {
+        serde_json::from_slice(&query_result(&result)).expect("valid JSON")
+    }
+
+    #[test]
+    fn matrix_vector_scalar_and_notes_read_back() {
+        let labels = Labels::from_pairs([("__name__", "up"), ("job", "a\"b\n")]);
+        let body = parsed(QueryResult {
+            value: PromValue::Matrix(vec![(
+                labels.clone(),
+                vec![
+                    Sample::new(1000, 1.5),
+                    Sample::new(2500, f64::NAN),
+                    Sample::new(-3000, f64::NEG_INFINITY),
+                    Sample::new(4000, 1e21),
+                    Sample::new(5000, -0.0000001),
+                ],
+            )]),
+            warnings: vec!["PromQL warning: w".into()],
+            infos: Vec::new(),
+        });
+        assert_eq!(
+            body,
+            json!({"status": "success", "data": {"resultType": "matrix", "result": [
+                {"metric": {"__name__": "up", "job": "a\"b\n"}, "values": [
+                    [1, "1.5"], [2.5, "NaN"], [-3, "-Inf"],
+                    [4, "1000000000000000000000"], [5, "-0.0000001"]]}
+            ]}, "warnings": ["PromQL warning: w"]})
+        );
+        let body = parsed(QueryResult {
+            value: PromValue::Vector(vec![(labels, Sample::new(7000, f64::INFINITY))]),
+            warnings: Vec::new(),
+            infos: vec!["PromQL info: i".into()],
+        });
+        assert_eq!(
+            body,
+            json!({"status": "success", "data": {"resultType": "vector", "result": [
+                {"metric": {"__name__": "up", "job": "a\"b\n"}, "value": [7, "+Inf"]}
+            ]}, "infos": ["PromQL info: i"]})
+        );
+        let body = parsed(QueryResult {
+            value: PromValue::Scalar(1234, 2.0),
+            warnings: Vec::new(),
+            infos: Vec::new(),
+        });
+        assert_eq!(
+            body["data"],
+            json!({"resultType": "scalar", "result": [1.234, "2"]})
+        );
+        let body = parsed(QueryResult {
+            value: PromValue::String(1000, "x".into()),
+            warnings: Vec::new(),
+            infos: Vec::new(),
+        });
+        assert_eq!(
+            body["data"],
+            json!({"resultType": "string", "result": [1, "x"]})
+        );
+    }
+}
