@@ -51,8 +51,11 @@ impl Querier for HeadQuerier {
         let (mint, maxt) = (self.mint, self.maxt);
         let mut out = Vec::new();
         {
-            let head = self.head.lock();
-            for id in head.select(matchers) {
+            let mut head = self.head.lock();
+            let mut ids: Vec<u32> = head.select(matchers).iter().collect();
+            head.sort_by_labels(&mut ids);
+            out.reserve(ids.len());
+            for id in ids {
                 let Some(series) = head.series(id) else {
                     continue;
                 };
@@ -80,7 +83,6 @@ impl Querier for HeadQuerier {
                 );
             }
         }
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(SeriesSet {
             series: out,
             warnings: Vec::new(),

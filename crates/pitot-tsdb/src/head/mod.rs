@@ -39,6 +39,11 @@ pub struct TenantHead {
     symbols: Symbols,
     postings: FastMap<String, FastMap<String, RoaringBitmap>>,
     all: RoaringBitmap,
+    /// Every series' position in label order, by slot; `None` after series were added
+    /// or removed. A query returns its series in label order, and comparing label sets
+    /// was a quarter of the serial part of a query over 100k series; with this, a query
+    /// after the series set settled sorts by one integer.
+    label_order: Option<Vec<u32>>,
     next_id: u32,
     /// Oldest timestamp the head accepts: the end of the newest block cut from it.
     pub min_valid_t: i64,
@@ -135,6 +140,7 @@ impl TenantHead {
         );
         let pairs = self.symbols.encode(&labels);
         let slot = self.series.insert(id, MemSeries::new(pairs));
+        self.label_order = None;
         self.by_labels
             .insert_unique(hash, (hash, slot), |&(h, _)| h);
     }
@@ -208,6 +214,47 @@ impl TenantHead {
         out.into_iter().map(|(_, id)| id).collect()
     }
 
+    /// Sorts the IDs of series of this head into the label order of their series
+    /// (IDs the head does not have go last). Uses the cached order of all series, and
+    /// rebuilds it when it is stale and `ids` is a large part of the head; a small
+    /// selection is sorted by comparing its labels.
+    pub fn sort_by_labels(&mut self, ids: &mut [u32]) {
+        if self.label_order.is_none() && ids.len() * 8 >= self.series.len() {
+            self.label_order = Some(self.build_label_order());
+        }
+        let series = &self.series;
+        match &self.label_order {
+            Some(order) => ids.sort_unstable_by_key(|&id| {
+                series
+                    .slot_of(id)
+                    .map_or(u32::MAX, |slot| order[slot as usize])
+            }),
+            None => {
+                let symbols = &self.symbols;
+                let pairs = |id: u32| series.get(id).map(|s| symbols.pairs(&s.labels));
+                ids.sort_unstable_by(|&a, &b| match (pairs(a), pairs(b)) {
+                    (Some(a), Some(b)) => a.cmp(b),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                })
+            }
+        }
+    }
+
+    /// The position in label order of every series, by slot.
+    fn build_label_order(&self) -> Vec<u32> {
+        let mut slots: Vec<(Slot, &[u32])> = (0..self.series.capacity() as Slot)
+            .filter_map(|slot| self.series.at(slot).map(|(_, s)| (slot, &*s.labels)))
+            .collect();
+        slots.sort_unstable_by(|a, b| self.symbols.pairs(a.1).cmp(self.symbols.pairs(b.1)));
+        let mut order = vec![u32::MAX; self.series.capacity()];
+        for (rank, (slot, _)) in slots.into_iter().enumerate() {
+            order[slot as usize] = rank as u32;
+        }
+        order
+    }
+
     /// The labels of series `id`, if the head has it.
     pub fn labels_of(&self, id: u32) -> Option<Labels> {
         self.series.get(id).map(|s| self.series_labels(s))
@@ -271,6 +318,7 @@ impl TenantHead {
         let Some((slot, series)) = self.series.remove(id) else {
             return;
         };
+        self.label_order = None;
         self.all.remove(id);
         let hash = hash_pairs(&self.hasher, self.symbols.pairs(&series.labels));
         if let Ok(entry) = self.by_labels.find_entry(hash, |&(_, other)| other == slot) {
@@ -409,5 +457,59 @@ mod tests {
         want.sort();
         assert_eq!(got, want);
         assert!(head.series_before(2).len() == 2);
+    }
+
+    #[test]
+    fn ids_sort_into_label_order_with_and_without_the_cached_order() {
+        let mut head = TenantHead::new(i64::MIN);
+        let mut sets: Vec<Labels> = (0..40)
+            .map(|i| {
+                Labels::from_pairs([
+                    ("__name__", if i % 3 == 0 { "b" } else { "a" }),
+                    ("x", &*format!("{}", (i * 7) % 40)),
+                ])
+            })
+            .collect();
+        sets.push(Labels::from_pairs([("__name__", "a")]));
+        sets.push(Labels::from_pairs([
+            ("__name__", "a"),
+            ("x", "1"),
+            ("y", ""),
+        ]));
+        let ids: Vec<u32> = sets.iter().map(|l| head.get_or_create(l).0).collect();
+        let sorted = |head: &mut TenantHead, mut ids: Vec<u32>| {
+            head.sort_by_labels(&mut ids);
+            ids.iter()
+                .map(|&id| head.labels_of(id).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let mut want = sets.clone();
+        want.sort();
+        // A small selection is sorted by comparing labels; the order is not built.
+        let few = vec![ids[5], ids[1], ids[40], ids[2]];
+        let mut want_few: Vec<Labels> = few.iter().map(|&id| head.labels_of(id).unwrap()).collect();
+        want_few.sort();
+        assert_eq!(sorted(&mut head, few.clone()), want_few);
+        assert!(head.label_order.is_none());
+        // A large one builds the order, which then serves small ones too.
+        assert_eq!(sorted(&mut head, ids.iter().rev().copied().collect()), want);
+        assert!(head.label_order.is_some());
+        assert_eq!(sorted(&mut head, few), want_few);
+        // A new series makes the order stale; IDs the head lacks go last.
+        let new = Labels::from_pairs([("__name__", "a"), ("x", "0"), ("z", "1")]);
+        let (new_id, _) = head.get_or_create(&new);
+        assert!(head.label_order.is_none());
+        let mut all: Vec<u32> = ids.clone();
+        all.push(new_id);
+        all.push(9_999);
+        head.sort_by_labels(&mut all);
+        assert_eq!(all.last(), Some(&9_999));
+        let got: Vec<Labels> = all[..all.len() - 1]
+            .iter()
+            .map(|&id| head.labels_of(id).unwrap())
+            .collect();
+        want.push(new);
+        want.sort();
+        assert_eq!(got, want);
     }
 }

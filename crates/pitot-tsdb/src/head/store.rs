@@ -32,6 +32,11 @@ impl SeriesStore {
         self.by_id.len()
     }
 
+    /// Number of slots, occupied or free: every slot is below it.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Whether series `id` is held.
     pub fn contains(&self, id: u32) -> bool {
         self.by_id.contains_key(&id)
