@@ -25,6 +25,31 @@ impl HeadQuerier {
     }
 }
 
+/// Selections below this many series are built on the calling thread.
+const PARALLEL_SELECT: usize = 4096;
+
+/// Runs `build` over `ids` in one part per core and concatenates the parts in order:
+/// spelling out labels and copying chunk references of 100k series was a fifth of a
+/// query's time, all of it on one core while the head lock is held.
+fn build_in_parts(ids: &[u32], build: impl Fn(&[u32]) -> Vec<Series> + Sync) -> Vec<Series> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || ids.len() < PARALLEL_SELECT {
+        return build(ids);
+    }
+    let build = &build;
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = ids
+            .chunks(ids.len().div_ceil(threads))
+            .map(|part| scope.spawn(move || build(part)))
+            .collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for part in parts {
+            out.extend(part.join().expect("building a series does not panic"));
+        }
+        out
+    })
+}
+
 impl HeadQuerier {
     /// Series matching `matchers` that hold samples in the querier's range.
     fn in_range(&self, head: &TenantHead, matchers: &[Matcher]) -> RoaringBitmap {
@@ -49,40 +74,46 @@ impl Querier for HeadQuerier {
         matchers: &[Matcher],
     ) -> Result<SeriesSet, StorageError> {
         let (mint, maxt) = (self.mint, self.maxt);
-        let mut out = Vec::new();
-        {
+        let out = {
             let mut head = self.head.lock();
             let mut ids: Vec<u32> = head.select(matchers).iter().collect();
             head.sort_by_labels(&mut ids);
-            out.reserve(ids.len());
-            for id in ids {
-                let Some(series) = head.series(id) else {
-                    continue;
-                };
-                let Some(min_t) = series.min_t() else {
-                    continue;
-                };
-                if min_t > maxt || series.max_t().max(min_t) < mint {
-                    continue;
+            let head: &TenantHead = &head;
+            let build = |ids: &[u32]| -> Vec<Series> {
+                let mut out = Vec::with_capacity(ids.len());
+                for &id in ids {
+                    let Some(series) = head.series(id) else {
+                        continue;
+                    };
+                    let Some(min_t) = series.min_t() else {
+                        continue;
+                    };
+                    if min_t > maxt || series.max_t().max(min_t) < mint {
+                        continue;
+                    }
+                    if hints.labels_only {
+                        out.push(Series::from_samples(head.series_labels(series), Vec::new()));
+                        continue;
+                    }
+                    let snapshot = series.snapshot(mint, maxt);
+                    let bulk = snapshot.clone();
+                    out.push(
+                        Series::new(head.series_labels(series), move || {
+                            Box::new(
+                                snapshot
+                                    .samples()
+                                    .filter(move |s| s.t >= mint && s.t <= maxt),
+                            )
+                        })
+                        .with_bulk(move |a, b, out| {
+                            bulk.collect_range(a.max(mint), b.min(maxt), out)
+                        }),
+                    );
                 }
-                if hints.labels_only {
-                    out.push(Series::from_samples(head.series_labels(series), Vec::new()));
-                    continue;
-                }
-                let snapshot = series.snapshot(mint, maxt);
-                let bulk = snapshot.clone();
-                out.push(
-                    Series::new(head.series_labels(series), move || {
-                        Box::new(
-                            snapshot
-                                .samples()
-                                .filter(move |s| s.t >= mint && s.t <= maxt),
-                        )
-                    })
-                    .with_bulk(move |a, b, out| bulk.collect_range(a.max(mint), b.min(maxt), out)),
-                );
-            }
-        }
+                out
+            };
+            build_in_parts(&ids, build)
+        };
         Ok(SeriesSet {
             series: out,
             warnings: Vec::new(),
