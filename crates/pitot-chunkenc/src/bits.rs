@@ -83,10 +83,21 @@ impl BitWriter {
         }
         self.acc = (self.acc << n) | (value & low_mask(n));
         self.pending += n;
+        if self.buf.capacity() - self.buf.len() < 8 {
+            self.grow();
+        }
         while self.pending >= 8 {
             self.pending -= 8;
             self.buf.push((self.acc >> self.pending) as u8);
         }
+    }
+
+    /// Grows the buffer by a quarter instead of doubling it: a head holds one open
+    /// chunk per series, all of them filling at once, and doubling left up to half of
+    /// each unused (tens of MB at 100k series).
+    #[cold]
+    fn grow(&mut self) {
+        self.buf.reserve_exact((self.buf.len() / 4).max(32));
     }
 
     /// Removes the published tail byte so that writing can go on.

@@ -224,11 +224,22 @@ impl TenantHead {
         }
         let series = &self.series;
         match &self.label_order {
-            Some(order) => ids.sort_unstable_by_key(|&id| {
-                series
-                    .slot_of(id)
-                    .map_or(u32::MAX, |slot| order[slot as usize])
-            }),
+            Some(order) => {
+                // Each ID's rank is looked up once, not once per comparison.
+                let mut ranked: Vec<(u32, u32)> = ids
+                    .iter()
+                    .map(|&id| {
+                        let rank = series
+                            .slot_of(id)
+                            .map_or(u32::MAX, |slot| order[slot as usize]);
+                        (rank, id)
+                    })
+                    .collect();
+                ranked.sort_unstable();
+                for (dst, (_, id)) in ids.iter_mut().zip(ranked) {
+                    *dst = id;
+                }
+            }
             None => {
                 let symbols = &self.symbols;
                 let pairs = |id: u32| series.get(id).map(|s| symbols.pairs(&s.labels));

@@ -201,23 +201,51 @@ impl MemSeries {
         self.snapshot(i64::MIN, i64::MAX).samples().collect()
     }
 
-    /// Removes and returns every sample older than `end`, keeping the rest (used when
-    /// the head is cut into a block).
-    pub fn drain_before(&mut self, end: i64) -> Vec<Sample> {
+    /// Removes every sample older than `end`, keeping the rest (used when the head is
+    /// cut into a block). Chunks wholly at or after `end` stay as they are and chunks
+    /// wholly before it are dropped; only the chunk that straddles `end` is decoded and
+    /// re-encoded. (Re-encoding every series whole made a cut decode and rewrite the
+    /// entire head, with both copies live in the allocator for a while.)
+    pub fn drain_before(&mut self, end: i64) {
         if self.min_t().is_none_or(|t| t >= end) {
-            return Vec::new();
+            return;
         }
-        let all = self.all_samples();
-        let split = all.partition_point(|s| s.t < end);
-        let labels = std::mem::take(&mut self.labels);
-        *self = MemSeries::new(labels);
-        for s in &all[split..] {
-            self.append(s.t, s.v, i64::MIN, i64::MAX)
-                .expect("re-appending sorted unique samples cannot be refused");
+        self.ooo.retain(|s| s.t >= end);
+        let first_kept = self.sealed.partition_point(|c| c.max_t < end);
+        self.sealed.drain(..first_kept);
+        if let Some(first) = self.sealed.first() {
+            if first.min_t < end {
+                let (mut ts, mut vs) = (Vec::new(), Vec::new());
+                // Sealed chunks were encoded by this head and decode.
+                if decode_chunk_into(&first.bytes, &mut ts, &mut vs).is_ok() {
+                    let keep = ts.partition_point(|&t| t < end);
+                    self.sealed[0] = SealedChunk {
+                        min_t: ts[keep],
+                        max_t: first.max_t,
+                        bytes: Bytes::from(
+                            encode_chunk(&ts[keep..], &vs[keep..]).into_boxed_slice(),
+                        ),
+                    };
+                }
+            }
+            return;
         }
-        let mut older = all;
-        older.truncate(split);
-        older
+        if self.open.min_time().is_some_and(|t| t < end) {
+            let (mut ts, mut vs) = (Vec::new(), Vec::new());
+            let mut open = XorAppender::new();
+            if pitot_chunkenc::decode_into(self.open.bytes(), &mut ts, &mut vs).is_ok() {
+                let keep = ts.partition_point(|&t| t < end);
+                for (&t, &v) in ts[keep..].iter().zip(&vs[keep..]) {
+                    open.append(t, v);
+                }
+            }
+            self.open = open;
+        }
+        if self.open.is_empty() {
+            // Nothing in order is left (the sealed chunks went before): an append
+            // starts afresh, and a series without out-of-order samples is empty.
+            self.max_t = i64::MIN;
+        }
     }
 }
 
@@ -398,8 +426,9 @@ mod tests {
         assert!(all.windows(2).all(|w| w[0].t < w[1].t));
         assert_eq!(all.iter().find(|x| x.t == 100_500).unwrap().v, 7.0);
 
-        let older = s.drain_before(150_000);
-        assert_eq!(older.len(), 151);
+        let before = s.all_samples();
+        s.drain_before(150_000);
+        assert_eq!(s.all_samples(), before[151..]);
         assert_eq!(s.min_t(), Some(150_000));
         assert_eq!(s.all_samples().len(), 150);
         let window: Vec<_> = s
@@ -408,6 +437,37 @@ mod tests {
             .filter(|x| x.t >= 200_000 && x.t <= 201_000)
             .collect();
         assert_eq!(window.len(), 2);
+    }
+
+    #[test]
+    fn draining_keeps_later_chunks_and_splits_the_straddling_one() {
+        for end in [
+            0i64, 1, 59_000, 60_000, 119_000, 120_000, 121_000, 250_000, 299_000, 299_001, 400_000,
+        ] {
+            let mut s = series();
+            for t in 0..300i64 {
+                s.append(t * 1000, (t as f64).sqrt(), 0, i64::MAX).unwrap();
+            }
+            s.append(250_500, 1.5, 0, i64::MAX).unwrap();
+            let before = s.all_samples();
+            let kept_chunks = s.sealed.iter().filter(|c| c.min_t >= end).count();
+            s.drain_before(end);
+            let want: Vec<Sample> = before.iter().copied().filter(|x| x.t >= end).collect();
+            assert_eq!(s.all_samples(), want, "end={end}");
+            assert_eq!(s.min_t(), want.first().map(|x| x.t), "end={end}");
+            assert!(s.sealed.len() >= kept_chunks, "end={end}");
+            // Appending goes on after the drain.
+            assert_eq!(s.append(300_000, 1.0, 0, 0), Ok(Appended::Stored));
+        }
+        // A series whose samples all sealed (no open chunk) drains to empty.
+        let mut s = series();
+        for t in 0..SAMPLES_PER_CHUNK as i64 {
+            s.append(t, 1.0, 0, 0).unwrap();
+        }
+        assert!(s.open.is_empty());
+        s.drain_before(SAMPLES_PER_CHUNK as i64);
+        assert!(s.is_empty());
+        assert_eq!(s.min_t(), None);
     }
 
     #[test]
