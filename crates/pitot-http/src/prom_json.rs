@@ -16,39 +16,20 @@ pub(crate) fn query_result(result: &QueryResult) -> Vec<u8> {
     string(&mut out, result.value.type_name());
     out.extend_from_slice(b",\"result\":");
     match &result.value {
-        PromValue::Vector(v) => {
-            out.push(b'[');
-            for (i, (labels, sample)) in v.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(b"{\"metric\":");
-                metric(&mut out, labels);
-                out.extend_from_slice(b",\"value\":");
-                point(&mut out, sample);
-                out.push(b'}');
-            }
-            out.push(b']');
-        }
-        PromValue::Matrix(m) => {
-            out.push(b'[');
-            for (i, (labels, samples)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(b"{\"metric\":");
-                metric(&mut out, labels);
-                out.extend_from_slice(b",\"values\":[");
-                for (j, sample) in samples.iter().enumerate() {
-                    if j > 0 {
-                        out.push(b',');
-                    }
-                    point(&mut out, sample);
-                }
-                out.extend_from_slice(b"]}");
-            }
-            out.push(b']');
-        }
+        PromValue::Vector(v) => list(&mut out, v, |out, (labels, sample)| {
+            out.extend_from_slice(b"{\"metric\":");
+            metric(out, labels);
+            out.extend_from_slice(b",\"value\":");
+            point(out, sample);
+            out.push(b'}');
+        }),
+        PromValue::Matrix(m) => list(&mut out, m, |out, (labels, samples)| {
+            out.extend_from_slice(b"{\"metric\":");
+            metric(out, labels);
+            out.extend_from_slice(b",\"values\":");
+            list(out, samples, point);
+            out.push(b'}');
+        }),
         PromValue::Scalar(t, v) => point(&mut out, &Sample::new(*t, *v)),
         PromValue::String(t, s) => {
             out.push(b'[');
@@ -65,17 +46,23 @@ pub(crate) fn query_result(result: &QueryResult) -> Vec<u8> {
         }
         out.extend_from_slice(b",\"");
         out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(b"\":[");
-        for (i, note) in notes.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            string(&mut out, note);
-        }
-        out.push(b']');
+        out.extend_from_slice(b"\":");
+        list(&mut out, notes, |out, note| string(out, note));
     }
     out.push(b'}');
     out
+}
+
+/// A JSON array of `items`, each written by `item`.
+fn list<T>(out: &mut Vec<u8>, items: &[T], mut item: impl FnMut(&mut Vec<u8>, &T)) {
+    out.push(b'[');
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item(out, x);
+    }
+    out.push(b']');
 }
 
 /// A JSON string, escaped.

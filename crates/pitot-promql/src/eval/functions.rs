@@ -366,6 +366,7 @@ impl Evaluator<'_> {
             let mut scratch = Vec::new();
             let mut resets = Vec::new();
             let counter = matches!(func, RangeFn::Rate | RangeFn::Increase);
+            let is_rate = func == RangeFn::Rate;
             let mut out = Vec::with_capacity(part.len());
             let mut per_step = vec![0usize; n];
             for (si, s) in part.iter().enumerate() {
@@ -391,7 +392,6 @@ impl Evaluator<'_> {
                         end: w.ends[i],
                     };
                     *point = if counter {
-                        let is_rate = func == RangeFn::Rate;
                         counter_rate(samples, &resets, (a, b), bounds, is_rate)
                     } else {
                         let p0 = params.first().map_or(f64::NAN, |p| p[i]);

@@ -204,34 +204,13 @@ impl Windows<'_> {
 /// Series below this count are evaluated on the calling thread.
 const PARALLEL_SERIES: usize = 256;
 
-/// Runs `f` over `items` split into one contiguous part per core (one part when there are
-/// few items), concatenating the results in order: independent series of one query use
-/// both cores of a small machine.
+/// [`pitot_core::parallel_chunks`] over a query's series: independent series of one query
+/// use both cores of a small machine.
 pub(crate) fn parallel_chunks<T: Sync, R: Send, E: Send>(
     items: &[T],
     f: impl Fn(&[T]) -> Result<Vec<R>, E> + Sync,
 ) -> Result<Vec<R>, E> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || items.len() < PARALLEL_SERIES {
-        return f(items);
-    }
-    let per_thread = items.len().div_ceil(threads);
-    let f = &f;
-    let parts: Vec<Result<Vec<R>, E>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(per_thread)
-            .map(|part| scope.spawn(move || f(part)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("evaluating a series does not panic"))
-            .collect()
-    });
-    let mut out = Vec::with_capacity(items.len());
-    for part in parts {
-        out.extend(part?);
-    }
-    Ok(out)
+    pitot_core::parallel_chunks(items, PARALLEL_SERIES, f)
 }
 
 /// Samples with `lo < t <= hi`.
@@ -508,36 +487,13 @@ impl<'a> Evaluator<'a> {
         at: Option<i64>,
         timestamps: bool,
     ) -> Vec<Option<f64>> {
-        let value = |smp: Sample| {
+        self.instant_map(samples, g, offset, at, |smp| {
             if timestamps {
                 smp.t as f64 / 1000.0
             } else {
                 smp.v
             }
-        };
-        if at.is_some() {
-            return self
-                .instant_samples(samples, g, offset, at)
-                .into_iter()
-                .map(|p| p.map(value))
-                .collect();
-        }
-        let n = g.len();
-        let mut points = Vec::with_capacity(n);
-        let mut idx = 0usize;
-        for i in 0..n {
-            let r = g.at(i) - offset;
-            while idx < samples.len() && samples[idx].t <= r {
-                idx += 1;
-            }
-            points.push(
-                (idx > 0)
-                    .then(|| samples[idx - 1])
-                    .filter(|smp| smp.t > r - self.lookback && !is_stale_nan(smp.v))
-                    .map(value),
-            );
-        }
-        points
+        })
     }
 
     /// For every step, the newest sample in `(t - lookback, t]` (with `t` shifted by the
@@ -549,15 +505,22 @@ impl<'a> Evaluator<'a> {
         offset: i64,
         at: Option<i64>,
     ) -> Vec<Option<Sample>> {
-        let pick = |idx: usize, r: i64| -> Option<Sample> {
-            if idx == 0 {
-                return None;
-            }
-            let smp = samples[idx - 1];
-            if smp.t <= r - self.lookback || is_stale_nan(smp.v) {
-                return None;
-            }
-            Some(smp)
+        self.instant_map(samples, g, offset, at, |smp| smp)
+    }
+
+    /// [`Evaluator::instant_samples`] with each picked sample mapped by `f`, without an
+    /// intermediate vector of samples.
+    fn instant_map<P: Clone>(
+        &self,
+        samples: &[Sample],
+        g: &Grid,
+        offset: i64,
+        at: Option<i64>,
+        f: impl Fn(Sample) -> P,
+    ) -> Vec<Option<P>> {
+        let pick = |idx: usize, r: i64| -> Option<P> {
+            let smp = samples[..idx].last()?;
+            (smp.t > r - self.lookback && !is_stale_nan(smp.v)).then(|| f(*smp))
         };
         let n = g.len();
         if let Some(at) = at {
