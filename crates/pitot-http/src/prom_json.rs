@@ -4,8 +4,6 @@
 //! per point (an array, a string, a number) and then serializing the tree cost more than
 //! evaluating a small query.
 
-use std::io::Write;
-
 use pitot_core::{Labels, Sample};
 use pitot_promql::{QueryResult, Value as PromValue};
 
@@ -96,16 +94,57 @@ fn point(out: &mut Vec<u8>, s: &Sample) {
     } else if s.v == f64::NEG_INFINITY {
         out.extend_from_slice(b"-Inf");
     } else {
-        let _ = write!(out, "{}", s.v);
+        float(out, s.v);
     }
     out.extend_from_slice(b"\"]");
 }
 
 fn timestamp(out: &mut Vec<u8>, t_ms: i64) {
     if t_ms % 1000 == 0 {
-        let _ = write!(out, "{}", t_ms / 1000);
+        out.extend_from_slice(itoa::Buffer::new().format(t_ms / 1000).as_bytes());
     } else {
         let _ = serde_json::to_writer(&mut *out, &(t_ms as f64 / 1000.0));
+    }
+}
+
+/// A finite float as Prometheus writes it (Go's `'f'` format, shortest digits that read
+/// back to the same value, never an exponent): what `{}` prints, from ryu's digits, which
+/// are found in about half the time (float formatting was a twentieth of a small query).
+fn float(out: &mut Vec<u8>, v: f64) {
+    let mut buffer = ryu::Buffer::new();
+    let text = buffer.format_finite(v);
+    let Some((mantissa, exponent)) = text.split_once('e') else {
+        // Plain already; ryu marks whole numbers with `.0`, Go does not.
+        out.extend_from_slice(text.strip_suffix(".0").unwrap_or(text).as_bytes());
+        return;
+    };
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    // `d[.ddd]e±x`: the digits, and where the decimal point falls among them.
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let digits = int.bytes().chain(frac.bytes());
+    let n = (int.len() + frac.len()) as i32;
+    let point = int.len() as i32 + exponent;
+    if negative {
+        out.push(b'-');
+    }
+    if point <= 0 {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', (-point) as usize));
+        out.extend(digits);
+    } else if point >= n {
+        out.extend(digits);
+        out.extend(std::iter::repeat_n(b'0', (point - n) as usize));
+    } else {
+        for (i, d) in digits.enumerate() {
+            if i as i32 == point {
+                out.push(b'.');
+            }
+            out.push(d);
+        }
     }
 }
 
@@ -113,6 +152,48 @@ fn timestamp(out: &mut Vec<u8>, t_ms: i64) {
 mod tests {
     use super::*;
     use serde_json::{json, Value};
+
+    fn formatted(v: f64) -> String {
+        let mut out = Vec::new();
+        float(&mut out, v);
+        String::from_utf8(out).expect("ASCII")
+    }
+
+    #[test]
+    fn floats_print_like_display_without_exponents() {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            1e16,
+            1.5e16,
+            1e21,
+            1e300,
+            1e-7,
+            1.25e-7,
+            -3.5e-10,
+            123456.789,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            0.1 + 0.2,
+            1e15,
+            9007199254740993.0,
+        ] {
+            assert_eq!(formatted(v), format!("{v}"), "{v:e}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_finite_float_prints_like_display(bits: u64) {
+            let v = f64::from_bits(bits);
+            proptest::prop_assume!(v.is_finite());
+            proptest::prop_assert_eq!(formatted(v), format!("{v}"));
+        }
+    }
 
     fn parsed(result: QueryResult) -> Value {
         serde_json::from_slice(&query_result(&result)).expect("valid JSON")
