@@ -74,7 +74,39 @@ pub fn parse(query: &str) -> Result<Expr, PromqlError> {
 pub fn parse_for_query(query: &str, step_ms: i64, range_ms: i64) -> Result<Expr, PromqlError> {
     let ctx = crate::preprocess::DurationContext { step_ms, range_ms };
     let text = crate::preprocess::expand(query, ctx)?;
-    parse_guarded(&text)
+    parse_cached(&text)
+}
+
+/// Entries the parse cache holds before it starts over.
+const PARSE_CACHE_ENTRIES: usize = 1024;
+/// Longer texts are parsed every time (so the cache stays within a few MiB).
+const PARSE_CACHE_MAX_TEXT: usize = 4096;
+
+/// Dashboards and rules send the same texts again and again, and parsing one took
+/// 40-50 us, about a twentieth of a small range query: expressions that parsed are kept
+/// by text (errors are not), and the cache starts over when full.
+fn parse_cached(text: &str) -> Result<Expr, PromqlError> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<HashMap<String, Expr>>> =
+        std::sync::OnceLock::new();
+    if text.len() > PARSE_CACHE_MAX_TEXT {
+        return parse_guarded(text);
+    }
+    let cache = CACHE.get_or_init(Default::default);
+    let lock = || {
+        cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if let Some(expr) = lock().get(text) {
+        return Ok(expr.clone());
+    }
+    let expr = parse_guarded(text)?;
+    let mut cached = lock();
+    if cached.len() >= PARSE_CACHE_ENTRIES {
+        cached.clear();
+    }
+    cached.insert(text.to_owned(), expr.clone());
+    Ok(expr)
 }
 
 /// Runs the third-party parser so that a panic inside it (it converts huge numbers to
@@ -669,4 +701,24 @@ async fn fetch(
         fetched.insert(need.key, series_out);
     }
     Ok(fetched)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_parses_equal_fresh_ones_and_errors_are_not_kept() {
+        let text = "sum by (mode) (rate(cpu_seconds_total{instance=~\"a.*\"}[5m]))";
+        let fresh = parse_guarded(text).expect("parses");
+        let first = parse_cached(text).expect("parses");
+        let again = parse_cached(text).expect("parses from the cache");
+        assert_eq!(fresh.to_string(), first.to_string());
+        assert_eq!(fresh.to_string(), again.to_string());
+        for _ in 0..2 {
+            assert!(parse_cached("sum by (").is_err());
+        }
+        let long = format!("x{{a=\"{}\"}}", "a".repeat(PARSE_CACHE_MAX_TEXT));
+        assert!(parse_cached(&long).is_ok());
+    }
 }
