@@ -139,7 +139,7 @@ impl TenantHead {
             labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
         );
         let pairs = self.symbols.encode(&labels);
-        let slot = self.series.insert(id, MemSeries::new(pairs));
+        let slot = self.series.insert(id, MemSeries::staggered(pairs, id));
         self.label_order = None;
         self.by_labels
             .insert_unique(hash, (hash, slot), |&(h, _)| h);
