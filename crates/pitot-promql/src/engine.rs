@@ -69,22 +69,19 @@ pub fn parse(query: &str) -> Result<Expr, PromqlError> {
     parse_for_query(query, 0, 0)
 }
 
-/// Parses a PromQL expression for a query with the given step and range (ms), which
-/// duration expressions such as `x[step()]` refer to.
-pub fn parse_for_query(query: &str, step_ms: i64, range_ms: i64) -> Result<Expr, PromqlError> {
-    parse_cached(query, step_ms, range_ms)
-}
-
 /// Entries the parse cache holds before it starts over.
 const PARSE_CACHE_ENTRIES: usize = 1024;
 /// Longer texts are parsed every time (so the cache stays within a few MiB).
 const PARSE_CACHE_MAX_TEXT: usize = 4096;
 
+/// Parses a PromQL expression for a query with the given step and range (ms), which
+/// duration expressions such as `x[step()]` refer to.
+///
 /// Dashboards and rules send the same texts again and again, and rewriting and parsing
 /// one took 40-60 us, about a tenth of a small range query: expressions that parsed are
 /// kept by text, step and range (which `step()` and `range()` stand for; errors are not
 /// kept), and the cache starts over when full.
-fn parse_cached(query: &str, step_ms: i64, range_ms: i64) -> Result<Expr, PromqlError> {
+pub fn parse_for_query(query: &str, step_ms: i64, range_ms: i64) -> Result<Expr, PromqlError> {
     type Key = (String, i64, i64);
     static CACHE: std::sync::OnceLock<std::sync::Mutex<HashMap<Key, Expr>>> =
         std::sync::OnceLock::new();
@@ -716,18 +713,18 @@ mod tests {
     fn cached_parses_equal_fresh_ones_and_errors_are_not_kept() {
         let text = "sum by (mode) (rate(cpu_seconds_total{instance=~\"a.*\"}[5m]))";
         let fresh = parse_guarded(text).expect("parses");
-        let first = parse_cached(text, 60_000, 3_600_000).expect("parses");
-        let again = parse_cached(text, 60_000, 3_600_000).expect("parses from the cache");
+        let first = parse_for_query(text, 60_000, 3_600_000).expect("parses");
+        let again = parse_for_query(text, 60_000, 3_600_000).expect("parses from the cache");
         assert_eq!(fresh.to_string(), first.to_string());
         assert_eq!(fresh.to_string(), again.to_string());
         for _ in 0..2 {
-            assert!(parse_cached("sum by (", 0, 0).is_err());
+            assert!(parse_for_query("sum by (", 0, 0).is_err());
         }
         let long = format!("x{{a=\"{}\"}}", "a".repeat(PARSE_CACHE_MAX_TEXT));
-        assert!(parse_cached(&long, 0, 0).is_ok());
+        assert!(parse_for_query(&long, 0, 0).is_ok());
         // The step is part of the key: `step()` means another duration.
         let by_step = |step_ms| {
-            parse_cached("rate(x[step()])", step_ms, 0)
+            parse_for_query("rate(x[step()])", step_ms, 0)
                 .expect("parses")
                 .to_string()
         };
