@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 use pitot_core::{Sample, TenantId};
 use pitot_storage_api::{
     AppendOutcome, MergeQuerier, MetricsAppender, Querier, Queryable, RejectReason, SeriesBatch,
-    SeriesLimits, StorageError, WriteBatch,
+    SeriesLimits, SeriesRef, StorageError, WriteBatch,
 };
 use pitot_wal::{Wal, WalOptions};
 
@@ -23,6 +23,11 @@ use crate::{TsdbError, TsdbOptions};
 
 /// Series whose samples a block cut copies under one hold of the head lock.
 const CUT_SERIES_PER_SLICE: usize = 1000;
+
+/// Series of a push looked up together by [`TenantHead::lookup_many`]: enough for the
+/// CPU to overlap their cache misses, few enough that what the lookup brought into
+/// cache is still there when their samples are appended.
+const LOOKUP_GROUP: usize = 256;
 
 /// Series per WAL checkpoint record, to keep records (and memory while writing) small.
 const CHECKPOINT_SERIES_PER_RECORD: usize = 1000;
@@ -508,47 +513,57 @@ impl Tsdb {
             _ => 0,
         };
         let mut head = head.lock();
-        for entry in batch.iter() {
-            // One hash lookup per series, by the borrowed pairs: existing series (nearly
-            // all of them) skip the limit checks, creation and building a label set.
-            let (id, slot) = match head.lookup_pairs(entry.labels) {
-                Some(found) => found,
-                None => {
-                    let over = limits.and_then(|limits| {
-                        if limits.per_user > 0
-                            && others + head.num_series() as u64 >= limits.per_user
-                        {
-                            Some(RejectReason::PerUserSeriesLimit)
-                        } else if limits.per_metric > 0
-                            && head.metric_series(entry.metric_name().unwrap_or(""))
-                                >= limits.per_metric
-                        {
-                            Some(RejectReason::PerMetricSeriesLimit)
-                        } else {
-                            None
+        let entries: Vec<SeriesRef<'_>> = batch.iter().collect();
+        let mut sets = Vec::with_capacity(LOOKUP_GROUP.min(entries.len()));
+        let mut found = Vec::with_capacity(sets.capacity());
+        for group in entries.chunks(LOOKUP_GROUP) {
+            sets.clear();
+            sets.extend(group.iter().map(|entry| entry.labels));
+            head.lookup_many(&sets, &mut found);
+            for (entry, &found) in group.iter().zip(&found) {
+                // Series found by their borrowed pairs, a group at a time: existing series
+                // (nearly all of them) skip the limit checks, creation and building a label
+                // set. A series missing from the group's lookup may have been created by an
+                // earlier entry of the same request, so it is looked up again before creating.
+                let (id, slot) = match found.or_else(|| head.lookup_pairs(entry.labels)) {
+                    Some(found) => found,
+                    None => {
+                        let over = limits.and_then(|limits| {
+                            if limits.per_user > 0
+                                && others + head.num_series() as u64 >= limits.per_user
+                            {
+                                Some(RejectReason::PerUserSeriesLimit)
+                            } else if limits.per_metric > 0
+                                && head.metric_series(entry.metric_name().unwrap_or(""))
+                                    >= limits.per_metric
+                            {
+                                Some(RejectReason::PerMetricSeriesLimit)
+                            } else {
+                                None
+                            }
+                        });
+                        if let Some(reason) = over {
+                            for sample in entry.samples {
+                                outcome.reject_with(|| entry.to_labels(), sample.t, reason);
+                            }
+                            continue;
                         }
-                    });
-                    if let Some(reason) = over {
-                        for sample in entry.samples {
-                            outcome.reject_with(|| entry.to_labels(), sample.t, reason);
+                        let labels = entry.to_labels();
+                        let (id, slot) = head.create(labels.clone());
+                        record.series(id, &labels);
+                        outcome.new_series += 1;
+                        (id, slot)
+                    }
+                };
+                for &sample in entry.samples {
+                    match head.append_at(slot, sample, ooo) {
+                        Ok(Appended::Stored) => {
+                            record.sample(id, sample);
+                            outcome.accepted += 1;
                         }
-                        continue;
+                        Ok(Appended::Duplicate) => outcome.accepted += 1,
+                        Err(reason) => outcome.reject_with(|| entry.to_labels(), sample.t, reason),
                     }
-                    let labels = entry.to_labels();
-                    let (id, slot) = head.create(labels.clone());
-                    record.series(id, &labels);
-                    outcome.new_series += 1;
-                    (id, slot)
-                }
-            };
-            for &sample in entry.samples {
-                match head.append_at(slot, sample, ooo) {
-                    Ok(Appended::Stored) => {
-                        record.sample(id, sample);
-                        outcome.accepted += 1;
-                    }
-                    Ok(Appended::Duplicate) => outcome.accepted += 1,
-                    Err(reason) => outcome.reject_with(|| entry.to_labels(), sample.t, reason),
                 }
             }
         }

@@ -206,3 +206,37 @@ async fn data_source_keys_have_their_own_retention_deletion_and_shared_series_li
     assert!(read_all(&db, &gone).await.is_empty());
     assert_eq!(read_all(&db, &tenant).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_push_naming_a_new_series_twice_creates_it_once_across_lookup_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::new("t").unwrap();
+    let db = open(dir.path()).await;
+    // 600 series (more than one group of series looked up together), then series 0 and
+    // 599 again with later samples, in the same push.
+    let mut batch: Vec<SeriesBatch> = (0..600)
+        .map(|i| SeriesBatch {
+            labels: series(i),
+            samples: vec![Sample::new(1000, i as f64)],
+        })
+        .collect();
+    for i in [0, 599] {
+        batch.push(SeriesBatch {
+            labels: series(i),
+            samples: vec![Sample::new(2000, -(i as f64))],
+        });
+    }
+    let outcome = db.append(&tenant, batch).await.unwrap();
+    assert_eq!(outcome.accepted, 602);
+    assert_eq!(outcome.new_series, 600);
+    let all = read_all(&db, &tenant).await;
+    assert_eq!(all.len(), 600);
+    for (labels, samples) in &all {
+        let i: usize = labels.get("i").unwrap().parse().unwrap();
+        let mut expected = vec![Sample::new(1000, i as f64)];
+        if i == 0 || i == 599 {
+            expected.push(Sample::new(2000, -(i as f64)));
+        }
+        assert_eq!(samples, &expected, "series {i}");
+    }
+}

@@ -87,6 +87,49 @@ impl TenantHead {
         self.series.at(slot).map(|(id, _)| (id, slot))
     }
 
+    /// [`TenantHead::lookup_pairs`] for a whole batch of label-pair sets: `out` gets one
+    /// entry per set, `None` where the head has no such series (yet).
+    ///
+    /// With 100k series none of them is in the CPU cache, and finding one is a chain of
+    /// misses: the table's bucket, then the series' slot, then its label IDs, then (to
+    /// append) its open chunk. Taken one series at a time the CPU waits on each miss in
+    /// turn; the bucket read alone was a tenth of the ingest CPU. Here the work goes in
+    /// passes over the batch (hash every set, probe every hash, read every candidate's
+    /// labels and chunk tail, then verify), so each pass's misses are independent of one
+    /// another and the CPU keeps many in flight; the last pass finds its data in cache.
+    pub fn lookup_many(&self, sets: &[&[(&str, &str)]], out: &mut Vec<Option<(u32, Slot)>>) {
+        let hashes: Vec<u64> = sets
+            .iter()
+            .map(|pairs| hash_pairs(&self.hasher, pairs.iter().copied()))
+            .collect();
+        let candidates: Vec<Option<Slot>> = hashes
+            .iter()
+            .map(|&hash| {
+                self.by_labels
+                    .find(hash, |&(h, _)| h == hash)
+                    .map(|&(_, slot)| slot)
+            })
+            .collect();
+        let mut touched = 0u64;
+        for &slot in candidates.iter().flatten() {
+            if let Some((_, series)) = self.series.at(slot) {
+                touched ^= series.touch();
+            }
+        }
+        std::hint::black_box(touched);
+        out.clear();
+        out.extend(sets.iter().zip(&candidates).map(|(&pairs, &candidate)| {
+            let slot = candidate?;
+            match self.series.at(slot) {
+                Some((id, series)) if self.symbols.equals_pairs(&series.labels, pairs) => {
+                    Some((id, slot))
+                }
+                // Another series with the same 64-bit hash: probe it in full.
+                _ => self.lookup_pairs(pairs),
+            }
+        }));
+    }
+
     /// Creates a series the head does not have yet (see [`TenantHead::lookup_pairs`])
     /// and returns its ID and slot.
     pub fn create(&mut self, labels: Labels) -> (u32, Slot) {
@@ -419,6 +462,39 @@ mod tests {
 
     fn labels(instance: &str) -> Labels {
         Labels::from_pairs([("__name__", "up"), ("instance", instance)])
+    }
+
+    fn pairs(labels: &Labels) -> Vec<(&str, &str)> {
+        labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn lookup_many_finds_what_lookup_pairs_finds_even_past_a_hash_collision() {
+        let mut head = TenantHead::new(i64::MIN);
+        let (y, _) = head.get_or_create(&labels("y:9100"));
+        // A table entry with x's hash that points at y: what a 64-bit collision between
+        // x and y would leave. Inserted before x, it is the one a probe meets first.
+        let x_labels = labels("x:9100");
+        let x_hash = hash_pairs(&head.hasher, pairs(&x_labels).into_iter());
+        let y_slot = head.series.slot_of(y).unwrap();
+        head.by_labels
+            .insert_unique(x_hash, (x_hash, y_slot), |&(h, _)| h);
+        let (x, _) = head.get_or_create(&x_labels);
+        assert_ne!(x, y);
+
+        let sets = [labels("x:9100"), labels("y:9100"), labels("z:9100")];
+        let owned: Vec<Vec<(&str, &str)>> = sets.iter().map(pairs).collect();
+        let borrowed: Vec<&[(&str, &str)]> = owned.iter().map(Vec::as_slice).collect();
+        let mut found = vec![Some((99, 99))];
+        head.lookup_many(&borrowed, &mut found);
+        let ids: Vec<Option<u32>> = found.iter().map(|f| f.map(|(id, _)| id)).collect();
+        assert_eq!(ids, vec![Some(x), Some(y), None]);
+        for (set, got) in borrowed.iter().zip(&found) {
+            assert_eq!(*got, head.lookup_pairs(set));
+        }
     }
 
     #[test]

@@ -64,6 +64,15 @@ impl MemSeries {
         }
     }
 
+    /// Reads the first label ID and the open chunk's last byte, so they are in cache
+    /// for the verification and append that follow (see [`super::TenantHead::lookup_many`]);
+    /// the value means nothing.
+    pub fn touch(&self) -> u64 {
+        let label = self.labels.first().copied().unwrap_or(0);
+        let tail = self.open.bytes().last().copied().unwrap_or(0);
+        u64::from(label) ^ u64::from(tail)
+    }
+
     /// Whether the series holds no samples.
     pub fn is_empty(&self) -> bool {
         self.max_t == i64::MIN && self.ooo.is_empty()
