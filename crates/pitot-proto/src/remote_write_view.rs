@@ -186,6 +186,23 @@ fn too_many() -> BodyError {
 
 /// The ranges of a label message `buf` that starts at offset `at` of its series.
 fn label_ranges(buf: &[u8], at: usize) -> Result<LabelRanges, BodyError> {
+    // What every client sends: the name (field 1), then the value (field 2), each
+    // shorter than 128 bytes and nothing else. Anything else takes the general path.
+    if let [0x0a, name_len, rest @ ..] = buf {
+        let name_len = usize::from(*name_len);
+        if name_len < 0x80 {
+            if let Some([0x12, value_len, value @ ..]) = rest.get(name_len..) {
+                if *value_len < 0x80 && usize::from(*value_len) == value.len() {
+                    let value_at = at + 4 + name_len;
+                    return Ok(LabelRanges {
+                        span: (at, at + buf.len()),
+                        name: (at + 2, at + 2 + name_len),
+                        value: (value_at, value_at + value.len()),
+                    });
+                }
+            }
+        }
+    }
     let mut r = Reader::new(buf);
     // A missing name or value is empty (proto3), placed inside the span.
     let mut out = LabelRanges {
@@ -212,6 +229,21 @@ fn label_ranges(buf: &[u8], at: usize) -> Result<LabelRanges, BodyError> {
 }
 
 fn decode_sample(buf: &[u8]) -> Result<Sample, BodyError> {
+    // What every client sends: the value (field 1), then the timestamp (field 2) and
+    // nothing else. Anything else takes the general path.
+    if let [0x09, rest @ ..] = buf {
+        if let Some((value, [0x10, timestamp @ ..])) = rest.split_first_chunk::<8>() {
+            let mut r = Reader::new(timestamp);
+            if let Ok(t) = r.varint() {
+                if r.pos == timestamp.len() {
+                    return Ok(Sample {
+                        value: f64::from_bits(u64::from_le_bytes(*value)),
+                        timestamp: t as i64,
+                    });
+                }
+            }
+        }
+    }
     let mut r = Reader::new(buf);
     let mut sample = Sample {
         value: 0.0,
@@ -296,9 +328,19 @@ impl<'a> Reader<'a> {
     /// The next field number and wire type, or `None` at the end.
     #[inline]
     fn key(&mut self) -> Result<Option<(u32, u8)>, BodyError> {
-        if self.pos >= self.buf.len() {
-            return Ok(None);
+        match self.buf.get(self.pos) {
+            None => Ok(None),
+            // A one-byte key of a field from 1 to 15 with a valid wire type.
+            Some(&byte) if (8..0x80).contains(&byte) && byte & 7 <= FIXED32 => {
+                self.pos += 1;
+                Ok(Some((u32::from(byte >> 3), byte & 7)))
+            }
+            Some(_) => self.key_slow(),
         }
+    }
+
+    #[cold]
+    fn key_slow(&mut self) -> Result<Option<(u32, u8)>, BodyError> {
         let key = self.varint()?;
         let key = u32::try_from(key).map_err(|_| self.error(format!("invalid key {key}")))?;
         let wire = (key & 7) as u8;
@@ -564,7 +606,68 @@ mod tests {
         })
     }
 
+    /// A label or sample message of the shape every client sends (which the decoder
+    /// reads on a fast path), with lengths, keys and varints that may be off.
+    fn arb_near_canonical_part() -> impl Strategy<Value = Vec<u8>> {
+        let len = prop_oneof![0u8..8, 0x7eu8..=0x82, any::<u8>()];
+        let key = |k: u8| prop_oneof![4 => Just(k), 1 => any::<u8>()];
+        let label = (
+            key(0x0a),
+            len.clone(),
+            prop::collection::vec(any::<u8>(), 0..6),
+            key(0x12),
+            len,
+            prop_oneof![
+                prop::collection::vec(prop_oneof![b'a'..=b'z', any::<u8>()], 0..8),
+                prop::collection::vec(b'a'..=b'z', 0x80..0x83),
+            ],
+        )
+            .prop_map(|(k1, n, name, k2, m, value)| {
+                let mut out = vec![k1, n];
+                out.extend_from_slice(&name);
+                out.extend_from_slice(&[k2, m]);
+                out.extend_from_slice(&value);
+                (0x0a, out)
+            });
+        let sample = (
+            key(0x09),
+            any::<[u8; 8]>(),
+            key(0x10),
+            prop::collection::vec(any::<u8>(), 0..11),
+        )
+            .prop_map(|(k1, value, k2, varint)| {
+                let mut out = vec![k1];
+                out.extend_from_slice(&value);
+                out.push(k2);
+                out.extend_from_slice(&varint);
+                (0x12, out)
+            });
+        prop_oneof![label, sample].prop_map(|(key, message)| {
+            let mut out = vec![key];
+            prost::encoding::encode_varint(message.len() as u64, &mut out);
+            out.extend_from_slice(&message);
+            out
+        })
+    }
+
     proptest! {
+        #[test]
+        fn near_canonical_labels_and_samples_decode_as_prost_decodes_them(
+            parts in prop::collection::vec(arb_near_canonical_part(), 1..6)
+        ) {
+            let series = parts.concat();
+            let mut bytes = vec![0x0a];
+            prost::encoding::encode_varint(series.len() as u64, &mut bytes);
+            bytes.extend_from_slice(&series);
+            let prost = WriteRequest::decode(&bytes[..]);
+            let view = WriteRequestView::decode(&bytes);
+            match (&prost, &view) {
+                (Ok(prost), Ok(view)) => prop_assert_eq!(owned(view), expected(prost)),
+                (Err(_), Err(_)) => {}
+                _ => prop_assert!(false, "prost {:?}, view {:?}", prost, view),
+            }
+        }
+
         #[test]
         fn agrees_with_prost(req in arb_request()) {
             let bytes = req.encode_to_vec();
