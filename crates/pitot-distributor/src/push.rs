@@ -202,16 +202,19 @@ impl Distributor {
         self.metadata.record(tenant, &request.metadata);
         self.received_samples
             .fetch_add(total as u64, Ordering::Relaxed);
-        let mut batch = WriteBatch::with_capacity(request.len(), 0, total);
+        let mut batch = WriteBatch::with_capacity(request.len(), request.label_count(), total);
         let mut samples = Vec::new();
         for series in request.series() {
             let n = series.samples.len();
-            if let Err(invalid) = check_labels(series.labels, &limits) {
-                self.discard(target, &mut outcome, invalid.reason, n, || {
-                    invalid.to_string()
-                });
-                continue;
-            }
+            let canonical = match check_labels(series.labels, &limits) {
+                Ok(canonical) => canonical,
+                Err(invalid) => {
+                    self.discard(target, &mut outcome, invalid.reason, n, || {
+                        invalid.to_string()
+                    });
+                    continue;
+                }
+            };
             samples.clear();
             for s in series.samples {
                 let reason = if s.timestamp > max_t {
@@ -234,7 +237,11 @@ impl Distributor {
                 }
             }
             if !samples.is_empty() {
-                batch.push(series.labels.iter().copied(), &samples);
+                if canonical {
+                    batch.push_canonical(series.labels, &samples);
+                } else {
+                    batch.push(series.labels.iter().copied(), &samples);
+                }
             }
         }
         if batch.is_empty() {

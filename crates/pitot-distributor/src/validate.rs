@@ -162,11 +162,12 @@ pub(crate) fn describe(labels: &[(&str, &str)]) -> String {
 }
 
 /// Validates one series' labels as sent (empty values count as absent, as in
-/// Prometheus).
+/// Prometheus). Returns whether they are already canonical (sorted by name, no empty
+/// value), so the caller need not check again before storing them.
 pub(crate) fn check_labels(
     labels: &[(&str, &str)],
     limits: &ValidationLimits,
-) -> Result<(), InvalidSeries> {
+) -> Result<bool, InvalidSeries> {
     let fail = |reason, detail: String| InvalidSeries {
         reason,
         detail,
@@ -219,13 +220,16 @@ pub(crate) fn check_labels(
         }
         kept += 1;
         if let Some(previous) = previous {
-            if previous == name {
-                return Err(fail(
-                    ValidationReason::DuplicateLabelNames,
-                    format!("{name:?}"),
-                ));
+            match previous.cmp(name) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => {
+                    return Err(fail(
+                        ValidationReason::DuplicateLabelNames,
+                        format!("{name:?}"),
+                    ))
+                }
+                std::cmp::Ordering::Greater => sorted = false,
             }
-            sorted &= previous < name;
         }
         previous = Some(name);
     }
@@ -255,7 +259,7 @@ pub(crate) fn check_labels(
             ));
         }
     }
-    Ok(())
+    Ok(sorted && kept == labels.len())
 }
 
 /// [`check_labels`], then the canonical label set, for tests.
@@ -324,6 +328,22 @@ mod tests {
         assert_eq!(
             reason(&pairs),
             Some(ValidationReason::MaxLabelNamesPerSeries)
+        );
+    }
+
+    #[test]
+    fn labels_are_called_canonical_only_when_sorted_without_empty_values() {
+        let limits = ValidationLimits::default();
+        let canonical = |labels: &[(&str, &str)]| check_labels(labels, &limits).unwrap();
+        assert!(canonical(&[("__name__", "up"), ("job", "x")]));
+        assert!(!canonical(&[("job", "x"), ("__name__", "up")]));
+        assert!(!canonical(&[("__name__", "up"), ("a", ""), ("job", "x")]));
+        assert!(!canonical(&[("__name__", "up"), ("job", "x"), ("a", "")]));
+        assert_eq!(
+            check_labels(&[("__name__", "up"), ("a", "1"), ("a", "2")], &limits)
+                .unwrap_err()
+                .reason,
+            ValidationReason::DuplicateLabelNames
         );
     }
 

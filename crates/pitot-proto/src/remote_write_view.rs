@@ -162,6 +162,11 @@ impl<'a> WriteRequestView<'a> {
         self.samples.len()
     }
 
+    /// Total label pairs of all series, as sent.
+    pub fn label_count(&self) -> usize {
+        self.labels.len()
+    }
+
     /// The series in request order.
     pub fn series(&self) -> impl ExactSizeIterator<Item = SeriesView<'_, 'a>> + '_ {
         let mut start = (0usize, 0usize);

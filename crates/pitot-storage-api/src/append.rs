@@ -99,6 +99,18 @@ impl<'a> WriteBatch<'a> {
         self.ends.push((self.pairs.len(), self.samples.len()));
     }
 
+    /// [`WriteBatch::push`] for pairs the caller has checked are sorted by name with no
+    /// empty value (validation finds that out anyway, and checking again compared every
+    /// label name of every pushed series once more).
+    pub fn push_canonical(&mut self, labels: &[(&'a str, &'a str)], samples: &[Sample]) {
+        debug_assert!(
+            labels.is_sorted_by(|a, b| a.0 < b.0) && labels.iter().all(|l| !l.1.is_empty())
+        );
+        self.pairs.extend_from_slice(labels);
+        self.samples.extend_from_slice(samples);
+        self.ends.push((self.pairs.len(), self.samples.len()));
+    }
+
     /// Number of series.
     pub fn len(&self) -> usize {
         self.ends.len()
