@@ -72,24 +72,7 @@ mod tests {
 
     #[test]
     fn table_agrees_with_the_syntax_for_every_byte_in_every_position() {
-        for b in 0..=255u8 {
-            for name in [vec![b], vec![b'a', b], vec![b'a', b, b'z'], vec![b, b'0']] {
-                let Ok(name) = std::str::from_utf8(&name) else {
-                    continue;
-                };
-                assert_eq!(
-                    is_valid_metric_name(name),
-                    reference(name, true),
-                    "{name:?}"
-                );
-                assert_eq!(
-                    is_valid_label_name(name),
-                    reference(name, false),
-                    "{name:?}"
-                );
-            }
-        }
-        for name in ["é", "aé", "a\u{7f}", "node_cpu_seconds_total", "a:b:c", "_"] {
+        let check = |name: &str| {
             assert_eq!(
                 is_valid_metric_name(name),
                 reference(name, true),
@@ -100,6 +83,16 @@ mod tests {
                 reference(name, false),
                 "{name:?}"
             );
+        };
+        for b in 0..=255u8 {
+            for name in [vec![b], vec![b'a', b], vec![b'a', b, b'z'], vec![b, b'0']] {
+                if let Ok(name) = std::str::from_utf8(&name) {
+                    check(name);
+                }
+            }
+        }
+        for name in ["é", "aé", "a\u{7f}", "node_cpu_seconds_total", "a:b:c", "_"] {
+            check(name);
         }
     }
 
