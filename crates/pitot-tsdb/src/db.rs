@@ -16,7 +16,7 @@ use pitot_storage_api::{
 use pitot_wal::{Wal, WalOptions};
 
 use crate::block::{delete_dir, Block, BlockBuilder, BlockQuerier};
-use crate::head::{Appended, TenantHead};
+use crate::head::{Appended, Slot, TenantHead};
 use crate::querier::HeadQuerier;
 use crate::wal_record::{self, RecordBuilder};
 use crate::{TsdbError, TsdbOptions};
@@ -447,6 +447,41 @@ impl Iterator for CheckpointRecords {
     }
 }
 
+/// Creates the series of `entry`, which `head` does not have, and logs its labels in
+/// `record`; unless a series limit refuses it, when its samples are counted as refused
+/// in `outcome` instead. `others` is the tenant's series in its other heads.
+fn create_series(
+    head: &mut TenantHead,
+    entry: &SeriesRef<'_>,
+    limits: Option<SeriesLimits>,
+    others: u64,
+    record: &mut RecordBuilder,
+    outcome: &mut AppendOutcome,
+) -> Option<(u32, Slot)> {
+    let over = limits.and_then(|limits| {
+        if limits.per_user > 0 && others + head.num_series() as u64 >= limits.per_user {
+            Some(RejectReason::PerUserSeriesLimit)
+        } else if limits.per_metric > 0
+            && head.metric_series(entry.metric_name().unwrap_or("")) >= limits.per_metric
+        {
+            Some(RejectReason::PerMetricSeriesLimit)
+        } else {
+            None
+        }
+    });
+    if let Some(reason) = over {
+        for sample in entry.samples {
+            outcome.reject_with(|| entry.to_labels(), sample.t, reason);
+        }
+        return None;
+    }
+    let labels = entry.to_labels();
+    let (id, slot) = head.create(labels.clone());
+    record.series(id, &labels);
+    outcome.new_series += 1;
+    Some((id, slot))
+}
+
 async fn load_blocks(
     store: &Arc<dyn ObjectStore>,
 ) -> Result<HashMap<TenantId, Vec<Arc<Block>>>, TsdbError> {
@@ -525,35 +560,11 @@ impl Tsdb {
                 // (nearly all of them) skip the limit checks, creation and building a label
                 // set. A series missing from the group's lookup may have been created by an
                 // earlier entry of the same request, so it is looked up again before creating.
-                let (id, slot) = match found.or_else(|| head.lookup_pairs(entry.labels)) {
-                    Some(found) => found,
-                    None => {
-                        let over = limits.and_then(|limits| {
-                            if limits.per_user > 0
-                                && others + head.num_series() as u64 >= limits.per_user
-                            {
-                                Some(RejectReason::PerUserSeriesLimit)
-                            } else if limits.per_metric > 0
-                                && head.metric_series(entry.metric_name().unwrap_or(""))
-                                    >= limits.per_metric
-                            {
-                                Some(RejectReason::PerMetricSeriesLimit)
-                            } else {
-                                None
-                            }
-                        });
-                        if let Some(reason) = over {
-                            for sample in entry.samples {
-                                outcome.reject_with(|| entry.to_labels(), sample.t, reason);
-                            }
-                            continue;
-                        }
-                        let labels = entry.to_labels();
-                        let (id, slot) = head.create(labels.clone());
-                        record.series(id, &labels);
-                        outcome.new_series += 1;
-                        (id, slot)
-                    }
+                let found = found.or_else(|| head.lookup_pairs(entry.labels));
+                let Some((id, slot)) = found.or_else(|| {
+                    create_series(&mut head, entry, limits, others, &mut record, &mut outcome)
+                }) else {
+                    continue;
                 };
                 for &sample in entry.samples {
                     match head.append_at(slot, sample, ooo) {
