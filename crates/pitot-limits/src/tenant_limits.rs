@@ -103,6 +103,36 @@ limits! {
     ruler_max_rule_groups_per_tenant: u64 = 70,
     /// Rules: rules per group.
     ruler_max_rules_per_rule_group: u64 = 20,
+    /// Rules: shortest evaluation interval a group may ask for (shorter ones are refused
+    /// at upload), so one tenant cannot make the ruler spin.
+    ruler_min_evaluation_interval: Dur = dur(SEC),
+    /// Alertmanager: largest configuration (YAML bytes, templates included).
+    alertmanager_max_config_size_bytes: u64 = 1024 * 1024,
+    /// Alertmanager: most template files in one configuration.
+    alertmanager_max_templates_count: u64 = 100,
+    /// Alertmanager: largest single template file, bytes.
+    alertmanager_max_template_size_bytes: u64 = 256 * 1024,
+    /// Alertmanager: most alerts held at once (firing and resolved, not yet expired).
+    alertmanager_max_alerts_count: u64 = 10_000,
+    /// Alertmanager: most bytes of alerts (labels and annotations) held at once.
+    alertmanager_max_alerts_size_bytes: u64 = 16 * 1024 * 1024,
+    /// Alertmanager: most silences (active and pending; expired ones do not count).
+    alertmanager_max_silences_count: u64 = 1_000,
+    /// Alertmanager: largest single silence (matchers and comment), bytes.
+    alertmanager_max_silence_size_bytes: u64 = 64 * 1024,
+    /// Alertmanager: most aggregation groups the dispatcher keeps.
+    alertmanager_max_dispatcher_aggregation_groups: u64 = 1_000,
+    /// Contact points per tenant.
+    max_contact_points: u64 = 100,
+    /// Data sources per tenant (the three every tenant starts with count).
+    max_data_sources: u64 = 50,
+    /// Tokens per tenant (revoked ones do not count).
+    max_tokens: u64 = 100,
+    /// Logs: live-tail connections open at once (Loki's default).
+    max_concurrent_tail_requests: u64 = 10,
+    /// Pushes: decompressed bytes of this tenant's push requests being decoded and
+    /// written at once; more wait briefly, then are refused with 429.
+    max_inflight_push_bytes: u64 = 64 * 1024 * 1024,
 }
 
 impl LimitOverrides {
