@@ -12,6 +12,7 @@ mod names;
 mod parallel;
 mod sample;
 mod scope;
+mod template_budget;
 mod tenant;
 
 pub use datasource::{
@@ -25,4 +26,7 @@ pub use names::{is_valid_label_name, is_valid_metric_name};
 pub use parallel::parallel_chunks;
 pub use sample::{is_stale_nan, Sample, STALE_NAN};
 pub use scope::{Scope, ScopeError};
+pub use template_budget::{
+    TemplateBudget, TemplateBudgetError, TemplateLimits, GO_FMT_MAX_WIDTH, MAX_TEMPLATE_PARSE_DEPTH,
+};
 pub use tenant::{TenantId, TenantIdError, RESERVED_LOGS_DIR};
