@@ -39,11 +39,13 @@ pub struct TemplateLimits {
 
 impl TemplateLimits {
     /// One LogQL line: `line_format` builds a log line, and Loki refuses lines above its
-    /// default `max_line_size` of 256 KiB, so a template may not build more than that per
-    /// line. A line's template is run once per line of a query, so calls are kept to
-    /// 10,000 (a real `line_format` makes tens) to bound a query's CPU as well.
+    /// default `max_line_size` of 256 KB. Every intermediate string counts as well as the
+    /// output (`{{ .line | upper }}` builds the line twice), so 1 MiB lets a pipeline of a
+    /// few functions over a maximal line through while a bomb stops at 1 MiB. A line's
+    /// template is run once per line of a query, so calls are kept to 10,000 (a real
+    /// `line_format` makes tens) to bound a query's CPU as well.
     pub const LOGQL_LINE: TemplateLimits = TemplateLimits {
-        max_output_bytes: 256 * 1024,
+        max_output_bytes: 1024 * 1024,
         max_calls: 10_000,
         max_depth: 100,
         max_queries: 0,

@@ -3,11 +3,19 @@
 //! whitespace trimming (`{{-`/`-}}`), comments, parenthesised sub-pipelines, and the
 //! functions of Loki's template function list.
 //!
-//! Templates are parsed once per query; executing one allocates only its output.
+//! Templates are parsed once per query; executing one allocates only its output, and
+//! every execution is metered by a [`TemplateBudget`] under
+//! [`TemplateLimits::LOGQL_LINE`]: a template that would build too much, call too many
+//! functions or nest too deeply fails for that line (`__error__="TemplateFormatErr"`,
+//! as any template error does in Loki) before it allocates. Parsing refuses nesting
+//! deeper than [`MAX_TEMPLATE_PARSE_DEPTH`], so no input overflows the stack.
 
 use std::fmt::Write as _;
 
 use chrono::{DateTime, TimeZone, Utc};
+use pitot_core::{
+    TemplateBudget, TemplateBudgetError, TemplateLimits, GO_FMT_MAX_WIDTH, MAX_TEMPLATE_PARSE_DEPTH,
+};
 
 use crate::units::{parse_bytes, parse_go_duration, parse_go_float};
 
@@ -80,7 +88,40 @@ impl V {
         }
     }
 
-    fn render(&self, data: &dyn TemplateData, out: &mut String) {
+    /// Writes the value to `out`, charging its bytes to `b` (a string before it is
+    /// copied, a number or a list element as it is written).
+    fn render(
+        &self,
+        data: &dyn TemplateData,
+        out: &mut String,
+        b: &mut TemplateBudget,
+    ) -> Result<(), String> {
+        if let V::Str(s) = self {
+            b.charge_bytes(s.len()).map_err(terr)?;
+            out.push_str(s);
+            return Ok(());
+        }
+        if let V::List(l) = self {
+            b.charge_bytes(2).map_err(terr)?;
+            out.push('[');
+            for (i, v) in l.iter().enumerate() {
+                if i > 0 {
+                    b.charge_bytes(1).map_err(terr)?;
+                    out.push(' ');
+                }
+                v.render(data, out, b)?;
+            }
+            out.push(']');
+            return Ok(());
+        }
+        let start = out.len();
+        self.render_unmetered(data, out);
+        b.charge_bytes(out.len() - start).map_err(terr)
+    }
+
+    /// Writes the value to `out` without a budget: for copies of values whose size is
+    /// already bounded by the template's input (arguments converted to text).
+    fn render_unmetered(&self, data: &dyn TemplateData, out: &mut String) {
         match self {
             V::Str(s) => out.push_str(s),
             V::Int(i) => {
@@ -102,7 +143,7 @@ impl V {
                     if i > 0 {
                         out.push(' ');
                     }
-                    v.render(data, out);
+                    v.render_unmetered(data, out);
                 }
                 out.push(']');
             }
@@ -111,7 +152,7 @@ impl V {
 
     fn to_string_value(&self, data: &dyn TemplateData) -> String {
         let mut s = String::new();
-        self.render(data, &mut s);
+        self.render_unmetered(data, &mut s);
         s
     }
 
@@ -267,6 +308,8 @@ const FUNCS: &[&str] = &[
 struct TParser<'a> {
     src: &'a str,
     pos: usize,
+    /// Blocks (`if`, `with`) open around the current position.
+    depth: usize,
 }
 
 fn terr(msg: impl std::fmt::Display) -> String {
@@ -276,7 +319,11 @@ fn terr(msg: impl std::fmt::Display) -> String {
 impl Template {
     /// Parses a template; errors read like Go's (`function "x" not defined`).
     pub fn parse(src: &str) -> Result<Template, String> {
-        let mut p = TParser { src, pos: 0 };
+        let mut p = TParser {
+            src,
+            pos: 0,
+            depth: 0,
+        };
         let (nodes, end) = p.parse_list()?;
         if let Some(kw) = end {
             return Err(terr(format!("unexpected {{{{{kw}}}}}")));
@@ -289,14 +336,31 @@ impl Template {
         Ok(Template { nodes, literal })
     }
 
-    /// Renders into `out` (cleared first).
+    /// Renders into `out` (cleared first) under a fresh budget of
+    /// [`TemplateLimits::LOGQL_LINE`]; a budget error reads `template: line:1:
+    /// template-output-too-large: ...` like any other template error.
     pub fn execute(&self, data: &dyn TemplateData, out: &mut String) -> Result<(), String> {
+        self.execute_with(
+            data,
+            out,
+            &mut TemplateBudget::new(TemplateLimits::LOGQL_LINE),
+        )
+    }
+
+    /// Renders into `out` (cleared first), charging `budget`.
+    pub fn execute_with(
+        &self,
+        data: &dyn TemplateData,
+        out: &mut String,
+        budget: &mut TemplateBudget,
+    ) -> Result<(), String> {
         out.clear();
         if let Some(l) = &self.literal {
+            budget.charge_bytes(l.len()).map_err(terr)?;
             out.push_str(l);
             return Ok(());
         }
-        exec_nodes(&self.nodes, data, None, out)
+        exec_nodes(&self.nodes, data, None, out, budget)
     }
 
     /// Labels the template reads with `.name`.
@@ -397,6 +461,14 @@ impl TParser<'_> {
                 Some((a, b)) => (a, b.trim()),
                 None => (inner, ""),
             };
+            if matches!(kw, "if" | "with") {
+                self.depth += 1;
+                if self.depth > MAX_TEMPLATE_PARSE_DEPTH {
+                    return Err(terr(format!(
+                        "blocks nested more than {MAX_TEMPLATE_PARSE_DEPTH} deep"
+                    )));
+                }
+            }
             match kw {
                 "end" | "else" => return Ok((nodes, Some(inner.to_string()))),
                 "if" => {
@@ -424,6 +496,7 @@ impl TParser<'_> {
                         }
                         return Err(terr(format!("unexpected {{{{{end}}}}}")));
                     }
+                    self.depth -= 1;
                     nodes.push(Node::If {
                         branches,
                         otherwise,
@@ -444,6 +517,7 @@ impl TParser<'_> {
                         }
                         _ => return Err(terr("unexpected EOF")),
                     }
+                    self.depth -= 1;
                     nodes.push(Node::With {
                         pipe,
                         body,
@@ -496,7 +570,7 @@ fn find_close(s: &str) -> Option<usize> {
 fn parse_pipe(s: &str) -> Result<Pipe, String> {
     let toks = tokenize(s)?;
     let mut i = 0;
-    let pipe = parse_pipe_toks(&toks, &mut i)?;
+    let pipe = parse_pipe_toks(&toks, &mut i, 0)?;
     if i != toks.len() {
         return Err(terr(format!("unexpected {:?} in command", toks[i])));
     }
@@ -619,7 +693,12 @@ fn tokenize(s: &str) -> Result<Vec<TTok>, String> {
     Ok(out)
 }
 
-fn parse_pipe_toks(toks: &[TTok], i: &mut usize) -> Result<Pipe, String> {
+fn parse_pipe_toks(toks: &[TTok], i: &mut usize, depth: usize) -> Result<Pipe, String> {
+    if depth > MAX_TEMPLATE_PARSE_DEPTH {
+        return Err(terr(format!(
+            "parentheses nested more than {MAX_TEMPLATE_PARSE_DEPTH} deep"
+        )));
+    }
     let mut cmds = Vec::new();
     let mut cmd = Vec::new();
     while *i < toks.len() {
@@ -634,7 +713,7 @@ fn parse_pipe_toks(toks: &[TTok], i: &mut usize) -> Result<Pipe, String> {
             }
             TTok::Open => {
                 *i += 1;
-                let sub = parse_pipe_toks(toks, i)?;
+                let sub = parse_pipe_toks(toks, i, depth + 1)?;
                 if toks.get(*i) != Some(&TTok::Close) {
                     return Err(terr("unclosed left paren"));
                 }
@@ -695,13 +774,30 @@ fn exec_nodes(
     data: &dyn TemplateData,
     dot: Option<&V>,
     out: &mut String,
+    b: &mut TemplateBudget,
+) -> Result<(), String> {
+    b.enter().map_err(terr)?;
+    let done = exec_nodes_in(nodes, data, dot, out, b);
+    b.leave();
+    done
+}
+
+fn exec_nodes_in(
+    nodes: &[Node],
+    data: &dyn TemplateData,
+    dot: Option<&V>,
+    out: &mut String,
+    b: &mut TemplateBudget,
 ) -> Result<(), String> {
     for n in nodes {
         match n {
-            Node::Text(t) => out.push_str(t),
+            Node::Text(t) => {
+                b.charge_bytes(t.len()).map_err(terr)?;
+                out.push_str(t);
+            }
             Node::Action(p) => {
-                let v = eval_pipe(p, data, dot)?;
-                v.render(data, out);
+                let v = eval_pipe(p, data, dot, b)?;
+                v.render(data, out, b)?;
             }
             Node::If {
                 branches,
@@ -709,14 +805,14 @@ fn exec_nodes(
             } => {
                 let mut done = false;
                 for (cond, body) in branches {
-                    if eval_pipe(cond, data, dot)?.truthy() {
-                        exec_nodes(body, data, dot, out)?;
+                    if eval_pipe(cond, data, dot, b)?.truthy() {
+                        exec_nodes(body, data, dot, out, b)?;
                         done = true;
                         break;
                     }
                 }
                 if !done {
-                    exec_nodes(otherwise, data, dot, out)?;
+                    exec_nodes(otherwise, data, dot, out, b)?;
                 }
             }
             Node::With {
@@ -724,11 +820,11 @@ fn exec_nodes(
                 body,
                 otherwise,
             } => {
-                let v = eval_pipe(pipe, data, dot)?;
+                let v = eval_pipe(pipe, data, dot, b)?;
                 if v.truthy() {
-                    exec_nodes(body, data, Some(&v), out)?;
+                    exec_nodes(body, data, Some(&v), out, b)?;
                 } else {
-                    exec_nodes(otherwise, data, dot, out)?;
+                    exec_nodes(otherwise, data, dot, out, b)?;
                 }
             }
         }
@@ -736,15 +832,33 @@ fn exec_nodes(
     Ok(())
 }
 
-fn eval_pipe(p: &Pipe, data: &dyn TemplateData, dot: Option<&V>) -> Result<V, String> {
+fn eval_pipe(
+    p: &Pipe,
+    data: &dyn TemplateData,
+    dot: Option<&V>,
+    b: &mut TemplateBudget,
+) -> Result<V, String> {
+    b.enter().map_err(terr)?;
     let mut prev: Option<V> = None;
     for cmd in &p.cmds {
-        prev = Some(eval_cmd(cmd, data, dot, prev)?);
+        match eval_cmd(cmd, data, dot, prev, b) {
+            Ok(v) => prev = Some(v),
+            Err(e) => {
+                b.leave();
+                return Err(e);
+            }
+        }
     }
+    b.leave();
     Ok(prev.unwrap_or(V::Nil))
 }
 
-fn eval_arg(a: &Arg, data: &dyn TemplateData, dot: Option<&V>) -> Result<V, String> {
+fn eval_arg(
+    a: &Arg,
+    data: &dyn TemplateData,
+    dot: Option<&V>,
+    b: &mut TemplateBudget,
+) -> Result<V, String> {
     Ok(match a {
         Arg::Field(path) => {
             if let Some(d) = dot {
@@ -766,8 +880,8 @@ fn eval_arg(a: &Arg, data: &dyn TemplateData, dot: Option<&V>) -> Result<V, Stri
         Arg::Float(f) => V::Float(*f),
         Arg::Bool(b) => V::Bool(*b),
         Arg::Nil => V::Nil,
-        Arg::Func(name) => call(name, vec![], data)?,
-        Arg::Sub(p) => eval_pipe(p, data, dot)?,
+        Arg::Func(name) => call(name, vec![], data, b)?,
+        Arg::Sub(p) => eval_pipe(p, data, dot, b)?,
     })
 }
 
@@ -776,22 +890,23 @@ fn eval_cmd(
     data: &dyn TemplateData,
     dot: Option<&V>,
     piped: Option<V>,
+    b: &mut TemplateBudget,
 ) -> Result<V, String> {
     if let Arg::Func(name) = &cmd[0] {
         // `and`/`or` short-circuit in Go; evaluating all is equivalent without side effects.
         let mut args = Vec::with_capacity(cmd.len());
         for a in &cmd[1..] {
-            args.push(eval_arg(a, data, dot)?);
+            args.push(eval_arg(a, data, dot, b)?);
         }
         if let Some(p) = piped {
             args.push(p);
         }
-        return call(name, args, data);
+        return call(name, args, data, b);
     }
     if cmd.len() > 1 || piped.is_some() {
         return Err(terr("can't give argument to non-function"));
     }
-    eval_arg(&cmd[0], data, dot)
+    eval_arg(&cmd[0], data, dot, b)
 }
 
 fn want(args: &[V], n: usize, name: &str) -> Result<(), String> {
@@ -815,7 +930,18 @@ fn cmp_values(a: &V, b: &V, data: &dyn TemplateData) -> Option<std::cmp::Orderin
     Some(a.to_string_value(data).cmp(&b.to_string_value(data)))
 }
 
-fn call(name: &str, args: Vec<V>, data: &dyn TemplateData) -> Result<V, String> {
+/// Calls a function, charging the call and then the bytes of a string result (the
+/// result of these functions is at most a small multiple of arguments already
+/// charged). Functions whose output is not bounded by their arguments (`repeat`,
+/// padding, `printf`, replacements) charge their size before building it and return
+/// directly.
+fn call(
+    name: &str,
+    args: Vec<V>,
+    data: &dyn TemplateData,
+    b: &mut TemplateBudget,
+) -> Result<V, String> {
+    b.charge_call().map_err(terr)?;
     let s = |i: usize| -> String {
         args.get(i)
             .map(|v| v.to_string_value(data))
@@ -826,7 +952,7 @@ fn call(name: &str, args: Vec<V>, data: &dyn TemplateData) -> Result<V, String> 
             .map(|v| v.to_string_value(data))
             .unwrap_or_default()
     };
-    Ok(match name {
+    let v = match name {
         "__line__" => V::Str(data.line().to_string()),
         "__timestamp__" => V::Time(data.timestamp()),
         "now" => V::Time(
@@ -909,15 +1035,18 @@ fn call(name: &str, args: Vec<V>, data: &dyn TemplateData) -> Result<V, String> 
             want(&args, 4, name)?;
             let n = args[3].to_i64();
             let (src, old, new) = (s(0), s(1), s(2));
-            V::Str(if n < 0 {
-                src.replace(&old, &new)
-            } else {
-                src.replacen(&old, &new, n as usize)
-            })
+            let limit = usize::try_from(n).ok();
+            charge_len(b, replaced_len(&src, &old, &new, limit))?;
+            return Ok(V::Str(match limit {
+                None => src.replace(&old, &new),
+                Some(n) => src.replacen(&old, &new, n),
+            }));
         }
         "replace" => {
             want(&args, 3, name)?;
-            V::Str(s(2).replace(&s(0), &s(1)))
+            let (old, new, src) = (s(0), s(1), s(2));
+            charge_len(b, replaced_len(&src, &old, &new, None))?;
+            return Ok(V::Str(src.replace(&old, &new)));
         }
         "contains" => {
             want(&args, 2, name)?;
@@ -958,21 +1087,32 @@ fn call(name: &str, args: Vec<V>, data: &dyn TemplateData) -> Result<V, String> 
         }
         "repeat" => {
             want(&args, 2, name)?;
-            V::Str(s(1).repeat(args[0].to_i64().max(0) as usize))
+            let n = usize::try_from(args[0].to_i64().max(0)).unwrap_or(usize::MAX);
+            let unit = s(1);
+            b.charge_repeat(unit.len(), n).map_err(terr)?;
+            return Ok(V::Str(unit.repeat(n)));
         }
         "indent" | "nindent" => {
             want(&args, 2, name)?;
-            let pad = " ".repeat(args[0].to_i64().max(0) as usize);
-            let body = s(1)
+            let n = usize::try_from(args[0].to_i64().max(0)).unwrap_or(usize::MAX);
+            let text = s(1);
+            let lines = text.split('\n').count();
+            // The pad, each line's copy of it, and the text twice (lines, then joined).
+            let padded = n
+                .checked_mul(lines + 1)
+                .and_then(|p| p.checked_add(2 * text.len() + lines + 1));
+            charge_len(b, padded)?;
+            let pad = " ".repeat(n);
+            let body = text
                 .split('\n')
                 .map(|l| format!("{pad}{l}"))
                 .collect::<Vec<_>>()
                 .join("\n");
-            V::Str(if name == "nindent" {
+            return Ok(V::Str(if name == "nindent" {
                 format!("\n{body}")
             } else {
                 body
-            })
+            }));
         }
         "default" => {
             want(&args, 2, name)?;
@@ -987,11 +1127,21 @@ fn call(name: &str, args: Vec<V>, data: &dyn TemplateData) -> Result<V, String> 
             let re = regex::Regex::new(&s(0)).map_err(|e| terr(e.to_string()))?;
             let src = s(1);
             let repl = s(2);
-            V::Str(if name == "regexReplaceAll" {
-                re.replace_all(&src, repl.as_str()).into_owned()
-            } else {
-                re.replace_all(&src, regex::NoExpand(&repl)).into_owned()
-            })
+            b.charge_bytes(src.len()).map_err(terr)?;
+            let mut replacer = MeteredReplacer {
+                repl: &repl,
+                literal: name == "regexReplaceAllLiteral",
+                dollars: repl.matches('$').count(),
+                budget: b,
+                err: None,
+            };
+            let out = re
+                .replace_all(&src, regex::Replacer::by_ref(&mut replacer))
+                .into_owned();
+            if let Some(e) = replacer.err {
+                return Err(terr(e));
+            }
+            return Ok(V::Str(out));
         }
         "count" => {
             want(&args, 2, name)?;
@@ -1045,16 +1195,18 @@ fn call(name: &str, args: Vec<V>, data: &dyn TemplateData) -> Result<V, String> 
         }
         "alignLeft" | "alignRight" => {
             want(&args, 2, name)?;
-            let n = args[0].to_i64().max(0) as usize;
+            let n = usize::try_from(args[0].to_i64().max(0)).unwrap_or(usize::MAX);
             let v = s(1);
             let chars: Vec<char> = v.chars().collect();
-            V::Str(if chars.len() >= n {
+            let pad = n.saturating_sub(chars.len());
+            charge_len(b, pad.checked_add(v.len()))?;
+            return Ok(V::Str(if chars.len() >= n {
                 chars[..n].iter().collect()
             } else if name == "alignLeft" {
                 format!("{v}{}", " ".repeat(n - chars.len()))
             } else {
                 format!("{}{v}", " ".repeat(n - chars.len()))
-            })
+            }));
         }
         "bytes" => {
             want(&args, 1, name)?;
@@ -1068,7 +1220,7 @@ fn call(name: &str, args: Vec<V>, data: &dyn TemplateData) -> Result<V, String> 
             if args.is_empty() {
                 return Err(terr("wrong number of args for printf"));
             }
-            V::Str(go_sprintf(&s(0), &args[1..], data))
+            return Ok(V::Str(go_sprintf(&s(0), &args[1..], data, b)?));
         }
         "print" => {
             let mut out = String::new();
@@ -1078,7 +1230,7 @@ fn call(name: &str, args: Vec<V>, data: &dyn TemplateData) -> Result<V, String> 
                 if i > 0 && !is_str && !prev_str {
                     out.push(' ');
                 }
-                a.render(data, &mut out);
+                a.render_unmetered(data, &mut out);
             }
             V::Str(out)
         }
@@ -1150,13 +1302,13 @@ fn call(name: &str, args: Vec<V>, data: &dyn TemplateData) -> Result<V, String> 
             want(&args, 1, name)?;
             V::Bool(!args[0].truthy())
         }
-        "add" => V::Int(args.iter().map(V::to_i64).sum()),
+        "add" => V::Int(args.iter().map(V::to_i64).fold(0, i64::wrapping_add)),
         "addf" => V::Float(args.iter().map(V::to_f64).sum()),
-        "mul" => V::Int(args.iter().map(V::to_i64).product()),
+        "mul" => V::Int(args.iter().map(V::to_i64).fold(1, i64::wrapping_mul)),
         "mulf" => V::Float(args.iter().map(V::to_f64).product()),
         "sub" => {
             want(&args, 2, name)?;
-            V::Int(args[0].to_i64() - args[1].to_i64())
+            V::Int(args[0].to_i64().wrapping_sub(args[1].to_i64()))
         }
         "subf" => {
             if args.is_empty() {
@@ -1176,7 +1328,7 @@ fn call(name: &str, args: Vec<V>, data: &dyn TemplateData) -> Result<V, String> 
                     "error calling div: runtime error: integer divide by zero",
                 ));
             }
-            V::Int(args[0].to_i64() / d)
+            V::Int(args[0].to_i64().wrapping_div(d))
         }
         "divf" => {
             if args.is_empty() {
@@ -1196,7 +1348,7 @@ fn call(name: &str, args: Vec<V>, data: &dyn TemplateData) -> Result<V, String> 
                     "error calling mod: runtime error: integer divide by zero",
                 ));
             }
-            V::Int(args[0].to_i64() % d)
+            V::Int(args[0].to_i64().wrapping_rem(d))
         }
         "max" => V::Int(args.iter().map(V::to_i64).max().unwrap_or(0)),
         "min" => V::Int(args.iter().map(V::to_i64).min().unwrap_or(0)),
@@ -1261,9 +1413,9 @@ fn call(name: &str, args: Vec<V>, data: &dyn TemplateData) -> Result<V, String> 
                 .parse()
                 .map_err(|_| terr(format!("invalid unix time {v:?}")))?;
             let ns = match v.trim().len() {
-                0..=10 => n * 1_000_000_000,
-                11..=13 => n * 1_000_000,
-                14..=16 => n * 1000,
+                0..=10 => n.wrapping_mul(1_000_000_000),
+                11..=13 => n.wrapping_mul(1_000_000),
+                14..=16 => n.wrapping_mul(1000),
                 _ => n,
             };
             V::Time(ns)
@@ -1272,7 +1424,7 @@ fn call(name: &str, args: Vec<V>, data: &dyn TemplateData) -> Result<V, String> 
             want(&args, 2, name)?;
             let ns = match &args[1] {
                 V::Time(ns) => *ns,
-                v => v.to_i64() * 1_000_000_000,
+                v => v.to_i64().wrapping_mul(1_000_000_000),
             };
             V::Str(go_format_time(&s(0), ns))
         }
@@ -1297,7 +1449,65 @@ fn call(name: &str, args: Vec<V>, data: &dyn TemplateData) -> Result<V, String> 
             let _ = last;
             return Err(terr(format!("function {name:?} not defined")));
         }
-    })
+    };
+    if let V::Str(s) = &v {
+        b.charge_bytes(s.len()).map_err(terr)?;
+    }
+    Ok(v)
+}
+
+/// The length of `src` with `old` replaced by `new` at most `limit` times (every time
+/// when `None`; an empty `old` matches before every character and at the end), or
+/// `None` if it does not fit a `usize`.
+fn replaced_len(src: &str, old: &str, new: &str, limit: Option<usize>) -> Option<usize> {
+    let found = if old.is_empty() {
+        src.chars().count() + 1
+    } else {
+        src.matches(old).count()
+    };
+    let k = limit.map_or(found, |l| l.min(found));
+    (src.len() - k * old.len()).checked_add(k.checked_mul(new.len())?)
+}
+
+/// Charges a byte count that may not fit a `usize` (then it is over any budget).
+fn charge_len(b: &mut TemplateBudget, len: Option<usize>) -> Result<(), String> {
+    b.charge_bytes(len.unwrap_or(usize::MAX)).map_err(terr)
+}
+
+/// A regex replacement that charges each expansion before writing it: an expansion is
+/// at most the replacement text plus, for every `$` in it, the whole match (a group
+/// lies within the match).
+struct MeteredReplacer<'a> {
+    repl: &'a str,
+    literal: bool,
+    dollars: usize,
+    budget: &'a mut TemplateBudget,
+    err: Option<TemplateBudgetError>,
+}
+
+impl regex::Replacer for MeteredReplacer<'_> {
+    fn replace_append(&mut self, caps: &regex::Captures<'_>, dst: &mut String) {
+        if self.err.is_some() {
+            return;
+        }
+        let whole = caps.get(0).map_or(0, |m| m.len());
+        let bound = if self.literal {
+            Some(self.repl.len())
+        } else {
+            self.dollars
+                .checked_mul(whole)
+                .and_then(|d| d.checked_add(self.repl.len()))
+        };
+        if let Err(e) = self.budget.charge_bytes(bound.unwrap_or(usize::MAX)) {
+            self.err = Some(e);
+            return;
+        }
+        if self.literal {
+            dst.push_str(self.repl);
+        } else {
+            caps.expand(self.repl, dst);
+        }
+    }
 }
 
 fn json_to_v(v: &serde_json::Value) -> V {
@@ -1360,8 +1570,15 @@ fn b64_decode(s: &str) -> Result<String, String> {
 }
 
 /// Go `fmt.Sprintf` for the verbs templates use: `%s %v %d %f %e %g %q %x %X %t %c %%`
-/// with flags `-`, `0`, `+`, width and precision.
-fn go_sprintf(fmt: &str, args: &[V], data: &dyn TemplateData) -> String {
+/// with flags `-`, `0`, `+`, width and precision. As in Go, a width or precision above
+/// [`GO_FMT_MAX_WIDTH`] is written as `%!(BADWIDTH)`/`%!(BADPREC)` and ignored; a
+/// smaller one is charged to `b` before the padding or digits are built.
+fn go_sprintf(
+    fmt: &str,
+    args: &[V],
+    data: &dyn TemplateData,
+    b: &mut TemplateBudget,
+) -> Result<String, String> {
     let mut out = String::new();
     let mut chars = fmt.chars().peekable();
     let mut argi = 0;
@@ -1383,21 +1600,26 @@ fn go_sprintf(fmt: &str, args: &[V], data: &dyn TemplateData) -> String {
             }
             chars.next();
         }
-        let mut width = String::new();
-        while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-            width.push(d);
-            chars.next();
-        }
-        let mut prec: Option<usize> = None;
+        let width = fmt_number(&mut chars);
+        let mut prec: Option<Option<usize>> = None;
         if chars.peek() == Some(&'.') {
             chars.next();
-            let mut p = String::new();
-            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                p.push(d);
-                chars.next();
-            }
-            prec = Some(p.parse().unwrap_or(0));
+            prec = Some(fmt_number(&mut chars).or(Some(0)));
         }
+        let width = match width {
+            Some(w) if w > GO_FMT_MAX_WIDTH => {
+                out.push_str("%!(BADWIDTH)");
+                None
+            }
+            w => w,
+        };
+        let prec = match prec {
+            Some(Some(p)) if p > GO_FMT_MAX_WIDTH => {
+                out.push_str("%!(BADPREC)");
+                None
+            }
+            p => p.flatten(),
+        };
         let Some(verb) = chars.next() else {
             out.push_str("%!(NOVERB)");
             break;
@@ -1433,14 +1655,20 @@ fn go_sprintf(fmt: &str, args: &[V], data: &dyn TemplateData) -> String {
                 }
             }
             'f' | 'F' => {
-                let v = format!("{:.*}", prec.unwrap_or(6), arg.to_f64());
+                let p = prec.unwrap_or(6);
+                b.charge_bytes(p).map_err(terr)?;
+                let v = fixed_precision(arg.to_f64(), p, false);
                 if plus && !v.starts_with('-') {
                     format!("+{v}")
                 } else {
                     v
                 }
             }
-            'e' => format!("{:.*e}", prec.unwrap_or(6), arg.to_f64()),
+            'e' => {
+                let p = prec.unwrap_or(6);
+                b.charge_bytes(p).map_err(terr)?;
+                fixed_precision(arg.to_f64(), p, true)
+            }
             'g' => go_float(arg.to_f64()),
             'x' => match arg {
                 V::Int(i) => format!("{i:x}"),
@@ -1464,10 +1692,11 @@ fn go_sprintf(fmt: &str, args: &[V], data: &dyn TemplateData) -> String {
                 .unwrap_or_default(),
             other => format!("%!{other}({})", arg.to_string_value(data)),
         };
-        if let Ok(w) = width.parse::<usize>() {
+        if let Some(w) = width {
             let len = s.chars().count();
             if len < w {
                 let pad = w - len;
+                b.charge_bytes(pad).map_err(terr)?;
                 if left {
                     s.push_str(&" ".repeat(pad));
                 } else if zero && matches!(verb, 'd' | 'f' | 'F' | 's' | 'v') {
@@ -1482,6 +1711,7 @@ fn go_sprintf(fmt: &str, args: &[V], data: &dyn TemplateData) -> String {
                 }
             }
         }
+        b.charge_bytes(s.len()).map_err(terr)?;
         out.push_str(&s);
     }
     if argi < args.len() {
@@ -1493,7 +1723,51 @@ fn go_sprintf(fmt: &str, args: &[V], data: &dyn TemplateData) -> String {
         out.push_str(&extra.join(", "));
         out.push(')');
     }
-    out
+    b.charge_bytes(out.len()).map_err(terr)?;
+    Ok(out)
+}
+
+/// Reads a printf width or precision; `None` if there are no digits, `usize::MAX` if
+/// the digits overflow (over [`GO_FMT_MAX_WIDTH`] either way).
+fn fmt_number(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<usize> {
+    let mut n: Option<usize> = None;
+    while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+        let so_far = n.unwrap_or(0);
+        n = Some(
+            so_far
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(d as usize))
+                .unwrap_or(usize::MAX),
+        );
+        chars.next();
+    }
+    n
+}
+
+/// The most fractional digits an `f64` can have that are not zero (its smallest
+/// subnormal has 1074); Rust's formatter takes at most 65535, so longer precisions are
+/// formatted to this and padded with the zeros that follow.
+const F64_MAX_DIGITS: usize = 1100;
+
+/// `v` with `prec` digits after the point (`%f`) or in the mantissa (`%e`), for any
+/// precision up to [`GO_FMT_MAX_WIDTH`].
+fn fixed_precision(v: f64, prec: usize, exp: bool) -> String {
+    let p = prec.min(F64_MAX_DIGITS);
+    let mut s = if exp {
+        format!("{v:.p$e}")
+    } else {
+        format!("{v:.p$}")
+    };
+    let zeros = prec - p;
+    if zeros > 0 && v.is_finite() {
+        let at = if exp {
+            s.find('e').unwrap_or(s.len())
+        } else {
+            s.len()
+        };
+        s.insert_str(at, &"0".repeat(zeros));
+    }
+    s
 }
 
 /// Go reference-time layout tokens and their strftime equivalents, longest first.
@@ -1639,6 +1913,89 @@ mod tests {
             run(r#"{{ printf "%-5s|%05.1f" "ab" 3.14159 }}"#),
             "ab   |003.1"
         );
+    }
+
+    fn run_err(t: &str) -> String {
+        let d = D(vec![("level", "error")]);
+        let mut out = String::new();
+        Template::parse(t)
+            .unwrap()
+            .execute(&d, &mut out)
+            .unwrap_err()
+    }
+
+    #[test]
+    fn bombs_fail_with_a_budget_reason_before_allocating() {
+        for bomb in [
+            r#"{{ repeat 100000000000000 "x" }}"#,
+            r#"{{ repeat 9223372036854775807 "xy" }}"#,
+            r#"{{ indent 100000000000000 "x" }}"#,
+            r#"{{ alignLeft 100000000000000 "x" }}"#,
+            r#"{{ printf "%1000000d" 1 }}"#,
+            r#"{{ printf "%.1000000f" 1.5 }}"#,
+            r#"{{ replace "" (repeat 5000 "y") (repeat 5000 "x") }}"#,
+            r#"{{ Replace (repeat 5000 "x") "x" (repeat 5000 "y") -1 }}"#,
+            r#"{{ regexReplaceAll "x" (repeat 5000 "x") "${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}${0}" }}"#,
+        ] {
+            let e = run_err(bomb);
+            assert!(e.contains("template-output-too-large"), "{bomb}: {e}");
+        }
+        let many_calls = "{{ upper \"a\" }}".repeat(20_000);
+        assert!(run_err(&many_calls).contains("template-too-many-calls"));
+    }
+
+    #[test]
+    fn printf_width_and_precision_behave_like_go() {
+        // Go writes %!(BADWIDTH) for widths above a million and ignores them.
+        assert_eq!(
+            run(r#"{{ printf "%100000000000000d" 1 }}"#),
+            "%!(BADWIDTH)1"
+        );
+        assert_eq!(
+            run(r#"{{ printf "%.99999999999999999999999f" 1.5 }}"#),
+            "%!(BADPREC)1.500000"
+        );
+        // Precisions above Rust's formatter limit (65535) are padded, not a panic.
+        let long = run(r#"{{ printf "%.70000f" 1.5 }}"#);
+        assert_eq!(long.len(), 70_002);
+        assert!(long.starts_with("1.50") && long.ends_with('0'));
+        let e = run(r#"{{ printf "%.70000e" 1.5 }}"#);
+        assert!(e.starts_with("1.50") && e.ends_with("e0"), "{}", &e[..10]);
+        assert_eq!(run(r#"{{ printf "%08.3f" 3.14159 }}"#), "0003.142");
+    }
+
+    #[test]
+    fn arithmetic_edges_do_not_panic() {
+        assert_eq!(
+            run("{{ div -9223372036854775808 -1 }}"),
+            "-9223372036854775808"
+        );
+        assert_eq!(run("{{ mod -9223372036854775808 -1 }}"), "0");
+        assert_eq!(
+            run("{{ add 9223372036854775807 1 }}"),
+            "-9223372036854775808"
+        );
+        assert_eq!(run("{{ mul 9223372036854775807 2 }}"), "-2");
+        assert_eq!(
+            run("{{ sub -9223372036854775808 1 }}"),
+            "9223372036854775807"
+        );
+        let _ = run("{{ unixToTime \"9223372036854\" }}");
+        let _ = run("{{ date \"2006\" 9223372036854775807 }}");
+    }
+
+    #[test]
+    fn deep_nesting_is_a_parse_error_not_a_stack_overflow() {
+        let parens = format!("{{{{ {}1{} }}}}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(Template::parse(&parens).unwrap_err().contains("nested"));
+        let ifs = format!(
+            "{}x{}",
+            "{{ if 1 }}".repeat(100_000),
+            "{{ end }}".repeat(100_000)
+        );
+        assert!(Template::parse(&ifs).unwrap_err().contains("nested"));
+        let ok = format!("{{{{ {}1{} }}}}", "(".repeat(50), ")".repeat(50));
+        assert_eq!(run(&ok), "1");
     }
 
     #[test]
