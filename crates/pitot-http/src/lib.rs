@@ -27,6 +27,7 @@ mod params;
 mod prom_json;
 mod prom_query;
 mod prom_read;
+pub mod query_pool;
 pub mod ready_made;
 mod remote_write;
 mod rules;
@@ -125,8 +126,9 @@ pub struct AppState {
     pub engine: pitot_promql::Engine,
     /// Per-query limits enforced by the HTTP layer.
     pub query_limits: QueryLimits,
-    /// Bounds how many queries run at once; more wait for a slot.
-    pub query_slots: tokio::sync::Semaphore,
+    /// Where queries and heavy reads run (`query.max_concurrent` blocking threads,
+    /// never the runtime's workers); more wait for a slot.
+    pub query_pool: query_pool::QueryPool,
     /// The operator's secret, if any: manages every tenant.
     pub platform_token: Option<String>,
     /// The logs side: push, LogQL, tail.
@@ -142,6 +144,9 @@ pub struct AppState {
     pub tenant_limits: Option<Arc<pitot_limits::Limits>>,
     /// Per-tenant query slots (each tenant's `max_concurrent_queries`).
     pub tenant_slots: tenant_query::TenantSlots,
+    /// Live-tail connections open per tenant (each tenant's
+    /// `max_concurrent_tail_requests`).
+    pub tail_connections: loki::TailConnections,
     /// Prices applied to usage.
     pub price_plan: pitot_usage::PricePlan,
     /// Usage metering, if enabled.

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use pitot_core::TenantId;
+use pitot_core::{Scope, TenantId};
 use pitot_limits::{LimitOverrides, Limits};
 use serde_json::json;
 
@@ -40,15 +40,17 @@ fn tenant_param(name: &str) -> Result<TenantId, ApiError> {
     TenantId::new(name).map_err(|e| ApiError::bad_data(format!("invalid tenant in path: {e}")))
 }
 
-/// The operator, or any token of the tenant itself, may read a tenant's limits.
+/// The operator, or a token of the tenant itself with a read scope (as for
+/// `user_limits`), may read a tenant's limits.
 async fn may_read(
     state: &AppState,
     headers: &HeaderMap,
     tenant: &TenantId,
 ) -> Result<(), ApiError> {
-    match authenticate(state, headers).await? {
+    let principal = authenticate(state, headers).await?;
+    match &principal {
         Principal::Platform { .. } => Ok(()),
-        Principal::Token(info) if &info.tenant == tenant => Ok(()),
+        Principal::Token(info) if &info.tenant == tenant => reader_tenant(&principal).map(|_| ()),
         Principal::Token(_) => Err(ApiError::not_found(format!("tenant {tenant} not found"))),
     }
 }
@@ -127,14 +129,28 @@ async fn delete_limits(
     Ok(answer(all, &tenant))
 }
 
-/// The caller's tenant: a token's own, or `X-Scope-OrgID` for the platform token.
+/// The caller's tenant: a token's own, or `X-Scope-OrgID` for the platform token. A
+/// tenant's limits and current use are read data, so the token needs a read scope
+/// (`metrics:read` or `logs:read`, either: Mimir and Loki serve these to readers), not
+/// merely to exist: a push-only agent's token cannot read them.
 async fn caller_tenant(state: &AppState, headers: &HeaderMap) -> Result<TenantId, ApiError> {
-    match authenticate(state, headers).await? {
-        Principal::Token(info) => Ok(info.tenant),
-        Principal::Platform { tenant: Some(t) } => Ok(t),
-        Principal::Platform { tenant: None } => Err(ApiError::bad_data(
-            "the platform token acts for a tenant named in the X-Scope-OrgID header, which is missing",
-        )),
+    reader_tenant(&authenticate(state, headers).await?)
+}
+
+/// The tenant `principal` reads for, if it holds a read scope there.
+fn reader_tenant(principal: &Principal) -> Result<TenantId, ApiError> {
+    match principal {
+        Principal::Token(info)
+            if !info.allows(Scope::MetricsRead) && !info.allows(Scope::LogsRead) =>
+        {
+            Err(ApiError::forbidden(format!(
+                "token {} lacks a read scope (metrics:read or logs:read) needed to read the tenant's limits and usage (it has: {})",
+                info.id,
+                info.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+            )))
+        }
+        Principal::Token(info) => Ok(info.tenant.clone()),
+        Principal::Platform { .. } => principal.require(Scope::MetricsRead),
     }
 }
 

@@ -122,6 +122,41 @@ pub(crate) fn target_tenant(
     }
 }
 
+/// Refuses a token wider than `creator`: a tenant admin restricted to some data
+/// sources may only mint tokens restricted to a subset of them, and no token may get a
+/// scope its creator lacks. Otherwise a restricted admin could mint itself the
+/// unrestricted access it was denied.
+fn within(
+    creator: &pitot_meta::TokenInfo,
+    scopes: &[Scope],
+    datasources: Option<&[String]>,
+) -> Result<(), ApiError> {
+    if let Some(scope) = scopes.iter().find(|s| !creator.allows(**s)) {
+        return Err(ApiError::forbidden(format!(
+            "token {} lacks the scope {scope} and cannot grant it (err-pitot-token-wider-than-creator); ask for a token with the scope, or use the platform token",
+            creator.id
+        )));
+    }
+    let Some(own) = &creator.datasources else {
+        return Ok(());
+    };
+    match datasources {
+        None => Err(ApiError::forbidden(format!(
+            "token {} may only use the data sources {} and cannot mint a token for all of them (err-pitot-token-wider-than-creator); set \"datasources\" to a subset of its own",
+            creator.id,
+            own.join(",")
+        ))),
+        Some(asked) => match asked.iter().find(|n| !creator.allows_datasource(n)) {
+            Some(name) => Err(ApiError::forbidden(format!(
+                "token {} may only use the data sources {} and cannot grant {name:?} (err-pitot-token-wider-than-creator); set \"datasources\" to a subset of its own",
+                creator.id,
+                own.join(",")
+            ))),
+            None => Ok(()),
+        },
+    }
+}
+
 async fn create_token(
     State(state): State<AppStateRef>,
     headers: HeaderMap,
@@ -136,6 +171,9 @@ async fn create_token(
             raw.parse::<Scope>()
                 .map_err(|e| ApiError::bad_data(format!("invalid field \"scopes\": {e}")))?,
         );
+    }
+    if let Principal::Token(creator) = &principal {
+        within(creator, &scopes, req.datasources.as_deref())?;
     }
     if let Some(names) = &req.datasources {
         let known = state.datasources.of_fresh(&tenant).await?;
@@ -189,12 +227,14 @@ async fn revoke_token(
     let principal = admin(&state, &headers).await?;
     if let Principal::Token(info) = &principal {
         let own = state.meta.list_tokens(Some(&info.tenant)).await?;
-        if !own.iter().any(|t| t.id == id) {
+        let Some(target) = own.iter().find(|t| t.id == id) else {
             return Err(ApiError::not_found(format!(
                 "token {id:?} not found in tenant {:?}",
                 info.tenant.as_str()
             )));
-        }
+        };
+        // A restricted admin manages only tokens no wider than itself.
+        within(info, &target.scopes, target.datasources.as_deref())?;
     }
     if state.meta.revoke_token(&id).await? {
         Ok(StatusCode::NO_CONTENT.into_response())

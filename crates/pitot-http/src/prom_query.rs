@@ -12,12 +12,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use pitot_core::{Scope, TenantId};
 use pitot_promql::{ErrorKind, PromqlError, QueryResult, MAX_POINTS_PER_SERIES};
-use pitot_storage_api::SeriesLimited;
-use serde_json::{json, Map};
+use serde_json::{json, Map, Value};
 
 use crate::auth::authenticate;
 use crate::params::{parse_time_ms, Params};
 use crate::remote_write::read_body;
+use crate::tenant_query::{RangeGiven, ReadGate, TimeUnit};
 use crate::{ApiError, AppStateRef};
 
 /// Query routes, also under `/prometheus`.
@@ -130,7 +130,9 @@ fn engine_with_limits(
     pitot_promql::Engine::new(options)
 }
 
-async fn run<F>(
+/// Runs one PromQL query through the read gate (the tenant's slot, then the query
+/// pool), under `limit`, and meters it.
+async fn run<F, Fut>(
     state: &AppStateRef,
     tenant: &TenantId,
     metered: &Metered,
@@ -138,20 +140,18 @@ async fn run<F>(
     query: F,
 ) -> Result<QueryResult, ApiError>
 where
-    F: std::future::Future<Output = Result<QueryResult, PromqlError>>,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<QueryResult, PromqlError>>,
 {
-    let _tenant_permit = state.tenant_slots.acquire(state, tenant).await?;
-    let _permit = state
-        .query_slots
-        .acquire()
-        .await
-        .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
-    let result = match tokio::time::timeout(limit, query).await {
-        Ok(result) => result.map_err(query_error),
-        Err(_) => Err(query_error(PromqlError::Timeout {
-            timeout_ms: limit.as_millis(),
-        })),
-    };
+    let result = crate::tenant_query::run_read(state, tenant, move |_| async move {
+        match tokio::time::timeout(limit, query()).await {
+            Ok(result) => result.map_err(query_error),
+            Err(_) => Err(query_error(PromqlError::Timeout {
+                timeout_ms: limit.as_millis(),
+            })),
+        }
+    })
+    .await?;
     if let Some(usage) = &state.usage {
         let now = now_ms();
         for (t, scanned) in metered.0.targets.iter().zip(&metered.1) {
@@ -224,16 +224,13 @@ async fn instant(
         )));
     }
     let (selected, scanned) = selection.metered_queryable(&state.queryable);
-    let queryable = SeriesLimited::new(selected, tl.max_series);
+    let queryable = ReadGate::metrics(&tl).metrics_queryable(selected);
     let engine = engine_with_limits(&state, &tl);
     let metered = (selection, scanned);
-    let result = run(
-        &state,
-        &tenant,
-        &metered,
-        tl.timeout,
-        engine.instant(&queryable, &tenant, &expr, t),
-    )
+    let owner = tenant.clone();
+    let result = run(&state, &tenant, &metered, tl.timeout, move || async move {
+        engine.instant(&*queryable, &owner, &expr, t).await
+    })
     .await?;
     Ok(result_json(result))
 }
@@ -268,54 +265,53 @@ async fn range(
             "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
         ));
     }
-    if (end - start) / step_ms > MAX_POINTS_PER_SERIES {
+    let tl = crate::tenant_query::limits(&state, &tenant, timeout(&state, &params)?);
+    let gate = ReadGate::metrics(&tl);
+    let Some((oldest, _)) = gate.bound(start, end, now_ms(), RangeGiven::Explicit)? else {
+        return Ok(empty_matrix());
+    };
+    let points = end.checked_sub(start).map(|length| length / step_ms);
+    if points.is_none_or(|n| n > MAX_POINTS_PER_SERIES) {
         return Err(ApiError::bad_data(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
     }
-    let tl = crate::tenant_query::limits(&state, &tenant, timeout(&state, &params)?);
-    let max_length = tl.max_length_ms;
-    if max_length > 0 && end - start > max_length {
-        return Err(ApiError::bad_data(format!(
-            "the query time range exceeds the limit (query length: {}, limit: {}) (err-pitot-max-query-length); shorten the range, or raise query.max_length or the tenant's max_query_length",
-            format_duration(end - start),
-            format_duration(max_length)
-        )));
-    }
+    // Read nothing older than the lookback limit: start at the first step after it.
     let mut start = start;
-    if tl.max_lookback_ms > 0 {
-        // Read nothing older than the lookback limit: start at the first step after it.
-        let oldest = now_ms() - tl.max_lookback_ms;
-        if start < oldest {
-            start += (oldest - start + step_ms - 1) / step_ms * step_ms;
-        }
-        if start > end {
-            return Ok(result_json(QueryResult {
-                value: pitot_promql::Value::Matrix(Vec::new()),
-                warnings: Vec::new(),
-                infos: Vec::new(),
-            }));
+    if oldest > start {
+        let (gap, step) = (i128::from(oldest) - i128::from(start), i128::from(step_ms));
+        let skipped = (gap + step - 1) / step * step;
+        match i64::try_from(i128::from(start) + skipped) {
+            Ok(aligned) if aligned <= end => start = aligned,
+            _ => return Ok(empty_matrix()),
         }
     }
     let (selected, scanned) = selection.metered_queryable(&state.queryable);
-    let queryable = SeriesLimited::new(selected, tl.max_series);
+    let queryable = gate.metrics_queryable(selected);
     let engine = engine_with_limits(&state, &tl);
     let metered = (selection, scanned);
-    let result = run(
-        &state,
-        &tenant,
-        &metered,
-        tl.timeout,
-        engine.range(&queryable, &tenant, &expr, start, end, step_ms),
-    )
+    let owner = tenant.clone();
+    let result = run(&state, &tenant, &metered, tl.timeout, move || async move {
+        engine
+            .range(&*queryable, &owner, &expr, start, end, step_ms)
+            .await
+    })
     .await?;
     Ok(result_json(result))
 }
 
 /// Renders milliseconds as a compact duration (`721h0m0s`), as Go does.
 fn format_duration(ms: i64) -> String {
-    let secs = ms / 1000;
-    format!("{}h{}m{}s", secs / 3600, secs % 3600 / 60, secs % 60)
+    TimeUnit::Millis.format(ms)
+}
+
+/// A range query's answer when nothing may be read.
+fn empty_matrix() -> Response {
+    result_json(QueryResult {
+        value: pitot_promql::Value::Matrix(Vec::new()),
+        warnings: Vec::new(),
+        infos: Vec::new(),
+    })
 }
 
 fn required_time(params: &Params, name: &str) -> Result<i64, ApiError> {
@@ -346,9 +342,17 @@ async fn metadata(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let tenant = authenticate(&state, &headers)
-        .await?
-        .require(Scope::MetricsRead)?;
+    let principal = authenticate(&state, &headers).await?;
+    let tenant = principal.require(Scope::MetricsRead)?;
+    // Only the data sources this request may read (the token's restriction applies).
+    let selection = crate::datasource::for_read(
+        &state,
+        &principal,
+        &tenant,
+        &headers,
+        pitot_core::DataKind::Metrics,
+    )
+    .await?;
     let params = Params::collect(&Method::GET, &headers, query.as_deref(), &[])?;
     let limit = match params.get("limit") {
         None | Some("") => usize::MAX,
@@ -363,15 +367,24 @@ async fn metadata(
         },
     };
     let mut data = Map::new();
-    for (name, m) in state.distributor.metadata.get(
-        &tenant,
-        params.get("metric").filter(|m| !m.is_empty()),
-        limit,
-    ) {
-        data.insert(
-            name,
-            json!([{"type": m.kind, "help": m.help, "unit": m.unit}]),
-        );
+    for key in selection.keys() {
+        for (name, m) in state.distributor.metadata.get(
+            &key,
+            params.get("metric").filter(|m| !m.is_empty()),
+            limit,
+        ) {
+            if data.len() >= limit && !data.contains_key(&name) {
+                break;
+            }
+            let entry = json!({"type": m.kind, "help": m.help, "unit": m.unit});
+            match data.get_mut(&name).and_then(Value::as_array_mut) {
+                Some(list) if !list.contains(&entry) => list.push(entry),
+                Some(_) => {}
+                None => {
+                    data.insert(name, json!([entry]));
+                }
+            }
+        }
     }
     Ok(Json(json!({"status": "success", "data": data})).into_response())
 }

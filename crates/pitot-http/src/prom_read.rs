@@ -3,6 +3,9 @@
 //! object per series and line, as VictoriaMetrics exports).
 
 use std::collections::BTreeSet;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -18,6 +21,7 @@ use crate::auth::authenticate;
 use crate::params::Params;
 use crate::remote_write::read_body;
 use crate::selector::parse_selector;
+use crate::tenant_query::{self, read_error, RangeGiven, ReadGate};
 use crate::{ApiError, AppState, AppStateRef};
 
 /// Read routes, also under `/prometheus` for Grafana and Mimir clients.
@@ -36,24 +40,27 @@ pub fn router() -> Router<AppStateRef> {
     router
 }
 
-/// Parameters common to the read endpoints, authenticated and parsed.
+/// Parameters common to the read endpoints, authenticated, parsed and admitted by the
+/// tenant's read gate.
 struct ReadRequest {
     tenant: TenantId,
-    /// The selected data sources.
+    /// The selected data sources, held to the tenant's series limit.
     queryable: pitot_storage_api::QueryableRef,
     params: Params,
-    start: i64,
-    end: i64,
+    /// The range to read; `None` when the lookback limit leaves nothing to read.
+    range: Option<(i64, i64)>,
     selectors: Vec<Vec<Matcher>>,
+    /// The tenant's query timeout.
+    timeout: Duration,
 }
 
 impl ReadRequest {
     /// The matcher sets to union; one empty set (every series) without `match[]`.
-    fn matcher_sets(&self) -> Vec<&[Matcher]> {
+    fn matcher_sets(&self) -> Vec<Vec<Matcher>> {
         if self.selectors.is_empty() {
-            return vec![&[]];
+            return vec![Vec::new()];
         }
-        self.selectors.iter().map(Vec::as_slice).collect()
+        self.selectors.clone()
     }
 }
 
@@ -87,14 +94,49 @@ async fn read_request(
     for raw in params.all("match[]") {
         selectors.extend(parse_selector(raw)?);
     }
+    let limits = tenant_query::limits(state, &tenant, state.engine.options().timeout);
+    let gate = ReadGate::metrics(&limits);
+    let given = match (params.get("start"), params.get("end")) {
+        (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => RangeGiven::Explicit,
+        _ => RangeGiven::Open,
+    };
+    let now = chrono::Utc::now().timestamp_millis();
     Ok(ReadRequest {
         tenant,
-        queryable: selection.queryable(&state.queryable),
+        queryable: gate.metrics_queryable(selection.queryable(&state.queryable)),
         params,
-        start,
-        end,
+        range: gate.bound(start, end, now, given)?,
         selectors,
+        timeout: limits.timeout,
     })
+}
+
+/// Runs `read` for `req` on the query pool within the tenant's slot and timeout.
+async fn run<T, F, Fut>(state: &AppState, req: &ReadRequest, read: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let timeout = req.timeout;
+    tenant_query::run_read(state, &req.tenant, move |_| async move {
+        tokio::time::timeout(timeout, read())
+            .await
+            .unwrap_or_else(|_| Err(read_timeout(timeout)))
+    })
+    .await?
+}
+
+/// The answer of a read that ran out of time.
+fn read_timeout(timeout: Duration) -> ApiError {
+    ApiError {
+        status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        error_type: "timeout",
+        message: format!(
+            "the read timed out (limit timeout={}ms); narrow the selectors or the time range",
+            timeout.as_millis()
+        ),
+    }
 }
 
 fn success(data: Value) -> Response {
@@ -122,7 +164,7 @@ async fn select_union(
     let mut all: Vec<Series> = Vec::new();
     let mut warnings = Vec::new();
     for set in selectors {
-        let result = querier.select(hints, set).await?;
+        let result = querier.select(hints, set).await.map_err(read_error)?;
         warnings.extend(result.warnings);
         all.extend(result.series);
     }
@@ -142,19 +184,30 @@ async fn series(
     if req.selectors.is_empty() {
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
-    let querier = req.queryable.querier(&req.tenant, req.start, req.end)?;
-    let hints = SelectHints {
-        start: req.start,
-        end: req.end,
-        labels_only: true,
-    };
-    let (series, _) = select_union(&*querier, &hints, &req.selectors).await?;
     let limit = limit_param(&req.params)?;
-    let data: Vec<Value> = series
-        .iter()
-        .take(limit)
-        .map(|s| labels_json(&s.labels))
-        .collect();
+    let Some((start, end)) = req.range else {
+        return Ok(success(Value::Array(Vec::new())));
+    };
+    let (queryable, tenant, selectors) = (
+        Arc::clone(&req.queryable),
+        req.tenant.clone(),
+        req.selectors.clone(),
+    );
+    let data = run(&state, &req, move || async move {
+        let querier = queryable.querier(&tenant, start, end).map_err(read_error)?;
+        let hints = SelectHints {
+            start,
+            end,
+            labels_only: true,
+        };
+        let (series, _) = select_union(&*querier, &hints, &selectors).await?;
+        Ok(series
+            .iter()
+            .take(limit)
+            .map(|s| labels_json(&s.labels))
+            .collect::<Vec<Value>>())
+    })
+    .await?;
     Ok(success(Value::Array(data)))
 }
 
@@ -177,16 +230,8 @@ async fn labels(
     body: Body,
 ) -> Result<Response, ApiError> {
     let req = read_request(&state, &method, &headers, query, body).await?;
-    let querier = req.queryable.querier(&req.tenant, req.start, req.end)?;
-    let mut names = BTreeSet::new();
-    for set in req.matcher_sets() {
-        names.extend(querier.label_names(set).await?);
-    }
     let limit = limit_param(&req.params)?;
-    Ok(success(json!(names
-        .into_iter()
-        .take(limit)
-        .collect::<Vec<_>>())))
+    label_read(&state, &req, None, limit).await
 }
 
 async fn label_values(
@@ -200,17 +245,47 @@ async fn label_values(
     if !pitot_core::is_valid_label_name(&name) && name != "__name__" {
         return Err(ApiError::bad_data(format!("invalid label name: {name:?}")));
     }
-    let querier = req.queryable.querier(&req.tenant, req.start, req.end)?;
-    let mut values = BTreeSet::new();
-    for set in req.matcher_sets() {
-        values.extend(querier.label_values(&name, set).await?);
-    }
     let limit = limit_param(&req.params)?;
-    Ok(success(json!(values
+    label_read(&state, &req, Some(name), limit).await
+}
+
+/// Label names (`name` of `None`) or the values of one label, over the union of the
+/// request's selectors.
+async fn label_read(
+    state: &AppState,
+    req: &ReadRequest,
+    name: Option<String>,
+    limit: usize,
+) -> Result<Response, ApiError> {
+    let Some((start, end)) = req.range else {
+        return Ok(success(json!([])));
+    };
+    let (queryable, tenant, sets) = (
+        Arc::clone(&req.queryable),
+        req.tenant.clone(),
+        req.matcher_sets(),
+    );
+    let found = run(state, req, move || async move {
+        let querier = queryable.querier(&tenant, start, end).map_err(read_error)?;
+        let mut found = BTreeSet::new();
+        for set in &sets {
+            let part = match &name {
+                None => querier.label_names(set).await,
+                Some(name) => querier.label_values(name, set).await,
+            };
+            found.extend(part.map_err(read_error)?);
+        }
+        Ok(found)
+    })
+    .await?;
+    Ok(success(json!(found
         .into_iter()
         .take(limit)
         .collect::<Vec<_>>())))
 }
+
+/// Lines an export may have written ahead of the client.
+const EXPORT_BUFFERED_LINES: usize = 64;
 
 async fn export(
     State(state): State<AppStateRef>,
@@ -225,25 +300,85 @@ async fn export(
             "no match[] parameter provided; use match[]={__name__=~\".+\"} to export everything",
         ));
     }
-    let querier = req.queryable.querier(&req.tenant, req.start, req.end)?;
-    let hints = SelectHints {
-        start: req.start,
-        end: req.end,
-        labels_only: false,
+    let Some((start, end)) = req.range else {
+        return Ok(export_response(Body::empty()));
     };
-    let (series, _) = select_union(&*querier, &hints, &req.selectors).await?;
-    let (start, end) = (req.start, req.end);
-    // Lines are produced as the client reads them, so a large export does not sit in
-    // memory as one JSON document.
-    let lines =
-        futures::stream::iter(series.into_iter().filter_map(move |s| {
-            export_line(&s, start, end).map(Ok::<_, std::convert::Infallible>)
-        }));
-    Ok((
-        [(header::CONTENT_TYPE, "application/stream+json")],
-        Body::from_stream(lines),
-    )
-        .into_response())
+    // The export runs on the query pool: it selects (held to the series limit), answers
+    // the outcome of the select, then writes lines as the client reads them, so a large
+    // export neither sits in memory as one document nor decodes on the runtime. It
+    // stops when the client goes away (the channel closes).
+    let (outcome_tx, outcome_rx) = tokio::sync::oneshot::channel::<Result<(), ApiError>>();
+    let (lines_tx, lines_rx) =
+        tokio::sync::mpsc::channel::<Result<String, Infallible>>(EXPORT_BUFFERED_LINES);
+    let (queryable, tenant, selectors) = (
+        Arc::clone(&req.queryable),
+        req.tenant.clone(),
+        req.selectors.clone(),
+    );
+    let timeout = req.timeout;
+    let job_state = Arc::clone(&state);
+    let task = tokio::spawn(async move {
+        let owner = tenant.clone();
+        tenant_query::run_read(&job_state, &owner, move |cancel| async move {
+            let hints = SelectHints {
+                start,
+                end,
+                labels_only: false,
+            };
+            let selected = async {
+                let querier = queryable.querier(&tenant, start, end).map_err(read_error)?;
+                select_union(&*querier, &hints, &selectors).await
+            };
+            let series = match tokio::time::timeout(timeout, selected).await {
+                Ok(Ok((series, _))) => series,
+                Ok(Err(e)) => {
+                    let _ = outcome_tx.send(Err(e));
+                    return;
+                }
+                Err(_) => {
+                    let _ = outcome_tx.send(Err(read_timeout(timeout)));
+                    return;
+                }
+            };
+            let _ = outcome_tx.send(Ok(()));
+            for s in &series {
+                if cancel.is_cancelled() {
+                    break;
+                }
+                if let Some(line) = export_line(s, start, end) {
+                    if lines_tx.send(Ok(line)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        })
+        .await
+    });
+    // The select's outcome; an error before any line is the request's answer.
+    match outcome_rx.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e),
+        Err(_) => {
+            return Err(match task.await {
+                Ok(Err(e)) => e,
+                _ => ApiError::internal("the export ended before it started"),
+            })
+        }
+    }
+    Ok(export_response(Body::from_stream(tokio_stream_of(
+        lines_rx,
+    ))))
+}
+
+/// The lines of a channel as a body stream.
+fn tokio_stream_of(
+    mut rx: tokio::sync::mpsc::Receiver<Result<String, Infallible>>,
+) -> impl futures::Stream<Item = Result<String, Infallible>> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+fn export_response(body: Body) -> Response {
+    ([(header::CONTENT_TYPE, "application/stream+json")], body).into_response()
 }
 
 /// One export line, or `None` when the series has no samples in range.

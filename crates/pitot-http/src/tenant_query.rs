@@ -8,8 +8,12 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use pitot_core::TenantId;
+use pitot_storage_api::{
+    LogQueryableRef, QueryableRef, SeriesLimited, StorageError, StreamsLimited,
+};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::query_pool::Cancel;
 use crate::{ApiError, AppState};
 
 /// The effective query limits of a tenant.
@@ -27,6 +31,17 @@ pub struct TenantQueryLimits {
     pub timeout: Duration,
 }
 
+/// A duration in milliseconds, saturating (a limit too large for `i64` is no limit in
+/// practice, never a negative one).
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A duration in nanoseconds, saturating.
+fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
 /// The smaller of two limits where 0 means "no limit".
 fn min_limit(a: u64, b: u64) -> u64 {
     match (a, b) {
@@ -38,7 +53,7 @@ fn min_limit(a: u64, b: u64) -> u64 {
 /// Resolves `tenant`'s query limits.
 pub fn limits(state: &AppState, tenant: &TenantId, server_timeout: Duration) -> TenantQueryLimits {
     let server = TenantQueryLimits {
-        max_length_ms: state.query_limits.max_length.as_millis() as i64,
+        max_length_ms: millis(state.query_limits.max_length),
         max_lookback_ms: 0,
         max_series: state.query_limits.max_series,
         max_samples: state.engine.options().max_samples,
@@ -51,9 +66,9 @@ pub fn limits(state: &AppState, tenant: &TenantId, server_timeout: Duration) -> 
     TenantQueryLimits {
         max_length_ms: min_limit(
             server.max_length_ms as u64,
-            l.max_query_length.0.as_millis() as u64,
+            millis(l.max_query_length.0) as u64,
         ) as i64,
-        max_lookback_ms: l.max_query_lookback.0.as_millis() as i64,
+        max_lookback_ms: millis(l.max_query_lookback.0),
         max_series: min_limit(server.max_series as u64, l.max_fetched_series_per_query) as usize,
         max_samples: min_limit(server.max_samples as u64, l.max_samples_per_query) as usize,
         timeout: if l.query_timeout.0.is_zero() {
@@ -71,6 +86,8 @@ pub struct TenantLogLimits {
     pub max_entries: usize,
     /// Longest range (ns); 0 for none.
     pub max_length_ns: i64,
+    /// How far back from now a query may read (ns); 0 for no limit.
+    pub max_lookback_ns: i64,
     /// Most series a metric query may produce.
     pub max_series: usize,
     /// Longest a query may run.
@@ -82,7 +99,8 @@ pub fn log_limits(state: &AppState, tenant: &TenantId) -> TenantLogLimits {
     let engine = state.logs.engine.options();
     let server = TenantLogLimits {
         max_entries: state.logs.limits.max_entries,
-        max_length_ns: state.logs.limits.max_query_length.as_nanos() as i64,
+        max_length_ns: nanos(state.logs.limits.max_query_length),
+        max_lookback_ns: 0,
         max_series: engine.max_series,
         timeout: engine.timeout,
     };
@@ -94,8 +112,9 @@ pub fn log_limits(state: &AppState, tenant: &TenantId) -> TenantLogLimits {
         max_entries: min_limit(server.max_entries as u64, l.max_entries_limit_per_query) as usize,
         max_length_ns: min_limit(
             server.max_length_ns as u64,
-            l.max_query_length.0.as_nanos() as u64,
+            nanos(l.max_query_length.0) as u64,
         ) as i64,
+        max_lookback_ns: nanos(l.max_query_lookback.0),
         max_series: min_limit(server.max_series as u64, l.max_query_series) as usize,
         timeout: if l.query_timeout.0.is_zero() {
             server.timeout
@@ -113,7 +132,9 @@ pub struct TenantSlots {
 
 impl TenantSlots {
     /// Waits for one of `tenant`'s query slots (queries beyond its limit queue, as
-    /// Prometheus' do, without holding any other tenant's slot).
+    /// Prometheus' do, without holding any other tenant's slot). A tenant holds at most
+    /// half of the server's query pool (at least one slot), whatever its
+    /// `max_concurrent_queries`, so one tenant's queries always leave room for others.
     pub async fn acquire(
         &self,
         state: &AppState,
@@ -122,10 +143,11 @@ impl TenantSlots {
         let Some(all) = &state.tenant_limits else {
             return Ok(None);
         };
-        let n = all.get(tenant).max_concurrent_queries;
-        if n == 0 {
-            return Ok(None);
-        }
+        let share = (state.query_pool.size() as u64 / 2).max(1);
+        let n = match all.get(tenant).max_concurrent_queries {
+            0 => share,
+            n => n.min(share),
+        };
         let semaphore = {
             let mut slots = self.slots.lock();
             let entry = slots
@@ -141,5 +163,200 @@ impl TenantSlots {
             .await
             .map(Some)
             .map_err(|_| ApiError::unavailable("the server is shutting down"))
+    }
+}
+
+/// The time unit of a range: the Prometheus API reads milliseconds, Loki's nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    /// Milliseconds (Prometheus API).
+    Millis,
+    /// Nanoseconds (Loki API).
+    Nanos,
+}
+
+impl TimeUnit {
+    fn per_second(self) -> i64 {
+        match self {
+            TimeUnit::Millis => 1_000,
+            TimeUnit::Nanos => 1_000_000_000,
+        }
+    }
+
+    /// Renders a length in this unit as a Go duration (`721h0m0s`).
+    pub fn format(self, length: i64) -> String {
+        let secs = length / self.per_second();
+        format!("{}h{}m{}s", secs / 3600, secs % 3600 / 60, secs % 60)
+    }
+}
+
+/// The one limit check every read goes through (PromQL, series, labels, label values,
+/// export, the Loki query, series, label and index-stats reads, the tail backfill): the
+/// tenant's range bounds, its series bound (applied by wrapping the querier), and its
+/// query slot, with the work run on the query pool.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadGate {
+    /// Longest `end - start`, in `unit`; 0 for none.
+    pub max_length: i64,
+    /// How far back from now a read may go, in `unit`; 0 for no limit.
+    pub max_lookback: i64,
+    /// Series (streams, for logs) one read may select; 0 for none.
+    pub max_series: usize,
+    /// The unit of the two durations and of the ranges checked.
+    pub unit: TimeUnit,
+}
+
+/// How a read's range was given: a query always has one; series, label and export
+/// reads without `start`/`end` cover the whole retention, as Mimir answers them
+/// (their cost is bounded by the series limit, not the range).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeGiven {
+    /// The client named (or the API derived) both ends: the length limit applies.
+    Explicit,
+    /// At least one end was left open.
+    Open,
+}
+
+impl ReadGate {
+    /// The gate of a metrics read by `tenant`.
+    pub fn metrics(limits: &TenantQueryLimits) -> Self {
+        ReadGate {
+            max_length: limits.max_length_ms,
+            max_lookback: limits.max_lookback_ms,
+            max_series: limits.max_series,
+            unit: TimeUnit::Millis,
+        }
+    }
+
+    /// The gate of a logs read by `tenant`.
+    pub fn logs(limits: &TenantLogLimits) -> Self {
+        ReadGate {
+            max_length: limits.max_length_ns,
+            max_lookback: limits.max_lookback_ns,
+            max_series: limits.max_series,
+            unit: TimeUnit::Nanos,
+        }
+    }
+
+    /// Checks `[start, end]` (`end >= start`, checked by the caller) against the length
+    /// limit with checked arithmetic, so that extreme timestamps are refused as too
+    /// long instead of wrapping, and moves `start` up to the lookback limit. `None`
+    /// when the whole range is older than the lookback limit (nothing may be read).
+    pub fn bound(
+        &self,
+        start: i64,
+        end: i64,
+        now: i64,
+        given: RangeGiven,
+    ) -> Result<Option<(i64, i64)>, ApiError> {
+        if given == RangeGiven::Explicit && self.max_length > 0 {
+            let too_long = match end.checked_sub(start) {
+                Some(length) => length > self.max_length,
+                None => true,
+            };
+            if too_long {
+                let length = end
+                    .checked_sub(start)
+                    .map_or_else(|| "beyond i64".to_string(), |l| self.unit.format(l));
+                return Err(ApiError::bad_data(format!(
+                    "the query time range exceeds the limit (query length: {length}, limit: {}) (err-pitot-max-query-length); shorten the range, or raise the tenant's max_query_length (ceilings: query.max_length, logs.max_query_length)",
+                    self.unit.format(self.max_length)
+                )));
+            }
+        }
+        if self.max_lookback > 0 {
+            let oldest = now.saturating_sub(self.max_lookback);
+            if end < oldest {
+                return Ok(None);
+            }
+            return Ok(Some((start.max(oldest), end)));
+        }
+        Ok(Some((start, end)))
+    }
+
+    /// `inner` held to the series limit: selects, and label reads with matchers, count
+    /// the series they touch.
+    pub fn metrics_queryable(&self, inner: QueryableRef) -> QueryableRef {
+        Arc::new(SeriesLimited::new(inner, self.max_series))
+    }
+
+    /// `inner` held to the stream limit, as [`ReadGate::metrics_queryable`] for logs.
+    pub fn logs_queryable(&self, inner: LogQueryableRef) -> LogQueryableRef {
+        Arc::new(StreamsLimited::new(inner, self.max_series))
+    }
+}
+
+/// A storage error of a read as the client sees it: an exceeded limit is the client's
+/// to fix (422 `execution`, as PromQL answers it), anything else a server fault.
+pub fn read_error(e: StorageError) -> ApiError {
+    match e {
+        StorageError::LimitExceeded(message) => ApiError {
+            status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            error_type: "execution",
+            message,
+        },
+        other => ApiError::from(other),
+    }
+}
+
+/// Runs one read of `tenant` on the query pool, after taking one of the tenant's query
+/// slots: every read (queries and the heavy read APIs) goes through here, so none runs
+/// on the async runtime's workers or outside the tenant's and the server's slots.
+pub async fn run_read<T, F, Fut>(state: &AppState, tenant: &TenantId, job: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(Cancel) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T>,
+{
+    let tenant_permit = state.tenant_slots.acquire(state, tenant).await?;
+    state.query_pool.run(tenant_permit, job).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate(max_length: i64, max_lookback: i64) -> ReadGate {
+        ReadGate {
+            max_length,
+            max_lookback,
+            max_series: 0,
+            unit: TimeUnit::Nanos,
+        }
+    }
+
+    #[test]
+    fn extreme_ranges_are_too_long_not_wrapped() {
+        let g = gate(721 * 3600 * 1_000_000_000, 0);
+        let err = g
+            .bound(i64::MIN, i64::MAX, 0, RangeGiven::Explicit)
+            .unwrap_err();
+        assert!(
+            err.message.contains("err-pitot-max-query-length"),
+            "{}",
+            err.message
+        );
+        assert!(g.bound(-1, i64::MAX, 0, RangeGiven::Explicit).is_err());
+        assert_eq!(
+            g.bound(10, 20, 0, RangeGiven::Explicit).unwrap(),
+            Some((10, 20))
+        );
+        // An open range is not held to the length (the series limit bounds it).
+        assert!(g.bound(i64::MIN, i64::MAX, 0, RangeGiven::Open).is_ok());
+    }
+
+    #[test]
+    fn lookback_moves_the_start_or_empties_the_read() {
+        let g = gate(0, 100);
+        assert_eq!(
+            g.bound(0, 1000, 1000, RangeGiven::Explicit).unwrap(),
+            Some((900, 1000))
+        );
+        assert_eq!(g.bound(0, 800, 1000, RangeGiven::Explicit).unwrap(), None);
+        assert_eq!(
+            g.bound(i64::MIN, i64::MAX, i64::MIN + 5, RangeGiven::Open)
+                .unwrap(),
+            Some((i64::MIN, i64::MAX))
+        );
     }
 }

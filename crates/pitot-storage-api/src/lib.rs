@@ -27,7 +27,7 @@ pub use append::{
     WriteBatch,
 };
 pub use datasources::{KeyResolver, MergeLogQuerier, ResolvingLogQueryable, ResolvingQueryable};
-pub use limit::SeriesLimited;
+pub use limit::{SeriesLimited, StreamsLimited};
 pub use logs::{
     LogAppendOutcome, LogAppender, LogEntry, LogEntryIter, LogIndexStats, LogQuerier, LogQueryable,
     LogQueryableRef, LogRejectReason, LogRejection, LogSelectHints, LogStream, LogStreamBatch,

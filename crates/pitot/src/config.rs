@@ -224,7 +224,8 @@ pub struct QueryConfig {
     pub timeout: String,
     /// Most samples a query may hold in memory.
     pub max_samples: usize,
-    /// Most queries running at once; more wait.
+    /// Most queries (and heavy reads) running at once, each on its own blocking thread
+    /// off the async runtime; more wait. A tenant holds at most half of them.
     pub max_concurrent: usize,
     /// Most series one query may select; 0 disables.
     pub max_series: usize,

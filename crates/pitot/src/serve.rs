@@ -242,7 +242,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             max_series: config.query.max_series,
             max_length: duration("query.max_length", &config.query.max_length)?,
         },
-        query_slots: tokio::sync::Semaphore::new(config.query.max_concurrent.max(1)),
+        query_pool: pitot_http::query_pool::QueryPool::new(config.query.max_concurrent),
         logs: LogsApi {
             distributor: Arc::new(
                 LogsDistributor::new(log_store.clone(), logs.validation_limits()?)
@@ -273,6 +273,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ],
         tenant_limits: Some(Arc::clone(&tenant_limits)),
         tenant_slots: Default::default(),
+        tail_connections: Default::default(),
         usage: Some(Arc::clone(&usage)),
         price_plan: config.pricing.clone(),
         admin: Some(Arc::new(StoreAdmin {

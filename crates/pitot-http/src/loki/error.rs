@@ -22,8 +22,14 @@ impl From<ApiError> for LokiError {
 }
 
 impl From<pitot_storage_api::StorageError> for LokiError {
+    /// An exceeded limit is a 400, as Loki answers its query limits.
     fn from(e: pitot_storage_api::StorageError) -> Self {
-        LokiError(ApiError::from(e))
+        match e {
+            pitot_storage_api::StorageError::LimitExceeded(message) => {
+                LokiError::bad_request(message)
+            }
+            other => LokiError(ApiError::from(other)),
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::LokiError;
+pub use tail::{OpenTail, TailConnections};
 
 use crate::AppStateRef;
 

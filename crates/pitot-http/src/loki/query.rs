@@ -17,6 +17,7 @@ use crate::datasource::Selection;
 use crate::params::Params;
 use crate::prom_read::labels_json;
 use crate::remote_write::read_body;
+use crate::tenant_query::{run_read, RangeGiven, ReadGate, TimeUnit};
 use crate::{ApiError, AppState, AppStateRef};
 
 use super::params::{direction_param, duration_param, limit_param, range_params, time_param, NS};
@@ -81,6 +82,15 @@ pub async fn instant(
     }
     let time = time_param(&req.params, "time", now_ns())?;
     let tl = crate::tenant_query::log_limits(&state, &req.tenant);
+    if ReadGate::logs(&tl)
+        .bound(time, time, now_ns(), RangeGiven::Explicit)?
+        .is_none()
+    {
+        return Err(LokiError::bad_request(format!(
+            "the query time is older than the tenant's lookback limit of {} (max_query_lookback)",
+            human(tl.max_lookback_ns)
+        )));
+    }
     let limit = limit_param(&req.params, tl.max_entries)?;
     let direction = direction_param(&req.params)?;
     let params = QueryParams {
@@ -110,14 +120,14 @@ pub async fn range(
     let tl = crate::tenant_query::log_limits(&state, &req.tenant);
     let limit = limit_param(&req.params, tl.max_entries)?;
     let direction = direction_param(&req.params)?;
-    let max_len = tl.max_length_ns;
-    if max_len > 0 && end - start > max_len {
-        return Err(LokiError::bad_request(format!(
-            "the query time range exceeds the limit (query length: {}, limit: {})",
-            human(end - start),
-            human(max_len)
-        )));
-    }
+    // The length is checked with checked arithmetic (i64 extremes are too long, not
+    // wrapped), and the start moves up to the lookback limit.
+    let Some((start, end)) =
+        ReadGate::logs(&tl).bound(start, end, now_ns(), RangeGiven::Explicit)?
+    else {
+        return Ok(Json(render(empty_output(&query), 0.0)).into_response());
+    };
+    let length = end.saturating_sub(start);
     let step = match duration_param(&req.params, "step")? {
         Some(0) => {
             return Err(LokiError::bad_request(
@@ -126,9 +136,9 @@ pub async fn range(
         }
         Some(s) => s,
         // Loki's default: about 250 points, at least one second.
-        None => (((end - start) as f64 / NS as f64 / 250.0).ceil() as i64).max(1) * NS,
+        None => ((length as f64 / NS as f64 / 250.0).ceil() as i64).max(1) * NS,
     };
-    if (end - start) / step > 11_000 {
+    if length / step > 11_000 {
         return Err(LokiError::bad_request(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
@@ -149,9 +159,21 @@ pub async fn range(
 
 /// Formats nanoseconds as a Go-like duration for messages.
 fn human(ns: i64) -> String {
-    let secs = ns / NS;
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    format!("{h}h{m}m{s}s")
+    TimeUnit::Nanos.format(ns)
+}
+
+/// The answer of a query that may read nothing (its range is older than the
+/// tenant's lookback limit): empty, of the type the query would answer.
+fn empty_output(query: &str) -> QueryOutput {
+    let data = match pitot_logql::parse(query) {
+        Ok(pitot_logql::ast::Expr::Log(_)) => QueryData::Streams(Vec::new()),
+        _ => QueryData::Matrix(Vec::new()),
+    };
+    QueryOutput {
+        data,
+        stats: Default::default(),
+        warnings: Vec::new(),
+    }
 }
 
 async fn run(
@@ -160,15 +182,7 @@ async fn run(
     selection: &Selection,
     params: QueryParams,
 ) -> Result<Response, LokiError> {
-    let queued = Instant::now();
-    let _tenant_slot = state.tenant_slots.acquire(state, tenant).await?;
-    let _slot = state
-        .query_slots
-        .acquire()
-        .await
-        .map_err(|_| LokiError(ApiError::unavailable("server is shutting down")))?;
-    let queue_time = queued.elapsed().as_secs_f64();
-    let output = run_engine(state, tenant, selection, params).await?;
+    let (output, queue_time) = run_engine(state, tenant, selection, params).await?;
     if let Some(usage) = &state.usage {
         // The engine reports bytes for the whole query: they are metered on the first
         // data source named; each data source read counts the query.
@@ -189,18 +203,19 @@ async fn run(
             );
         }
     }
-    Ok(Json(render(output, queue_time)).into_response())
+    Ok(Json(render(output, queue_time.as_secs_f64())).into_response())
 }
 
-/// Runs a LogQL query on a blocking thread: evaluation is CPU-bound and synchronous
-/// once streams are selected, and must not stall the runtime's workers (pushes and
-/// other requests keep flowing while a heavy query runs).
+/// Runs a LogQL query through the read gate: one of the tenant's query slots, then a
+/// thread of the query pool (evaluation is CPU-bound and synchronous once streams are
+/// selected, and must not stall the runtime's workers). Returns the output and the
+/// time the query waited for its slots.
 pub(super) async fn run_engine(
     state: &AppStateRef,
     tenant: &TenantId,
     selection: &Selection,
     params: QueryParams,
-) -> Result<QueryOutput, LokiError> {
+) -> Result<(QueryOutput, std::time::Duration), LokiError> {
     let tl = crate::tenant_query::log_limits(state, tenant);
     let engine = pitot_logql::LogqlEngine::new(pitot_logql::LogqlOptions {
         max_series: tl.max_series,
@@ -209,14 +224,14 @@ pub(super) async fn run_engine(
         ..state.logs.engine.options().clone()
     });
     let queryable = selection.log_queryable(&state.logs.queryable);
-    let tenant = tenant.clone();
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        handle.block_on(engine.query(&*queryable, &tenant, &params))
+    let owner = tenant.clone();
+    let queued = Instant::now();
+    let (output, queue_time) = run_read(state, tenant, move |_| async move {
+        let queue_time = queued.elapsed();
+        (engine.query(&*queryable, &owner, &params).await, queue_time)
     })
-    .await
-    .map_err(|e| LokiError(ApiError::internal(format!("query task failed: {e}"))))?
-    .map_err(logql_error)
+    .await?;
+    Ok((output.map_err(logql_error)?, queue_time))
 }
 
 /// Maps an engine error to its HTTP status with the engine's message.

@@ -5,7 +5,8 @@
 //! by tenant first, then by the selector and the query's pipeline, so a tail never
 //! sees another tenant's lines.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -18,7 +19,9 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::datasource::Selection;
-use crate::AppStateRef;
+use crate::tenant_query::{RangeGiven, ReadGate};
+use crate::{ApiError, AppStateRef};
+use parking_lot::Mutex;
 
 use super::params::{duration_param, limit_param, time_param, NS};
 use super::query::{logql_error, now_ns, read_request, run_engine, stream_json};
@@ -55,7 +58,8 @@ pub async fn tail(
         &req.params,
         crate::tenant_query::log_limits(&state, &req.tenant).max_entries,
     )?;
-    let start = time_param(&req.params, "start", now_ns() - 3600 * NS)?;
+    let now = now_ns();
+    let start = time_param(&req.params, "start", now - 3600 * NS)?;
     if let Some(d) = duration_param(&req.params, "delay_for")? {
         if d > 5 * NS {
             return Err(LokiError::bad_request(
@@ -63,14 +67,93 @@ pub async fn tail(
             ));
         }
     }
+    // The backfill is a query from `start` to now: held to the same range and lookback
+    // limits as any query (`None`: nothing may be backfilled), and run through the
+    // same gate (a slot, the query pool) by `run_engine`.
+    let tl = crate::tenant_query::log_limits(&state, &req.tenant);
+    let backfill_from = if start > now {
+        None
+    } else {
+        ReadGate::logs(&tl)
+            .bound(start, now, now, RangeGiven::Explicit)?
+            .map(|(from, _)| from)
+    };
+    let max_tails = state
+        .tenant_limits
+        .as_ref()
+        .map_or(0, |l| l.get(&req.tenant).max_concurrent_tail_requests);
+    let open = state.tail_connections.open(&req.tenant, max_tails)?;
     let tenant = req.tenant;
     let selection = req.selection;
     Ok(ws.on_upgrade(move |socket| async move {
+        // Counted until the socket closes.
+        let _open = open;
         run(
-            state, tenant, selection, query, compiled, start, limit, socket,
+            state,
+            tenant,
+            selection,
+            query,
+            compiled,
+            backfill_from,
+            limit,
+            socket,
         )
         .await;
     }))
+}
+
+/// Live-tail connections open per tenant, held to `max_concurrent_tail_requests`:
+/// each holds a task and a broadcast receiver for up to an hour.
+#[derive(Debug, Default)]
+pub struct TailConnections {
+    open: Arc<Mutex<HashMap<TenantId, u64>>>,
+}
+
+/// One counted tail connection; dropping it (the socket closed) frees its place.
+#[derive(Debug)]
+pub struct OpenTail {
+    open: Arc<Mutex<HashMap<TenantId, u64>>>,
+    tenant: TenantId,
+}
+
+impl TailConnections {
+    /// Counts a new connection of `tenant`, or refuses it with 429 when `limit` (0: no
+    /// limit) are open already.
+    pub fn open(&self, tenant: &TenantId, limit: u64) -> Result<OpenTail, ApiError> {
+        let mut open = self.open.lock();
+        let count = open.entry(tenant.clone()).or_insert(0);
+        if limit > 0 && *count >= limit {
+            return Err(ApiError::rate_limited(
+                format!(
+                    "max concurrent tail requests limit exceeded, count > limit ({} > {limit}) (err-pitot-max-concurrent-tail-requests); close a live tail first, or raise the tenant's max_concurrent_tail_requests",
+                    *count + 1
+                ),
+                Duration::from_secs(5),
+            ));
+        }
+        *count += 1;
+        Ok(OpenTail {
+            open: Arc::clone(&self.open),
+            tenant: tenant.clone(),
+        })
+    }
+
+    /// The tenant's open tail connections.
+    pub fn count(&self, tenant: &TenantId) -> u64 {
+        self.open.lock().get(tenant).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for OpenTail {
+    fn drop(&mut self) {
+        let mut open = self.open.lock();
+        if let Some(count) = open.get_mut(&self.tenant) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.tenant);
+            }
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -80,14 +163,18 @@ async fn run(
     selection: Selection,
     query: String,
     compiled: CompiledLogQuery,
-    start: i64,
+    backfill_from: Option<i64>,
     limit: usize,
     mut socket: WebSocket,
 ) {
     // Subscribe before the backfill so nothing stored in between is missed.
     let mut live = state.logs.distributor.subscribe_tail();
     let keys = selection.keys();
-    if let Some(frame) = backfill(&state, &tenant, &selection, &query, start, limit).await {
+    let backfilled = match backfill_from {
+        Some(start) => backfill(&state, &tenant, &selection, &query, start, limit).await,
+        None => None,
+    };
+    if let Some(frame) = backfilled {
         if socket
             .send(Message::Text(frame.to_string().into()))
             .await
@@ -148,7 +235,7 @@ async fn backfill(
         direction: Direction::Forward,
         instant: false,
     };
-    let out = run_engine(state, tenant, selection, params).await.ok()?;
+    let (out, _) = run_engine(state, tenant, selection, params).await.ok()?;
     let QueryData::Streams(streams) = out.data else {
         return None;
     };
