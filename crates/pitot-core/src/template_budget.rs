@@ -233,6 +233,38 @@ impl TemplateBudget {
         self.depth = self.depth.saturating_sub(1);
     }
 
+    /// `re.replace_all(src, repl)` (with `$1`/`${name}` expansion unless `literal`),
+    /// charging `src` and then each replacement before it is written: an expansion is at
+    /// most the replacement text plus the whole match for every `$` in it, since a group
+    /// lies within the match. Go templates' `reReplaceAll`/`regexReplaceAll` use it.
+    pub fn replace_all(
+        &mut self,
+        re: &regex::Regex,
+        src: &str,
+        repl: &str,
+        literal: bool,
+    ) -> Result<String, TemplateBudgetError> {
+        self.charge_bytes(src.len())?;
+        let mut replacer = MeteredReplacer {
+            repl,
+            literal,
+            dollars: if literal {
+                0
+            } else {
+                repl.matches('$').count()
+            },
+            budget: self,
+            err: None,
+        };
+        let out = re
+            .replace_all(src, regex::Replacer::by_ref(&mut replacer))
+            .into_owned();
+        match replacer.err {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
     /// Runs `f` one nesting level deeper, leaving the level whatever `f` returns.
     pub fn nested<T, E: From<TemplateBudgetError>>(
         &mut self,
@@ -242,6 +274,39 @@ impl TemplateBudget {
         let out = f(self);
         self.leave();
         out
+    }
+}
+
+/// The replacer behind [`TemplateBudget::replace_all`]; after a refused charge it
+/// writes nothing more.
+struct MeteredReplacer<'a> {
+    repl: &'a str,
+    literal: bool,
+    dollars: usize,
+    budget: &'a mut TemplateBudget,
+    err: Option<TemplateBudgetError>,
+}
+
+impl regex::Replacer for MeteredReplacer<'_> {
+    fn replace_append(&mut self, caps: &regex::Captures<'_>, dst: &mut String) {
+        if self.err.is_some() {
+            return;
+        }
+        let whole = caps.get(0).map_or(0, |m| m.len());
+        let bound = self
+            .dollars
+            .checked_mul(whole)
+            .and_then(|d| d.checked_add(self.repl.len()))
+            .unwrap_or(usize::MAX);
+        if let Err(e) = self.budget.charge_bytes(bound) {
+            self.err = Some(e);
+            return;
+        }
+        if self.literal {
+            dst.push_str(self.repl);
+        } else {
+            caps.expand(self.repl, dst);
+        }
     }
 }
 
@@ -301,6 +366,20 @@ mod tests {
         // Every level was left again.
         b.nested(|b| b.nested(|_| Ok::<_, TemplateBudgetError>(())))
             .unwrap();
+    }
+
+    #[test]
+    fn replacements_are_charged_before_they_are_written() {
+        let re = regex::Regex::new("(a)").unwrap();
+        let mut b = TemplateBudget::new(TemplateLimits {
+            max_output_bytes: 100,
+            ..small()
+        });
+        assert_eq!(b.replace_all(&re, "xax", "[$1]", false).unwrap(), "x[a]x");
+        assert_eq!(b.replace_all(&re, "xax", "$1", true).unwrap(), "x$1x");
+        let bomb = "$1".repeat(40);
+        let err = b.replace_all(&re, "aaaa", &bomb, false).unwrap_err();
+        assert_eq!(err.reason(), "template-output-too-large");
     }
 
     #[test]

@@ -2,10 +2,13 @@
 
 use std::collections::HashSet;
 
-use pitot_core::{is_valid_label_name, is_valid_metric_name, METRIC_NAME};
+use pitot_core::{
+    is_valid_label_name, is_valid_metric_name, TemplateBudget, TemplateLimits, METRIC_NAME,
+};
 
 use crate::error::ValidationError;
 use crate::model::{Rule, RuleFile};
+use crate::template::{QueryCallback, Template, TemplateData, TemplateError};
 
 /// Which query language rule expressions are written in. Prometheus and Mimir rulers
 /// use PromQL; Loki's ruler evaluates LogQL metric queries.
@@ -118,9 +121,10 @@ pub(crate) fn validate_rule(rule: &Rule, language: ExprLanguage) -> Vec<String> 
                     errs.push(format!("invalid annotation name: {name}"));
                 }
             }
+            let sample = sample_data(a);
             for (kind, map) in [("label", &a.labels), ("annotation", &a.annotations)] {
                 for (name, text) in map {
-                    if let Err(e) = crate::template::Template::parse(name, text) {
+                    if let Err(e) = check_template(name, text, &sample) {
                         errs.push(format!("{kind} {name:?}: template: {e}"));
                     }
                 }
@@ -135,6 +139,42 @@ pub(crate) fn validate_rule(rule: &Rule, language: ExprLanguage) -> Vec<String> 
     errs
 }
 
+/// The data a rule's templates are tried with at upload: the rule's own labels and
+/// `alertname`, a value of 1, no external labels, and (in [`check_template`]) a `query`
+/// that finds nothing.
+fn sample_data(a: &crate::model::AlertingRule) -> TemplateData {
+    let mut labels: std::collections::BTreeMap<String, String> = a
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    labels.insert("alertname".into(), a.alert.clone());
+    TemplateData {
+        labels,
+        external_labels: Default::default(),
+        external_url: "http://localhost:9090".into(),
+        value: 1.0,
+    }
+}
+
+/// Parses a template and runs it once on `sample` under the rules' budget: a template
+/// that does not parse, or that passes a budget limit (a `printf` width, a huge `range`)
+/// would fail or be cut at every evaluation, so it is refused now. Other rendering
+/// errors depend on the data (a `query` result, a missing label) and are left to
+/// evaluation, which writes Prometheus' `<error expanding template: ...>` text.
+fn check_template(name: &str, text: &str, sample: &TemplateData) -> Result<(), TemplateError> {
+    let template = Template::parse(name, text)?;
+    let nothing: &QueryCallback<'_> = &|_| Ok(Vec::new());
+    match template.render_with_budget(
+        sample,
+        Some(nothing),
+        &mut TemplateBudget::new(TemplateLimits::RULES),
+    ) {
+        Err(e) if e.budget_reason().is_some() => Err(e),
+        _ => Ok(()),
+    }
+}
+
 fn check_expr(expr: &str, language: ExprLanguage) -> Result<(), String> {
     match language {
         ExprLanguage::PromQL => pitot_promql::parse(expr)
@@ -145,5 +185,52 @@ fn check_expr(expr: &str, language: ExprLanguage) -> Result<(), String> {
             Ok(_) => Err("a rule needs a LogQL metric query (for example count_over_time(...)), not a log query".into()),
             Err(e) => Err(e.to_string()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{RuleFile, ValidationOptions};
+
+    fn errors(annotation: &str) -> Vec<String> {
+        let text = format!(
+            "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n    annotations:\n      summary: '{annotation}'\n"
+        );
+        match RuleFile::parse(&text, &ValidationOptions::default()) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.messages(),
+        }
+    }
+
+    #[test]
+    fn templates_that_pass_the_budget_on_sample_data_are_refused() {
+        for (bomb, reason) in [
+            (r#"{{ printf "%900000d" 1 }}"#, "template-output-too-large"),
+            (
+                r#"{{ range 100000000000000 }}{{ end }}"#,
+                "template-too-many-calls",
+            ),
+            (
+                r#"{{ range 100 }}{{ query "up" }}{{ end }}"#,
+                "template-too-many-queries",
+            ),
+        ] {
+            let errs = errors(bomb);
+            assert_eq!(errs.len(), 1, "{bomb}: {errs:?}");
+            assert!(errs[0].contains(reason), "{bomb}: {}", errs[0]);
+            assert!(errs[0].contains("\"summary\""), "{}", errs[0]);
+            assert!(errs[0].contains('A'), "{}", errs[0]);
+        }
+    }
+
+    #[test]
+    fn data_dependent_errors_are_left_to_evaluation() {
+        // `first` of an empty query result fails on the sample data, not because of
+        // the template's size: the rule is accepted, as Prometheus accepts it.
+        assert!(errors(r#"{{ with query "up" }}{{ . | first | value }}{{ end }}"#).is_empty());
+        assert!(errors(r#"{{ query "up" | first | value }}"#).is_empty());
+        assert!(errors(r#"{{ $labels.alertname }} is {{ $value | humanize }}"#).is_empty());
+        // Go's own answer for widths above a million is text, not an error.
+        assert!(errors(r#"{{ printf "%100000000000000d" 1 }}"#).is_empty());
     }
 }

@@ -13,9 +13,7 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, TimeZone, Utc};
-use pitot_core::{
-    TemplateBudget, TemplateBudgetError, TemplateLimits, GO_FMT_MAX_WIDTH, MAX_TEMPLATE_PARSE_DEPTH,
-};
+use pitot_core::{TemplateBudget, TemplateLimits, GO_FMT_MAX_WIDTH, MAX_TEMPLATE_PARSE_DEPTH};
 
 use crate::units::{parse_bytes, parse_go_duration, parse_go_float};
 
@@ -1127,21 +1125,10 @@ fn call(
             let re = regex::Regex::new(&s(0)).map_err(|e| terr(e.to_string()))?;
             let src = s(1);
             let repl = s(2);
-            b.charge_bytes(src.len()).map_err(terr)?;
-            let mut replacer = MeteredReplacer {
-                repl: &repl,
-                literal: name == "regexReplaceAllLiteral",
-                dollars: repl.matches('$').count(),
-                budget: b,
-                err: None,
-            };
-            let out = re
-                .replace_all(&src, regex::Replacer::by_ref(&mut replacer))
-                .into_owned();
-            if let Some(e) = replacer.err {
-                return Err(terr(e));
-            }
-            return Ok(V::Str(out));
+            let literal = name == "regexReplaceAllLiteral";
+            return Ok(V::Str(
+                b.replace_all(&re, &src, &repl, literal).map_err(terr)?,
+            ));
         }
         "count" => {
             want(&args, 2, name)?;
@@ -1472,42 +1459,6 @@ fn replaced_len(src: &str, old: &str, new: &str, limit: Option<usize>) -> Option
 /// Charges a byte count that may not fit a `usize` (then it is over any budget).
 fn charge_len(b: &mut TemplateBudget, len: Option<usize>) -> Result<(), String> {
     b.charge_bytes(len.unwrap_or(usize::MAX)).map_err(terr)
-}
-
-/// A regex replacement that charges each expansion before writing it: an expansion is
-/// at most the replacement text plus, for every `$` in it, the whole match (a group
-/// lies within the match).
-struct MeteredReplacer<'a> {
-    repl: &'a str,
-    literal: bool,
-    dollars: usize,
-    budget: &'a mut TemplateBudget,
-    err: Option<TemplateBudgetError>,
-}
-
-impl regex::Replacer for MeteredReplacer<'_> {
-    fn replace_append(&mut self, caps: &regex::Captures<'_>, dst: &mut String) {
-        if self.err.is_some() {
-            return;
-        }
-        let whole = caps.get(0).map_or(0, |m| m.len());
-        let bound = if self.literal {
-            Some(self.repl.len())
-        } else {
-            self.dollars
-                .checked_mul(whole)
-                .and_then(|d| d.checked_add(self.repl.len()))
-        };
-        if let Err(e) = self.budget.charge_bytes(bound.unwrap_or(usize::MAX)) {
-            self.err = Some(e);
-            return;
-        }
-        if self.literal {
-            dst.push_str(self.repl);
-        } else {
-            caps.expand(self.repl, dst);
-        }
-    }
 }
 
 fn json_to_v(v: &serde_json::Value) -> V {

@@ -1,5 +1,7 @@
 //! Runs a parsed template: variables, pipelines, `if`/`range`/`with`, function calls.
 
+use pitot_core::TemplateBudget;
+
 use super::funcs::{call, Env};
 use super::gofmt::format_value;
 use super::parse::{Node, Operand, Pipeline};
@@ -12,15 +14,14 @@ enum Flow {
     Continue,
 }
 
-/// Most loop iterations one template may run, so a template cannot hang the ruler.
-const MAX_ITERATIONS: usize = 1_000_000;
-
-/// Executes `nodes` with `root` as `.` and `$`, pre-declared `vars`, writing to a string.
+/// Executes `nodes` with `root` as `.` and `$`, pre-declared `vars`, writing to a
+/// string; output, calls, `range` iterations and nesting are charged to `budget`.
 pub(crate) fn execute(
     nodes: &[Node],
     root: &Value,
     vars: Vec<(String, Value)>,
     env: &Env<'_>,
+    budget: &mut TemplateBudget,
 ) -> Result<String, TemplateError> {
     let mut vars = vars;
     vars.insert(0, ("$".to_string(), root.clone()));
@@ -28,35 +29,44 @@ pub(crate) fn execute(
         env,
         vars,
         out: String::new(),
-        iterations: 0,
+        budget,
     };
     ex.nodes(nodes, root)?;
     Ok(ex.out)
 }
 
-struct Exec<'a> {
+struct Exec<'a, 'b> {
     env: &'a Env<'a>,
     vars: Vec<(String, Value)>,
     out: String,
-    iterations: usize,
+    budget: &'b mut TemplateBudget,
 }
 
-impl Exec<'_> {
+impl Exec<'_, '_> {
     fn nodes(&mut self, nodes: &[Node], dot: &Value) -> Result<Flow, TemplateError> {
+        self.budget.enter()?;
         let mark = self.vars.len();
         let flow = self.nodes_inner(nodes, dot);
         self.vars.truncate(mark);
+        self.budget.leave();
         flow
+    }
+
+    /// Appends `text` to the output after charging it.
+    fn write(&mut self, text: &str) -> Result<(), TemplateError> {
+        self.budget.charge_bytes(text.len())?;
+        self.out.push_str(text);
+        Ok(())
     }
 
     fn nodes_inner(&mut self, nodes: &[Node], dot: &Value) -> Result<Flow, TemplateError> {
         for node in nodes {
             match node {
-                Node::Text(t) => self.out.push_str(t),
+                Node::Text(t) => self.write(t)?,
                 Node::Action(p) => {
                     let v = self.pipeline(p, dot)?;
                     if p.vars.is_empty() {
-                        self.out.push_str(&format_value(&v));
+                        self.write(&format_value(&v))?;
                     }
                 }
                 Node::If {
@@ -111,17 +121,19 @@ impl Exec<'_> {
                         cmds: pipe.cmds.clone(),
                     };
                     let v = self.pipeline(&plain, dot)?;
-                    let entries: Vec<(Value, Value)> = match v {
-                        Value::List(items) => items
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, e)| (Value::Int(i as i64), e))
-                            .collect(),
-                        Value::Map(m) => m.into_iter().map(|(k, v)| (Value::Str(k), v)).collect(),
-                        Value::Int(n) => (0..n.max(0))
-                            .map(|i| (Value::Int(i), Value::Int(i)))
-                            .collect(),
-                        Value::Nil => Vec::new(),
+                    // Lazily: `range 100000000000000` must not build its entries first.
+                    let entries: Box<dyn Iterator<Item = (Value, Value)>> = match v {
+                        Value::List(items) => Box::new(
+                            items
+                                .into_iter()
+                                .enumerate()
+                                .map(|(i, e)| (Value::Int(i as i64), e)),
+                        ),
+                        Value::Map(m) => Box::new(m.into_iter().map(|(k, v)| (Value::Str(k), v))),
+                        Value::Int(n) => {
+                            Box::new((0..n.max(0)).map(|i| (Value::Int(i), Value::Int(i))))
+                        }
+                        Value::Nil => Box::new(std::iter::empty()),
                         other => {
                             return Err(TemplateError::new(format!(
                                 "range can't iterate over {}",
@@ -129,14 +141,12 @@ impl Exec<'_> {
                             )))
                         }
                     };
-                    if entries.is_empty() {
+                    let mut entries = entries.peekable();
+                    if entries.peek().is_none() {
                         self.nodes(otherwise, dot)?;
                     }
                     for (k, e) in entries {
-                        self.iterations += 1;
-                        if self.iterations > MAX_ITERATIONS {
-                            return Err(TemplateError::new("too many range iterations"));
-                        }
+                        self.budget.charge_call()?;
                         let inner = self.vars.len();
                         match decl.as_slice() {
                             [] => {}
@@ -198,7 +208,7 @@ impl Exec<'_> {
                 args.push(self.operand(op, dot)?);
             }
             args.extend(piped);
-            return call(name, args, self.env);
+            return call(name, args, self.env, self.budget);
         }
         if cmd.len() > 1 || piped.is_some() {
             return Err(TemplateError::new("can't give argument to non-function"));
@@ -239,11 +249,13 @@ impl Exec<'_> {
                     .ok_or_else(|| TemplateError::new(format!("undefined variable: {name}")))?;
                 walk(v, fields)
             }
-            Operand::Func(name) => call(name, Vec::new(), self.env),
+            Operand::Func(name) => call(name, Vec::new(), self.env, self.budget),
             Operand::Literal(v) => Ok(v.clone()),
             Operand::Sub(p, fields) => {
-                let v = self.pipeline(p, dot)?;
-                walk(v, fields)
+                self.budget.enter()?;
+                let v = self.pipeline(p, dot);
+                self.budget.leave();
+                walk(v?, fields)
             }
         }
     }

@@ -3,6 +3,8 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use pitot_core::TemplateBudget;
+
 use super::gofmt::{format_g, format_value, sprintf};
 use super::value::Value;
 use super::TemplateError;
@@ -116,8 +118,43 @@ fn g4(v: f64) -> String {
     format_g(v, Some(4))
 }
 
-/// Calls function `name` with evaluated arguments (a piped value comes last).
-pub(crate) fn call(name: &str, args: Vec<Value>, env: &Env<'_>) -> Result<Value, TemplateError> {
+/// Calls function `name` with evaluated arguments (a piped value comes last), charging
+/// the call to `b`. `printf` and `reReplaceAll`, whose output is not bounded by their
+/// arguments, charge their size before building it; `query` is charged as a query;
+/// any other function's string result is at most a small multiple of its arguments
+/// and is charged once built.
+pub(crate) fn call(
+    name: &str,
+    args: Vec<Value>,
+    env: &Env<'_>,
+    b: &mut TemplateBudget,
+) -> Result<Value, TemplateError> {
+    b.charge_call()?;
+    match name {
+        "printf" => {
+            let (fmt, rest) = args
+                .split_first()
+                .ok_or_else(|| err("printf needs a format"))?;
+            return Ok(Value::Str(sprintf(&to_str(fmt), rest, b)?));
+        }
+        "reReplaceAll" => {
+            want(name, &args, 3)?;
+            let re = regex::Regex::new(&to_str(&args[0])).map_err(|e| err(e.to_string()))?;
+            let (repl, src) = (to_str(&args[1]), to_str(&args[2]));
+            return Ok(Value::Str(b.replace_all(&re, &src, &repl, false)?));
+        }
+        "query" => b.charge_query()?,
+        _ => {}
+    }
+    let v = builtin(name, args, env)?;
+    if let Value::Str(s) = &v {
+        b.charge_bytes(s.len())?;
+    }
+    Ok(v)
+}
+
+/// The functions whose output is bounded by their arguments.
+fn builtin(name: &str, args: Vec<Value>, env: &Env<'_>) -> Result<Value, TemplateError> {
     let s = |v: String| Ok(Value::Str(v));
     match name {
         "not" => {
@@ -183,12 +220,6 @@ pub(crate) fn call(name: &str, args: Vec<Value>, env: &Env<'_>) -> Result<Value,
             "{}\n",
             args.iter().map(to_str).collect::<Vec<_>>().join(" ")
         )),
-        "printf" => {
-            let (fmt, rest) = args
-                .split_first()
-                .ok_or_else(|| err("printf needs a format"))?;
-            s(sprintf(&to_str(fmt), rest))
-        }
         "html" => s(html_escape(&go_sprint(&args))),
         "js" => s(go_sprint(&args).escape_default().to_string()),
         "urlquery" => s(url_escape(&go_sprint(&args))),
@@ -280,12 +311,6 @@ pub(crate) fn call(name: &str, args: Vec<Value>, env: &Env<'_>) -> Result<Value,
             want(name, &args, 2)?;
             let re = regex::Regex::new(&to_str(&args[0])).map_err(|e| err(e.to_string()))?;
             Ok(Value::Bool(re.is_match(&to_str(&args[1]))))
-        }
-        "reReplaceAll" => {
-            want(name, &args, 3)?;
-            let re = regex::Regex::new(&to_str(&args[0])).map_err(|e| err(e.to_string()))?;
-            s(re.replace_all(&to_str(&args[2]), to_str(&args[1]).as_str())
-                .into_owned())
         }
         "args" => Ok(Value::Map(
             args.into_iter()

@@ -1,14 +1,21 @@
 //! Go's number formatting (`%v`, `%g`, `%e`, `%f`) and a `printf` subset, so rendered
 //! templates print numbers exactly as Prometheus (Go) does.
 
+use pitot_core::{TemplateBudget, TemplateBudgetError, GO_FMT_MAX_WIDTH};
+
 use super::value::Value;
+
+/// The most decimal digits of an `f64` that can be non-zero (its smallest subnormal
+/// has 1074 after the point); Rust's formatter refuses precisions above 65535, so
+/// longer ones are formatted to this and completed with the zeros that follow.
+const F64_MAX_DIGITS: usize = 1100;
 
 /// Decimal digits of `|v|` (no trailing zeros) and the decimal point position, rounded
 /// to `sig` significant digits, or shortest round-trip digits when `sig` is `None`.
 fn digits(v: f64, sig: Option<usize>) -> (Vec<u8>, i32) {
     let s = match sig {
         None => format!("{:e}", v.abs()),
-        Some(p) => format!("{:.*e}", p.max(1) - 1, v.abs()),
+        Some(p) => format!("{:.*e}", p.clamp(1, F64_MAX_DIGITS) - 1, v.abs()),
     };
     let (mant, exp) = s.split_once('e').expect("exponent form");
     let exp: i32 = exp.parse().expect("exponent");
@@ -130,7 +137,10 @@ pub fn format_f(v: f64, prec: usize) -> String {
     if let Some(s) = special(v) {
         return s;
     }
-    format!("{v:.prec$}")
+    let p = prec.min(F64_MAX_DIGITS);
+    let mut s = format!("{v:.p$}");
+    s.push_str(&"0".repeat(prec - p));
+    s
 }
 
 /// Go's `%v` of a template value.
@@ -201,7 +211,14 @@ fn sign(s: String, spec: &Spec) -> String {
 }
 
 /// Go's `fmt.Sprintf` for the verbs templates use: `%v %s %d %f %F %g %e %q %x %t %%`.
-pub fn sprintf(format: &str, args: &[Value]) -> String {
+/// As in Go, a width or precision above [`GO_FMT_MAX_WIDTH`] is written as
+/// `%!(BADWIDTH)`/`%!(BADPREC)` and ignored; a smaller one is charged to `budget`
+/// before the padding or digits are built, and so is the result.
+pub fn sprintf(
+    format: &str,
+    args: &[Value],
+    budget: &mut TemplateBudget,
+) -> Result<String, TemplateBudgetError> {
     let mut out = String::new();
     let mut args = args.iter();
     let chars: Vec<char> = format.chars().collect();
@@ -233,23 +250,31 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
             i += 1;
         }
+        // Digits that overflow read as usize::MAX: over the limit either way.
         let num = |i: &mut usize| {
             let start = *i;
-            while *i < chars.len() && chars[*i].is_ascii_digit() {
+            let mut n: usize = 0;
+            while let Some(d) = chars.get(*i).and_then(|c| c.to_digit(10)) {
+                n = n
+                    .checked_mul(10)
+                    .and_then(|n| n.checked_add(d as usize))
+                    .unwrap_or(usize::MAX);
                 *i += 1;
             }
-            (start != *i).then(|| {
-                chars[start..*i]
-                    .iter()
-                    .collect::<String>()
-                    .parse::<usize>()
-                    .unwrap_or(0)
-            })
+            (start != *i).then_some(n)
         };
         spec.width = num(&mut i);
+        if spec.width.is_some_and(|w| w > GO_FMT_MAX_WIDTH) {
+            out.push_str("%!(BADWIDTH)");
+            spec.width = None;
+        }
         if i < chars.len() && chars[i] == '.' {
             i += 1;
             spec.prec = Some(num(&mut i).unwrap_or(0));
+            if spec.prec.is_some_and(|p| p > GO_FMT_MAX_WIDTH) {
+                out.push_str("%!(BADPREC)");
+                spec.prec = None;
+            }
         }
         let Some(&verb) = chars.get(i) else {
             out.push_str("%!(NOVERB)");
@@ -264,6 +289,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             out.push_str(&format!("%!{verb}(MISSING)"));
             continue;
         };
+        budget.charge_bytes(spec.width.unwrap_or(0) + spec.prec.unwrap_or(0))?;
         out.push_str(&format_one(verb, arg, &spec));
     }
     let extra: Vec<String> = args
@@ -272,7 +298,8 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
     if !extra.is_empty() {
         out.push_str(&format!("%!(EXTRA {})", extra.join(", ")));
     }
-    out
+    budget.charge_bytes(out.len())?;
+    Ok(out)
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -345,6 +372,37 @@ mod tests {
         assert_eq!(format_g(f64::INFINITY, Some(4)), "+Inf");
         assert_eq!(format_e(1234567.0, 6), "1.234567e+06");
         assert_eq!(format_e(0.0, 2), "0.00e+00");
+    }
+
+    fn sprintf(format: &str, args: &[Value]) -> String {
+        let mut b = TemplateBudget::new(pitot_core::TemplateLimits::RULES);
+        super::sprintf(format, args, &mut b).unwrap()
+    }
+
+    #[test]
+    fn printf_widths_and_precisions_are_bounded() {
+        assert_eq!(
+            sprintf("%100000000000000d", &[Value::Int(1)]),
+            "%!(BADWIDTH)1"
+        );
+        assert_eq!(
+            sprintf("%.99999999999999999999999999f", &[Value::Float(1.5)]),
+            "%!(BADPREC)1.500000"
+        );
+        let mut b = TemplateBudget::new(pitot_core::TemplateLimits::RULES);
+        let e = super::sprintf("%1000000d", &[Value::Int(1)], &mut b).unwrap_err();
+        assert_eq!(e.reason(), "template-output-too-large");
+        // Precisions Rust's formatter would panic on (> 65535) are written in full.
+        let mut b = TemplateBudget::new(pitot_core::TemplateLimits::ALERTMANAGER);
+        for verb in ["f", "e", "g"] {
+            let s =
+                super::sprintf(&format!("%.70000{verb}"), &[Value::Float(1.5)], &mut b).unwrap();
+            assert!(s.starts_with("1.5"), "{verb}");
+        }
+        let mut b = TemplateBudget::new(pitot_core::TemplateLimits::ALERTMANAGER);
+        let long = super::sprintf("%.70000f", &[Value::Float(0.25)], &mut b).unwrap();
+        assert_eq!(long.len(), 70_002);
+        assert!(long.starts_with("0.250") && long.ends_with('0'));
     }
 
     #[test]

@@ -9,7 +9,15 @@
 //! `with`, parenthesized pipelines, Go's builtins (`and or not len index eq ne lt le
 //! gt ge print printf println html js urlquery`) and Prometheus' functions. Not
 //! supported: `define`/`template`/`block`.
+//!
+//! Every rendering is metered by a [`TemplateBudget`] ([`TemplateLimits::RULES`] unless
+//! the caller passes its own): strings are charged before they are built, calls,
+//! `range` iterations, nesting and `query` calls are counted, and a template that
+//! passes a limit fails with a [`TemplateError`] carrying the budget's reason ID
+//! instead of allocating without bound.
 
+#[cfg(test)]
+mod budget_tests;
 mod exec;
 mod funcs;
 mod gofmt;
@@ -18,6 +26,8 @@ mod parse;
 mod value;
 
 use std::collections::BTreeMap;
+
+use pitot_core::{TemplateBudget, TemplateBudgetError, TemplateLimits};
 
 pub use funcs::{QueryCallback, QuerySample};
 pub use gofmt::format_g;
@@ -31,12 +41,38 @@ use parse::{Node, Operand, Pipeline};
 #[error("{message}")]
 pub struct TemplateError {
     message: String,
+    reason: Option<&'static str>,
 }
 
 impl TemplateError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
         TemplateError {
             message: message.into(),
+            reason: None,
+        }
+    }
+
+    /// The stable reason ID (`template-output-too-large`, ...) when the template was
+    /// stopped by its budget; `None` for any other error (a parse error, a missing
+    /// value, a failed query).
+    pub fn budget_reason(&self) -> Option<&'static str> {
+        self.reason
+    }
+
+    /// The same error with `prefix: ` before its message.
+    fn prefixed(self, prefix: &str) -> Self {
+        TemplateError {
+            message: format!("{prefix}: {}", self.message),
+            reason: self.reason,
+        }
+    }
+}
+
+impl From<TemplateBudgetError> for TemplateError {
+    fn from(e: TemplateBudgetError) -> Self {
+        TemplateError {
+            message: e.to_string(),
+            reason: Some(e.reason()),
         }
     }
 }
@@ -64,7 +100,7 @@ pub struct TemplateData {
 impl Template {
     /// Parses `text`; `name` is used in error messages (`template: <name>:…`).
     pub fn parse(name: &str, text: &str) -> Result<Template, TemplateError> {
-        let wrap = |e: TemplateError| TemplateError::new(format!("{name}: {}", e.message));
+        let wrap = |e: TemplateError| e.prefixed(name);
         let items = lex::split(text).map_err(wrap)?;
         let nodes = parse::parse(items).map_err(wrap)?;
         check_functions(&nodes).map_err(wrap)?;
@@ -74,11 +110,22 @@ impl Template {
         })
     }
 
-    /// Renders with `data`; `query` backs the `query` function (`None` disables it).
+    /// Renders with `data` under a fresh budget of [`TemplateLimits::RULES`]; `query`
+    /// backs the `query` function (`None` disables it).
     pub fn render(
         &self,
         data: &TemplateData,
         query: Option<&QueryCallback<'_>>,
+    ) -> Result<String, TemplateError> {
+        self.render_with_budget(data, query, &mut TemplateBudget::new(TemplateLimits::RULES))
+    }
+
+    /// Renders with `data`, charging `budget`.
+    pub fn render_with_budget(
+        &self,
+        data: &TemplateData,
+        query: Option<&QueryCallback<'_>>,
+        budget: &mut TemplateBudget,
     ) -> Result<String, TemplateError> {
         let map = |m: &BTreeMap<String, String>| {
             Value::string_map(m.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -104,8 +151,8 @@ impl Template {
             query,
             external_url: &data.external_url,
         };
-        exec::execute(&self.nodes, &Value::Map(root), vars, &env)
-            .map_err(|e| TemplateError::new(format!("{}: {}", self.name, e.message)))
+        exec::execute(&self.nodes, &Value::Map(root), vars, &env, budget)
+            .map_err(|e| e.prefixed(&self.name))
     }
 }
 

@@ -1,6 +1,8 @@
 //! Builds the tree of a template from lexed items: text, actions, `if`/`range`/`with`
 //! blocks with `else`/`else if`, and pipelines of commands.
 
+use pitot_core::MAX_TEMPLATE_PARSE_DEPTH;
+
 use super::lex::{Item, Tok};
 use super::value::Value;
 use super::TemplateError;
@@ -61,6 +63,7 @@ pub(crate) fn parse(items: Vec<Item>) -> Result<Vec<Node>, TemplateError> {
         items,
         pos: 0,
         loops: 0,
+        depth: 0,
     };
     let (nodes, end) = p.list()?;
     match end {
@@ -81,10 +84,24 @@ struct Parser {
     items: Vec<Item>,
     pos: usize,
     loops: usize,
+    /// Blocks open around the current position, at most [`MAX_TEMPLATE_PARSE_DEPTH`].
+    depth: usize,
 }
 
 impl Parser {
     fn list(&mut self) -> Result<(Vec<Node>, End), TemplateError> {
+        if self.depth > MAX_TEMPLATE_PARSE_DEPTH {
+            return Err(TemplateError::new(format!(
+                "blocks nested more than {MAX_TEMPLATE_PARSE_DEPTH} deep"
+            )));
+        }
+        self.depth += 1;
+        let listed = self.list_inner();
+        self.depth -= 1;
+        listed
+    }
+
+    fn list_inner(&mut self) -> Result<(Vec<Node>, End), TemplateError> {
         let mut nodes = Vec::new();
         while self.pos < self.items.len() {
             let item = self.items[self.pos].clone();
@@ -95,7 +112,7 @@ impl Parser {
                     let keyword = match toks.first() {
                         Some(Tok::Ident(w)) if KEYWORDS.contains(&w.as_str()) => w.clone(),
                         _ => {
-                            nodes.push(Node::Action(pipeline(&toks)?));
+                            nodes.push(Node::Action(pipeline(&toks, 0)?));
                             continue;
                         }
                     };
@@ -107,7 +124,7 @@ impl Parser {
                         "with" => {
                             let (body, otherwise) = self.block("with")?;
                             nodes.push(Node::With {
-                                pipe: pipeline(&rest)?,
+                                pipe: pipeline(&rest, 0)?,
                                 body,
                                 otherwise,
                             });
@@ -117,7 +134,7 @@ impl Parser {
                             let (body, otherwise) = self.block("range")?;
                             self.loops -= 1;
                             nodes.push(Node::Range {
-                                pipe: pipeline(&rest)?,
+                                pipe: pipeline(&rest, 0)?,
                                 body,
                                 otherwise,
                             });
@@ -165,7 +182,7 @@ impl Parser {
         let mut cond = cond;
         loop {
             let (body, end) = self.list()?;
-            branches.push((pipeline(&cond)?, body));
+            branches.push((pipeline(&cond, 0)?, body));
             match end {
                 End::Close => {
                     return Ok(Node::If {
@@ -194,7 +211,13 @@ impl Parser {
 }
 
 /// Parses the tokens of one action into a pipeline.
-fn pipeline(toks: &[Tok]) -> Result<Pipeline, TemplateError> {
+/// `depth` counts the parentheses around it, at most [`MAX_TEMPLATE_PARSE_DEPTH`].
+fn pipeline(toks: &[Tok], depth: usize) -> Result<Pipeline, TemplateError> {
+    if depth > MAX_TEMPLATE_PARSE_DEPTH {
+        return Err(TemplateError::new(format!(
+            "parentheses nested more than {MAX_TEMPLATE_PARSE_DEPTH} deep"
+        )));
+    }
     let mut vars = Vec::new();
     let mut assign = false;
     let mut rest = toks;
@@ -225,7 +248,7 @@ fn pipeline(toks: &[Tok]) -> Result<Pipeline, TemplateError> {
     loop {
         let mut cmd = Vec::new();
         while pos < rest.len() && rest[pos] != Tok::Pipe {
-            let (op, next) = operand(rest, pos)?;
+            let (op, next) = operand(rest, pos, depth)?;
             cmd.push(op);
             pos = next;
         }
@@ -250,7 +273,7 @@ fn fields(toks: &[Tok], mut pos: usize) -> (Vec<String>, usize) {
     (out, pos)
 }
 
-fn operand(toks: &[Tok], pos: usize) -> Result<(Operand, usize), TemplateError> {
+fn operand(toks: &[Tok], pos: usize, depth: usize) -> Result<(Operand, usize), TemplateError> {
     match &toks[pos] {
         Tok::Dot => {
             let (f, next) = fields(toks, pos + 1);
@@ -277,14 +300,14 @@ fn operand(toks: &[Tok], pos: usize) -> Result<(Operand, usize), TemplateError> 
             pos + 1,
         )),
         Tok::LParen => {
-            let mut depth = 0;
+            let mut open = 0usize;
             let mut end = None;
             for (i, t) in toks.iter().enumerate().skip(pos) {
                 match t {
-                    Tok::LParen => depth += 1,
+                    Tok::LParen => open += 1,
                     Tok::RParen => {
-                        depth -= 1;
-                        if depth == 0 {
+                        open -= 1;
+                        if open == 0 {
                             end = Some(i);
                             break;
                         }
@@ -293,7 +316,7 @@ fn operand(toks: &[Tok], pos: usize) -> Result<(Operand, usize), TemplateError> 
                 }
             }
             let end = end.ok_or_else(|| TemplateError::new("unclosed left paren"))?;
-            let inner = pipeline(&toks[pos + 1..end])?;
+            let inner = pipeline(&toks[pos + 1..end], depth + 1)?;
             let (f, next) = fields(toks, end + 1);
             Ok((Operand::Sub(Box::new(inner), f), next))
         }
