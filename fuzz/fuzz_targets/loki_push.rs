@@ -1,8 +1,46 @@
 //! Loki push bodies: protobuf in snappy, JSON, gzip, and the stream-label selector text
-//! must never panic, whatever the bytes.
+//! must never panic, whatever the bytes; the direct protobuf decoder the server uses
+//! accepts exactly what the prost messages accept and reads the same streams; and the
+//! counts the server charges to the in-flight budget before decoding match what was
+//! decoded, within a fixed multiple (60) of the message's size.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use pitot_proto::loki_push::{decode_gzip, decode_push_json, decode_push_protobuf};
+use pitot_proto::loki_push::{
+    count_push, decode_gzip, decode_push_json, decode_push_message, decode_push_protobuf,
+    PushEntry, PushRequest, PushStream, StreamLabels,
+};
+use prost::Message;
+
+/// The streams prost's messages hold, in the decoder's form.
+fn via_prost(data: &[u8]) -> Option<Vec<PushStream>> {
+    let request = PushRequest::decode(data).ok()?;
+    Some(
+        request
+            .streams
+            .into_iter()
+            .map(|s| PushStream {
+                labels: StreamLabels::Selector(s.labels),
+                entries: s
+                    .entries
+                    .into_iter()
+                    .map(|e| PushEntry {
+                        ts: e.timestamp.map_or(0, |t| {
+                            t.seconds
+                                .saturating_mul(1_000_000_000)
+                                .saturating_add(i64::from(t.nanos))
+                        }),
+                        line: e.line,
+                        metadata: e
+                            .structured_metadata
+                            .into_iter()
+                            .map(|p| (p.name, p.value))
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    )
+}
 
 fuzz_target!(|data: &[u8]| {
     let _ = decode_push_protobuf(data, 1 << 20);
@@ -10,6 +48,20 @@ fuzz_target!(|data: &[u8]| {
     let _ = decode_push_protobuf(&framed, 1 << 20);
     let _ = decode_push_json(data);
     let _ = decode_gzip(data, 1 << 20);
+    let direct = decode_push_message(data);
+    match via_prost(data) {
+        Some(streams) => assert_eq!(direct.as_ref().expect("prost accepted it"), &streams),
+        None => assert!(direct.is_err(), "prost refused what the decoder accepted"),
+    }
+    if let Ok(streams) = &direct {
+        let counts = count_push(data).expect("the decoder accepted it");
+        assert_eq!(counts.streams, streams.len());
+        assert_eq!(
+            counts.entries,
+            streams.iter().map(|s| s.entries.len()).sum::<usize>()
+        );
+        assert!(counts.decoded_bytes(data.len()) <= 60 * data.len().max(1));
+    }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = pitot_distributor::logs::parse_stream_labels(text);
     }

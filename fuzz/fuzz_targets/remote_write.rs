@@ -1,6 +1,9 @@
 //! Remote-write bodies: snappy + protobuf decoding must never panic, whether the input
 //! is raw or a valid snappy frame around arbitrary bytes; and the zero-copy decoder the
-//! server uses reads exactly what the prost messages read whenever prost accepts.
+//! server uses reads exactly what the prost messages read whenever prost accepts; its
+//! vectors are exactly as large as the counts read off the framing, which the server
+//! charges to the in-flight budget before decoding, and those are bounded by a fixed
+//! multiple (40) of the message's size.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use pitot_proto::remote_write::WriteRequest;
@@ -12,6 +15,30 @@ fuzz_target!(|data: &[u8]| {
     let framed = pitot_proto::encode_snappy(data);
     let _ = pitot_proto::remote_write::decode_write_request(&framed, 1 << 20);
     let view = WriteRequestView::decode(data);
+    if let Ok(counts) = pitot_proto::remote_write_view::count(data) {
+        assert!(counts.view_bytes() <= 40 * data.len(), "{counts:?}");
+        if let Ok(view) = &view {
+            assert_eq!(
+                (
+                    view.len(),
+                    view.label_count(),
+                    view.sample_count(),
+                    view.metadata.len()
+                ),
+                (
+                    counts.series,
+                    counts.labels,
+                    counts.samples,
+                    counts.metadata
+                )
+            );
+        }
+    } else {
+        assert!(
+            view.is_err(),
+            "the framing count refused what the decoder accepts"
+        );
+    }
     if let Ok(prost) = WriteRequest::decode(data) {
         let view = view.expect("the view decoder refused what prost accepts");
         assert_eq!(view.len(), prost.timeseries.len());

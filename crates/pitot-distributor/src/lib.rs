@@ -12,6 +12,7 @@
 //! discarded-samples counter.
 
 mod discarded;
+pub mod inflight;
 mod limits;
 pub mod logs;
 mod metadata;
@@ -20,8 +21,9 @@ mod rate_meter;
 mod validate;
 
 pub use discarded::{DiscardedCounters, TenantCounters};
+pub use inflight::{InflightBudget, InflightError, InflightGuard};
 pub use limits::ValidationLimits;
 pub use metadata::{FamilyMetadata, MetadataStore};
-pub use push::{Distributor, PushError, PushOutcome};
+pub use push::{Admitted, Distributor, PushError, PushOutcome};
 pub use rate_meter::RateMeter;
 pub use validate::{InvalidSeries, ValidationReason};

@@ -37,6 +37,13 @@ pub enum PushError {
     },
 }
 
+/// A request the tenant's ingestion rate admitted, with the limits to validate it by.
+#[derive(Debug)]
+pub struct Admitted {
+    limits: ValidationLimits,
+    samples: usize,
+}
+
 /// The metrics ingest pipeline: validate, then append to storage.
 pub struct Distributor {
     appender: Arc<dyn MetricsAppender>,
@@ -187,10 +194,33 @@ impl Distributor {
         request: &WriteRequestView<'_>,
         now_ms: i64,
     ) -> Result<PushOutcome, PushError> {
+        let admitted = self.admit_samples(target, request.sample_count())?;
+        self.push_admitted(target, admitted, request, now_ms).await
+    }
+
+    /// Takes `samples` from the tenant's ingestion rate before the request is decoded
+    /// (the count comes from the body's framing), so a request over the rate is refused
+    /// before its series are built.
+    pub fn admit_samples(&self, target: &Target, samples: usize) -> Result<Admitted, PushError> {
+        Ok(Admitted {
+            limits: self.admit(target, samples)?,
+            samples,
+        })
+    }
+
+    /// [`Distributor::push`] for a request [`Distributor::admit_samples`] admitted.
+    pub async fn push_admitted(
+        &self,
+        target: &Target,
+        admitted: Admitted,
+        request: &WriteRequestView<'_>,
+        now_ms: i64,
+    ) -> Result<PushOutcome, PushError> {
         let tenant = &target.tenant;
         let mut outcome = PushOutcome::default();
         let total = request.sample_count();
-        let limits = self.admit(target, total)?;
+        debug_assert_eq!(total, admitted.samples, "admitted with another count");
+        let limits = admitted.limits;
         let max_t = now_ms.saturating_add(limits.creation_grace_period.as_millis() as i64);
         let min_t = if limits.past_grace_period.is_zero() {
             i64::MIN
@@ -199,7 +229,9 @@ impl Distributor {
         };
         self.received_metadata
             .fetch_add(request.metadata.len() as u64, Ordering::Relaxed);
-        self.metadata.record(tenant, &request.metadata);
+        // Metadata is kept per data source (its storage key), so a token restricted to
+        // some data sources reads only theirs.
+        self.metadata.record(&target.storage, &request.metadata);
         self.received_samples
             .fetch_add(total as u64, Ordering::Relaxed);
         let mut batch = WriteBatch::with_capacity(request.len(), request.label_count(), total);

@@ -45,13 +45,15 @@ use pitot_storage_api::{LogQueryableRef, QueryableRef};
 
 pub use error::ApiError;
 pub use metrics::{HttpMetrics, MetricsCollector};
+pub use rules::RulerQuerySlots;
 
 /// Limits of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
     /// Largest compressed request body accepted.
     pub max_request_body_bytes: usize,
-    /// Largest decompressed remote-write message accepted.
+    /// Largest decompressed push message accepted (remote write, Loki protobuf after
+    /// snappy, Loki JSON after gzip), checked before decompressing.
     pub max_decompressed_bytes: usize,
 }
 
@@ -59,7 +61,11 @@ impl Default for HttpLimits {
     fn default() -> Self {
         HttpLimits {
             max_request_body_bytes: 10 << 20,
-            max_decompressed_bytes: 100 << 20,
+            // 16 MiB: sixteen times the largest batch of the common clients' defaults
+            // (Promtail's 1 MiB batchsize; Prometheus' 2,000 samples per send are
+            // well under 1 MiB), and with decoding's worst case of about 40 bytes per
+            // byte still bounded to well under a gigabyte per request.
+            max_decompressed_bytes: 16 << 20,
         }
     }
 }
@@ -135,6 +141,8 @@ pub struct AppState {
     pub logs: LogsApi,
     /// Request size limits.
     pub limits: HttpLimits,
+    /// Bytes of pushes in flight, per tenant and in all (remote write and Loki).
+    pub push_budget: Arc<pitot_distributor::InflightBudget>,
     /// Request counters.
     pub http_metrics: HttpMetrics,
     /// Other components' contributions to `/metrics`.

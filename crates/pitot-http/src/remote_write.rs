@@ -1,4 +1,10 @@
 //! Prometheus remote write 1.0 receiver.
+//!
+//! A push is bounded at every step before it allocates: the compressed body by
+//! `server.max_request_body_bytes`, the declared decompressed size by
+//! `server.max_decompressed_bytes` (read from the snappy header), the bytes in flight
+//! by the tenant's and the server's in-flight budgets ([`charge_push`]), and the
+//! ingestion rate by the sample count read from the framing before anything is decoded.
 
 use std::sync::Arc;
 
@@ -7,10 +13,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use pitot_core::Scope;
-use pitot_distributor::PushError;
-use pitot_proto::remote_write_view::WriteRequestView;
-use pitot_proto::{decode_snappy, BodyError};
+use pitot_core::{Scope, TenantId};
+use pitot_distributor::{InflightError, InflightGuard, PushError};
+use pitot_proto::remote_write_view::{count, WriteRequestView};
+use pitot_proto::{decode_snappy, snappy_declared_len, BodyError};
 
 use crate::auth::authenticate;
 use crate::{ApiError, AppStateRef};
@@ -31,6 +37,46 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, 
         ))
     })
 }
+
+/// Charges `bytes` of a push of `tenant` to the in-flight budgets (the tenant's
+/// `max_inflight_push_bytes` and `server.max_inflight_push_bytes`); the guard gives
+/// them back when the request ends. Shared by the remote-write and Loki handlers.
+pub(crate) async fn charge_push(
+    state: &AppStateRef,
+    tenant: &TenantId,
+    bytes: usize,
+) -> Result<InflightGuard, ApiError> {
+    let tenant_limit = state
+        .tenant_limits
+        .as_ref()
+        .map_or(0, |l| l.get(tenant).max_inflight_push_bytes);
+    state
+        .push_budget
+        .acquire(tenant, tenant_limit, bytes as u64)
+        .await
+        .map_err(inflight_refusal)
+}
+
+/// Charges `bytes` more to a push already holding `guard`.
+pub(crate) async fn charge_more(guard: &mut InflightGuard, bytes: usize) -> Result<(), ApiError> {
+    guard.grow(bytes as u64).await.map_err(inflight_refusal)
+}
+
+/// 429 with `Retry-After` for a busy tenant budget, 413 for a request larger than the
+/// tenant's whole budget, 503 for a busy server budget; each names its limit.
+fn inflight_refusal(e: InflightError) -> ApiError {
+    match e {
+        InflightError::TenantBusy { .. } => {
+            ApiError::rate_limited(e.to_string(), std::time::Duration::from_secs(1))
+        }
+        InflightError::TenantTooLarge { .. } => ApiError::too_large(e.to_string()),
+        InflightError::InstanceBusy { .. } => ApiError::unavailable(e.to_string()),
+    }
+}
+
+/// The decoded form of a request and the validated batch built from it hold about the
+/// same bytes, both alive until storage answers.
+const DECODED_COPIES: usize = 2;
 
 async fn push(
     State(state): State<AppStateRef>,
@@ -54,28 +100,41 @@ async fn push(
         }
         other => ApiError::bad_data(format!("cannot decode remote-write request: {other}")),
     };
+    let max = state.limits.max_decompressed_bytes;
+    let declared = snappy_declared_len(&body, max).map_err(bad)?;
+    let mut guard = charge_push(&state, &target.tenant, body.len() + declared).await?;
     // Label strings are borrowed from the decompressed body until storage is done.
-    let raw = decode_snappy(&body, state.limits.max_decompressed_bytes).map_err(bad)?;
-    let request = WriteRequestView::decode(&raw).map_err(bad)?;
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let raw = decode_snappy(&body, max).map_err(bad)?;
+    let counts = count(&raw).map_err(bad)?;
+    charge_more(&mut guard, DECODED_COPIES * counts.view_bytes()).await?;
     let distributor = Arc::clone(&state.distributor);
+    let admitted = distributor
+        .admit_samples(&target, counts.samples)
+        .map_err(push_error)?;
+    let request = WriteRequestView::decode_counted(&raw, counts).map_err(bad)?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
     let outcome = distributor
-        .push(&target, &request, now_ms)
+        .push_admitted(&target, admitted, &request, now_ms)
         .await
-        .map_err(|e| match e {
-            PushError::Storage(e) => {
-                ApiError::unavailable(format!("samples were not stored, retry later: {e}"))
-            }
-            PushError::RateLimited {
-                retry_after,
-                message,
-            } => ApiError::rate_limited(message, retry_after),
-        })?;
+        .map_err(push_error)?;
+    drop(guard);
     match outcome.first_error {
         None => Ok(StatusCode::NO_CONTENT),
         Some(message) => Err(ApiError::bad_data(format!(
             "{message} ({} samples stored, {} discarded)",
             outcome.accepted, outcome.discarded
         ))),
+    }
+}
+
+fn push_error(e: PushError) -> ApiError {
+    match e {
+        PushError::Storage(e) => {
+            ApiError::unavailable(format!("samples were not stored, retry later: {e}"))
+        }
+        PushError::RateLimited {
+            retry_after,
+            message,
+        } => ApiError::rate_limited(message, retry_after),
     }
 }

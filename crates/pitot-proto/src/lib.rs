@@ -10,5 +10,6 @@ pub mod loki_push;
 pub mod remote_write;
 pub mod remote_write_view;
 mod snappy;
+mod wire;
 
-pub use snappy::{decode_snappy, encode_snappy, BodyError};
+pub use snappy::{decode_snappy, encode_snappy, snappy_declared_len, BodyError};

@@ -11,7 +11,11 @@
 use prost::Message;
 
 use crate::remote_write::{MetricMetadata, Sample};
+use crate::wire::{Reader, FIXED64, LEN, VARINT};
 use crate::BodyError;
+
+/// The message name in errors.
+const MESSAGE: &str = "prometheus.WriteRequest";
 
 /// A decoded remote-write request borrowing its label strings from the body.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -45,10 +49,22 @@ pub struct SeriesView<'v, 'a> {
 impl<'a> WriteRequestView<'a> {
     /// Decodes a protobuf `prometheus.WriteRequest` (already decompressed).
     pub fn decode(buf: &'a [u8]) -> Result<Self, BodyError> {
-        let mut view = WriteRequestView::default();
+        Self::decode_counted(buf, count(buf)?)
+    }
+
+    /// Decodes a request whose parts [`count`] has counted: the flat vectors are
+    /// allocated once at their final size (no doubling, so no slack of up to half),
+    /// from counts the body's own bytes justify. Wrong counts only cost regrowth.
+    pub fn decode_counted(buf: &'a [u8], counts: WireCounts) -> Result<Self, BodyError> {
+        let mut view = WriteRequestView {
+            labels: Vec::with_capacity(counts.labels),
+            samples: Vec::with_capacity(counts.samples),
+            ends: Vec::with_capacity(counts.series),
+            metadata: Vec::with_capacity(counts.metadata),
+        };
         // One series' label ranges at a time, reused across series.
         let mut ranges = Vec::new();
-        let mut r = Reader::new(buf);
+        let mut r = Reader::new(buf, MESSAGE);
         while let Some((field, wire)) = r.key()? {
             match (field, wire) {
                 (1, LEN) => {
@@ -59,7 +75,7 @@ impl<'a> WriteRequestView<'a> {
                     let bytes = r.bytes()?;
                     let metadata =
                         MetricMetadata::decode(bytes).map_err(|e| BodyError::Protobuf {
-                            message: "prometheus.WriteRequest",
+                            message: MESSAGE,
                             reason: e.to_string(),
                         })?;
                     view.metadata.push(metadata);
@@ -78,7 +94,7 @@ impl<'a> WriteRequestView<'a> {
         buf: &'a [u8],
         ranges: &mut Vec<LabelRanges>,
     ) -> Result<(), BodyError> {
-        let mut r = Reader::new(buf);
+        let mut r = Reader::new(buf, MESSAGE);
         ranges.clear();
         while let Some((field, wire)) = r.key()? {
             match (field, wire) {
@@ -138,7 +154,7 @@ impl<'a> WriteRequestView<'a> {
                 (Ok(name), Ok(value)) => self.labels.push((name, value)),
                 _ => {
                     return Err(BodyError::Protobuf {
-                        message: "prometheus.WriteRequest",
+                        message: MESSAGE,
                         reason: "a label name or value is not valid UTF-8".to_string(),
                     })
                 }
@@ -182,9 +198,69 @@ impl<'a> WriteRequestView<'a> {
     }
 }
 
+/// How many series, label pairs, samples and metadata entries a request holds, read
+/// from its framing alone: no string is checked or copied and nothing is allocated, so
+/// limits that depend on these counts (ingestion rate, bytes in flight) can refuse a
+/// request before it is decoded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WireCounts {
+    /// Series (`TimeSeries` messages).
+    pub series: usize,
+    /// Label pairs of all series.
+    pub labels: usize,
+    /// Samples of all series.
+    pub samples: usize,
+    /// Metric metadata entries.
+    pub metadata: usize,
+}
+
+impl WireCounts {
+    /// Heap bytes of the decoded [`WriteRequestView`]'s vectors for these counts (each
+    /// metadata entry counted at its size before its strings). Every part is at least
+    /// two bytes on the wire, so this is at most 40 times the body's size.
+    pub fn view_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.labels
+            .saturating_mul(size_of::<(&str, &str)>())
+            .saturating_add(self.samples.saturating_mul(size_of::<Sample>()))
+            .saturating_add(self.series.saturating_mul(size_of::<(u32, u32)>()))
+            .saturating_add(self.metadata.saturating_mul(size_of::<MetricMetadata>()))
+    }
+}
+
+/// Counts the parts of a protobuf `prometheus.WriteRequest` (already decompressed)
+/// without decoding them. Framing errors (a length past the end, a bad key) are found
+/// here; errors inside labels and samples are found by the decoder.
+pub fn count(buf: &[u8]) -> Result<WireCounts, BodyError> {
+    let mut counts = WireCounts::default();
+    let mut r = Reader::new(buf, MESSAGE);
+    while let Some((field, wire)) = r.key()? {
+        match (field, wire) {
+            (1, LEN) => {
+                counts.series += 1;
+                let mut series = Reader::new(r.bytes()?, MESSAGE);
+                while let Some((field, wire)) = series.key()? {
+                    match (field, wire) {
+                        (1, LEN) => counts.labels += 1,
+                        (2, LEN) => counts.samples += 1,
+                        _ => {}
+                    }
+                    series.skip(field, wire)?;
+                }
+            }
+            (3, LEN) => {
+                counts.metadata += 1;
+                r.bytes()?;
+            }
+            (_, other) => r.skip(field, other)?,
+        }
+    }
+    Ok(counts)
+}
+
 fn too_many() -> BodyError {
     BodyError::Protobuf {
-        message: "prometheus.WriteRequest",
+        message: MESSAGE,
         reason: "more than 4294967295 labels or samples".to_string(),
     }
 }
@@ -208,7 +284,7 @@ fn label_ranges(buf: &[u8], at: usize) -> Result<LabelRanges, BodyError> {
             }
         }
     }
-    let mut r = Reader::new(buf);
+    let mut r = Reader::new(buf, MESSAGE);
     // A missing name or value is empty (proto3), placed inside the span.
     let mut out = LabelRanges {
         span: (at, at + buf.len()),
@@ -238,7 +314,7 @@ fn decode_sample(buf: &[u8]) -> Result<Sample, BodyError> {
     // nothing else. Anything else takes the general path.
     if let [0x09, rest @ ..] = buf {
         if let Some((value, [0x10, timestamp @ ..])) = rest.split_first_chunk::<8>() {
-            let mut r = Reader::new(timestamp);
+            let mut r = Reader::new(timestamp, MESSAGE);
             if let Ok(t) = r.varint() {
                 if r.pos == timestamp.len() {
                     return Ok(Sample {
@@ -249,7 +325,7 @@ fn decode_sample(buf: &[u8]) -> Result<Sample, BodyError> {
             }
         }
     }
-    let mut r = Reader::new(buf);
+    let mut r = Reader::new(buf, MESSAGE);
     let mut sample = Sample {
         value: 0.0,
         timestamp: 0,
@@ -264,164 +340,6 @@ fn decode_sample(buf: &[u8]) -> Result<Sample, BodyError> {
         }
     }
     Ok(sample)
-}
-
-const VARINT: u8 = 0;
-const FIXED64: u8 = 1;
-const LEN: u8 = 2;
-const START_GROUP: u8 = 3;
-const END_GROUP: u8 = 4;
-const FIXED32: u8 = 5;
-
-/// Deepest nesting of groups skipped (as `prost`'s recursion limit).
-const MAX_GROUP_DEPTH: usize = 100;
-
-/// A cursor over protobuf wire format.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
-    }
-
-    fn error(&self, reason: impl Into<String>) -> BodyError {
-        BodyError::Protobuf {
-            message: "prometheus.WriteRequest",
-            reason: reason.into(),
-        }
-    }
-
-    fn wrong_wire_type(&self, got: u8, want: u8) -> BodyError {
-        self.error(format!(
-            "invalid wire type {got} (expected {want}) at byte {}",
-            self.pos
-        ))
-    }
-
-    #[inline]
-    fn varint(&mut self) -> Result<u64, BodyError> {
-        match self.buf.get(self.pos) {
-            Some(&byte) if byte < 0x80 => {
-                self.pos += 1;
-                Ok(u64::from(byte))
-            }
-            _ => self.varint_slow(),
-        }
-    }
-
-    fn varint_slow(&mut self) -> Result<u64, BodyError> {
-        let mut value = 0u64;
-        for i in 0..10 {
-            let Some(&byte) = self.buf.get(self.pos) else {
-                return Err(self.error("buffer ends inside a varint"));
-            };
-            self.pos += 1;
-            if i == 9 && byte > 1 {
-                return Err(self.error("varint longer than 64 bits"));
-            }
-            value |= u64::from(byte & 0x7f) << (7 * i);
-            if byte < 0x80 {
-                return Ok(value);
-            }
-        }
-        Err(self.error("varint longer than 64 bits"))
-    }
-
-    /// The next field number and wire type, or `None` at the end.
-    #[inline]
-    fn key(&mut self) -> Result<Option<(u32, u8)>, BodyError> {
-        match self.buf.get(self.pos) {
-            None => Ok(None),
-            // A one-byte key of a field from 1 to 15 with a valid wire type.
-            Some(&byte) if (8..0x80).contains(&byte) && byte & 7 <= FIXED32 => {
-                self.pos += 1;
-                Ok(Some((u32::from(byte >> 3), byte & 7)))
-            }
-            Some(_) => self.key_slow(),
-        }
-    }
-
-    #[cold]
-    fn key_slow(&mut self) -> Result<Option<(u32, u8)>, BodyError> {
-        let key = self.varint()?;
-        let key = u32::try_from(key).map_err(|_| self.error(format!("invalid key {key}")))?;
-        let wire = (key & 7) as u8;
-        if wire > FIXED32 {
-            return Err(self.error(format!("invalid wire type {wire}")));
-        }
-        let field = key >> 3;
-        if field == 0 {
-            return Err(self.error("invalid field number 0"));
-        }
-        Ok(Some((field, wire)))
-    }
-
-    #[inline]
-    fn take(&mut self, n: u64) -> Result<&'a [u8], BodyError> {
-        let rest = self.buf.len() - self.pos;
-        if n > rest as u64 {
-            return Err(self.error(format!("field of {n} bytes but only {rest} bytes left")));
-        }
-        let bytes = &self.buf[self.pos..self.pos + n as usize];
-        self.pos += n as usize;
-        Ok(bytes)
-    }
-
-    #[inline]
-    fn bytes(&mut self) -> Result<&'a [u8], BodyError> {
-        let n = self.varint()?;
-        self.take(n)
-    }
-
-    fn fixed64(&mut self) -> Result<u64, BodyError> {
-        let bytes = self.take(8)?;
-        let mut le = [0u8; 8];
-        le.copy_from_slice(bytes);
-        Ok(u64::from_le_bytes(le))
-    }
-
-    /// Skips a field Pitot does not read, groups included.
-    fn skip(&mut self, field: u32, wire: u8) -> Result<(), BodyError> {
-        let mut open: Vec<u32> = Vec::new();
-        let (mut field, mut wire) = (field, wire);
-        loop {
-            match wire {
-                VARINT => {
-                    self.varint()?;
-                }
-                FIXED64 => {
-                    self.take(8)?;
-                }
-                LEN => {
-                    self.bytes()?;
-                }
-                FIXED32 => {
-                    self.take(4)?;
-                }
-                START_GROUP => {
-                    if open.len() >= MAX_GROUP_DEPTH {
-                        return Err(self.error("groups nested too deeply"));
-                    }
-                    open.push(field);
-                }
-                END_GROUP => match open.pop() {
-                    Some(start) if start == field => {}
-                    _ => return Err(self.error("unexpected end group")),
-                },
-                _ => unreachable!("key() refuses wire types above 5"),
-            }
-            if open.is_empty() {
-                return Ok(());
-            }
-            match self.key()? {
-                Some((f, w)) => (field, wire) = (f, w),
-                None => return Err(self.error("buffer ends inside a group")),
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -512,6 +430,49 @@ mod tests {
         assert_eq!(view.metadata, req.metadata);
         assert_eq!(view.len(), 2);
         assert_eq!(view.sample_count(), 2);
+    }
+
+    #[test]
+    fn counts_match_the_decoded_view_and_size_it_exactly() {
+        let req = WriteRequest {
+            timeseries: vec![
+                TimeSeries {
+                    labels: vec![Label::new("__name__", "up"), Label::new("job", "a")],
+                    samples: vec![
+                        Sample {
+                            value: 1.0,
+                            timestamp: 1,
+                        };
+                        3
+                    ],
+                    exemplars: vec![],
+                },
+                TimeSeries::default(),
+            ],
+            metadata: vec![MetricMetadata::default()],
+        };
+        let bytes = req.encode_to_vec();
+        let counts = count(&bytes).unwrap();
+        assert_eq!(
+            counts,
+            WireCounts {
+                series: 2,
+                labels: 2,
+                samples: 3,
+                metadata: 1
+            }
+        );
+        let view = WriteRequestView::decode_counted(&bytes, counts).unwrap();
+        assert_eq!(view.labels.capacity(), 2);
+        assert_eq!(view.samples.capacity(), 3);
+        assert_eq!(view.ends.capacity(), 2);
+        // Two-byte parts are the worst case the documented bound covers.
+        let empty_labels = [0x0a, 0x08, 0x0a, 0x00, 0x0a, 0x00, 0x0a, 0x00, 0x0a, 0x00];
+        let counts = count(&empty_labels).unwrap();
+        assert_eq!(counts.labels, 4);
+        assert!(counts.view_bytes() <= 40 * empty_labels.len());
+        // A declared length past the end is refused before anything is allocated.
+        assert!(count(&[0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
     }
 
     #[test]

@@ -34,13 +34,7 @@ pub enum BodyError {
 /// Decompresses a snappy *block* (not framed) body, refusing to allocate more than
 /// `limit` bytes, so a tiny body cannot announce gigabytes.
 pub fn decode_snappy(body: &[u8], limit: usize) -> Result<Vec<u8>, BodyError> {
-    if body.is_empty() {
-        return Err(BodyError::Empty);
-    }
-    let size = snap::raw::decompress_len(body).map_err(|e| BodyError::Snappy(e.to_string()))?;
-    if size > limit {
-        return Err(BodyError::TooLarge { size, limit });
-    }
+    snappy_declared_len(body, limit)?;
     snap::raw::Decoder::new()
         .decompress_vec(body)
         .map_err(|e| BodyError::Snappy(e.to_string()))
@@ -51,4 +45,17 @@ pub fn encode_snappy(data: &[u8]) -> Vec<u8> {
     snap::raw::Encoder::new()
         .compress_vec(data)
         .expect("snappy compression of an in-memory buffer cannot fail")
+}
+
+/// The decompressed size a snappy block body declares in its header, refused when above
+/// `limit`: what a request is charged before it is decompressed.
+pub fn snappy_declared_len(body: &[u8], limit: usize) -> Result<usize, BodyError> {
+    if body.is_empty() {
+        return Err(BodyError::Empty);
+    }
+    let size = snap::raw::decompress_len(body).map_err(|e| BodyError::Snappy(e.to_string()))?;
+    if size > limit {
+        return Err(BodyError::TooLarge { size, limit });
+    }
+    Ok(size)
 }

@@ -411,9 +411,12 @@ pub struct ServeArgs {
     /// `--enable-feature=promql-delayed-name-removal` [default: false].
     #[arg(long, env = "PITOT_QUERY_DELAYED_NAME_REMOVAL")]
     pub query_delayed_name_removal: Option<bool>,
-    /// Largest decompressed remote-write message in bytes [default: 100 MiB].
+    /// Largest decompressed push message in bytes [default: 16 MiB].
     #[arg(long, env = "PITOT_MAX_DECOMPRESSED_BYTES")]
     pub max_decompressed_bytes: Option<usize>,
+    /// Bytes of all pushes being processed at once; 0 disables [default: 512 MiB].
+    #[arg(long, env = "PITOT_MAX_INFLIGHT_PUSH_BYTES")]
+    pub max_inflight_push_bytes: Option<u64>,
     /// Longest log line in bytes; 0 disables [default: 262144].
     #[arg(long, env = "PITOT_LOGS_MAX_LINE_SIZE")]
     pub logs_max_line_size: Option<usize>,
@@ -457,6 +460,14 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub rules_alertmanager_urls: Vec<String>,
+    /// Network (CIDR) tenant-configured receivers may reach although denied by default,
+    /// such as 127.0.0.1/32 (repeatable or comma-separated; replaces egress.allow).
+    #[arg(long = "egress-allow", env = "PITOT_EGRESS_ALLOW", value_delimiter = ',')]
+    pub egress_allow: Vec<String>,
+    /// Network (CIDR) tenant-configured receivers may never reach; wins over
+    /// --egress-allow (repeatable or comma-separated; replaces egress.deny).
+    #[arg(long = "egress-deny", env = "PITOT_EGRESS_DENY", value_delimiter = ',')]
+    pub egress_deny: Vec<String>,
     /// Interval of rule groups that set none [default: 1m].
     #[arg(long, env = "PITOT_RULES_EVALUATION_INTERVAL")]
     pub rules_evaluation_interval: Option<String>,
@@ -496,6 +507,7 @@ impl ServeArgs {
             past_grace_period => limits.past_grace_period,
             max_request_body_bytes => server.max_request_body_bytes,
             max_decompressed_bytes => server.max_decompressed_bytes,
+            max_inflight_push_bytes => server.max_inflight_push_bytes,
             query_lookback_delta => query.lookback_delta,
             query_timeout => query.timeout,
             query_max_samples => query.max_samples,
@@ -534,6 +546,12 @@ impl ServeArgs {
         );
         if !self.rules_alertmanager_urls.is_empty() {
             c.rules.alertmanager_urls = self.rules_alertmanager_urls.clone();
+        }
+        if !self.egress_allow.is_empty() {
+            c.egress.allow = self.egress_allow.clone();
+        }
+        if !self.egress_deny.is_empty() {
+            c.egress.deny = self.egress_deny.clone();
         }
         c.validate()?;
         Ok(c)

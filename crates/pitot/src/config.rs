@@ -39,6 +39,31 @@ pub struct Config {
     pub pricing: pitot_usage::PricePlan,
     /// Usage metering.
     pub usage: UsageConfig,
+    /// Which addresses tenant-configured connections (webhooks, Slack, SMTP, contact
+    /// points) may reach.
+    pub egress: EgressConfig,
+}
+
+/// The egress policy for connections a tenant configures. Loopback, link-local, private
+/// (RFC 1918, ULA, CGNAT), multicast, reserved and cloud metadata addresses are denied by
+/// default; `allow` opens networks among them, `deny` closes more, and `deny` wins over
+/// `allow`. Operator-configured URLs (`rules.alertmanager_urls`) are not subject to it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EgressConfig {
+    /// Networks (CIDRs, such as `10.20.0.0/16` or `127.0.0.1/32`) tenants may reach even
+    /// though the default denials cover them.
+    pub allow: Vec<String>,
+    /// Networks tenants may never reach, over `allow` and the defaults.
+    pub deny: Vec<String>,
+}
+
+impl EgressConfig {
+    /// The policy these lists describe; a malformed CIDR is an error naming it.
+    pub fn policy(&self) -> anyhow::Result<pitot_alertmanager::EgressPolicy> {
+        pitot_alertmanager::EgressPolicy::from_lists(&self.allow, &self.deny)
+            .context("egress.allow / egress.deny")
+    }
 }
 
 /// Usage metering settings.
@@ -328,8 +353,14 @@ impl Default for LimitsConfig {
 pub struct ServerConfig {
     /// Largest request body, compressed.
     pub max_request_body_bytes: usize,
-    /// Largest remote-write message after decompression.
+    /// Largest push message after decompression (remote write and Loki), checked
+    /// before decompressing.
     pub max_decompressed_bytes: usize,
+    /// Bytes of all tenants' pushes being decoded and written at once (compressed
+    /// body, decompressed message and decoded form); more wait briefly, then are
+    /// refused with 503. Mimir's `-distributor.instance-limits.max-inflight-push-requests-bytes`.
+    /// 0 disables.
+    pub max_inflight_push_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -338,6 +369,7 @@ impl Default for ServerConfig {
         ServerConfig {
             max_request_body_bytes: d.max_request_body_bytes,
             max_decompressed_bytes: d.max_decompressed_bytes,
+            max_inflight_push_bytes: 512 << 20,
         }
     }
 }
@@ -358,6 +390,7 @@ impl Default for Config {
             rules: RulesConfig::default(),
             pricing: pitot_usage::PricePlan::default(),
             usage: UsageConfig::default(),
+            egress: EgressConfig::default(),
         }
     }
 }
@@ -415,6 +448,7 @@ impl Config {
         if duration("storage.block_range", &self.storage.block_range)? < Duration::from_secs(1) {
             bail!("storage.block_range must be at least 1s");
         }
+        self.egress.policy()?;
         Ok(())
     }
 }

@@ -21,8 +21,7 @@ use crate::runtime_overrides;
 /// Runs the server until SIGINT or SIGTERM, then flushes the WAL.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    bootstrap::prepare_data_dir(&data_dir)?;
     let meta = Arc::new(SqliteMetaStore::open(&bootstrap::meta_path(&data_dir))?);
     bootstrap::initial_tenant(&*meta, &data_dir).await?;
     let platform_token = bootstrap::platform_token(config.platform_token.clone(), &data_dir)?;
@@ -116,9 +115,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let external_url = format!("http://{}", config.listen);
     let alertmanager = Arc::new(pitot_alertmanager::Alertmanager::new(
-        pitot_alertmanager::AlertmanagerOptions::new(
-            data_dir.join("alertmanager"),
-            format!("{external_url}/alertmanager"),
+        pitot_alertmanager::AlertmanagerOptions {
+            limits: alertmanager_limits(Arc::clone(&tenant_limits)),
+            ..pitot_alertmanager::AlertmanagerOptions::new(
+                data_dir.join("alertmanager"),
+                format!("{external_url}/alertmanager"),
+            )
+        }
+        .with_egress(
+            Arc::new(config.egress.policy()?),
+            pitot_alertmanager::RetryPolicy::default(),
         ),
     ));
     for (tenant, document) in pitot_meta::MetaStore::alertmanager_configs(&*meta).await? {
@@ -178,14 +184,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 timeout: duration("query.timeout", &config.query.timeout)?,
                 ..Default::default()
             }),
-            {
-                // Rules read every metrics data source of their tenant (usage included).
-                let registry = Arc::clone(&datasources);
-                Arc::new(pitot_storage_api::ResolvingQueryable::new(
-                    tsdb.clone(),
-                    Arc::new(move |t| registry.storage_keys(t, pitot_core::DataKind::Metrics)),
-                ))
-            },
+            // By storage key: each group reads its own data source (or, unbound, every
+            // metrics data source of its tenant).
+            tsdb.clone(),
             Arc::new(RuleWriter(Arc::clone(&tsdb))),
             Some({
                 let mut senders: Vec<Arc<dyn pitot_ruler::AlertSender>> =
@@ -203,27 +204,28 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     &config.rules.evaluation_interval,
                 )?,
                 external_url: external_url.clone(),
+                max_series: config.query.max_series,
             },
         )
+        .with_datasources(Arc::clone(&datasources))
+        .with_tenant_limits(Arc::clone(&tenant_limits))
         .with_logs(
             Arc::new(LogqlEngine::new(LogqlOptions {
                 max_series: logs.max_query_series,
                 timeout: duration("logs.query_timeout", &logs.query_timeout)?,
                 ..LogqlOptions::default()
             })),
-            {
-                let registry = Arc::clone(&datasources);
-                Arc::new(pitot_storage_api::ResolvingLogQueryable::new(
-                    log_store.clone(),
-                    Arc::new(move |t| registry.storage_keys(t, pitot_core::DataKind::Logs)),
-                ))
-            },
+            log_store.clone(),
         ),
     );
     let ruler_task = tokio::spawn(Arc::clone(&ruler).run(duration(
         "rules.poll_interval",
         &config.rules.poll_interval,
     )?));
+    let push_budget = Arc::new(pitot_distributor::InflightBudget::new(
+        config.server.max_inflight_push_bytes,
+        pitot_distributor::inflight::DEFAULT_INFLIGHT_WAIT,
+    ));
     let state = Arc::new(AppState {
         ruler: Some(Arc::clone(&ruler)),
         alertmanager: Some(Arc::clone(&alertmanager)),
@@ -266,10 +268,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             max_request_body_bytes: config.server.max_request_body_bytes,
             max_decompressed_bytes: config.server.max_decompressed_bytes,
         },
+        push_budget: Arc::clone(&push_budget),
         http_metrics: Default::default(),
         collectors: vec![
             tsdb_collector(Arc::clone(&tsdb)),
             log_store_collector(Arc::clone(&log_store)),
+            Arc::new(move |out: &mut String| push_budget.render_metrics(out)),
+            {
+                let ruler = Arc::clone(&ruler);
+                Arc::new(move |out: &mut String| ruler.metrics_text(out))
+            },
         ],
         tenant_limits: Some(Arc::clone(&tenant_limits)),
         tenant_slots: Default::default(),
@@ -282,6 +290,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         })),
         ready: true.into(),
     });
+    // Rule evaluations take their tenant's query slots from the API's per-tenant budget.
+    ruler.set_query_slots(Arc::new(pitot_http::RulerQuerySlots(Arc::downgrade(&state))));
     state.ready.store(true, Ordering::Release);
 
     let interval = duration(
@@ -326,6 +336,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::error!(error = %error.message, "usage not stored at shutdown");
     }
     ruler_task.abort();
+    ruler.stop();
     alertmanager_task.abort();
     if let Some(w) = runtime_watch {
         w.abort();
@@ -643,6 +654,25 @@ impl pitot_ruler::SampleWriter for RuleWriter {
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
+}
+
+/// Each tenant's Alertmanager limits, read from the per-tenant limits on every write.
+fn alertmanager_limits(
+    limits: Arc<pitot_limits::Limits>,
+) -> pitot_alertmanager::limits::LimitsFn {
+    Arc::new(move |tenant| {
+        let l = limits.get(tenant);
+        pitot_alertmanager::limits::AmLimits {
+            max_config_size_bytes: l.alertmanager_max_config_size_bytes,
+            max_templates_count: l.alertmanager_max_templates_count,
+            max_template_size_bytes: l.alertmanager_max_template_size_bytes,
+            max_alerts_count: l.alertmanager_max_alerts_count,
+            max_alerts_size_bytes: l.alertmanager_max_alerts_size_bytes,
+            max_silences_count: l.alertmanager_max_silences_count,
+            max_silence_size_bytes: l.alertmanager_max_silence_size_bytes,
+            max_dispatcher_aggregation_groups: l.alertmanager_max_dispatcher_aggregation_groups,
+        }
+    })
 }
 
 /// Hands the ruler's alerts to the tenant's own Alertmanager.

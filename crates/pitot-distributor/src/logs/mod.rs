@@ -8,10 +8,11 @@ mod reason;
 mod stream_labels;
 mod validate;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use pitot_core::{Origin, Target, TenantId};
+use pitot_core::{Labels, Origin, Target, TenantId};
 use pitot_limits::{Limits, RateDecision, RateKind, RateLimiters};
 use pitot_proto::loki_push::PushStream;
 use pitot_storage_api::{LogAppender, LogRejectReason, LogStreamBatch};
@@ -23,7 +24,7 @@ pub use stream_labels::parse_stream_labels;
 pub use validate::LogRefusal;
 
 use crate::{DiscardedCounters, PushError, TenantCounters};
-use validate::{describe_stream, rfc3339, validate_entry, validate_stream_labels, TimeWindow};
+use validate::{check_entry, check_stream_labels, describe_stream, rfc3339, TimeWindow};
 
 /// Most refusal messages returned in one response; the rest are only counted.
 const MAX_MESSAGES: usize = 10;
@@ -222,13 +223,15 @@ impl LogsDistributor {
             max: now_ns.saturating_add(limits.creation_grace_period.as_nanos() as i64),
         };
         let mut batch: Vec<LogStreamBatch> = Vec::with_capacity(streams.len());
+        let mut by_labels: HashMap<Labels, usize> = HashMap::new();
         for stream in streams {
             let n = stream.entries.len();
             let bytes: usize = stream.entries.iter().map(|e| e.line.len()).sum();
             self.received_entries.fetch_add(n as u64, Ordering::Relaxed);
             self.received_bytes
                 .fetch_add(bytes as u64, Ordering::Relaxed);
-            let labels = match validate_stream_labels(&stream.labels, &limits) {
+            let verbose = outcome.errors.len() < MAX_MESSAGES;
+            let labels = match check_stream_labels(&stream.labels, &limits, verbose) {
                 Ok(l) => l,
                 Err(refusal) => {
                     self.discard(target, &mut outcome, &refusal, n, bytes);
@@ -238,7 +241,8 @@ impl LogsDistributor {
             let mut entries = Vec::with_capacity(n);
             for entry in stream.entries {
                 let len = entry.line.len();
-                match validate_entry(entry, &labels, window, &limits) {
+                let verbose = outcome.errors.len() < MAX_MESSAGES;
+                match check_entry(entry, &labels, window, &limits, verbose) {
                     Ok(e) => entries.push(e),
                     Err(refusal) => self.discard(target, &mut outcome, &refusal, 1, len),
                 }
@@ -246,10 +250,14 @@ impl LogsDistributor {
             if entries.is_empty() {
                 continue;
             }
-            // Two pushed streams with the same labels become one batch entry.
-            match batch.iter_mut().find(|b| b.labels == labels) {
-                Some(b) => b.entries.extend(entries),
-                None => batch.push(LogStreamBatch { labels, entries }),
+            // Two pushed streams with the same labels become one batch entry, found by
+            // hash: a linear search made a push of many small streams quadratic.
+            match by_labels.get(&labels) {
+                Some(&i) => batch[i].entries.extend(entries),
+                None => {
+                    by_labels.insert(labels.clone(), batch.len());
+                    batch.push(LogStreamBatch { labels, entries });
+                }
             }
         }
         if batch.is_empty() {

@@ -17,6 +17,19 @@ pub struct LogRefusal {
 }
 
 impl LogRefusal {
+    /// A refusal whose message is only written when `verbose` (a response lists the
+    /// first few refusals; phrasing millions it never shows cost seconds of CPU).
+    fn lazy(verbose: bool, reason: LogDiscardReason, message: impl FnOnce() -> String) -> Self {
+        if verbose {
+            Self::new(reason, message())
+        } else {
+            LogRefusal {
+                reason,
+                message: String::new(),
+            }
+        }
+    }
+
     fn new(reason: LogDiscardReason, message: String) -> Self {
         let message = match reason.setting() {
             Some(s) => format!("{message} (limit: {s})"),
@@ -48,48 +61,64 @@ pub(crate) fn describe_stream(labels: &StreamLabels) -> String {
 
 /// Validates a stream's labels and builds its canonical label set: sorted, empty values
 /// dropped, `service_name` discovered when configured.
+#[cfg(test)]
 pub(crate) fn validate_stream_labels(
     labels: &StreamLabels,
     limits: &LogValidationLimits,
 ) -> Result<Labels, LogRefusal> {
+    check_stream_labels(labels, limits, true)
+}
+
+/// [`validate_stream_labels`], writing the refusal's message only when `verbose`.
+pub(crate) fn check_stream_labels(
+    labels: &StreamLabels,
+    limits: &LogValidationLimits,
+    verbose: bool,
+) -> Result<Labels, LogRefusal> {
     let stream = || describe_stream(labels);
     let pairs = match labels {
         StreamLabels::Selector(text) => parse_stream_labels(text).map_err(|e| {
-            LogRefusal::new(
-                LogDiscardReason::InvalidLabels,
-                format!("error parsing labels '{}': {e}", stream()),
-            )
+            LogRefusal::lazy(verbose, LogDiscardReason::InvalidLabels, || {
+                format!("error parsing labels '{}': {e}", stream())
+            })
         })?,
         StreamLabels::Pairs(p) => p.clone(),
     };
     let mut out: Vec<Label> = Vec::with_capacity(pairs.len() + 1);
     for (name, value) in pairs {
         if !is_valid_label_name(&name) {
-            return Err(LogRefusal::new(
+            return Err(LogRefusal::lazy(
+                verbose,
                 LogDiscardReason::InvalidLabels,
-                format!("stream '{}' has an invalid label name: {name:?}", stream()),
+                || format!("stream '{}' has an invalid label name: {name:?}", stream()),
             ));
         }
         if name.len() > limits.max_label_name_length {
-            return Err(LogRefusal::new(
+            return Err(LogRefusal::lazy(
+                verbose,
                 LogDiscardReason::LabelNameTooLong,
-                format!(
-                    "stream '{}' has label name too long: {} bytes, limit {}",
-                    stream(),
-                    name.len(),
-                    limits.max_label_name_length
-                ),
+                || {
+                    format!(
+                        "stream '{}' has label name too long: {} bytes, limit {}",
+                        stream(),
+                        name.len(),
+                        limits.max_label_name_length
+                    )
+                },
             ));
         }
         if value.len() > limits.max_label_value_length {
-            return Err(LogRefusal::new(
+            return Err(LogRefusal::lazy(
+                verbose,
                 LogDiscardReason::LabelValueTooLong,
-                format!(
+                || {
+                    format!(
                     "stream '{}' has label value too long: label {name:?} is {} bytes, limit {}",
                     stream(),
                     value.len(),
                     limits.max_label_value_length
-                ),
+                )
+                },
             ));
         }
         if value.is_empty() {
@@ -98,23 +127,29 @@ pub(crate) fn validate_stream_labels(
         out.push(Label::new(name, value));
     }
     if out.is_empty() {
-        return Err(LogRefusal::new(
+        return Err(LogRefusal::lazy(
+            verbose,
             LogDiscardReason::MissingLabels,
-            format!(
-                "stream '{}': at least one label pair is required per stream",
-                stream()
-            ),
+            || {
+                format!(
+                    "stream '{}': at least one label pair is required per stream",
+                    stream()
+                )
+            },
         ));
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     if let Some(w) = out.windows(2).find(|w| w[0].name == w[1].name) {
-        return Err(LogRefusal::new(
+        return Err(LogRefusal::lazy(
+            verbose,
             LogDiscardReason::DuplicateLabelNames,
-            format!(
-                "stream '{}' has duplicate label name {:?}",
-                stream(),
-                w[0].name
-            ),
+            || {
+                format!(
+                    "stream '{}' has duplicate label name {:?}",
+                    stream(),
+                    w[0].name
+                )
+            },
         ));
     }
     if !limits.discover_service_name.is_empty() && !out.iter().any(|l| l.name == "service_name") {
@@ -128,14 +163,17 @@ pub(crate) fn validate_stream_labels(
         ));
     }
     if out.len() > limits.max_label_names_per_series {
-        return Err(LogRefusal::new(
+        return Err(LogRefusal::lazy(
+            verbose,
             LogDiscardReason::MaxLabelNamesPerSeries,
-            format!(
-                "stream '{}' has {} label names, limit {}",
-                stream(),
-                out.len(),
-                limits.max_label_names_per_series
-            ),
+            || {
+                format!(
+                    "stream '{}' has {} label names, limit {}",
+                    stream(),
+                    out.len(),
+                    limits.max_label_names_per_series
+                )
+            },
         ));
     }
     Ok(Labels::from_unsorted(out))
@@ -151,11 +189,23 @@ pub(crate) struct TimeWindow {
 
 /// Validates one entry; on success returns it ready for storage (a too-long line is
 /// truncated when so configured).
+#[cfg(test)]
 pub(crate) fn validate_entry(
     entry: PushEntry,
     stream: &Labels,
     window: TimeWindow,
     limits: &LogValidationLimits,
+) -> Result<LogEntry, LogRefusal> {
+    check_entry(entry, stream, window, limits, true)
+}
+
+/// [`validate_entry`], writing the refusal's message only when `verbose`.
+pub(crate) fn check_entry(
+    entry: PushEntry,
+    stream: &Labels,
+    window: TimeWindow,
+    limits: &LogValidationLimits,
+    verbose: bool,
 ) -> Result<LogEntry, LogRefusal> {
     let PushEntry {
         ts,
@@ -163,23 +213,29 @@ pub(crate) fn validate_entry(
         metadata,
     } = entry;
     if ts < window.min {
-        return Err(LogRefusal::new(
+        return Err(LogRefusal::lazy(
+            verbose,
             LogDiscardReason::GreaterThanMaxSampleAge,
-            format!(
+            || {
+                format!(
                 "entry for stream '{stream}' has timestamp too old: {}, oldest acceptable timestamp is: {}",
                 rfc3339(ts),
                 rfc3339(window.min)
-            ),
+            )
+            },
         ));
     }
     if ts > window.max {
-        return Err(LogRefusal::new(
+        return Err(LogRefusal::lazy(
+            verbose,
             LogDiscardReason::TooFarInFuture,
-            format!(
-                "entry for stream '{stream}' has timestamp too new: {}, now is {}",
-                rfc3339(ts),
-                rfc3339(window.now)
-            ),
+            || {
+                format!(
+                    "entry for stream '{stream}' has timestamp too new: {}, now is {}",
+                    rfc3339(ts),
+                    rfc3339(window.now)
+                )
+            },
         ));
     }
     if limits.max_line_size > 0 && line.len() > limits.max_line_size {
@@ -190,52 +246,67 @@ pub(crate) fn validate_entry(
             }
             line.truncate(cut);
         } else {
-            return Err(LogRefusal::new(
+            return Err(LogRefusal::lazy(
+                verbose,
                 LogDiscardReason::LineTooLong,
-                format!(
+                || {
+                    format!(
                     "max entry size '{}' bytes exceeded for stream '{stream}' while adding an entry with length '{}' bytes",
                     limits.max_line_size,
                     line.len()
-                ),
+                )
+                },
             ));
         }
     }
     if metadata.len() > limits.max_structured_metadata_entries_count {
-        return Err(LogRefusal::new(
+        return Err(LogRefusal::lazy(
+            verbose,
             LogDiscardReason::StructuredMetadataTooMany,
-            format!(
-                "entry for stream '{stream}' has {} structured metadata entries, limit {}",
-                metadata.len(),
-                limits.max_structured_metadata_entries_count
-            ),
+            || {
+                format!(
+                    "entry for stream '{stream}' has {} structured metadata entries, limit {}",
+                    metadata.len(),
+                    limits.max_structured_metadata_entries_count
+                )
+            },
         ));
     }
     let size: usize = metadata.iter().map(|(n, v)| n.len() + v.len()).sum();
     if size > limits.max_structured_metadata_size {
-        return Err(LogRefusal::new(
+        return Err(LogRefusal::lazy(
+            verbose,
             LogDiscardReason::StructuredMetadataTooLarge,
-            format!(
-                "entry for stream '{stream}' has {size} bytes of structured metadata, limit {}",
-                limits.max_structured_metadata_size
-            ),
+            || {
+                format!(
+                    "entry for stream '{stream}' has {size} bytes of structured metadata, limit {}",
+                    limits.max_structured_metadata_size
+                )
+            },
         ));
     }
     let mut meta: Vec<Label> = Vec::with_capacity(metadata.len());
     for (name, value) in metadata {
         if !is_valid_label_name(&name) {
-            return Err(LogRefusal::new(
+            return Err(LogRefusal::lazy(
+                verbose,
                 LogDiscardReason::InvalidLabels,
-                format!(
+                || {
+                    format!(
                     "entry for stream '{stream}' has an invalid structured metadata name: {name:?}"
-                ),
+                )
+                },
             ));
         }
         if meta.iter().any(|m| m.name == name) {
-            return Err(LogRefusal::new(
+            return Err(LogRefusal::lazy(
+                verbose,
                 LogDiscardReason::DuplicateLabelNames,
-                format!(
+                || {
+                    format!(
                     "entry for stream '{stream}' has duplicate structured metadata name {name:?}"
-                ),
+                )
+                },
             ));
         }
         meta.push(Label::new(name, value));

@@ -1,4 +1,9 @@
 //! `POST /loki/api/v1/push`: protobuf (snappy) or JSON, optionally gzip-encoded.
+//!
+//! As for remote write, every size is known and charged to the in-flight budgets
+//! before the memory it stands for is allocated: the gzip trailer's declared size
+//! before inflating, the snappy header's before decompressing, and the decoded
+//! streams' size (from counts read off the protobuf framing) before decoding.
 
 use std::sync::Arc;
 
@@ -7,14 +12,26 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use pitot_core::Scope;
 use pitot_distributor::PushError;
-use pitot_proto::loki_push::{decode_gzip, decode_push_json, decode_push_protobuf};
-use pitot_proto::BodyError;
+use pitot_proto::loki_push::{
+    count_push, decode_gzip, decode_push_json, decode_push_message, gzip_declared_len,
+};
+use pitot_proto::{decode_snappy, snappy_declared_len, BodyError};
 
 use crate::auth::authenticate;
-use crate::remote_write::read_body;
+use crate::remote_write::{charge_more, charge_push, read_body};
 use crate::{ApiError, AppStateRef};
 
 use super::LokiError;
+
+/// Heap bytes a JSON push takes once parsed and validated, per byte of JSON, charged
+/// before parsing. A JSON body has no framing to count cheaply; this bounds the
+/// measured worst case (many tiny entries: each `["1","x"],` holds two strings and
+/// an entry, 20 bytes per byte) in `crates/pitot-distributor/tests/push_amplification.rs`.
+pub(crate) const JSON_BYTES_PER_BYTE: usize = 24;
+
+/// The decoded streams and the validated batch built from them hold about the same
+/// bytes, both alive until storage answers.
+const DECODED_COPIES: usize = 2;
 
 /// Stores the valid streams of a push; answers 204 when everything was stored, or 400
 /// listing what was refused (the rest is stored, so clients must not retry).
@@ -45,11 +62,24 @@ pub async fn push(
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let mut guard;
     let inflated;
     let raw: &[u8] = if gzip {
+        let declared = gzip_declared_len(&body)
+            .ok_or_else(|| too_large(BodyError::Gzip("body too short".into())))?;
+        if declared > max {
+            return Err(too_large(BodyError::TooLarge {
+                size: declared,
+                limit: max,
+            }));
+        }
+        guard = charge_push(&state, &target.tenant, body.len() + declared).await?;
+        // Inflation stops at the limit whatever the trailer said; a trailer that lies
+        // fails the inflater's own size check.
         inflated = decode_gzip(&body, max).map_err(too_large)?;
         &inflated
     } else {
+        guard = charge_push(&state, &target.tenant, body.len()).await?;
         &body
     };
     let content_type = headers
@@ -63,9 +93,19 @@ pub async fn push(
                 limit: max,
             }));
         }
+        charge_more(&mut guard, JSON_BYTES_PER_BYTE * raw.len()).await?;
         decode_push_json(raw).map_err(too_large)?
     } else {
-        decode_push_protobuf(raw, max).map_err(too_large)?
+        let declared = snappy_declared_len(raw, max).map_err(too_large)?;
+        charge_more(&mut guard, declared).await?;
+        let message = decode_snappy(raw, max).map_err(too_large)?;
+        let counts = count_push(&message).map_err(too_large)?;
+        charge_more(
+            &mut guard,
+            DECODED_COPIES * counts.decoded_bytes(message.len()),
+        )
+        .await?;
+        decode_push_message(&message).map_err(too_large)?
     };
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
     let distributor = Arc::clone(&state.logs.distributor);
@@ -81,6 +121,7 @@ pub async fn push(
                 message,
             } => LokiError(ApiError::rate_limited(message, retry_after)),
         })?;
+    drop(guard);
     if outcome.errors.is_empty() {
         return Ok(StatusCode::NO_CONTENT);
     }
