@@ -4,13 +4,19 @@
 //! `template`, and the `{{-`/`-}}` trims. Data is JSON; `.Alerts.Firing`/`.Alerts.Resolved` and
 //! `.SortedPairs`/`.Names`/`.Values` mirror Alertmanager's helper methods. Anything else (variables,
 //! `with`, `printf`) is rejected at parse time rather than rendered wrongly.
+//!
+//! Every rendering is metered by a [`TemplateBudget`] ([`TemplateLimits::ALERTMANAGER`]:
+//! 1 MiB of output, 200,000 calls, templates nested 32 deep), and configuration
+//! validation ([`Templates::check`]) runs each notification text once against sample
+//! data, so a template that expands exponentially is refused at upload.
 
 mod eval;
 mod parse;
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::Value;
+use pitot_core::{TemplateBudget, TemplateLimits};
+use serde_json::{json, Value};
 
 use crate::error::AmError;
 use parse::Node;
@@ -56,22 +62,91 @@ impl Templates {
         parse::parse(text).map(|_| ())
     }
 
-    /// Checks that a notification text parses.
+    /// Checks a notification text for configuration validation: it must parse, and
+    /// rendering it once against [`sample_data`] must stay within
+    /// [`TemplateLimits::ALERTMANAGER`]. Other rendering errors depend on the alerts
+    /// and are left to notification time.
     pub fn check(&self, text: &str) -> Result<(), AmError> {
-        parse::parse(text).map(|_| ())
+        let nodes = parse::parse(text)?;
+        let mut budget = TemplateBudget::new(TemplateLimits::ALERTMANAGER);
+        let mut out = String::new();
+        let rendered = eval::Evaluator {
+            defines: &self.defines,
+            budget: &mut budget,
+        }
+        .run(&nodes, &sample_data(), &mut out);
+        match rendered {
+            Err(AmError::Template(m)) if is_budget_error(&m) => Err(AmError::Template(m)),
+            _ => Ok(()),
+        }
     }
 
-    /// Renders a notification text against the notification data.
+    /// Renders a notification text against the notification data under a fresh budget
+    /// of [`TemplateLimits::ALERTMANAGER`].
     pub fn render(&self, text: &str, data: &Value) -> Result<String, AmError> {
+        self.render_with_budget(
+            text,
+            data,
+            &mut TemplateBudget::new(TemplateLimits::ALERTMANAGER),
+        )
+    }
+
+    /// Renders a notification text, charging `budget`: a notifier that renders several
+    /// fields of one notification passes the same budget to cap the notification as a
+    /// whole.
+    pub fn render_with_budget(
+        &self,
+        text: &str,
+        data: &Value,
+        budget: &mut TemplateBudget,
+    ) -> Result<String, AmError> {
         let nodes = parse::parse(text)?;
         let mut out = String::new();
         eval::Evaluator {
             defines: &self.defines,
-            depth: 0,
+            budget,
         }
         .run(&nodes, data, &mut out)?;
         Ok(out)
     }
+}
+
+/// Whether a template error message is a budget refusal (it starts with the reason ID).
+fn is_budget_error(message: &str) -> bool {
+    [
+        "template-output-too-large",
+        "template-too-many-calls",
+        "template-too-deep",
+        "template-too-many-queries",
+    ]
+    .iter()
+    .any(|r| message.contains(r))
+}
+
+/// The notification templates are tried with at upload: one firing and one resolved
+/// alert of a group, in the shape the notifiers pass (see `notify::payload`).
+pub fn sample_data() -> Value {
+    let alert = |status: &str, instance: &str| {
+        json!({
+            "Status": status,
+            "Labels": {"alertname": "Sample", "instance": instance, "severity": "critical"},
+            "Annotations": {"summary": "sample summary", "description": "sample description"},
+            "StartsAt": "2024-01-01T00:00:00Z",
+            "EndsAt": "0001-01-01T00:00:00Z",
+            "GeneratorURL": "http://localhost:9090/graph",
+            "Fingerprint": "0000000000000000",
+        })
+    };
+    json!({
+        "Receiver": "sample",
+        "Status": "firing",
+        "Alerts": [alert("firing", "a"), alert("resolved", "b")],
+        "GroupLabels": {"alertname": "Sample"},
+        "CommonLabels": {"alertname": "Sample", "severity": "critical"},
+        "CommonAnnotations": {"summary": "sample summary"},
+        "ExternalURL": "http://localhost:9093",
+        "GroupKey": "{}:{alertname=\"Sample\"}",
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,12 @@
-//! Execution of parsed templates against JSON data.
+//! Execution of parsed templates against JSON data, metered by a [`TemplateBudget`]:
+//! output is charged before it is written, every call, `range` iteration and
+//! `template` invocation is counted, and `template` invocations nest at most the
+//! budget's depth (32 for Alertmanager), so templates that call each other twice per
+//! level cannot expand exponentially.
 
 use std::collections::HashMap;
 
+use pitot_core::{TemplateBudget, TemplateBudgetError};
 use serde_json::Value;
 
 use super::parse::{Arg, Node, Pipeline};
@@ -30,17 +35,31 @@ fn err(msg: impl Into<String>) -> AmError {
     AmError::Template(msg.into())
 }
 
+fn budget_err(e: TemplateBudgetError) -> AmError {
+    AmError::Template(e.to_string())
+}
+
+/// Runs templates with the named `define`s, charging `budget`.
 pub struct Evaluator<'a> {
     pub defines: &'a HashMap<String, Vec<Node>>,
-    pub depth: usize,
+    pub budget: &'a mut TemplateBudget,
 }
 
 impl Evaluator<'_> {
+    fn write(&mut self, text: &str, out: &mut String) -> Result<(), AmError> {
+        self.budget.charge_bytes(text.len()).map_err(budget_err)?;
+        out.push_str(text);
+        Ok(())
+    }
+
     pub fn run(&mut self, nodes: &[Node], dot: &Value, out: &mut String) -> Result<(), AmError> {
         for node in nodes {
             match node {
-                Node::Text(t) => out.push_str(t),
-                Node::Print(p) => out.push_str(&print(&self.pipeline(p, dot)?)),
+                Node::Text(t) => self.write(t, out)?,
+                Node::Print(p) => {
+                    let v = self.pipeline(p, dot)?;
+                    self.write(&print(&v), out)?;
+                }
                 Node::If(p, body, else_body) => {
                     if truthy(&self.pipeline(p, dot)?) {
                         self.run(body, dot, out)?;
@@ -59,6 +78,7 @@ impl Evaluator<'_> {
                         self.run(else_body, dot, out)?;
                     }
                     for item in &items {
+                        self.budget.charge_call().map_err(budget_err)?;
                         self.run(body, item, out)?;
                     }
                 }
@@ -68,16 +88,16 @@ impl Evaluator<'_> {
                         .defines
                         .get(name)
                         .ok_or_else(|| err(format!("template {name:?} not defined")))?;
-                    if self.depth > 32 {
-                        return Err(err(format!("template {name:?} recursion too deep")));
-                    }
                     let data = match p {
                         Some(p) => self.pipeline(p, dot)?,
                         None => Value::Null,
                     };
-                    self.depth += 1;
+                    self.budget.charge_call().map_err(budget_err)?;
+                    self.budget
+                        .enter()
+                        .map_err(|e| err(format!("template {name:?} recursion too deep: {e}")))?;
                     let result = self.run(body, &data, out);
-                    self.depth -= 1;
+                    self.budget.leave();
                     result?;
                 }
             }
@@ -97,7 +117,7 @@ impl Evaluator<'_> {
                 if let Some(v) = piped.take() {
                     args.push(v);
                 }
-                piped = Some(call(name, args)?);
+                piped = Some(call(name, args, self.budget)?);
             } else {
                 if !rest.is_empty() || piped.is_some() {
                     return Err(err("only functions take arguments"));
@@ -116,7 +136,7 @@ impl Evaluator<'_> {
                 .map(Value::Number)
                 .unwrap_or(Value::Null),
             Arg::Bool(b) => Value::Bool(*b),
-            Arg::Func(name) => call(name, Vec::new())?,
+            Arg::Func(name) => call(name, Vec::new(), self.budget)?,
             Arg::Paren(p, path) => field(&self.pipeline(p, dot)?, path),
         })
     }
@@ -176,7 +196,22 @@ fn field(v: &Value, path: &[String]) -> Value {
     cur
 }
 
-fn call(name: &str, args: Vec<Value>) -> Result<Value, AmError> {
+/// Calls a function, charging the call and its string result (at most a small multiple
+/// of its arguments; `join`, which multiplies its separator by the list, is charged
+/// before it is built).
+fn call(name: &str, args: Vec<Value>, budget: &mut TemplateBudget) -> Result<Value, AmError> {
+    budget.charge_call().map_err(budget_err)?;
+    let v = call_inner(name, args, budget)?;
+    match &v {
+        Value::String(s) if name != "join" => {
+            budget.charge_bytes(s.len()).map_err(budget_err)?;
+        }
+        _ => {}
+    }
+    Ok(v)
+}
+
+fn call_inner(name: &str, args: Vec<Value>, budget: &mut TemplateBudget) -> Result<Value, AmError> {
     let arity = |n: usize| {
         if args.len() == n {
             Ok(())
@@ -216,6 +251,13 @@ fn call(name: &str, args: Vec<Value>) -> Result<Value, AmError> {
                 Value::Null => Vec::new(),
                 other => return Err(err(format!("join wants a list, got {}", print(other)))),
             };
+            let joined = items
+                .iter()
+                .map(String::len)
+                .sum::<usize>()
+                .checked_add(sep.len().saturating_mul(items.len().saturating_sub(1)))
+                .unwrap_or(usize::MAX);
+            budget.charge_bytes(joined).map_err(budget_err)?;
             Value::String(items.join(&sep))
         }
         "len" => {

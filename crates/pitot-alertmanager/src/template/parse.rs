@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use pitot_core::MAX_TEMPLATE_PARSE_DEPTH;
+
 use crate::error::AmError;
 
 /// One argument of a command.
@@ -91,15 +93,25 @@ fn lex(src: &str) -> Result<Vec<Token>, AmError> {
 pub fn parse(src: &str) -> Result<Vec<Node>, AmError> {
     let tokens = lex(src)?;
     let mut pos = 0;
-    let (nodes, end) = parse_list(&tokens, &mut pos)?;
+    let (nodes, end) = parse_list(&tokens, &mut pos, 0)?;
     match end {
         None => Ok(nodes),
         Some(e) => Err(err(format!("unexpected {{{{ {e} }}}}"))),
     }
 }
 
-/// Parses until `end`/`else` (returned) or the end of input.
-fn parse_list(tokens: &[Token], pos: &mut usize) -> Result<(Vec<Node>, Option<String>), AmError> {
+/// Parses until `end`/`else` (returned) or the end of input; `depth` counts the blocks
+/// around it, at most [`MAX_TEMPLATE_PARSE_DEPTH`], so no input overflows the stack.
+fn parse_list(
+    tokens: &[Token],
+    pos: &mut usize,
+    depth: usize,
+) -> Result<(Vec<Node>, Option<String>), AmError> {
+    if depth > MAX_TEMPLATE_PARSE_DEPTH {
+        return Err(err(format!(
+            "blocks nested more than {MAX_TEMPLATE_PARSE_DEPTH} deep"
+        )));
+    }
     let mut nodes = Vec::new();
     while *pos < tokens.len() {
         let tok = &tokens[*pos];
@@ -118,10 +130,10 @@ fn parse_list(tokens: &[Token], pos: &mut usize) -> Result<(Vec<Node>, Option<St
         match word {
             "end" | "else" => return Ok((nodes, Some(action.to_string()))),
             "if" | "range" => {
-                let pipe = parse_pipeline(rest)?;
-                let (body, end) = parse_list(tokens, pos)?;
+                let pipe = parse_pipeline(rest, 0)?;
+                let (body, end) = parse_list(tokens, pos, depth + 1)?;
                 let (else_body, end) = match end.as_deref() {
-                    Some("else") => parse_list(tokens, pos)?,
+                    Some("else") => parse_list(tokens, pos, depth + 1)?,
                     _ => (Vec::new(), end),
                 };
                 if end.as_deref() != Some("end") {
@@ -135,7 +147,7 @@ fn parse_list(tokens: &[Token], pos: &mut usize) -> Result<(Vec<Node>, Option<St
             }
             "define" => {
                 let name = parse_string(rest)?;
-                let (body, end) = parse_list(tokens, pos)?;
+                let (body, end) = parse_list(tokens, pos, depth + 1)?;
                 if end.as_deref() != Some("end") {
                     return Err(err(format!("define {name:?} without {{{{ end }}}}")));
                 }
@@ -146,14 +158,14 @@ fn parse_list(tokens: &[Token], pos: &mut usize) -> Result<(Vec<Node>, Option<St
                 let pipe = if after.trim().is_empty() {
                     None
                 } else {
-                    Some(parse_pipeline(after)?)
+                    Some(parse_pipeline(after, 0)?)
                 };
                 nodes.push(Node::Template(name, pipe));
             }
             "with" | "block" | "break" | "continue" => {
                 return Err(err(format!("{{{{ {word} }}}} is not supported")))
             }
-            _ => nodes.push(Node::Print(parse_pipeline(action)?)),
+            _ => nodes.push(Node::Print(parse_pipeline(action, 0)?)),
         }
     }
     Ok((nodes, None))
@@ -194,8 +206,13 @@ fn split_string(s: &str) -> Result<(String, &str), AmError> {
     Err(err(format!("unterminated string in {s:?}")))
 }
 
-/// Parses `cmd | cmd | ...`.
-pub fn parse_pipeline(s: &str) -> Result<Pipeline, AmError> {
+/// Parses `cmd | cmd | ...`; `depth` counts the parentheses around it.
+fn parse_pipeline(s: &str, depth: usize) -> Result<Pipeline, AmError> {
+    if depth > MAX_TEMPLATE_PARSE_DEPTH {
+        return Err(err(format!(
+            "parentheses nested more than {MAX_TEMPLATE_PARSE_DEPTH} deep"
+        )));
+    }
     let mut rest = s.trim();
     if rest.is_empty() {
         return Err(err("empty pipeline"));
@@ -221,7 +238,7 @@ pub fn parse_pipeline(s: &str) -> Result<Pipeline, AmError> {
         if c == '(' {
             let close =
                 matching_paren(rest).ok_or_else(|| err(format!("unbalanced '(' in {s:?}")))?;
-            let inner = parse_pipeline(&rest[1..close])?;
+            let inner = parse_pipeline(&rest[1..close], depth + 1)?;
             rest = &rest[close + 1..];
             let (fields, after) = take_fields(rest);
             cmd.push(Arg::Paren(inner, fields));

@@ -13,7 +13,9 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, TimeZone, Utc};
-use pitot_core::{TemplateBudget, TemplateLimits, GO_FMT_MAX_WIDTH, MAX_TEMPLATE_PARSE_DEPTH};
+use pitot_core::{
+    TemplateBudget, TemplateBudgetError, TemplateLimits, GO_FMT_MAX_WIDTH, MAX_TEMPLATE_PARSE_DEPTH,
+};
 
 use crate::units::{parse_bytes, parse_go_duration, parse_go_float};
 
@@ -1521,9 +1523,10 @@ fn b64_decode(s: &str) -> Result<String, String> {
 }
 
 /// Go `fmt.Sprintf` for the verbs templates use: `%s %v %d %f %e %g %q %x %X %t %c %%`
-/// with flags `-`, `0`, `+`, width and precision. As in Go, a width or precision above
-/// [`GO_FMT_MAX_WIDTH`] is written as `%!(BADWIDTH)`/`%!(BADPREC)` and ignored; a
-/// smaller one is charged to `b` before the padding or digits are built.
+/// with flags `-`, `0`, `+`, width and precision. A width or precision is charged to
+/// `b` before the padding or digits are built; one above [`GO_FMT_MAX_WIDTH`] (where Go
+/// gives up with `%!(BADWIDTH)`) is refused as `template-output-too-large` whatever the
+/// budget, since no line needs it and a template that asks for it is a bomb.
 fn go_sprintf(
     fmt: &str,
     args: &[V],
@@ -1557,20 +1560,12 @@ fn go_sprintf(
             chars.next();
             prec = Some(fmt_number(&mut chars).or(Some(0)));
         }
-        let width = match width {
-            Some(w) if w > GO_FMT_MAX_WIDTH => {
-                out.push_str("%!(BADWIDTH)");
-                None
-            }
-            w => w,
-        };
-        let prec = match prec {
-            Some(Some(p)) if p > GO_FMT_MAX_WIDTH => {
-                out.push_str("%!(BADPREC)");
-                None
-            }
-            p => p.flatten(),
-        };
+        let prec = prec.flatten();
+        if width.max(prec).is_some_and(|n| n > GO_FMT_MAX_WIDTH) {
+            return Err(terr(TemplateBudgetError::OutputTooLarge {
+                limit: b.limits().max_output_bytes,
+            }));
+        }
         let Some(verb) = chars.next() else {
             out.push_str("%!(NOVERB)");
             break;
@@ -1883,6 +1878,8 @@ mod tests {
             r#"{{ indent 100000000000000 "x" }}"#,
             r#"{{ alignLeft 100000000000000 "x" }}"#,
             r#"{{ printf "%1000000d" 1 }}"#,
+            r#"{{ printf "%100000000000000d" 1 }}"#,
+            r#"{{ printf "%.99999999999999999999999f" 1.5 }}"#,
             r#"{{ printf "%.1000000f" 1.5 }}"#,
             r#"{{ replace "" (repeat 5000 "y") (repeat 5000 "x") }}"#,
             r#"{{ Replace (repeat 5000 "x") "x" (repeat 5000 "y") -1 }}"#,
@@ -1897,15 +1894,6 @@ mod tests {
 
     #[test]
     fn printf_width_and_precision_behave_like_go() {
-        // Go writes %!(BADWIDTH) for widths above a million and ignores them.
-        assert_eq!(
-            run(r#"{{ printf "%100000000000000d" 1 }}"#),
-            "%!(BADWIDTH)1"
-        );
-        assert_eq!(
-            run(r#"{{ printf "%.99999999999999999999999f" 1.5 }}"#),
-            "%!(BADPREC)1.500000"
-        );
         // Precisions above Rust's formatter limit (65535) are padded, not a panic.
         let long = run(r#"{{ printf "%.70000f" 1.5 }}"#);
         assert_eq!(long.len(), 70_002);

@@ -211,9 +211,10 @@ fn sign(s: String, spec: &Spec) -> String {
 }
 
 /// Go's `fmt.Sprintf` for the verbs templates use: `%v %s %d %f %F %g %e %q %x %t %%`.
-/// As in Go, a width or precision above [`GO_FMT_MAX_WIDTH`] is written as
-/// `%!(BADWIDTH)`/`%!(BADPREC)` and ignored; a smaller one is charged to `budget`
-/// before the padding or digits are built, and so is the result.
+/// A width or precision is charged to `budget` before the padding or digits are built,
+/// and so is the result; one above [`GO_FMT_MAX_WIDTH`] (where Go gives up with
+/// `%!(BADWIDTH)`) is refused as `template-output-too-large` whatever the budget, since
+/// no annotation needs it and a template that asks for it is a bomb.
 pub fn sprintf(
     format: &str,
     args: &[Value],
@@ -264,17 +265,18 @@ pub fn sprintf(
             (start != *i).then_some(n)
         };
         spec.width = num(&mut i);
-        if spec.width.is_some_and(|w| w > GO_FMT_MAX_WIDTH) {
-            out.push_str("%!(BADWIDTH)");
-            spec.width = None;
-        }
         if i < chars.len() && chars[i] == '.' {
             i += 1;
             spec.prec = Some(num(&mut i).unwrap_or(0));
-            if spec.prec.is_some_and(|p| p > GO_FMT_MAX_WIDTH) {
-                out.push_str("%!(BADPREC)");
-                spec.prec = None;
-            }
+        }
+        if spec
+            .width
+            .max(spec.prec)
+            .is_some_and(|n| n > GO_FMT_MAX_WIDTH)
+        {
+            return Err(TemplateBudgetError::OutputTooLarge {
+                limit: budget.limits().max_output_bytes,
+            });
         }
         let Some(&verb) = chars.get(i) else {
             out.push_str("%!(NOVERB)");
@@ -381,17 +383,15 @@ mod tests {
 
     #[test]
     fn printf_widths_and_precisions_are_bounded() {
-        assert_eq!(
-            sprintf("%100000000000000d", &[Value::Int(1)]),
-            "%!(BADWIDTH)1"
-        );
-        assert_eq!(
-            sprintf("%.99999999999999999999999999f", &[Value::Float(1.5)]),
-            "%!(BADPREC)1.500000"
-        );
-        let mut b = TemplateBudget::new(pitot_core::TemplateLimits::RULES);
-        let e = super::sprintf("%1000000d", &[Value::Int(1)], &mut b).unwrap_err();
-        assert_eq!(e.reason(), "template-output-too-large");
+        for format in [
+            "%100000000000000d",
+            "%.99999999999999999999999999f",
+            "%1000000d",
+        ] {
+            let mut b = TemplateBudget::new(pitot_core::TemplateLimits::RULES);
+            let e = super::sprintf(format, &[Value::Int(1)], &mut b).unwrap_err();
+            assert_eq!(e.reason(), "template-output-too-large", "{format}");
+        }
         // Precisions Rust's formatter would panic on (> 65535) are written in full.
         let mut b = TemplateBudget::new(pitot_core::TemplateLimits::ALERTMANAGER);
         for verb in ["f", "e", "g"] {
