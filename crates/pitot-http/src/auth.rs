@@ -87,29 +87,47 @@ pub fn presented_secret(headers: &HeaderMap) -> Result<Option<String>, ApiError>
     Ok(None)
 }
 
+/// Whether `secret` is the platform token, compared in constant time. An empty
+/// platform token (never accepted at start, but guarded here too) matches nothing.
+pub fn is_platform_secret(state: &AppState, secret: &str) -> bool {
+    state
+        .platform_token
+        .as_ref()
+        .filter(|p| !p.is_empty())
+        .is_some_and(|p| bool::from(p.as_bytes().ct_eq(secret.as_bytes())))
+}
+
+/// Whether the request presents the platform token (for operator-only views such as
+/// the per-tenant series of `/metrics`); any other credential, or none, is not.
+pub fn presents_platform_token(state: &AppState, headers: &HeaderMap) -> bool {
+    matches!(presented_secret(headers), Ok(Some(secret)) if is_platform_secret(state, &secret))
+}
+
 /// Authenticates the request.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
-    let Some(secret) = presented_secret(headers)? else {
-        return Err(ApiError::unauthorized(
-            "no token: send Authorization: Bearer <token>, X-Token: <token>, or basic auth with the token as password",
-        ));
-    };
-    if let Some(platform) = &state.platform_token {
-        if bool::from(platform.as_bytes().ct_eq(secret.as_bytes())) {
-            let tenant = match headers.get("x-scope-orgid") {
-                Some(v) => {
-                    let v = v
-                        .to_str()
-                        .map_err(|_| ApiError::bad_data("X-Scope-OrgID is not valid ASCII"))?;
-                    Some(
-                        TenantId::new(v)
-                            .map_err(|e| ApiError::bad_data(format!("X-Scope-OrgID: {e}")))?,
-                    )
-                }
-                None => None,
-            };
-            return Ok(Principal::Platform { tenant });
+    let secret = match presented_secret(headers)? {
+        // An empty credential never authenticates, whatever secrets are configured.
+        Some(secret) if !secret.is_empty() => secret,
+        _ => {
+            return Err(ApiError::unauthorized(
+                "no token: send Authorization: Bearer <token>, X-Token: <token>, or basic auth with the token as password",
+            ))
         }
+    };
+    if is_platform_secret(state, &secret) {
+        let tenant = match headers.get("x-scope-orgid") {
+            Some(v) => {
+                let v = v
+                    .to_str()
+                    .map_err(|_| ApiError::bad_data("X-Scope-OrgID is not valid ASCII"))?;
+                Some(
+                    TenantId::new(v)
+                        .map_err(|e| ApiError::bad_data(format!("X-Scope-OrgID: {e}")))?,
+                )
+            }
+            None => None,
+        };
+        return Ok(Principal::Platform { tenant });
     }
     match state.meta.authenticate(&secret).await? {
         Some(info) => Ok(Principal::Token(info)),

@@ -190,6 +190,11 @@ async fn create(
     };
     platform_only(&principal, origin, "creating")?;
     let retention_ms = parse_retention(req.retention.as_deref().unwrap_or("0"))?;
+    // A tenant is held to its limit; the operator may go past it deliberately.
+    let max_datasources = match (&principal, &state.tenant_limits) {
+        (Principal::Token(_), Some(limits)) => Some(limits.get(&tenant).max_data_sources),
+        _ => None,
+    };
     let created = state
         .datasources
         .create(NewDataSource {
@@ -198,6 +203,7 @@ async fn create(
             kind,
             origin,
             retention_ms,
+            max_datasources,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(render(&created))).into_response())

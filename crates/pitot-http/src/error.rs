@@ -136,7 +136,9 @@ impl From<pitot_meta::MetaError> for ApiError {
         match e {
             MetaError::AlreadyExists { .. } => ApiError::conflict(e.to_string()),
             MetaError::NotFound { .. } => ApiError::not_found(e.to_string()),
-            MetaError::Invalid { .. } => ApiError::bad_data(e.to_string()),
+            MetaError::Invalid { .. } | MetaError::LimitReached { .. } => {
+                ApiError::bad_data(e.to_string())
+            }
             other => ApiError::internal(format!("metadata store: {other}")),
         }
     }

@@ -186,6 +186,11 @@ async fn create_token(
             }
         }
     }
+    // A tenant is held to its limit; the operator may go past it deliberately.
+    let max_tokens = match (&principal, &state.tenant_limits) {
+        (Principal::Token(_), Some(limits)) => Some(limits.get(&tenant).max_tokens),
+        _ => None,
+    };
     let created = state
         .meta
         .create_token(NewToken {
@@ -193,6 +198,7 @@ async fn create_token(
             scopes,
             name: req.name,
             datasources: req.datasources,
+            max_tokens,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())

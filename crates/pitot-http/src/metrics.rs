@@ -158,3 +158,61 @@ pub fn render_logs_distributor(d: &pitot_distributor::logs::LogsDistributor, out
         }
     }
 }
+
+/// Label names that identify a tenant in Pitot's own metrics.
+const TENANT_LABELS: [&str; 2] = ["tenant", "user"];
+
+/// The exposition text without the samples that carry a tenant label (and with a
+/// comment saying so), for scrapes that do not present the platform token.
+pub fn without_tenant_series(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut hidden = 0usize;
+    for line in text.lines() {
+        if !line.starts_with('#') && has_tenant_label(line) {
+            hidden += 1;
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "# {hidden} per-tenant samples hidden: scrape with the platform token to see them"
+        );
+    }
+    out
+}
+
+/// Whether a sample line's label set names a tenant. Label values escape `"`, so a
+/// `,tenant="` or `{tenant="` can only be a label name, never part of a value.
+fn has_tenant_label(line: &str) -> bool {
+    let Some(open) = line.find('{') else {
+        return false;
+    };
+    let labels = &line[open..];
+    TENANT_LABELS.iter().any(|name| {
+        labels.match_indices(name).any(|(at, _)| {
+            at > 0
+                && matches!(labels.as_bytes()[at - 1], b'{' | b',')
+                && labels[at + name.len()..].starts_with("=\"")
+        })
+    })
+}
+
+#[cfg(test)]
+mod tenant_series_tests {
+    use super::without_tenant_series;
+
+    #[test]
+    fn hides_only_samples_with_a_tenant_label() {
+        let text = "# HELP a x\n# TYPE a gauge\na{tenant=\"acme\"} 1\na{route=\"/x\",user=\"acme\"} 2\nb 3\nc{route=\"/tenant=\\\"x\\\"\"} 4\nd{subtenant=\"y\"} 5\n";
+        let out = without_tenant_series(text);
+        assert!(!out.contains("acme"), "{out}");
+        assert!(out.contains("b 3\n"), "{out}");
+        assert!(out.contains("c{route="), "{out}");
+        assert!(out.contains("d{subtenant="), "{out}");
+        assert!(out.contains("# HELP a x"), "{out}");
+        assert!(out.contains("2 per-tenant samples hidden"), "{out}");
+    }
+}

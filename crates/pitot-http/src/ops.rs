@@ -3,14 +3,15 @@
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
 use crate::AppStateRef;
 
-/// Operations routes (unauthenticated, as Prometheus and Mimir serve them).
+/// Operations routes (unauthenticated, as Prometheus and Mimir serve them; `/metrics`
+/// shows per-tenant series only to the platform token).
 pub fn router() -> Router<AppStateRef> {
     Router::new()
         .route("/metrics", get(metrics))
@@ -30,13 +31,20 @@ async fn ready(State(state): State<AppStateRef>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppStateRef>) -> Response {
+/// `/metrics`: anyone may scrape the server's own health, but series labelled with a
+/// tenant (its ID and volumes) are the operator's business: without the platform token
+/// they are left out, so no tenant learns which other tenants exist or how big they are.
+async fn metrics(State(state): State<AppStateRef>, headers: HeaderMap) -> Response {
+    let operator = crate::auth::presents_platform_token(&state, &headers);
     let mut out = String::new();
     state.http_metrics.render(&mut out);
     crate::metrics::render_distributor(&state.distributor, &mut out);
     crate::metrics::render_logs_distributor(&state.logs.distributor, &mut out);
     for collector in &state.collectors {
         collector(&mut out);
+    }
+    if !operator {
+        out = crate::metrics::without_tenant_series(&out);
     }
     (
         [(

@@ -2,8 +2,8 @@ use std::path::PathBuf;
 
 /// Why a metadata operation failed.
 ///
-/// The first three variants are the caller's doing (the HTTP layer answers 409, 404 and
-/// 400); the rest mean the store itself is broken (500).
+/// The first four variants are the caller's doing (the HTTP layer answers 409, 404, 400
+/// and 400); the rest mean the store itself is broken (500).
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
     /// A record with this name exists already; nothing was changed.
@@ -29,6 +29,24 @@ pub enum MetaError {
         field: &'static str,
         /// What is wrong with it.
         reason: String,
+    },
+    /// The tenant already has as many records of this kind as its limit allows; nothing
+    /// was changed. The count and the write happen in one transaction, so concurrent
+    /// creations can never pass the limit together.
+    #[error("{reason}: tenant {tenant} has {count} {kind}s, the most its limit {limit_name} ({limit}) allows; delete one, or ask the operator to raise the limit")]
+    LimitReached {
+        /// Stable reason ID, such as `per-tenant-tokens-limit`.
+        reason: &'static str,
+        /// The tenant.
+        tenant: String,
+        /// What kind of record: `"token"`.
+        kind: &'static str,
+        /// The per-tenant limit's name, as the limits API spells it.
+        limit_name: &'static str,
+        /// The limit's value.
+        limit: u64,
+        /// How many the tenant has.
+        count: u64,
     },
     /// The database file could not be opened or prepared.
     #[error("cannot open metadata database {path:?}: {source}")]

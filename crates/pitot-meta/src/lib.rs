@@ -54,6 +54,7 @@
 
 mod error;
 mod registry;
+mod rule_groups;
 mod sqlite;
 mod token;
 mod validate;
@@ -66,6 +67,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::MetaError;
 pub use registry::DatasourceRegistry;
+pub use rule_groups::{RuleGroupScope, RuleGroupWrite, RULE_GROUPS_LIMIT_REASON};
 pub use sqlite::SqliteMetaStore;
 pub use token::{random_secret, TOKEN_ID_BYTES, TOKEN_PREFIX, TOKEN_SECRET_BYTES};
 pub use validate::MAX_TOKEN_NAME_LEN;
@@ -99,22 +101,25 @@ pub trait MetaStore: Send + Sync + 'static {
         tenant: Option<&TenantId>,
     ) -> Result<Vec<StoredRuleGroup>, MetaError>;
 
-    /// Creates or replaces one rule group (already validated) of a namespace.
+    /// Creates or replaces one rule group (already validated) of a namespace, in one
+    /// transaction that also checks the tenant's group limit
+    /// ([`MetaError::LimitReached`] for a new group over `write.max_groups`) and that an
+    /// existing group of that name is within `scope` ([`MetaError::AlreadyExists`] if
+    /// not: a restricted token never replaces a group of another data source).
     async fn put_rule_group(
         &self,
-        tenant: &TenantId,
-        namespace: &str,
-        name: &str,
-        yaml: &str,
+        write: &RuleGroupWrite<'_>,
+        scope: &RuleGroupScope,
     ) -> Result<(), MetaError>;
 
-    /// Deletes one group of a namespace, or the whole namespace with `name: None`;
-    /// returns how many groups were deleted.
+    /// Deletes one group of a namespace, or the whole namespace with `name: None`,
+    /// among the groups `scope` allows; returns how many groups were deleted.
     async fn delete_rule_groups(
         &self,
         tenant: &TenantId,
         namespace: &str,
         name: Option<&str>,
+        scope: &RuleGroupScope,
     ) -> Result<usize, MetaError>;
 
     /// Adds usage rows (each keyed by its tenant, data source and hour `start_ms`) to what
@@ -245,6 +250,9 @@ pub struct StoredRuleGroup {
     pub yaml: String,
     /// When it was last written (Unix ms).
     pub updated_at: i64,
+    /// The data source the group reads; `None` for a group that reads every data
+    /// source of its kind (see [`RuleGroupScope`]).
+    pub datasource: Option<String>,
 }
 
 /// A budget threshold crossed in a month, actually or by projection.
@@ -282,6 +290,9 @@ pub struct NewToken {
     pub name: Option<String>,
     /// The data sources the token may name (`None`: all of the tenant's).
     pub datasources: Option<Vec<String>>,
+    /// The most unrevoked tokens the tenant may hold (its `max_tokens` limit), checked
+    /// in the same transaction as the insert; `None` for the operator's own tools.
+    pub max_tokens: Option<u64>,
 }
 
 /// What a caller asks for when creating a data source.
@@ -297,6 +308,10 @@ pub struct NewDataSource {
     pub origin: Origin,
     /// How long its data is kept (ms); 0 for the server's default.
     pub retention_ms: i64,
+    /// The most data sources the tenant may hold (its `max_data_sources` limit, the
+    /// three it starts with included), checked in the same transaction as the insert;
+    /// `None` for the operator's own tools.
+    pub max_datasources: Option<u64>,
 }
 
 /// A data source as stored.

@@ -15,14 +15,15 @@ use crate::token::{self, SecretHash};
 use crate::validate::{normalize_scopes, validate_name};
 use crate::{
     BudgetEvent, CreatedToken, DataSource, MetaError, MetaStore, NewDataSource, NewToken,
-    StoredRuleGroup, Tenant, TokenInfo,
+    RuleGroupScope, RuleGroupWrite, StoredRuleGroup, Tenant, TokenInfo,
 };
 
 mod datasources;
+mod rule_groups;
 use pitot_usage::UsageRow;
 
 /// The schema this binary writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 
 /// Version 1: tenants and tokens. Revoked tokens keep their row (`revoked_at` set).
 const SCHEMA_V1: &str = "
@@ -131,6 +132,12 @@ ALTER TABLE tokens ADD COLUMN datasources TEXT;
 INSERT INTO datasources SELECT id, 'metrics', 'metrics', 'custom', 0, id, 1, created_at FROM tenants;
 INSERT INTO datasources SELECT id, 'logs', 'logs', 'custom', 0, id, 1, created_at FROM tenants;
 INSERT INTO datasources SELECT id, 'pitot', 'metrics', 'managed', 0, id || '@pitot', 1, created_at FROM tenants;
+";
+
+/// Version 9: the data source a rule group is bound to (`NULL`: unbound, reading every
+/// data source of its kind, as every group did before).
+const SCHEMA_V9: &str = "
+ALTER TABLE rule_groups ADD COLUMN datasource TEXT;
 ";
 
 /// Version 7: contact points (simple alert destinations) per tenant, as JSON.
@@ -369,40 +376,15 @@ impl MetaStore for SqliteMetaStore {
         &self,
         tenant: Option<&TenantId>,
     ) -> Result<Vec<StoredRuleGroup>, MetaError> {
-        let db = self.db.lock();
-        let mut statement = db.conn.prepare(
-            "SELECT tenant, namespace, name, yaml, updated_at FROM rule_groups
-             WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, namespace, name",
-        )?;
-        let mut rows = statement.query([tenant.map(|t| t.as_str())])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let id: String = row.get(0)?;
-            out.push(StoredRuleGroup {
-                tenant: parse_tenant(id)?,
-                namespace: row.get(1)?,
-                name: row.get(2)?,
-                yaml: row.get(3)?,
-                updated_at: row.get(4)?,
-            });
-        }
-        Ok(out)
+        rule_groups::list(&self.db.lock().conn, tenant)
     }
 
     async fn put_rule_group(
         &self,
-        tenant: &TenantId,
-        namespace: &str,
-        name: &str,
-        yaml: &str,
+        write: &RuleGroupWrite<'_>,
+        scope: &RuleGroupScope,
     ) -> Result<(), MetaError> {
-        let db = self.db.lock();
-        db.conn.execute(
-            "INSERT INTO rule_groups (tenant, namespace, name, yaml, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (tenant, namespace, name) DO UPDATE SET yaml = excluded.yaml, updated_at = excluded.updated_at",
-            rusqlite::params![tenant.as_str(), namespace, name, yaml, now_ms()],
-        )?;
-        Ok(())
+        rule_groups::put(&mut self.db.lock().conn, write, scope, now_ms())
     }
 
     async fn delete_rule_groups(
@@ -410,12 +392,9 @@ impl MetaStore for SqliteMetaStore {
         tenant: &TenantId,
         namespace: &str,
         name: Option<&str>,
+        scope: &RuleGroupScope,
     ) -> Result<usize, MetaError> {
-        let db = self.db.lock();
-        Ok(db.conn.execute(
-            "DELETE FROM rule_groups WHERE tenant = ?1 AND namespace = ?2 AND (?3 IS NULL OR name = ?3)",
-            rusqlite::params![tenant.as_str(), namespace, name],
-        )?)
+        rule_groups::delete(&self.db.lock().conn, tenant, namespace, name, scope)
     }
 
     async fn add_usage(&self, rows: &[(TenantId, UsageRow)]) -> Result<(), MetaError> {
@@ -708,6 +687,24 @@ impl MetaStore for SqliteMetaStore {
                 name: new.tenant.to_string(),
             });
         }
+        if let Some(limit) = new.max_tokens {
+            let count: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM tokens WHERE tenant = ?1 AND revoked_at IS NULL",
+                params![new.tenant.as_str()],
+                |row| row.get(0),
+            )?;
+            let count = count.max(0) as u64;
+            if count >= limit {
+                return Err(MetaError::LimitReached {
+                    reason: "per-tenant-tokens-limit",
+                    tenant: new.tenant.to_string(),
+                    kind: "token",
+                    limit_name: "max_tokens",
+                    limit,
+                    count,
+                });
+            }
+        }
         let mut generated = None;
         for _ in 0..ID_ATTEMPTS {
             let candidate = token::generate();
@@ -862,6 +859,9 @@ fn migrate(conn: &mut Connection) -> Result<(), MetaError> {
     }
     if found < 8 {
         tx.execute_batch(SCHEMA_V8)?;
+    }
+    if found < 9 {
+        tx.execute_batch(SCHEMA_V9)?;
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -2,15 +2,13 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use pitot_core::{Scope, TenantId};
 use pitot_meta::{MetaStore, NewToken, SqliteMetaStore};
 
 use crate::cli::{TenantCommand, TokenCommand};
 
 fn open(data_dir: &Path) -> anyhow::Result<SqliteMetaStore> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    crate::bootstrap::prepare_data_dir(data_dir)?;
     Ok(SqliteMetaStore::open(&crate::bootstrap::meta_path(
         data_dir,
     ))?)
@@ -51,6 +49,7 @@ pub async fn token(data_dir: &Path, command: TokenCommand) -> anyhow::Result<()>
                     scopes,
                     name,
                     datasources: None,
+                    max_tokens: None,
                 })
                 .await?;
             eprintln!(

@@ -12,6 +12,7 @@ fn new_token(tenant_id: &str, scopes: &[Scope]) -> NewToken {
         scopes: scopes.to_vec(),
         name: None,
         datasources: None,
+        max_tokens: None,
     }
 }
 
@@ -126,6 +127,7 @@ async fn created_token_authenticates_with_its_scopes() {
             scopes: vec![Scope::MetricsRead, Scope::MetricsWrite, Scope::MetricsRead],
             name: Some("grafana".to_string()),
             datasources: None,
+            max_tokens: None,
         })
         .await
         .unwrap();
@@ -303,6 +305,7 @@ async fn tenants_and_tokens_survive_reopen() {
                 scopes: vec![Scope::MetricsWrite, Scope::LogsWrite],
                 name: Some("alloy".to_string()),
                 datasources: None,
+                max_tokens: None,
             })
             .await
             .unwrap();
@@ -428,6 +431,23 @@ async fn limit_overrides_persist_and_clear() {
     assert!(store.limit_overrides().await.unwrap().is_empty());
 }
 
+/// A rule-group write of `tenant` with no data source and no limit.
+fn group<'a>(
+    tenant: &'a TenantId,
+    namespace: &'a str,
+    name: &'a str,
+    yaml: &'a str,
+) -> RuleGroupWrite<'a> {
+    RuleGroupWrite {
+        tenant,
+        namespace,
+        name,
+        yaml,
+        datasource: None,
+        max_groups: 0,
+    }
+}
+
 #[tokio::test]
 async fn rule_groups_by_tenant_and_namespace() {
     let dir = tempfile::tempdir().unwrap();
@@ -436,44 +456,130 @@ async fn rule_groups_by_tenant_and_namespace() {
     let b = TenantId::new("b").unwrap();
     store.create_tenant(&a).await.unwrap();
     store.create_tenant(&b).await.unwrap();
-    store
-        .put_rule_group(&a, "ns1", "g1", "name: g1\n")
-        .await
-        .unwrap();
-    store
-        .put_rule_group(&a, "ns1", "g2", "name: g2\n")
-        .await
-        .unwrap();
-    store
-        .put_rule_group(&a, "ns2", "g1", "name: g1\n")
-        .await
-        .unwrap();
-    store
-        .put_rule_group(&b, "ns1", "g1", "name: g1\nrules: []\n")
-        .await
-        .unwrap();
-    store
-        .put_rule_group(&a, "ns1", "g1", "name: g1 # v2\n")
-        .await
-        .unwrap();
+    let all = RuleGroupScope::All;
+    for write in [
+        group(&a, "ns1", "g1", "name: g1\n"),
+        group(&a, "ns1", "g2", "name: g2\n"),
+        group(&a, "ns2", "g1", "name: g1\n"),
+        group(&b, "ns1", "g1", "name: g1\nrules: []\n"),
+        group(&a, "ns1", "g1", "name: g1 # v2\n"),
+    ] {
+        store.put_rule_group(&write, &all).await.unwrap();
+    }
     let of_a = store.list_rule_groups(Some(&a)).await.unwrap();
     assert_eq!(of_a.len(), 3);
     assert_eq!(of_a[0].yaml, "name: g1 # v2\n");
+    assert_eq!(of_a[0].datasource, None);
     assert_eq!(store.list_rule_groups(None).await.unwrap().len(), 4);
     assert_eq!(
         store
-            .delete_rule_groups(&a, "ns1", Some("g2"))
+            .delete_rule_groups(&a, "ns1", Some("g2"), &all)
             .await
             .unwrap(),
         1
     );
-    assert_eq!(store.delete_rule_groups(&a, "ns1", None).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .delete_rule_groups(&a, "ns1", None, &all)
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(store.list_rule_groups(Some(&a)).await.unwrap().len(), 1);
     assert_eq!(
         store.list_rule_groups(Some(&b)).await.unwrap().len(),
         1,
         "b untouched"
     );
+}
+
+#[tokio::test]
+async fn rule_group_limit_holds_under_concurrent_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SqliteMetaStore::open(&dir.path().join("meta.db")).unwrap());
+    let a = TenantId::new("a").unwrap();
+    store.create_tenant(&a).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let (store, a) = (std::sync::Arc::clone(&store), a.clone());
+        tasks.push(tokio::spawn(async move {
+            let name = format!("g{i}");
+            let write = RuleGroupWrite {
+                max_groups: 3,
+                ..group(&a, "ns", &name, "name: x\n")
+            };
+            store.put_rule_group(&write, &RuleGroupScope::All).await
+        }));
+    }
+    let mut refused = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => {}
+            Err(MetaError::LimitReached { reason, limit, .. }) => {
+                assert_eq!(reason, "per-tenant-rule-groups-limit");
+                assert_eq!(limit, 3);
+                refused += 1;
+            }
+            Err(other) => panic!("unexpected error {other}"),
+        }
+    }
+    assert_eq!(refused, 13);
+    assert_eq!(store.list_rule_groups(Some(&a)).await.unwrap().len(), 3);
+    // Replacing a stored group is not a new one: allowed at the limit.
+    let stored = store.list_rule_groups(Some(&a)).await.unwrap();
+    let replace = RuleGroupWrite {
+        max_groups: 3,
+        ..group(&a, "ns", &stored[0].name, "name: y\n")
+    };
+    store
+        .put_rule_group(&replace, &RuleGroupScope::All)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_rule_groups(Some(&a)).await.unwrap()[0].yaml,
+        "name: y\n"
+    );
+}
+
+#[tokio::test]
+async fn restricted_scopes_see_and_replace_only_their_data_sources_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteMetaStore::open(&dir.path().join("meta.db")).unwrap();
+    let a = TenantId::new("a").unwrap();
+    store.create_tenant(&a).await.unwrap();
+    let prod = RuleGroupScope::Datasources(vec!["prod".into()]);
+    store
+        .put_rule_group(
+            &group(&a, "ns", "unbound", "name: u\n"),
+            &RuleGroupScope::All,
+        )
+        .await
+        .unwrap();
+    let bound = RuleGroupWrite {
+        datasource: Some("prod"),
+        ..group(&a, "ns", "bound", "name: b\n")
+    };
+    store.put_rule_group(&bound, &prod).await.unwrap();
+    let over = RuleGroupWrite {
+        datasource: Some("prod"),
+        ..group(&a, "ns", "unbound", "name: u2\n")
+    };
+    assert!(matches!(
+        store.put_rule_group(&over, &prod).await,
+        Err(MetaError::AlreadyExists { .. })
+    ));
+    assert_eq!(
+        store
+            .delete_rule_groups(&a, "ns", None, &prod)
+            .await
+            .unwrap(),
+        1,
+        "only the prod group is deleted"
+    );
+    let left = store.list_rule_groups(Some(&a)).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].name, "unbound");
+    assert_eq!(left[0].yaml, "name: u\n");
 }
 
 #[tokio::test]
@@ -555,6 +661,7 @@ async fn tenants_start_with_their_data_sources_and_create_more() {
         kind: DataKind::Metrics,
         origin: Origin::Custom,
         retention_ms: 86_400_000,
+        max_datasources: None,
     };
     let prod = store.create_datasource(new("prod")).await.unwrap();
     assert_eq!(prod.storage.as_str(), "team-a@prod");
@@ -648,4 +755,67 @@ async fn upgrading_from_version_7_gives_existing_tenants_their_data_sources() {
     assert_eq!(names, ["logs", "metrics", "pitot"]);
     let tokens = store.list_tokens(None).await.unwrap();
     assert_eq!(tokens[0].datasources, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_token_creations_never_pass_the_limit() {
+    let store = std::sync::Arc::new(store());
+    store.create_tenant(&tenant("team-a")).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let store = std::sync::Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut new = new_token("team-a", &[Scope::MetricsRead]);
+            new.max_tokens = Some(3);
+            store.create_token(new).await
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(MetaError::LimitReached { reason, limit, .. }) => {
+                assert_eq!(reason, "per-tenant-tokens-limit");
+                assert_eq!(limit, 3);
+            }
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(created, 3);
+    let tokens = store.list_tokens(Some(&tenant("team-a"))).await.unwrap();
+    assert_eq!(tokens.len(), 3);
+    // A revoked token frees its place.
+    assert!(store.revoke_token(&tokens[0].id).await.unwrap());
+    let mut new = new_token("team-a", &[Scope::MetricsRead]);
+    new.max_tokens = Some(3);
+    store.create_token(new).await.unwrap();
+}
+
+#[tokio::test]
+async fn data_sources_are_held_to_the_limit_defaults_included() {
+    let store = store();
+    store.create_tenant(&tenant("team-a")).await.unwrap();
+    let new = |name: &str| NewDataSource {
+        tenant: tenant("team-a"),
+        name: name.into(),
+        kind: DataKind::Metrics,
+        origin: Origin::Custom,
+        retention_ms: 0,
+        max_datasources: Some(4),
+    };
+    store.create_datasource(new("prod")).await.unwrap();
+    let err = store.create_datasource(new("staging")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MetaError::LimitReached {
+                reason: "per-tenant-datasources-limit",
+                count: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("max_data_sources"), "{err}");
+    assert_eq!(store.list_datasources(None).await.unwrap().len(), 4);
 }

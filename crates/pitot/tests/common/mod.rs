@@ -304,10 +304,12 @@ impl TestServer {
         body["data"].clone()
     }
 
-    /// A gauge or counter value from `/metrics` (the first line starting with `name `).
+    /// A gauge or counter value from `/metrics` (the first line starting with `name `),
+    /// scraped as the operator (with the platform token, which per-tenant series need).
     pub fn metric(&self, name: &str) -> Option<f64> {
         let text = self
             .get("/metrics")
+            .bearer_auth(&self.platform_token)
             .send()
             .expect("GET /metrics")
             .text()
@@ -685,4 +687,61 @@ impl TestServer {
         }
         out
     }
+}
+
+/// A webhook receiver on a free port of 127.0.0.1 (Alertmanager's webhook format):
+/// returns its URL and each JSON body it received with when it arrived. It answers
+/// every request 200.
+pub fn webhook_sink() -> (String, Arc<Mutex<Vec<(Instant, Value)>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind webhook");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&got);
+    std::thread::spawn(move || {
+        use std::io::Write;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            if let Ok(v) = serde_json::from_slice(&body) {
+                sink.lock().expect("sink").push((Instant::now(), v));
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
+
+/// An HTTP endpoint on a free port of 127.0.0.1 that accepts connections, reads
+/// them, and never answers: what a hostile tenant points its webhooks at. Returns
+/// its URL and how many connections it has accepted.
+pub fn hanging_endpoint() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hang", listener.local_addr().expect("address"));
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    (url, accepted)
 }
