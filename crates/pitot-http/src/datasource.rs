@@ -81,7 +81,7 @@ impl Selection {
 }
 
 /// The names in the header (comma- or `|`-separated), in order, without duplicates.
-fn named(headers: &HeaderMap) -> Result<Vec<String>, ApiError> {
+pub(crate) fn named(headers: &HeaderMap) -> Result<Vec<String>, ApiError> {
     let Some(value) = headers.get(HEADER) else {
         return Ok(Vec::new());
     };

@@ -97,14 +97,27 @@ async fn set(
         ))
     })?;
     if t.enabled {
+        // Unbound (it reads the usage series wherever they are), and counted against
+        // the tenant's group limit like any upload.
+        let write = pitot_meta::RuleGroupWrite {
+            tenant: &tenant,
+            namespace: NAMESPACE,
+            name: GROUP,
+            yaml: RULES,
+            datasource: None,
+            max_groups: state
+                .tenant_limits
+                .as_ref()
+                .map_or(0, |l| l.get(&tenant).ruler_max_rule_groups_per_tenant),
+        };
         state
             .meta
-            .put_rule_group(&tenant, NAMESPACE, GROUP, RULES)
+            .put_rule_group(&write, &pitot_meta::RuleGroupScope::All)
             .await?;
     } else {
         state
             .meta
-            .delete_rule_groups(&tenant, NAMESPACE, None)
+            .delete_rule_groups(&tenant, NAMESPACE, None, &pitot_meta::RuleGroupScope::All)
             .await?;
     }
     if let Some(ruler) = &state.ruler {
