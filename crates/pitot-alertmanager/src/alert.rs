@@ -66,6 +66,13 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// Bytes it holds (label and annotation names and values, generator URL), as counted
+    /// against `alertmanager_max_alerts_size_bytes`.
+    pub fn size_bytes(&self) -> u64 {
+        let pairs = |set: &LabelSet| -> usize { set.iter().map(|(k, v)| k.len() + v.len()).sum() };
+        (pairs(&self.labels) + pairs(&self.annotations) + self.generator_url.len()) as u64
+    }
+
     /// Validates a posted alert and fills in the defaults at receipt time `now`.
     pub fn from_postable(
         p: PostableAlert,

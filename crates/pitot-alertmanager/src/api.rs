@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use crate::alert::{Alert, PostableAlert};
 use crate::engine::Alertmanager;
 use crate::error::AmError;
+use crate::limits::{exceeds, refused};
 use crate::matcher::{matches_all, parse_matchers, Matcher};
 use crate::silence::{new_id, validate, ApiMatcher, PostableSilence, Silence, SilenceState};
 use crate::tenant::TenantState;
@@ -236,6 +237,7 @@ pub fn post_silence(am: &Alertmanager, tenant: &TenantId, body: &[u8]) -> Result
             _ => new_id(),
         };
         let starts_at = if p.starts_at < now { now } else { p.starts_at };
+        check_silence_limits(st, &p, &id, now)?;
         let silence = Silence {
             id: id.clone(),
             matchers: p.matchers.clone(),
@@ -255,6 +257,52 @@ pub fn post_silence(am: &Alertmanager, tenant: &TenantId, body: &[u8]) -> Result
         Ok(id)
     })??;
     Ok(json!({"silenceID": id}))
+}
+
+/// Refuses a silence that is too large, or a new one when the tenant already has
+/// `alertmanager_max_silences_count` active and pending silences (expired ones do not count;
+/// updating a silence in place does not add one). Runs under the tenant's lock with the write.
+fn check_silence_limits(
+    st: &TenantState,
+    p: &PostableSilence,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AmError> {
+    let limits = st.limits;
+    let size = serde_json::to_vec(p).map(|v| v.len()).unwrap_or(usize::MAX) as u64;
+    if exceeds(size, limits.max_silence_size_bytes) {
+        return Err(refused(
+            "alertmanager-max-silence-size",
+            format!(
+                "the silence is {size} bytes (limit: {})",
+                limits.max_silence_size_bytes
+            ),
+            "alertmanager_max_silence_size_bytes",
+        ));
+    }
+    let in_place = st
+        .silences
+        .get(id)
+        .is_some_and(|s| s.state(now) != SilenceState::Expired);
+    if in_place {
+        return Ok(());
+    }
+    let live = st
+        .silences
+        .values()
+        .filter(|s| s.state(now) != SilenceState::Expired)
+        .count() as u64;
+    if exceeds(live + 1, limits.max_silences_count) {
+        return Err(refused(
+            "alertmanager-max-silences-count",
+            format!(
+                "too many silences: the tenant has {live} active and pending silences (limit: {}); expire some first",
+                limits.max_silences_count
+            ),
+            "alertmanager_max_silences_count",
+        ));
+    }
+    Ok(())
 }
 
 /// `GET /api/v2/silence/{id}`.

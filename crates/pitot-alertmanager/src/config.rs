@@ -5,6 +5,7 @@ mod duration;
 mod raw;
 mod receiver;
 mod route;
+pub mod smtp;
 #[cfg(test)]
 mod tests;
 mod time_interval;

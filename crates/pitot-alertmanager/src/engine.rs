@@ -1,7 +1,15 @@
 //! [`Alertmanager`]: many tenants, each with its own configuration and state, driven by
-//! [`Alertmanager::tick`] on an injected clock.
+//! [`Alertmanager::dispatch`] (or [`Alertmanager::tick`]) on an injected clock.
+//!
+//! Each flushed aggregation group is sent in its own task, and each tenant has its own
+//! bounded number of sends in flight: a tenant whose webhook never answers holds only its
+//! own groups and slots, never another tenant's notifications (the engine used to await all
+//! tenants' sends together, so one hanging receiver delayed everyone). A group is not flushed
+//! again while its previous flush is still being sent, as in Alertmanager, where each group's
+//! flushes run one after another; a failed send is retried at the group's next flush, so no
+//! notification is lost (a repeat after a retry is possible).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,9 +20,11 @@ use parking_lot::Mutex;
 use crate::alert::{Alert, Fingerprint, PostableAlert};
 use crate::clock::{chrono_dur, Clock, SystemClock};
 use crate::config::{AlertmanagerConfig, Integration};
+use crate::egress::EgressPolicy;
 use crate::error::AmError;
+use crate::limits::{AmLimits, LimitsFn};
 use crate::nflog::{self, NflogEntry};
-use crate::notify::{IntegrationNotifier, Notification, Notifier};
+use crate::notify::{IntegrationNotifier, Notification, Notifier, RetryPolicy};
 use crate::persist::tenant_dir;
 use crate::template::Templates;
 use crate::tenant::TenantState;
@@ -30,6 +40,14 @@ pub struct AlertmanagerOptions {
     pub clock: Arc<dyn Clock>,
     /// Where notifications go.
     pub notifier: Arc<dyn Notifier>,
+    /// Which addresses tenant-configured receivers may reach; [`Self::with_egress`] sets it
+    /// together with a notifier that enforces it.
+    pub egress: Arc<EgressPolicy>,
+    /// Each tenant's current limits (alerts, silences, aggregation groups, configuration).
+    pub limits: LimitsFn,
+    /// Most notification sends (integrations of flushed groups) one tenant has in flight;
+    /// more wait for a slot, without holding up any other tenant.
+    pub max_sends_per_tenant: usize,
 }
 
 impl AlertmanagerOptions {
@@ -40,9 +58,24 @@ impl AlertmanagerOptions {
             external_url: external_url.into(),
             clock: Arc::new(SystemClock),
             notifier: Arc::new(IntegrationNotifier::default()),
+            egress: Arc::new(EgressPolicy::default()),
+            limits: crate::limits::unlimited(),
+            max_sends_per_tenant: DEFAULT_SENDS_PER_TENANT,
         }
     }
 }
+
+impl AlertmanagerOptions {
+    /// Holds every tenant-configured connection to `egress`, with `retry` for HTTP receivers.
+    pub fn with_egress(mut self, egress: Arc<EgressPolicy>, retry: RetryPolicy) -> Self {
+        self.notifier = Arc::new(IntegrationNotifier::with_egress(retry, Arc::clone(&egress)));
+        self.egress = egress;
+        self
+    }
+}
+
+/// The default of [`AlertmanagerOptions::max_sends_per_tenant`].
+pub const DEFAULT_SENDS_PER_TENANT: usize = 8;
 
 /// What one [`Alertmanager::tick`] did, for logs and tests.
 #[derive(Debug, Default)]
@@ -53,11 +86,25 @@ pub struct TickReport {
     pub failures: Vec<AmError>,
 }
 
+impl TickReport {
+    fn merge(&mut self, other: TickReport) {
+        self.sent += other.sent;
+        self.failures.extend(other.failures);
+    }
+}
+
 /// A multi-tenant Alertmanager.
 pub struct Alertmanager {
+    shared: Arc<Shared>,
+}
+
+/// What the engine and its send tasks share.
+struct Shared {
     tenants: Mutex<HashMap<TenantId, TenantState>>,
     opts: AlertmanagerOptions,
     started: DateTime<Utc>,
+    /// Serialises each tenant's configuration writes (uploads, contact points).
+    config_writes: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 struct IntegrationJob {
@@ -75,6 +122,7 @@ struct GroupJob {
     templates: Arc<Templates>,
     integrations: Vec<IntegrationJob>,
     resolved_snapshot: Vec<(Fingerprint, DateTime<Utc>)>,
+    send_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Alertmanager {
@@ -82,41 +130,72 @@ impl Alertmanager {
     pub fn new(opts: AlertmanagerOptions) -> Self {
         let started = opts.clock.now();
         Alertmanager {
-            tenants: Mutex::new(HashMap::new()),
-            opts,
-            started,
+            shared: Arc::new(Shared {
+                tenants: Mutex::new(HashMap::new()),
+                opts,
+                started,
+                config_writes: Mutex::new(HashMap::new()),
+            }),
         }
     }
 
     /// The current time per the injected clock.
     pub fn now(&self) -> DateTime<Utc> {
-        self.opts.clock.now()
+        self.shared.opts.clock.now()
     }
 
     /// When the engine started (for `/api/v2/status` uptime).
     pub fn started(&self) -> DateTime<Utc> {
-        self.started
+        self.shared.started
     }
 
     /// The configured external URL.
     pub fn external_url(&self) -> &str {
-        &self.opts.external_url
+        &self.shared.opts.external_url
     }
 
-    /// Runs `f` on the tenant's state, loading it (with the fallback config) on first use.
+    /// The egress policy tenant-configured receivers are held to (for callers that send on
+    /// the tenant's behalf, such as a contact point test).
+    pub fn egress(&self) -> Arc<EgressPolicy> {
+        Arc::clone(&self.shared.opts.egress)
+    }
+
+    /// The tenant's current limits.
+    pub fn limits(&self, tenant: &TenantId) -> AmLimits {
+        (self.shared.opts.limits)(tenant)
+    }
+
+    /// Held while a tenant's configuration is checked and written (an upload, a contact point
+    /// change), so concurrent writers cannot both pass a limit check and both write.
+    pub async fn lock_config_writes(&self, tenant: &TenantId) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.shared.config_writes.lock();
+            Arc::clone(locks.entry(tenant.clone()).or_default())
+        };
+        lock.lock_owned().await
+    }
+
+    /// Runs `f` on the tenant's state, loading it (with the fallback config) on first use;
+    /// the tenant's limits are refreshed first, so `f` checks against current values.
     pub(crate) fn with_tenant<R>(
         &self,
         tenant: &TenantId,
         f: impl FnOnce(&mut TenantState, DateTime<Utc>) -> R,
     ) -> Result<R, AmError> {
         let now = self.now();
-        let mut tenants = self.tenants.lock();
+        let limits = self.limits(tenant);
+        let mut tenants = self.shared.tenants.lock();
         if !tenants.contains_key(tenant) {
-            let dir = tenant_dir(&self.opts.state_dir, tenant);
-            let state = TenantState::load(&dir, Arc::new(AlertmanagerConfig::fallback()))?;
+            let dir = tenant_dir(&self.shared.opts.state_dir, tenant);
+            let state = TenantState::load(
+                &dir,
+                Arc::new(AlertmanagerConfig::fallback()),
+                self.shared.opts.max_sends_per_tenant,
+            )?;
             tenants.insert(tenant.clone(), state);
         }
         let state = tenants.get_mut(tenant).expect("inserted above");
+        state.limits = limits;
         Ok(f(state, now))
     }
 
@@ -137,7 +216,8 @@ impl Alertmanager {
         self.with_tenant(tenant, |st, _| Arc::clone(&st.config))
     }
 
-    /// Accepts alerts (API v2 `postableAlerts`). All are validated before any is stored.
+    /// Accepts alerts (API v2 `postableAlerts`). All are validated and checked against the
+    /// tenant's alert limits before any is stored, under the tenant's lock.
     pub fn post_alerts(
         &self,
         tenant: &TenantId,
@@ -149,6 +229,7 @@ impl Alertmanager {
             for a in alerts {
                 valid.push(Alert::from_postable(a, now, resolve_timeout)?);
             }
+            st.check_alert_limits(&valid)?;
             for a in valid {
                 st.put_alert(a, now);
             }
@@ -156,47 +237,82 @@ impl Alertmanager {
         })?
     }
 
-    /// Advances the engine to the clock's now: garbage-collects, flushes due groups through
-    /// inhibition, time muting, silences and the notification log, sends, and records what was
-    /// sent. Sends run concurrently and this returns when all finished; production calls it
-    /// every second via [`crate::runtime::run`].
-    pub async fn tick(&self) -> TickReport {
+    /// Advances the engine to the clock's now and flushes due groups through inhibition, time
+    /// muting, silences and the notification log; each flushed group is sent in its own task
+    /// (spawned on the current tokio runtime) under its tenant's send slots, and records what
+    /// was sent when it finishes. Returns at once with the tasks' handles; production calls it
+    /// every second via [`crate::runtime::run`] and does not wait for them.
+    pub fn dispatch(&self) -> Vec<tokio::task::JoinHandle<TickReport>> {
         let now = self.now();
-        let jobs = self.collect_jobs(now);
-        let mut futures = Vec::new();
-        for (g, job) in jobs.iter().enumerate() {
-            for (i, ij) in job.integrations.iter().enumerate() {
-                let notifier = Arc::clone(&self.opts.notifier);
-                futures.push(async move {
-                    if ij.alerts.is_empty() {
-                        return (g, i, Ok(false));
-                    }
-                    let mut n = job.base.clone();
-                    n.alerts = ij.alerts.clone();
-                    let r = notifier.notify(&n, &ij.integration, &job.templates).await;
-                    (g, i, r.map(|_| true))
-                });
+        let jobs = self.shared.collect_jobs(now);
+        jobs.into_iter()
+            .map(|job| {
+                let shared = Arc::clone(&self.shared);
+                tokio::spawn(async move { shared.send_group(job, now).await })
+            })
+            .collect()
+    }
+
+    /// [`Self::dispatch`], then waits for this tick's sends: for tests and callers that want
+    /// the outcome.
+    pub async fn tick(&self) -> TickReport {
+        let mut report = TickReport::default();
+        for handle in self.dispatch() {
+            match handle.await {
+                Ok(r) => report.merge(r),
+                Err(e) => report.failures.push(AmError::Notify {
+                    integration: "engine".to_string(),
+                    reason: format!("send task failed: {e}"),
+                }),
             }
+        }
+        report
+    }
+
+    /// The default tick period of the runtime loop.
+    pub const TICK: Duration = Duration::from_secs(1);
+}
+
+impl Shared {
+    /// Sends one flushed group's integrations (concurrently, each under a tenant send slot)
+    /// and records the outcome.
+    async fn send_group(&self, job: GroupJob, now: DateTime<Utc>) -> TickReport {
+        let mut futures = Vec::new();
+        for ij in &job.integrations {
+            let notifier = Arc::clone(&self.opts.notifier);
+            let slots = Arc::clone(&job.send_slots);
+            let job = &job;
+            futures.push(async move {
+                if ij.alerts.is_empty() {
+                    return Ok(false);
+                }
+                // The semaphore is never closed, so acquiring only waits.
+                let _slot = slots.acquire_owned().await.ok();
+                let mut n = job.base.clone();
+                n.alerts = ij.alerts.clone();
+                notifier
+                    .notify(&n, &ij.integration, &job.templates)
+                    .await
+                    .map(|_| true)
+            });
         }
         let results = futures::future::join_all(futures).await;
         let mut report = TickReport::default();
-        let mut ok: Vec<Vec<bool>> = jobs
-            .iter()
-            .map(|j| vec![false; j.integrations.len()])
-            .collect();
-        for (g, i, r) in results {
+        let mut ok = Vec::with_capacity(results.len());
+        for r in results {
             match r {
                 Ok(sent) => {
-                    ok[g][i] = true;
+                    ok.push(true);
                     report.sent += usize::from(sent);
                 }
                 Err(e) => {
-                    tracing::warn!(tenant = %jobs[g].tenant, group = %jobs[g].base.group_key, error = %e, "notification failed");
+                    tracing::warn!(tenant = %job.tenant, group = %job.base.group_key, error = %e, "notification failed");
+                    ok.push(false);
                     report.failures.push(e);
                 }
             }
         }
-        self.record(jobs, ok, now, &mut report);
+        self.record(job, ok, now, &mut report);
         report
     }
 
@@ -217,7 +333,7 @@ impl Alertmanager {
             let due: Vec<String> = st
                 .groups
                 .iter()
-                .filter(|(_, g)| g.next_flush <= now)
+                .filter(|(_, g)| g.next_flush <= now && !g.sending)
                 .map(|(k, _)| k.clone())
                 .collect();
             let config = Arc::clone(&st.config);
@@ -295,6 +411,9 @@ impl Alertmanager {
                     .filter(|a| a.resolved_at(now))
                     .map(|a| (a.fingerprint(), a.updated_at))
                     .collect();
+                if let Some(g) = st.groups.get_mut(&key) {
+                    g.sending = true;
+                }
                 jobs.push(GroupJob {
                     tenant: tenant.clone(),
                     group_map_key: key,
@@ -310,43 +429,38 @@ impl Alertmanager {
                     templates: Arc::clone(&st.templates),
                     integrations,
                     resolved_snapshot,
+                    send_slots: Arc::clone(&st.send_slots),
                 });
             }
         }
         jobs
     }
 
-    fn record(
-        &self,
-        jobs: Vec<GroupJob>,
-        ok: Vec<Vec<bool>>,
-        now: DateTime<Utc>,
-        report: &mut TickReport,
-    ) {
+    /// Records one sent group: the notification log for each delivered integration, and,
+    /// when all were delivered, drops resolved alerts that did not change meanwhile. The
+    /// group may be flushed again afterwards.
+    fn record(&self, job: GroupJob, ok: Vec<bool>, now: DateTime<Utc>, report: &mut TickReport) {
         let mut tenants = self.tenants.lock();
-        let mut dirty: BTreeMap<TenantId, ()> = BTreeMap::new();
-        for (job, ok) in jobs.into_iter().zip(ok) {
-            let Some(st) = tenants.get_mut(&job.tenant) else {
-                continue;
-            };
-            for (ij, ok) in job.integrations.iter().zip(&ok) {
-                if *ok {
-                    st.nflog.insert(
-                        ij.nflog_key.clone(),
-                        NflogEntry {
-                            timestamp: now,
-                            firing: ij.firing.clone(),
-                            resolved: ij.resolved.clone(),
-                        },
-                    );
-                    dirty.insert(job.tenant.clone(), ());
-                }
+        let Some(st) = tenants.get_mut(&job.tenant) else {
+            return;
+        };
+        let mut dirty = false;
+        for (ij, ok) in job.integrations.iter().zip(&ok) {
+            if *ok {
+                st.nflog.insert(
+                    ij.nflog_key.clone(),
+                    NflogEntry {
+                        timestamp: now,
+                        firing: ij.firing.clone(),
+                        resolved: ij.resolved.clone(),
+                    },
+                );
+                dirty = true;
             }
-            if !ok.iter().all(|o| *o) {
-                continue;
-            }
-            // Everything was delivered: resolved alerts that did not change meanwhile leave the group.
-            if let Some(group) = st.groups.get_mut(&job.group_map_key) {
+        }
+        if let Some(group) = st.groups.get_mut(&job.group_map_key) {
+            group.sending = false;
+            if ok.iter().all(|o| *o) {
                 for (fp, updated) in &job.resolved_snapshot {
                     if group
                         .alerts
@@ -361,16 +475,11 @@ impl Alertmanager {
                 }
             }
         }
-        for tenant in dirty.keys() {
-            if let Some(st) = tenants.get(tenant) {
-                if let Err(e) = st.save_nflog() {
-                    tracing::error!(tenant = %tenant, error = %e, "cannot save notification log");
-                    report.failures.push(e);
-                }
+        if dirty {
+            if let Err(e) = st.save_nflog() {
+                tracing::error!(tenant = %job.tenant, error = %e, "cannot save notification log");
+                report.failures.push(e);
             }
         }
     }
-
-    /// The default tick period of the runtime loop.
-    pub const TICK: Duration = Duration::from_secs(1);
 }

@@ -45,6 +45,14 @@ pub enum AmError {
         /// Why it failed.
         reason: String,
     },
+    /// A per-tenant limit refuses the write; the message names the setting to raise.
+    #[error("{reason}: {message}")]
+    LimitExceeded {
+        /// The stable reason ID, such as `alertmanager-max-alerts-count`.
+        reason: &'static str,
+        /// What exceeded which limit.
+        message: String,
+    },
     /// Reading or writing the state directory failed.
     #[error("state file {path}: {source}")]
     Io {
@@ -72,7 +80,8 @@ impl AmError {
             | AmError::InvalidAlert(_)
             | AmError::InvalidSilence(_)
             | AmError::BadParam { .. }
-            | AmError::Template(_) => 400,
+            | AmError::Template(_)
+            | AmError::LimitExceeded { .. } => 400,
             AmError::SilenceNotFound(_) => 404,
             AmError::SilenceAlreadyExpired(_) => 400,
             AmError::Notify { .. } => 502,

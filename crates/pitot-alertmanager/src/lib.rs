@@ -19,8 +19,10 @@ pub use config::{AlertmanagerConfig, ConfigDocument};
 pub use error::AmError;
 pub mod alert;
 pub mod clock;
+pub mod egress;
 pub mod engine;
 mod inhibit;
+pub mod limits;
 pub mod nflog;
 pub mod notify;
 mod persist;
@@ -30,6 +32,7 @@ mod tenant;
 
 pub use alert::PostableAlert;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use egress::{Cidr, EgressError, EgressPolicy};
 pub use engine::{Alertmanager, AlertmanagerOptions, TickReport};
 pub use notify::{IntegrationNotifier, Notification, Notifier, RetryPolicy};
 pub mod api;

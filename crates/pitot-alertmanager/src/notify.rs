@@ -7,6 +7,7 @@ mod payload;
 mod slack;
 mod webhook;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 pub use payload::Notification;
 
 use crate::config::Integration;
+use crate::egress::EgressPolicy;
 use crate::error::AmError;
 use crate::template::Templates;
 
@@ -41,6 +43,9 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Timeout of one attempt when the integration sets none.
     pub attempt_timeout: Duration,
+    /// The operator's cap on one attempt, whatever timeout the tenant configured, so a
+    /// receiver that never answers holds a send for a bounded time.
+    pub max_attempt_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -50,6 +55,7 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             attempt_timeout: Duration::from_secs(15),
+            max_attempt_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -62,21 +68,37 @@ impl RetryPolicy {
             .saturating_mul(factor)
             .min(self.max_backoff)
     }
+
+    /// The timeout of one attempt: the tenant's (or the default), never above the operator's cap.
+    pub fn attempt_timeout(&self, configured: Option<Duration>) -> Duration {
+        configured
+            .unwrap_or(self.attempt_timeout)
+            .min(self.max_attempt_timeout)
+    }
 }
 
-/// The production notifier: webhook, email and Slack over the network.
+/// The production notifier: webhook, email and Slack over the network, every connection under
+/// the [`EgressPolicy`].
 #[derive(Debug, Clone)]
 pub struct IntegrationNotifier {
     client: reqwest::Client,
     retry: RetryPolicy,
+    egress: Arc<EgressPolicy>,
 }
 
 impl IntegrationNotifier {
-    /// A notifier with its own HTTP client and the given retry policy.
+    /// A notifier with the given retry policy and the default egress policy (internal and
+    /// metadata addresses denied).
     pub fn new(retry: RetryPolicy) -> Self {
+        Self::with_egress(retry, Arc::new(EgressPolicy::default()))
+    }
+
+    /// A notifier whose connections are held to `egress`.
+    pub fn with_egress(retry: RetryPolicy, egress: Arc<EgressPolicy>) -> Self {
         IntegrationNotifier {
-            client: reqwest::Client::new(),
+            client: crate::egress::http_client(Arc::clone(&egress)),
             retry,
+            egress,
         }
     }
 }
@@ -95,10 +117,15 @@ impl Notifier for IntegrationNotifier {
         integration: &Integration,
         templates: &Templates,
     ) -> Result<(), AmError> {
+        let http = http::HttpSender {
+            client: &self.client,
+            retry: &self.retry,
+            egress: &self.egress,
+        };
         match integration {
-            Integration::Webhook(c) => webhook::send(&self.client, &self.retry, n, c).await,
-            Integration::Email(c) => email::send(n, c, templates).await,
-            Integration::Slack(c) => slack::send(&self.client, &self.retry, n, c, templates).await,
+            Integration::Webhook(c) => webhook::send(&http, n, c).await,
+            Integration::Email(c) => email::send(n, c, templates, &self.egress, &self.retry).await,
+            Integration::Slack(c) => slack::send(&http, n, c, templates).await,
         }
     }
 }

@@ -1,4 +1,7 @@
-//! The production driver: calls [`Alertmanager::tick`] every period until shutdown.
+//! The production driver: calls [`Alertmanager::dispatch`] every period until shutdown.
+//!
+//! The loop never waits for a send: each flushed group is its own task, so a receiver that
+//! hangs delays only its own group, never the next tick or another tenant.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -6,7 +9,7 @@ use std::time::Duration;
 
 use crate::engine::Alertmanager;
 
-/// Ticks `am` every `period` until `shutdown` completes; meant to be spawned on tokio.
+/// Flushes `am` every `period` until `shutdown` completes; meant to be spawned on tokio.
 pub async fn run(am: Arc<Alertmanager>, period: Duration, shutdown: impl Future<Output = ()>) {
     let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -15,9 +18,9 @@ pub async fn run(am: Arc<Alertmanager>, period: Duration, shutdown: impl Future<
         tokio::select! {
             _ = &mut shutdown => return,
             _ = interval.tick() => {
-                let report = am.tick().await;
-                if report.sent > 0 || !report.failures.is_empty() {
-                    tracing::debug!(sent = report.sent, failures = report.failures.len(), "alertmanager tick");
+                let sending = am.dispatch().len();
+                if sending > 0 {
+                    tracing::debug!(groups = sending, "alertmanager flush");
                 }
             }
         }

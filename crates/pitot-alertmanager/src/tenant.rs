@@ -12,6 +12,7 @@ use crate::clock::chrono_dur;
 use crate::config::{AlertmanagerConfig, Route};
 use crate::error::AmError;
 use crate::inhibit::inhibited_by;
+use crate::limits::{exceeds, refused, AmLimits};
 use crate::matcher::LabelSet;
 use crate::nflog::Nflog;
 use crate::persist::{read_json, write_json};
@@ -40,6 +41,9 @@ pub struct AggrGroup {
     pub next_flush: DateTime<Utc>,
     /// Whether it flushed at least once (later alerts wait for `group_interval`).
     pub has_flushed: bool,
+    /// Whether a flush of it is being sent; it is not flushed again until that finishes, as
+    /// Alertmanager's one goroutine per group never overlaps two flushes of a group.
+    pub sending: bool,
 }
 
 /// Why an alert is not notified right now.
@@ -60,11 +64,20 @@ pub struct TenantState {
     pub silences: BTreeMap<String, Silence>,
     pub nflog: Nflog,
     pub dir: PathBuf,
+    /// The tenant's limits as of its last write (refreshed by the engine on every access).
+    pub limits: AmLimits,
+    /// Bounds the tenant's notification sends in flight, so one tenant's slow receivers
+    /// cannot take every connection while other tenants wait.
+    pub send_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl TenantState {
     /// Loads silences and the notification log from `dir`, with the given config.
-    pub fn load(dir: &Path, config: Arc<AlertmanagerConfig>) -> Result<Self, AmError> {
+    pub fn load(
+        dir: &Path,
+        config: Arc<AlertmanagerConfig>,
+        send_slots: usize,
+    ) -> Result<Self, AmError> {
         let templates = Arc::new(Templates::new(&config.template_files)?);
         let silences: Vec<Silence> = read_json(&dir.join("silences.json"))?.unwrap_or_default();
         let nflog: Nflog = read_json(&dir.join("nflog.json"))?.unwrap_or_default();
@@ -76,6 +89,8 @@ impl TenantState {
             silences: silences.into_iter().map(|s| (s.id.clone(), s)).collect(),
             nflog,
             dir: dir.to_path_buf(),
+            limits: AmLimits::default(),
+            send_slots: Arc::new(tokio::sync::Semaphore::new(send_slots.max(1))),
         })
     }
 
@@ -106,6 +121,49 @@ impl TenantState {
         Ok(())
     }
 
+    /// Refuses `incoming` when storing it would exceed the alert count or size limits. An
+    /// update of an alert already held only counts its change in size, as in Mimir.
+    pub fn check_alert_limits(&self, incoming: &[Alert]) -> Result<(), AmError> {
+        let mut count = self.alerts.len() as u64;
+        let mut size: u64 = self.alerts.values().map(Alert::size_bytes).sum();
+        // A fingerprint repeated within one batch is stored once, as its last report.
+        let batch: BTreeMap<Fingerprint, u64> = incoming
+            .iter()
+            .map(|a| (a.fingerprint(), a.size_bytes()))
+            .collect();
+        for (fp, new_size) in batch {
+            match self.alerts.get(&fp) {
+                Some(old) => size = size.saturating_sub(old.size_bytes()) + new_size,
+                None => {
+                    count += 1;
+                    size += new_size;
+                }
+            }
+        }
+        let limits = &self.limits;
+        if exceeds(count, limits.max_alerts_count) {
+            return Err(refused(
+                "alertmanager-max-alerts-count",
+                format!(
+                    "too many alerts: storing these would hold {count} alerts (limit: {})",
+                    limits.max_alerts_count
+                ),
+                "alertmanager_max_alerts_count",
+            ));
+        }
+        if exceeds(size, limits.max_alerts_size_bytes) {
+            return Err(refused(
+                "alertmanager-max-alerts-size",
+                format!(
+                    "alerts too large: storing these would hold {size} bytes of alerts (limit: {})",
+                    limits.max_alerts_size_bytes
+                ),
+                "alertmanager_max_alerts_size_bytes",
+            ));
+        }
+        Ok(())
+    }
+
     /// Stores an alert (merging with an earlier report) and puts it into its groups.
     pub fn put_alert(&mut self, alert: Alert, now: DateTime<Utc>) {
         let fp = alert.fingerprint();
@@ -128,6 +186,14 @@ impl TenantState {
         let labels = route.group_labels(&alert.labels);
         let group_key = format!("{}:{}", route.key, fmt_labels(&labels));
         let map_key = format!("{}|{}", route.id, group_key);
+        let max_groups = self.limits.max_dispatcher_aggregation_groups;
+        if !self.groups.contains_key(&map_key) && exceeds(self.groups.len() as u64 + 1, max_groups)
+        {
+            // Mimir's behaviour: existing groups keep working, alerts of new groups are held
+            // (visible in the API) but not dispatched.
+            tracing::warn!(group = %group_key, limit = max_groups, "alertmanager-max-dispatcher-aggregation-groups: alert not dispatched; raise alertmanager_max_dispatcher_aggregation_groups");
+            return;
+        }
         let group = self.groups.entry(map_key).or_insert_with(|| AggrGroup {
             route_id: route.id.clone(),
             group_key,
@@ -136,6 +202,7 @@ impl TenantState {
             alerts: BTreeMap::new(),
             next_flush: now + chrono_dur(route.group_wait),
             has_flushed: false,
+            sending: false,
         });
         // An alert that has been firing longer than group_wait is flushed at once.
         if !group.has_flushed && alert.starts_at + chrono_dur(route.group_wait) < now {

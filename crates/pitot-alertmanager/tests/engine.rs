@@ -107,10 +107,9 @@ struct Harness {
 fn harness_at(dir: &Path, clock: ManualClock) -> Harness {
     let sent = Capture::default();
     let am = Alertmanager::new(AlertmanagerOptions {
-        state_dir: dir.to_path_buf(),
-        external_url: "http://pitot/alertmanager".to_string(),
         clock: Arc::new(clock.clone()),
         notifier: Arc::new(sent.clone()),
+        ..AlertmanagerOptions::new(dir, "http://pitot/alertmanager")
     });
     Harness { am, clock, sent }
 }

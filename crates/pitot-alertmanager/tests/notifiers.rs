@@ -1,5 +1,5 @@
 //! Real integrations against local servers: webhook retries with backoff, email to an SMTP sink,
-//! and the Slack body.
+//! the Slack body, and the egress policy, timeout cap and body hiding around all of them.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,7 +15,7 @@ use pitot_alertmanager::alert::Alert;
 use pitot_alertmanager::config::Integration;
 use pitot_alertmanager::template::Templates;
 use pitot_alertmanager::{
-    AlertmanagerConfig, IntegrationNotifier, Notification, Notifier, RetryPolicy,
+    AlertmanagerConfig, EgressPolicy, IntegrationNotifier, Notification, Notifier, RetryPolicy,
 };
 use pitot_core::TenantId;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -64,7 +64,19 @@ fn fast_retry() -> RetryPolicy {
         initial_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_secs(1),
         attempt_timeout: Duration::from_secs(5),
+        max_attempt_timeout: Duration::from_secs(5),
     }
+}
+
+/// The local test servers listen on loopback, which the default egress policy denies.
+fn loopback_notifier(retry: RetryPolicy) -> IntegrationNotifier {
+    IntegrationNotifier::with_egress(
+        retry,
+        Arc::new(EgressPolicy::new(
+            vec!["127.0.0.0/8".parse().unwrap()],
+            Vec::new(),
+        )),
+    )
 }
 
 #[derive(Default)]
@@ -111,7 +123,7 @@ async fn webhook_retries_with_backoff_then_succeeds() {
     let (integ, templates) = integration(&format!(
         "    webhook_configs: [{{url: '{url}', max_alerts: 2, http_config: {{bearer_token: tok}}}}]\n"
     ));
-    let notifier = IntegrationNotifier::new(fast_retry());
+    let notifier = loopback_notifier(fast_retry());
     notifier
         .notify(&notification(), &integ, &templates)
         .await
@@ -161,7 +173,7 @@ async fn webhook_does_not_retry_client_errors_and_gives_up_eventually() {
     });
     let url = serve_hook(Arc::clone(&hook)).await;
     let (integ, templates) = integration(&format!("    webhook_configs: [{{url: '{url}'}}]\n"));
-    let notifier = IntegrationNotifier::new(fast_retry());
+    let notifier = loopback_notifier(fast_retry());
     let err = notifier
         .notify(&notification(), &integ, &templates)
         .await
@@ -176,7 +188,7 @@ async fn webhook_does_not_retry_client_errors_and_gives_up_eventually() {
     let (integ, templates) = integration(&format!(
         "    webhook_configs: [{{url: 'http://{addr}/x'}}]\n"
     ));
-    let notifier = IntegrationNotifier::new(RetryPolicy {
+    let notifier = loopback_notifier(RetryPolicy {
         max_attempts: 3,
         ..fast_retry()
     });
@@ -235,7 +247,7 @@ async fn email_is_delivered_to_an_smtp_sink() {
     let (integ, templates) = integration(&format!(
         "    email_configs:\n      - to: 'oncall@example.org, db@example.org'\n        from: 'am@example.org'\n        smarthost: '127.0.0.1:{port}'\n        require_tls: false\n        headers: {{Subject: 'Alert {{{{ .CommonLabels.alertname }}}} is {{{{ .Status | toUpper }}}}', X-Team: db}}\n        text: '{{{{ range .Alerts.Firing }}}}{{{{ .Labels.instance }}}} {{{{ end }}}}'\n"
     ));
-    IntegrationNotifier::new(fast_retry())
+    loopback_notifier(fast_retry())
         .notify(&notification(), &integ, &templates)
         .await
         .unwrap();
@@ -272,7 +284,7 @@ async fn slack_body_uses_templates() {
     let (integ, templates) = integration(&format!(
         "    slack_configs: [{{api_url: '{url}', channel: '#ops', text: '{{{{ len .Alerts }}}} alerts'}}]\n"
     ));
-    IntegrationNotifier::new(fast_retry())
+    loopback_notifier(fast_retry())
         .notify(&notification(), &integ, &templates)
         .await
         .unwrap();
@@ -282,4 +294,174 @@ async fn slack_body_uses_templates() {
     assert_eq!(body["attachments"][0]["title"], "[FIRING:2] HighCPU");
     assert_eq!(body["attachments"][0]["text"], "3 alerts");
     assert_eq!(body["attachments"][0]["color"], "danger");
+}
+
+/// Serves `/secret` (a 200 with a secret body), `/refuse` (a 400 with the secret body) and
+/// `/moved` (a 302 to `/secret`), counting requests to `/secret`.
+async fn serve_secret(hits: Arc<AtomicUsize>) -> String {
+    use axum::routing::any;
+    let app = Router::new()
+        .route(
+            "/secret",
+            any(move || {
+                let hits = Arc::clone(&hits);
+                async move {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    "TOPSECRET-metadata-credentials"
+                }
+            }),
+        )
+        .route(
+            "/refuse",
+            any(|| async { (StatusCode::BAD_REQUEST, "TOPSECRET-in-error-body") }),
+        )
+        .route(
+            "/moved",
+            any(|| async {
+                (
+                    StatusCode::FOUND,
+                    [("location", "/secret")],
+                    "TOPSECRET-redirect",
+                )
+            }),
+        );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn loopback_is_denied_by_default_and_never_contacted() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let base = serve_secret(Arc::clone(&hits)).await;
+    let port = base.rsplit(':').next().unwrap().to_string();
+    for url in [
+        format!("{base}/secret"),
+        format!("http://localhost:{port}/secret"),
+        format!("http://[::ffff:127.0.0.1]:{port}/secret"),
+    ] {
+        let (integ, templates) = integration(&format!("    webhook_configs: [{{url: '{url}'}}]\n"));
+        let err = IntegrationNotifier::new(fast_retry())
+            .notify(&notification(), &integ, &templates)
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("egress-denied"), "{url}: {msg}");
+        assert!(msg.contains("egress.allow"), "{msg}");
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "no request reached the server"
+    );
+}
+
+#[tokio::test]
+async fn bodies_are_never_echoed_and_redirects_not_followed() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let base = serve_secret(Arc::clone(&hits)).await;
+    let notifier = loopback_notifier(fast_retry());
+    let (integ, templates) = integration(&format!(
+        "    webhook_configs: [{{url: '{base}/refuse'}}]\n"
+    ));
+    let err = notifier
+        .notify(&notification(), &integ, &templates)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("400"), "{err}");
+    assert!(!err.to_string().contains("TOPSECRET"), "{err}");
+
+    let (integ, templates) =
+        integration(&format!("    webhook_configs: [{{url: '{base}/moved'}}]\n"));
+    let err = notifier
+        .notify(&notification(), &integ, &templates)
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("notify-redirect-refused") && msg.contains("302"),
+        "{msg}"
+    );
+    assert!(!msg.contains("TOPSECRET"), "{msg}");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the redirect was not followed"
+    );
+}
+
+#[tokio::test]
+async fn the_operator_cap_bounds_a_tenant_timeout() {
+    // Accepts connections and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let (integ, templates) = integration(&format!(
+        "    webhook_configs: [{{url: 'http://{addr}/hang', timeout: 1h}}]\n"
+    ));
+    let notifier = loopback_notifier(RetryPolicy {
+        max_attempts: 2,
+        max_attempt_timeout: Duration::from_millis(300),
+        ..fast_retry()
+    });
+    let started = Instant::now();
+    let err = notifier
+        .notify(&notification(), &integ, &templates)
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(err.to_string().contains("notify-timeout"), "{err}");
+    assert!(
+        took < Duration::from_secs(3),
+        "two capped attempts, took {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn smtp_to_a_denied_smarthost_is_refused_before_connecting() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (integ, templates) = integration(&format!(
+        "    email_configs: [{{to: a@example.org, from: b@example.org, smarthost: 'localhost:{port}', require_tls: false}}]\n"
+    ));
+    let err = IntegrationNotifier::new(fast_retry())
+        .notify(&notification(), &integ, &templates)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("egress-denied"), "{err}");
+    let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+    assert!(accepted.is_err(), "nothing connected to the SMTP port");
+}
+
+#[test]
+fn smtp_line_injection_is_refused_at_upload() {
+    let base = "route: {receiver: r}\nreceivers:\n  - name: r\n    email_configs:\n      - to: a@example.org\n        from: b@example.org\n";
+    let cases = [
+        ("        smarthost: 'mx.example.org:25'\n        hello: \"x\\r\\nSET pwned 1\\r\\nQUIT\"\n", "hello"),
+        ("        smarthost: \"mx.example.org\\r\\nQUIT:25\"\n", "smarthost"),
+        ("        smarthost: 'mx.example.org:25'\n        headers: {X-Team: \"db\\r\\nBcc: x@evil.example\"}\n", "headers"),
+        ("        smarthost: 'mx.example.org:25'\n        headers: {\"X Bad\": v}\n", "headers"),
+    ];
+    for (extra, field) in cases {
+        let yaml = format!("{base}{extra}");
+        let err = AlertmanagerConfig::parse(&yaml, BTreeMap::new()).unwrap_err();
+        assert_eq!(err.http_status(), 400);
+        assert!(err.to_string().contains(field), "{field}: {err}");
+    }
+    let bad_from = base.replace(
+        "from: b@example.org",
+        "from: \"b@example.org\\r\\nRCPT TO:<x@y>\"",
+    );
+    let err = AlertmanagerConfig::parse(
+        &format!("{bad_from}        smarthost: 'mx.example.org:25'\n"),
+        BTreeMap::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains(".from"), "{err}");
 }

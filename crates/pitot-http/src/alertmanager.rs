@@ -96,14 +96,32 @@ async fn set_config(
     body: bytes::Bytes,
 ) -> Result<Response, ApiError> {
     let tenant = tenant(&state, &headers, &method).await?;
+    let am = am(&state)?;
+    let limits = am.limits(&tenant);
+    // The size limit is checked before the document is parsed, so an oversized upload costs
+    // no parsing.
+    if pitot_alertmanager::limits::exceeds(body.len() as u64, limits.max_config_size_bytes) {
+        return Err(am_error(pitot_alertmanager::limits::refused(
+            "alertmanager-max-config-size",
+            format!(
+                "the configuration is {} bytes (limit: {})",
+                body.len(),
+                limits.max_config_size_bytes
+            ),
+            "alertmanager_max_config_size_bytes",
+        )));
+    }
     let text =
         std::str::from_utf8(&body).map_err(|_| ApiError::bad_data("body is not UTF-8 YAML"))?;
     let config = AlertmanagerConfig::parse_document(text).map_err(am_error)?;
+    pitot_alertmanager::limits::check_config(&limits, body.len(), &config).map_err(am_error)?;
+    pitot_alertmanager::egress::check_receivers(&am.egress(), &config).map_err(am_error)?;
+    let _writing = am.lock_config_writes(&tenant).await;
     state
         .meta
         .set_alertmanager_config(&tenant, Some(text))
         .await?;
-    am(&state)?.set_config(&tenant, config).map_err(am_error)?;
+    am.set_config(&tenant, config).map_err(am_error)?;
     Ok(StatusCode::CREATED.into_response())
 }
 
@@ -113,6 +131,7 @@ async fn delete_config(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let tenant = tenant(&state, &headers, &method).await?;
+    let _writing = am(&state)?.lock_config_writes(&tenant).await;
     state.meta.set_alertmanager_config(&tenant, None).await?;
     am(&state)?.delete_config(&tenant).map_err(am_error)?;
     crate::contact_points::apply(&state, &tenant).await?;

@@ -3,6 +3,13 @@
 //! Alertmanager configuration of its own, Pitot generates one that routes every alert to
 //! all its contact points. `POST .../contact-points/<name>/test` sends a test
 //! notification now.
+//!
+//! Contact points reach only what the operator's egress policy allows, like every
+//! tenant-configured receiver. Email contact points name their own SMTP server: there is no
+//! default to the operator's mail relay, so a tenant cannot send mail with a From of its
+//! choosing through the provider's MTA. A test reports the receiver's status code and a
+//! Pitot-written reason, never the bytes the receiver answered. A tenant holds at most
+//! `max_contact_points` of them.
 
 use std::collections::BTreeMap;
 
@@ -46,7 +53,8 @@ pub struct ContactPoint {
     /// Webhook or Slack: the URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// Email: SMTP server `host:port` (default `127.0.0.1:25`).
+    /// Email: the tenant's SMTP server `host:port` (required; reached under the egress
+    /// policy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smarthost: Option<String>,
     /// Email: sender (default `pitot@localhost`).
@@ -70,6 +78,9 @@ impl ContactPoint {
         match self.kind.as_str() {
             "email" if self.addresses.is_empty() => Err(ApiError::bad_data(
                 "contact point of type email needs \"addresses\"",
+            )),
+            "email" if self.smarthost.is_none() => Err(ApiError::bad_data(
+                "contact-point-smarthost-required: a contact point of type email needs \"smarthost\" (host:port of your SMTP server); Pitot does not relay mail through the operator's server",
             )),
             "email" => Ok(()),
             "webhook" | "slack" => match &self.url {
@@ -96,7 +107,7 @@ impl ContactPoint {
                         json!({
                             "to": a,
                             "from": self.from.clone().unwrap_or_else(|| "pitot@localhost".into()),
-                            "smarthost": self.smarthost.clone().unwrap_or_else(|| "127.0.0.1:25".into()),
+                            "smarthost": self.smarthost,
                             "require_tls": self.require_tls,
                             "send_resolved": true,
                         })
@@ -107,7 +118,10 @@ impl ContactPoint {
                 "slack_configs",
                 vec![json!({"api_url": self.url, "channel": self.channel, "send_resolved": true})],
             ),
-            _ => ("webhook_configs", vec![json!({"url": self.url, "send_resolved": true})]),
+            _ => (
+                "webhook_configs",
+                vec![json!({"url": self.url, "send_resolved": true})],
+            ),
         }
     }
 }
@@ -196,9 +210,55 @@ async fn list(
     Ok(Json(json!({"contact_points": load(&state, &tenant).await?})).into_response())
 }
 
-async fn save(state: &AppState, tenant: &TenantId, point: ContactPoint) -> Result<(), ApiError> {
+/// Refuses a literal-IP URL the egress policy denies at once (host names are checked when
+/// a notification is sent, as they resolve then).
+fn check_egress(state: &AppState, point: &ContactPoint) -> Result<(), ApiError> {
+    let (Some(am), Some(url)) = (&state.alertmanager, &point.url) else {
+        return Ok(());
+    };
+    am.egress()
+        .check_url(url)
+        .map_err(|e| ApiError::bad_data(format!("invalid field \"url\": {e}")))
+}
+
+/// Validates and stores a contact point, creating it only while the tenant is below
+/// `max_contact_points`. `must_be_new` refuses a name that exists (create) instead of
+/// replacing it. The count check and the write happen under the tenant's configuration write
+/// lock, so concurrent creations cannot pass the check together.
+async fn save(
+    state: &AppState,
+    tenant: &TenantId,
+    point: ContactPoint,
+    must_be_new: bool,
+) -> Result<(), ApiError> {
     point.validate()?;
+    check_egress(state, &point)?;
+    generated_config(std::slice::from_ref(&point))?;
     let spec = serde_json::to_string(&point).map_err(|e| ApiError::internal(e.to_string()))?;
+    let _writing = match &state.alertmanager {
+        Some(am) => Some(am.lock_config_writes(tenant).await),
+        None => None,
+    };
+    let existing = load(state, tenant).await?;
+    let exists = existing.iter().any(|p| p.name == point.name);
+    if exists && must_be_new {
+        return Err(ApiError::conflict(format!(
+            "contact point {:?} exists",
+            point.name
+        )));
+    }
+    if !exists {
+        let max = state
+            .tenant_limits
+            .as_ref()
+            .map_or(0, |l| l.get(tenant).max_contact_points);
+        if max != 0 && existing.len() as u64 >= max {
+            return Err(ApiError::bad_data(format!(
+                "max-contact-points: the tenant has {} contact points (limit: {max}); delete one first or ask the operator to raise max_contact_points",
+                existing.len()
+            )));
+        }
+    }
     state
         .meta
         .set_contact_point(tenant, &point.name, Some(&spec))
@@ -215,17 +275,7 @@ async fn create(
     let tenant = caller(&state, &headers, &method).await?;
     let point: ContactPoint = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_data(format!("invalid contact point: {e}")))?;
-    if load(&state, &tenant)
-        .await?
-        .iter()
-        .any(|p| p.name == point.name)
-    {
-        return Err(ApiError::conflict(format!(
-            "contact point {:?} exists",
-            point.name
-        )));
-    }
-    save(&state, &tenant, point.clone()).await?;
+    save(&state, &tenant, point.clone(), true).await?;
     Ok((StatusCode::CREATED, Json(point)).into_response())
 }
 
@@ -240,7 +290,7 @@ async fn replace(
     let mut point: ContactPoint = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_data(format!("invalid contact point: {e}")))?;
     point.name = name;
-    save(&state, &tenant, point.clone()).await?;
+    save(&state, &tenant, point.clone(), false).await?;
     Ok(Json(point).into_response())
 }
 
@@ -251,6 +301,10 @@ async fn remove(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let tenant = caller(&state, &headers, &method).await?;
+    let _writing = match &state.alertmanager {
+        Some(am) => Some(am.lock_config_writes(&tenant).await),
+        None => None,
+    };
     if !state.meta.set_contact_point(&tenant, &name, None).await? {
         return Err(ApiError::not_found(format!(
             "contact point {name:?} not found"
@@ -310,15 +364,24 @@ async fn test(
     };
     let templates = pitot_alertmanager::template::Templates::new(&BTreeMap::new())
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let notifier = pitot_alertmanager::IntegrationNotifier::new(pitot_alertmanager::RetryPolicy {
-        max_attempts: 1,
-        ..Default::default()
-    });
+    let egress = match &state.alertmanager {
+        Some(am) => am.egress(),
+        None => Default::default(),
+    };
+    let notifier = pitot_alertmanager::IntegrationNotifier::with_egress(
+        pitot_alertmanager::RetryPolicy {
+            max_attempts: 1,
+            ..Default::default()
+        },
+        egress,
+    );
     for integration in &receiver.integrations {
         let integration: &Integration = integration;
         notifier
             .notify(&notification, integration, &templates)
             .await
+            // The notifier's errors carry the status and a Pitot-written reason only, never
+            // the receiver's body.
             .map_err(|e| ApiError {
                 status: StatusCode::BAD_GATEWAY,
                 error_type: "notify",

@@ -118,7 +118,7 @@ fn push_value(server: &TestServer, token: &str, v: f64) {
 
 #[test]
 fn a_rule_fires_notifies_once_then_resolves() {
-    let server = TestServer::start(&[]);
+    let server = TestServer::start(&["--egress-allow", "127.0.0.1/32"]);
     let token = server.initial_token.clone();
     let platform = server.platform_token.clone();
     let (url, got) = webhook();
@@ -314,7 +314,7 @@ fn chrono_now(secs: i64) -> String {
 /// on request, and alerts of a tenant without its own configuration are routed to it.
 #[test]
 fn contact_points_route_alerts_and_test_send() {
-    let server = TestServer::start(&[]);
+    let server = TestServer::start(&["--egress-allow", "127.0.0.1/32"]);
     let token = server.initial_token.clone();
     let (url, got) = webhook();
     let (status, body) = server.post_json(

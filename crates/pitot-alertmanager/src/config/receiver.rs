@@ -246,35 +246,61 @@ fn email(raw: &RawEmail, global: &RawGlobal, field: &str) -> Result<EmailConfig,
         .clone()
         .or_else(|| global.smtp_smarthost.clone())
         .ok_or_else(|| format!("{field}.smarthost: missing (and no global.smtp_smarthost)"))?;
-    let port_ok = smarthost
-        .rsplit_once(':')
-        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
-    if !port_ok {
-        return Err(format!("{field}.smarthost: {smarthost:?} is not host:port"));
+    super::smtp::parse_smarthost(&smarthost).map_err(|e| format!("{field}.smarthost: {e}"))?;
+    let hello = raw
+        .hello
+        .clone()
+        .or_else(|| global.smtp_hello.clone())
+        .unwrap_or_else(|| "localhost".to_string());
+    super::smtp::parse_hello(&hello).map_err(|e| format!("{field}.hello: {e}"))?;
+    check_addresses(&from, &format!("{field}.from"))?;
+    check_addresses(&to, &format!("{field}.to"))?;
+    for (name, value) in &raw.headers {
+        super::smtp::check_header_name(name).map_err(|e| format!("{field}.headers: {e}"))?;
+        super::smtp::check_no_control(&format!("{field}.headers.{name}:"), value)?;
+    }
+    let auth_username = raw
+        .auth_username
+        .clone()
+        .or_else(|| global.smtp_auth_username.clone());
+    let auth_password = raw
+        .auth_password
+        .clone()
+        .or_else(|| global.smtp_auth_password.clone());
+    if let Some(u) = &auth_username {
+        super::smtp::check_no_control(&format!("{field}.auth_username:"), u)?;
+    }
+    if auth_password
+        .as_deref()
+        .is_some_and(|p| p.chars().any(char::is_control))
+    {
+        return Err(format!(
+            "{field}.auth_password: contains a line break or control character"
+        ));
     }
     Ok(EmailConfig {
         to,
         from,
-        hello: raw
-            .hello
-            .clone()
-            .or_else(|| global.smtp_hello.clone())
-            .unwrap_or_else(|| "localhost".to_string()),
+        hello,
         smarthost,
-        auth_username: raw
-            .auth_username
-            .clone()
-            .or_else(|| global.smtp_auth_username.clone()),
-        auth_password: raw
-            .auth_password
-            .clone()
-            .or_else(|| global.smtp_auth_password.clone()),
+        auth_username,
+        auth_password,
         require_tls: raw.require_tls.or(global.smtp_require_tls).unwrap_or(true),
         headers: raw.headers.clone(),
         html: raw.html.clone(),
         text: raw.text.clone(),
         send_resolved: raw.send_resolved.unwrap_or(false),
     })
+}
+
+/// Checks a comma-separated address list: no control characters, each a valid mailbox.
+fn check_addresses(list: &str, field: &str) -> Result<(), String> {
+    super::smtp::check_no_control(&format!("{field}:"), list)?;
+    for addr in list.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        addr.parse::<lettre::message::Mailbox>()
+            .map_err(|e| format!("{field}: {addr:?} is not an email address: {e}"))?;
+    }
+    Ok(())
 }
 
 fn slack(raw: &RawSlack, global: &RawGlobal, field: &str) -> Result<SlackConfig, String> {

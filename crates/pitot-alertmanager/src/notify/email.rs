@@ -4,11 +4,14 @@
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::Notification;
+use super::{Notification, RetryPolicy};
+use crate::config::smtp::{parse_hello, parse_smarthost, sanitize_header_value, HelloName};
 use crate::config::EmailConfig;
+use crate::egress::EgressPolicy;
 use crate::error::AmError;
 use crate::template::Templates;
 
@@ -32,7 +35,7 @@ pub fn message(
         .find(|(k, _)| k.eq_ignore_ascii_case("subject"))
         .map(|(_, v)| v.as_str())
         .unwrap_or(r#"{{ template "email.default.subject" . }}"#);
-    let subject = templates.render(subject_tpl, &data)?;
+    let subject = sanitize_header_value(&templates.render(subject_tpl, &data)?);
     let from: Mailbox = c
         .from
         .parse()
@@ -50,7 +53,8 @@ pub fn message(
         }
         let name = HeaderName::new_from_ascii(k.clone())
             .map_err(|e| fail(format!("header {k:?}: {e}")))?;
-        builder = builder.raw_header(HeaderValue::new(name, templates.render(v, &data)?));
+        let value = sanitize_header_value(&templates.render(v, &data)?);
+        builder = builder.raw_header(HeaderValue::new(name, value));
     }
     let html = templates.render(
         c.html
@@ -73,27 +77,62 @@ pub fn message(
     built.map_err(fail)
 }
 
-pub async fn send(n: &Notification, c: &EmailConfig, templates: &Templates) -> Result<(), AmError> {
+/// Why an SMTP exchange failed, in Pitot's words: the server's reply text is not passed on.
+fn describe_smtp_error(e: &lettre::transport::smtp::Error) -> String {
+    if e.is_timeout() {
+        return "smtp-timeout: the SMTP server did not answer in time".to_string();
+    }
+    if e.is_tls() {
+        return "smtp-tls-failed: the TLS handshake with the SMTP server failed (the certificate must match the smarthost's host name)".to_string();
+    }
+    match e.status() {
+        Some(code) => format!("smtp-rejected: the SMTP server answered {code}"),
+        None => "smtp-failed: cannot talk to the SMTP server".to_string(),
+    }
+}
+
+/// Sends the email through the configured smarthost, connecting only to an address the egress
+/// policy allows (TLS still verifies the smarthost's host name).
+pub async fn send(
+    n: &Notification,
+    c: &EmailConfig,
+    templates: &Templates,
+    egress: &EgressPolicy,
+    retry: &RetryPolicy,
+) -> Result<(), AmError> {
     let msg = message(n, c, templates)?;
-    let (host, port) = c
-        .smarthost
-        .rsplit_once(':')
-        .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| (h.to_string(), p)))
-        .ok_or_else(|| fail(format!("smarthost {:?} is not host:port", c.smarthost)))?;
-    let mut builder = if port == 465 {
-        AsyncSmtpTransport::<Tokio1Executor>::relay(&host).map_err(fail)?
+    let (host, port) = parse_smarthost(&c.smarthost).map_err(fail)?;
+    let addrs = egress.resolve(&host, port).await.map_err(fail)?;
+    let addr = addrs
+        .first()
+        .ok_or_else(|| fail(format!("egress-unresolved: {host} has no address")))?;
+    let tls_parameters =
+        || TlsParameters::new(host.clone()).map_err(|e| fail(format!("smtp-tls-failed: {e}")));
+    let tls = if port == 465 {
+        Tls::Wrapper(tls_parameters()?)
     } else if c.require_tls {
-        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host).map_err(fail)?
+        Tls::Required(tls_parameters()?)
     } else {
-        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host)
+        Tls::None
     };
-    builder = builder
-        .port(port)
-        .hello_name(ClientId::Domain(c.hello.clone()));
+    let hello = match parse_hello(&c.hello).map_err(|e| fail(format!("hello: {e}")))? {
+        HelloName::Domain(d) => ClientId::Domain(d),
+        HelloName::V4(ip) => ClientId::Ipv4(ip),
+        HelloName::V6(ip) => ClientId::Ipv6(ip),
+    };
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+            .port(port)
+            .tls(tls)
+            .hello_name(hello)
+            .timeout(Some(retry.attempt_timeout(None)));
     if let (Some(user), Some(pass)) = (&c.auth_username, &c.auth_password) {
         builder = builder.credentials(Credentials::new(user.clone(), pass.clone()));
     }
     let transport = builder.build();
-    transport.send(msg).await.map_err(fail)?;
+    transport
+        .send(msg)
+        .await
+        .map_err(|e| fail(describe_smtp_error(&e)))?;
     Ok(())
 }

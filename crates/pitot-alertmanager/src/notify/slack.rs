@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
-use super::http::post_json;
-use super::{Notification, RetryPolicy};
+use super::http::HttpSender;
+use super::Notification;
 use crate::config::SlackConfig;
 use crate::error::AmError;
 use crate::template::Templates;
@@ -44,13 +44,14 @@ pub fn body(
     Ok(body)
 }
 
+/// POSTs the templated message to the Slack webhook URL.
 pub async fn send(
-    client: &reqwest::Client,
-    retry: &RetryPolicy,
+    http: &HttpSender<'_>,
     n: &Notification,
     c: &SlackConfig,
     templates: &Templates,
 ) -> Result<(), AmError> {
     let body = body(n, c, templates)?;
-    post_json(client, retry, "slack", &c.api_url, &c.auth, None, &body).await
+    http.post_json("slack", &c.api_url, &c.auth, None, &body)
+        .await
 }
