@@ -121,7 +121,7 @@ async fn set(
             .await?;
     }
     if let Some(ruler) = &state.ruler {
-        if let Err(error) = ruler.sync(chrono::Utc::now().timestamp_millis()).await {
+        if let Err(error) = ruler.sync().await {
             tracing::error!(%error, "ruler sync after toggling ready-made alerts failed");
         }
     }

@@ -439,7 +439,7 @@ async fn do_delete_namespace(
 /// Makes a change take effect now rather than at the ruler's next periodic sync.
 async fn resync(state: &AppState) {
     if let Some(ruler) = &state.ruler {
-        if let Err(error) = ruler.sync(chrono::Utc::now().timestamp_millis()).await {
+        if let Err(error) = ruler.sync().await {
             tracing::error!(%error, "ruler sync after a rules change failed");
         }
     }

@@ -35,8 +35,6 @@ pub(crate) struct Group {
     pub language: ExprLanguage,
     /// What evaluations change.
     pub runtime: Mutex<Runtime>,
-    /// Slots evaluated.
-    pub iterations: AtomicU64,
     /// Slots skipped because the previous evaluation or a query slot took too long.
     pub missed: AtomicU64,
     /// The task, to stop it when the group is removed or changed.
@@ -77,7 +75,6 @@ impl Group {
                 last_error: None,
                 disabled: None,
             }),
-            iterations: AtomicU64::new(0),
             missed: AtomicU64::new(0),
             task: Mutex::new(None),
         }
@@ -158,7 +155,6 @@ pub(crate) async fn run(ruler: Arc<Ruler>, group: Arc<Group>) {
         };
         let outcome = job.await;
         drop(permit);
-        group.iterations.fetch_add(1, Ordering::Relaxed);
         ruler.counters.iterations.fetch_add(1, Ordering::Relaxed);
         match outcome {
             Ok(Ok(())) => {}

@@ -186,7 +186,7 @@ impl Ruler {
     /// Loads groups from the metadata store: new and changed groups (re)start in their
     /// own tasks, removed ones stop; unchanged groups keep their alert state (and a
     /// disabled group stays disabled until it is uploaded again).
-    pub async fn sync(self: &Arc<Self>, _now_ms: i64) -> Result<(), RulerError> {
+    pub async fn sync(self: &Arc<Self>) -> Result<(), RulerError> {
         let stored = self.meta.list_rule_groups(None).await?;
         let mut groups = self.groups.lock();
         let mut seen = BTreeMap::new();
@@ -255,7 +255,7 @@ impl Ruler {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            if let Err(error) = self.sync(chrono::Utc::now().timestamp_millis()).await {
+            if let Err(error) = self.sync().await {
                 tracing::error!(%error, "ruler cannot load rule groups; retrying");
             }
         }

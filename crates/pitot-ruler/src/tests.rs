@@ -77,7 +77,7 @@ async fn slow_and_panicking_groups_hold_back_no_other_group() {
         None,
         RulerOptions::default(),
     ));
-    ruler.sync(0).await.unwrap();
+    ruler.sync().await.unwrap();
     tokio::time::sleep(Duration::from_millis(2_000)).await;
     ruler.stop();
 
@@ -131,7 +131,7 @@ async fn calm_groups_evaluate_on_every_slot_beside_a_slow_one() {
         None,
         RulerOptions::default(),
     ));
-    ruler.sync(0).await.unwrap();
+    ruler.sync().await.unwrap();
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     ruler.stop();
     let calm = TenantId::new("calm").unwrap();
