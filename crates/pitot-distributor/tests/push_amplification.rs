@@ -143,6 +143,7 @@ fn loki_shapes() -> Vec<(&'static str, Vec<u8>, bool)> {
             json_body(r#"["1","x"],"#, 10_000),
             true,
         ),
+        ("loki json empty streams", json_streams("{},"), true),
         (
             "loki json tiny streams",
             json_streams(r#"{"stream":{"a":"b"},"values":[["1","x"]]},"#),
@@ -176,7 +177,7 @@ fn remote_write_charge(raw: &[u8]) -> usize {
 /// The same for a Loki message (`crates/pitot-http/src/loki/push.rs`).
 fn loki_charge(raw: &[u8], json: bool) -> usize {
     if json {
-        return raw.len() + 24 * raw.len();
+        return raw.len() + pitot_proto::loki_push::json_decoded_bytes_bound(raw);
     }
     let counts = pitot_proto::loki_push::count_push(raw).expect("counts");
     raw.len() + 2 * counts.decoded_bytes(raw.len())

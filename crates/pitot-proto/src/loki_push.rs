@@ -9,7 +9,9 @@
 use std::io::Read;
 
 use prost::Message;
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::wire::{Reader, LEN, VARINT};
 use crate::{decode_snappy, BodyError};
@@ -320,106 +322,250 @@ pub fn decode_gzip(body: &[u8], limit: usize) -> Result<Vec<u8>, BodyError> {
     Ok(out)
 }
 
-#[derive(Deserialize)]
-struct JsonPush {
-    streams: Vec<JsonStream>,
-}
-
-#[derive(Deserialize)]
-struct JsonStream {
-    #[serde(default)]
-    stream: serde_json::Map<String, serde_json::Value>,
-    #[serde(default)]
-    values: Vec<JsonValue>,
-}
-
-/// `["<ns>", "line"]` or `["<ns>", "line", {"k":"v"}]`, decoded with a sequence visitor
-/// rather than an untagged enum, which would buffer every value before trying a shape.
-struct JsonValue {
-    ts: String,
-    line: String,
-    meta: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-impl<'de> Deserialize<'de> for JsonValue {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = JsonValue;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an array [\"<unix ns>\", \"<line>\"] or [\"<unix ns>\", \"<line>\", {metadata}]")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<JsonValue, A::Error> {
-                use serde::de::Error;
-                let ts: String = seq
-                    .next_element()?
-                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
-                let line: String = seq
-                    .next_element()?
-                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
-                let meta = seq.next_element()?;
-                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
-                    return Err(A::Error::invalid_length(4, &self));
-                }
-                Ok(JsonValue { ts, line, meta })
-            }
-        }
-        d.deserialize_seq(V)
-    }
-}
-
 /// Decodes a JSON push body (`{"streams":[{"stream":{...},"values":[["<ns>","line"]]}]}`).
 /// Timestamps are strings of Unix nanoseconds, as Loki requires; label and metadata
 /// values must be strings.
+///
+/// The body is read straight into [`PushStream`]s, entry by entry: a timestamp is
+/// parsed where it stands (never kept as a string) and no intermediate form of the
+/// whole document is built, so a push of many tiny entries holds one [`PushEntry`] and
+/// its line per entry (an intermediate document and its conversion held about three
+/// times that). Errors name the field (`streams[2].values[7][0]`).
 pub fn decode_push_json(body: &[u8]) -> Result<Vec<PushStream>, BodyError> {
     if body.is_empty() {
         return Err(BodyError::Empty);
     }
-    let push: JsonPush =
+    let JsonPush(streams) =
         serde_json::from_slice(body).map_err(|e| BodyError::Json(e.to_string()))?;
-    let mut streams = Vec::with_capacity(push.streams.len());
-    for (i, s) in push.streams.into_iter().enumerate() {
-        let labels = string_pairs(s.stream, || format!("streams[{i}].stream"))?;
-        let mut entries = Vec::with_capacity(s.values.len());
-        for (j, v) in s.values.into_iter().enumerate() {
-            let JsonValue { ts, line, meta } = v;
-            let meta = match meta {
-                None => Vec::new(),
-                Some(meta) => string_pairs(meta, || format!("streams[{i}].values[{j}][2]"))?,
-            };
-            let ts = ts.parse::<i64>().map_err(|_| {
-                BodyError::Json(format!(
-                    "streams[{i}].values[{j}][0]: timestamp {ts:?} is not an integer of Unix nanoseconds"
-                ))
-            })?;
-            entries.push(PushEntry {
-                ts,
-                line,
-                metadata: meta,
-            });
-        }
-        streams.push(PushStream {
-            labels: StreamLabels::Pairs(labels),
-            entries,
-        });
-    }
     Ok(streams)
 }
 
+/// A bound on the heap bytes a JSON push takes once decoded and validated, read off
+/// the body without parsing it, to be charged before parsing. Each object or array
+/// opened (`{`, `[`) becomes at most one stream, entry or map and its validated copy
+/// (128 bytes), each string (two `"`) at most one allocation of its own (32 bytes of
+/// allocator overhead at most, its text counted in the body's size twice: decoded and
+/// validated). An ordinary entry of a hundred-byte line is charged about four bytes
+/// per byte, a body of empty objects about forty.
+pub fn json_decoded_bytes_bound(body: &[u8]) -> usize {
+    let (mut opened, mut quotes) = (0usize, 0usize);
+    for &b in body {
+        opened += usize::from(b == b'{' || b == b'[');
+        quotes += usize::from(b == b'"');
+    }
+    body.len()
+        .saturating_mul(2)
+        .saturating_add(opened.saturating_mul(128))
+        .saturating_add(quotes.saturating_mul(16))
+}
+
+/// `{"streams": [...]}`; other keys are ignored.
+struct JsonPush(Vec<PushStream>);
+
+impl<'de> Deserialize<'de> for JsonPush {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonPush;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object {\"streams\": [...]}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonPush, A::Error> {
+                let mut streams = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key != "streams" {
+                        map.next_value::<IgnoredAny>()?;
+                    } else if streams.is_some() {
+                        return Err(A::Error::duplicate_field("streams"));
+                    } else {
+                        streams = Some(map.next_value_seed(StreamsSeed)?);
+                    }
+                }
+                streams
+                    .map(JsonPush)
+                    .ok_or_else(|| A::Error::missing_field("streams"))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// The `streams` array.
+struct StreamsSeed;
+
+impl<'de> DeserializeSeed<'de> for StreamsSeed {
+    type Value = Vec<PushStream>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StreamsSeed {
+    type Value = Vec<PushStream>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of streams")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut streams = Vec::new();
+        while let Some(stream) = seq.next_element_seed(StreamSeed { i: streams.len() })? {
+            streams.push(stream);
+        }
+        Ok(streams)
+    }
+}
+
+/// `streams[i]`: `{"stream": {labels}, "values": [entries]}`, both optional.
+struct StreamSeed {
+    i: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for StreamSeed {
+    type Value = PushStream;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StreamSeed {
+    type Value = PushStream;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a stream {\"stream\": {...}, \"values\": [...]}")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PushStream, A::Error> {
+        let i = self.i;
+        let (mut labels, mut entries) = (None, None);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "stream" if labels.is_some() => return Err(A::Error::duplicate_field("stream")),
+                "stream" => {
+                    let pairs = map.next_value::<serde_json::Map<String, Value>>()?;
+                    labels = Some(
+                        string_pairs(pairs, || format!("streams[{i}].stream"))
+                            .map_err(A::Error::custom)?,
+                    );
+                }
+                "values" if entries.is_some() => return Err(A::Error::duplicate_field("values")),
+                "values" => entries = Some(map.next_value_seed(EntriesSeed { i })?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(PushStream {
+            labels: StreamLabels::Pairs(labels.unwrap_or_default()),
+            entries: entries.unwrap_or_default(),
+        })
+    }
+}
+
+/// `streams[i].values`.
+struct EntriesSeed {
+    i: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for EntriesSeed {
+    type Value = Vec<PushEntry>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntriesSeed {
+    type Value = Vec<PushEntry>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of entries")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = seq.next_element_seed(EntrySeed {
+            i: self.i,
+            j: entries.len(),
+        })? {
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+}
+
+/// `streams[i].values[j]`: `["<unix ns>", "line"]` or `["<unix ns>", "line", {metadata}]`.
+struct EntrySeed {
+    i: usize,
+    j: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for EntrySeed {
+    type Value = PushEntry;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntrySeed {
+    type Value = PushEntry;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(
+            "an array [\"<unix ns>\", \"<line>\"] or [\"<unix ns>\", \"<line>\", {metadata}]",
+        )
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PushEntry, A::Error> {
+        let (i, j) = (self.i, self.j);
+        let ts = seq
+            .next_element_seed(TimestampSeed)?
+            .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+        let line: String = seq
+            .next_element()?
+            .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+        let meta: Option<Option<serde_json::Map<String, Value>>> = seq.next_element()?;
+        if seq.next_element::<IgnoredAny>()?.is_some() {
+            return Err(A::Error::invalid_length(4, &self));
+        }
+        let metadata = match meta.flatten() {
+            None => Vec::new(),
+            Some(meta) => string_pairs(meta, || format!("streams[{i}].values[{j}][2]"))
+                .map_err(A::Error::custom)?,
+        };
+        let ts = ts.map_err(|text| {
+            A::Error::custom(format!(
+                "streams[{i}].values[{j}][0]: timestamp {text:?} is not an integer of Unix nanoseconds"
+            ))
+        })?;
+        Ok(PushEntry { ts, line, metadata })
+    }
+}
+
+/// A timestamp string parsed where it stands: the nanoseconds, or the text when it is
+/// not an integer (for the error, which names the entry).
+struct TimestampSeed;
+
+impl<'de> DeserializeSeed<'de> for TimestampSeed {
+    type Value = Result<i64, String>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for TimestampSeed {
+    type Value = Result<i64, String>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string of Unix nanoseconds")
+    }
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(text.parse::<i64>().map_err(|_| text.to_string()))
+    }
+}
+
+/// A JSON object's pairs, whose values must all be strings; the error names `field`.
 fn string_pairs(
-    map: serde_json::Map<String, serde_json::Value>,
+    map: serde_json::Map<String, Value>,
     field: impl Fn() -> String,
-) -> Result<Vec<(String, String)>, BodyError> {
+) -> Result<Vec<(String, String)>, String> {
     map.into_iter()
         .map(|(k, v)| match v {
-            serde_json::Value::String(s) => Ok((k, s)),
-            other => Err(BodyError::Json(format!(
+            Value::String(s) => Ok((k, s)),
+            other => Err(format!(
                 "{}: value of {k:?} must be a string, got {other}",
                 field()
-            ))),
+            )),
         })
         .collect()
 }
@@ -519,6 +665,39 @@ mod tests {
             back[0].entries[1].metadata,
             vec![("user".into(), "u1".into())]
         );
+    }
+
+    #[test]
+    fn json_tolerates_what_loki_tolerates() {
+        // Unknown keys, null metadata, missing "stream" or "values", a label sent twice
+        // (the last value kept in the first place, as a JSON object reads).
+        let body = br#"{"x":1,"streams":[{"values":[["5","a",null]],"y":[1]},{"stream":{"b":"1","a":"2","b":"3"}}]}"#;
+        let back = decode_push_json(body).unwrap();
+        assert_eq!(back[0].labels, StreamLabels::Pairs(vec![]));
+        assert_eq!(back[0].entries[0].ts, 5);
+        assert!(back[0].entries[0].metadata.is_empty());
+        assert_eq!(
+            back[1].labels,
+            StreamLabels::Pairs(vec![("b".into(), "3".into()), ("a".into(), "2".into())])
+        );
+        assert!(back[1].entries.is_empty());
+        assert!(decode_push_json(br#"{"streams":[],"streams":[]}"#).is_err());
+        assert!(decode_push_json(br#"{"other":[]}"#).is_err());
+    }
+
+    #[test]
+    fn json_bound_follows_structure_not_only_size() {
+        let entry = format!(r#"["1700000000000000000","{}"],"#, "x".repeat(100));
+        let values = entry.repeat(50);
+        let ordinary = format!(
+            r#"{{"streams":[{{"stream":{{"a":"b"}},"values":[{}]}}]}}"#,
+            values.trim_end_matches(',')
+        );
+        assert!(decode_push_json(ordinary.as_bytes()).is_ok());
+        let bound = json_decoded_bytes_bound(ordinary.as_bytes());
+        assert!(bound < 5 * ordinary.len(), "{bound} for {}", ordinary.len());
+        let empty_objects = b"{},".repeat(1000);
+        assert!(json_decoded_bytes_bound(&empty_objects) >= 40 * empty_objects.len());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use pitot_core::Scope;
 use pitot_distributor::PushError;
 use pitot_proto::loki_push::{
     count_push, decode_gzip, decode_push_json, decode_push_message, gzip_declared_len,
+    json_decoded_bytes_bound,
 };
 use pitot_proto::{decode_snappy, snappy_declared_len, BodyError};
 
@@ -22,12 +23,6 @@ use crate::remote_write::{charge_more, charge_push, read_body};
 use crate::{ApiError, AppStateRef};
 
 use super::LokiError;
-
-/// Heap bytes a JSON push takes once parsed and validated, per byte of JSON, charged
-/// before parsing. A JSON body has no framing to count cheaply; this bounds the
-/// measured worst case (many tiny entries: each `["1","x"],` holds two strings and
-/// an entry, 20 bytes per byte) in `crates/pitot-distributor/tests/push_amplification.rs`.
-pub(crate) const JSON_BYTES_PER_BYTE: usize = 24;
 
 /// The decoded streams and the validated batch built from them hold about the same
 /// bytes, both alive until storage answers.
@@ -93,7 +88,7 @@ pub async fn push(
                 limit: max,
             }));
         }
-        charge_more(&mut guard, JSON_BYTES_PER_BYTE * raw.len()).await?;
+        charge_more(&mut guard, json_decoded_bytes_bound(raw)).await?;
         decode_push_json(raw).map_err(too_large)?
     } else {
         let declared = snappy_declared_len(raw, max).map_err(too_large)?;
