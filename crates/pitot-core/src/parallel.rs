@@ -1,9 +1,17 @@
 //! Independent work over a slice, split across the cores.
 
-/// Runs `f` over `items` split into one contiguous part per core and concatenates the
-/// parts' results in order; with fewer than `min_items` items (where starting a thread
-/// costs more than it saves) or one core, `f` runs once on the calling thread. The
-/// first error of a part, in order, is returned.
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Runs `f` over `items` split into contiguous parts and concatenates the parts'
+/// results in order; with fewer than `min_items` items (where starting a thread costs
+/// more than it saves) or one core, `f` runs once on the calling thread. The first
+/// error of a part, in order, is returned.
+///
+/// The calling thread runs the first part; the others run on helper threads taken from
+/// one process-wide budget of `cores - 1`. Many queries at once (each on its own
+/// query-pool thread) therefore never start more helpers than there are idle cores:
+/// when the budget is spent, the machine is busy already and the caller does all the
+/// work itself instead of oversubscribing the cores.
 pub fn parallel_chunks<T: Sync, R: Send, E: Send>(
     items: &[T],
     min_items: usize,
@@ -13,22 +21,69 @@ pub fn parallel_chunks<T: Sync, R: Send, E: Send>(
     if threads < 2 || items.len() < min_items.max(2) {
         return f(items);
     }
+    let helpers = Helpers::take(threads - 1);
+    if helpers.count == 0 {
+        return f(items);
+    }
     let f = &f;
+    let mut chunks = items.chunks(items.len().div_ceil(helpers.count + 1));
+    let first = chunks.next().expect("at least one part");
     let parts: Vec<Result<Vec<R>, E>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(items.len().div_ceil(threads))
-            .map(|part| scope.spawn(move || f(part)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a part does not panic"))
-            .collect()
+        let handles: Vec<_> = chunks.map(|part| scope.spawn(move || f(part))).collect();
+        let mut parts = Vec::with_capacity(handles.len() + 1);
+        parts.push(f(first));
+        parts.extend(
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a part does not panic")),
+        );
+        parts
     });
+    drop(helpers);
     let mut out = Vec::with_capacity(items.len());
     for part in parts {
         out.extend(part?);
     }
     Ok(out)
+}
+
+/// Helper threads in use by every `parallel_chunks` call of the process.
+static HELPERS_IN_USE: AtomicUsize = AtomicUsize::new(0);
+
+/// Helper threads taken from the process-wide budget; given back on drop.
+struct Helpers {
+    count: usize,
+}
+
+impl Helpers {
+    /// Takes up to `want` helpers of the `cores - 1` the process may run at once.
+    fn take(want: usize) -> Helpers {
+        let budget = cores().saturating_sub(1);
+        let mut in_use = HELPERS_IN_USE.load(Ordering::Relaxed);
+        loop {
+            let count = want.min(budget.saturating_sub(in_use));
+            if count == 0 {
+                return Helpers { count: 0 };
+            }
+            match HELPERS_IN_USE.compare_exchange_weak(
+                in_use,
+                in_use + count,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Helpers { count },
+                Err(now) => in_use = now,
+            }
+        }
+    }
+}
+
+impl Drop for Helpers {
+    fn drop(&mut self) {
+        if self.count > 0 {
+            HELPERS_IN_USE.fetch_sub(self.count, Ordering::AcqRel);
+        }
+    }
 }
 
 /// The cores this process may use, looked up once: `available_parallelism` reads the
@@ -59,5 +114,30 @@ mod tests {
         assert_eq!(failed, Err(999));
         let few = parallel_chunks(&items[..3], 10, |part| Ok::<_, ()>(vec![part.len()]));
         assert_eq!(few, Ok(vec![3]));
+    }
+
+    #[test]
+    fn helpers_never_exceed_the_cores_however_many_callers() {
+        let items: Vec<u32> = (0..1000).collect();
+        let peak = AtomicUsize::new(0);
+        let running = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..20 {
+                        let out = parallel_chunks(&items, 10, |part| {
+                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                            peak.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_micros(200));
+                            running.fetch_sub(1, Ordering::SeqCst);
+                            Ok::<_, ()>(part.to_vec())
+                        });
+                        assert_eq!(out, Ok(items.clone()));
+                    }
+                });
+            }
+        });
+        // Eight callers run their own parts; at most `cores - 1` helpers join them.
+        assert!(peak.load(Ordering::SeqCst) < 8 + cores());
     }
 }

@@ -16,8 +16,9 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::authenticate;
 use crate::params::{parse_time_ms, Params};
+use crate::query_pool::Cancel;
 use crate::remote_write::read_body;
-use crate::tenant_query::{RangeGiven, ReadGate, TimeUnit};
+use crate::tenant_query::{LengthRule, ReadGate, TimeUnit};
 use crate::{ApiError, AppStateRef};
 
 /// Query routes, also under `/prometheus`.
@@ -140,11 +141,11 @@ async fn run<F, Fut>(
     query: F,
 ) -> Result<QueryResult, ApiError>
 where
-    F: FnOnce() -> Fut + Send + 'static,
+    F: FnOnce(Cancel) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<QueryResult, PromqlError>>,
 {
-    let result = crate::tenant_query::run_read(state, tenant, move |_| async move {
-        match tokio::time::timeout(limit, query()).await {
+    let result = crate::tenant_query::run_read(state, tenant, move |cancel| async move {
+        match tokio::time::timeout(limit, query(cancel)).await {
             Ok(result) => result.map_err(query_error),
             Err(_) => Err(query_error(PromqlError::Timeout {
                 timeout_ms: limit.as_millis(),
@@ -228,9 +229,18 @@ async fn instant(
     let engine = engine_with_limits(&state, &tl);
     let metered = (selection, scanned);
     let owner = tenant.clone();
-    let result = run(&state, &tenant, &metered, tl.timeout, move || async move {
-        engine.instant(&*queryable, &owner, &expr, t).await
-    })
+    let result = run(
+        &state,
+        &tenant,
+        &metered,
+        tl.timeout,
+        move |cancel| async move {
+            engine
+                .with_cancel(cancel.flag())
+                .instant(&*queryable, &owner, &expr, t)
+                .await
+        },
+    )
     .await?;
     Ok(result_json(result))
 }
@@ -267,7 +277,7 @@ async fn range(
     }
     let tl = crate::tenant_query::limits(&state, &tenant, timeout(&state, &params)?);
     let gate = ReadGate::metrics(&tl);
-    let Some((oldest, _)) = gate.bound(start, end, now_ms(), RangeGiven::Explicit)? else {
+    let Some((oldest, _)) = gate.bound(start, end, now_ms(), LengthRule::Refuse)? else {
         return Ok(empty_matrix());
     };
     let points = end.checked_sub(start).map(|length| length / step_ms);
@@ -291,11 +301,18 @@ async fn range(
     let engine = engine_with_limits(&state, &tl);
     let metered = (selection, scanned);
     let owner = tenant.clone();
-    let result = run(&state, &tenant, &metered, tl.timeout, move || async move {
-        engine
-            .range(&*queryable, &owner, &expr, start, end, step_ms)
-            .await
-    })
+    let result = run(
+        &state,
+        &tenant,
+        &metered,
+        tl.timeout,
+        move |cancel| async move {
+            engine
+                .with_cancel(cancel.flag())
+                .range(&*queryable, &owner, &expr, start, end, step_ms)
+                .await
+        },
+    )
     .await?;
     Ok(result_json(result))
 }

@@ -21,7 +21,7 @@ use crate::auth::authenticate;
 use crate::params::Params;
 use crate::remote_write::read_body;
 use crate::selector::parse_selector;
-use crate::tenant_query::{self, read_error, RangeGiven, ReadGate};
+use crate::tenant_query::{self, read_error, LengthRule, ReadGate};
 use crate::{ApiError, AppState, AppStateRef};
 
 /// Read routes, also under `/prometheus` for Grafana and Mimir clients.
@@ -97,8 +97,8 @@ async fn read_request(
     let limits = tenant_query::limits(state, &tenant, state.engine.options().timeout);
     let gate = ReadGate::metrics(&limits);
     let given = match (params.get("start"), params.get("end")) {
-        (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => RangeGiven::Explicit,
-        _ => RangeGiven::Open,
+        (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => LengthRule::Clamp,
+        _ => LengthRule::Open,
     };
     let now = chrono::Utc::now().timestamp_millis();
     Ok(ReadRequest {

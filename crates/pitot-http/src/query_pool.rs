@@ -11,8 +11,8 @@
 //! still uses.
 //!
 //! Cancellation: dropping the future returned by [`QueryPool::run`] (the client
-//! disconnected) raises the job's [`Cancel`] flag; jobs that loop (the export writer)
-//! check it, the engines stop at their own deadline (the tenant's query timeout).
+//! disconnected) raises the job's [`Cancel`] flag; the engines check it where they check
+//! their deadline (the tenant's query timeout) and the export writer between lines.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +37,11 @@ impl Cancel {
     /// Whether the requester is gone.
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Relaxed)
+    }
+
+    /// The flag itself, for the engines' own cancellation checks.
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.0)
     }
 }
 

@@ -206,14 +206,18 @@ pub struct ReadGate {
     pub unit: TimeUnit,
 }
 
-/// How a read's range was given: a query always has one; series, label and export
-/// reads without `start`/`end` cover the whole retention, as Mimir answers them
-/// (their cost is bounded by the series limit, not the range).
+/// What the length limit does to a range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RangeGiven {
-    /// The client named (or the API derived) both ends: the length limit applies.
-    Explicit,
-    /// At least one end was left open.
+pub enum LengthRule {
+    /// A query (PromQL, LogQL, the tail backfill): a longer range is refused, naming
+    /// the limit, as Prometheus-compatible and Loki servers answer.
+    Refuse,
+    /// A series, label, label-value, export or index-stats read with both ends given:
+    /// only the newest `max_length` of the range is read, as Mimir answers label and
+    /// series reads (`-store.max-labels-query-length`).
+    Clamp,
+    /// A metrics series, label or export read without `start`/`end`: the whole
+    /// retention, as Prometheus and Mimir answer it; the series limit bounds its cost.
     Open,
 }
 
@@ -239,22 +243,24 @@ impl ReadGate {
     }
 
     /// Checks `[start, end]` (`end >= start`, checked by the caller) against the length
-    /// limit with checked arithmetic, so that extreme timestamps are refused as too
-    /// long instead of wrapping, and moves `start` up to the lookback limit. `None`
-    /// when the whole range is older than the lookback limit (nothing may be read).
+    /// limit with checked arithmetic, so that extreme timestamps are too long instead of
+    /// wrapping (refused or clamped by `rule`), and moves `start` up to the lookback
+    /// limit. `None` when the whole range is older than the lookback limit (nothing may
+    /// be read).
     pub fn bound(
         &self,
         start: i64,
         end: i64,
         now: i64,
-        given: RangeGiven,
+        rule: LengthRule,
     ) -> Result<Option<(i64, i64)>, ApiError> {
-        if given == RangeGiven::Explicit && self.max_length > 0 {
-            let too_long = match end.checked_sub(start) {
-                Some(length) => length > self.max_length,
-                None => true,
-            };
-            if too_long {
+        let mut start = start;
+        let too_long = self.max_length > 0
+            && end
+                .checked_sub(start)
+                .is_none_or(|length| length > self.max_length);
+        match rule {
+            LengthRule::Refuse if too_long => {
                 let length = end
                     .checked_sub(start)
                     .map_or_else(|| "beyond i64".to_string(), |l| self.unit.format(l));
@@ -263,6 +269,8 @@ impl ReadGate {
                     self.unit.format(self.max_length)
                 )));
             }
+            LengthRule::Clamp if too_long => start = end.saturating_sub(self.max_length),
+            _ => {}
         }
         if self.max_lookback > 0 {
             let oldest = now.saturating_sub(self.max_lookback);
@@ -329,32 +337,44 @@ mod tests {
     fn extreme_ranges_are_too_long_not_wrapped() {
         let g = gate(721 * 3600 * 1_000_000_000, 0);
         let err = g
-            .bound(i64::MIN, i64::MAX, 0, RangeGiven::Explicit)
+            .bound(i64::MIN, i64::MAX, 0, LengthRule::Refuse)
             .unwrap_err();
         assert!(
             err.message.contains("err-pitot-max-query-length"),
             "{}",
             err.message
         );
-        assert!(g.bound(-1, i64::MAX, 0, RangeGiven::Explicit).is_err());
+        assert!(g.bound(-1, i64::MAX, 0, LengthRule::Refuse).is_err());
         assert_eq!(
-            g.bound(10, 20, 0, RangeGiven::Explicit).unwrap(),
+            g.bound(10, 20, 0, LengthRule::Refuse).unwrap(),
+            Some((10, 20))
+        );
+        // Reads keep the newest part of a range that is too long.
+        assert_eq!(
+            g.bound(i64::MIN, i64::MAX, 0, LengthRule::Clamp).unwrap(),
+            Some((i64::MAX - g.max_length, i64::MAX))
+        );
+        assert_eq!(
+            g.bound(10, 20, 0, LengthRule::Clamp).unwrap(),
             Some((10, 20))
         );
         // An open range is not held to the length (the series limit bounds it).
-        assert!(g.bound(i64::MIN, i64::MAX, 0, RangeGiven::Open).is_ok());
+        assert_eq!(
+            g.bound(i64::MIN, i64::MAX, 0, LengthRule::Open).unwrap(),
+            Some((i64::MIN, i64::MAX))
+        );
     }
 
     #[test]
     fn lookback_moves_the_start_or_empties_the_read() {
         let g = gate(0, 100);
         assert_eq!(
-            g.bound(0, 1000, 1000, RangeGiven::Explicit).unwrap(),
+            g.bound(0, 1000, 1000, LengthRule::Refuse).unwrap(),
             Some((900, 1000))
         );
-        assert_eq!(g.bound(0, 800, 1000, RangeGiven::Explicit).unwrap(), None);
+        assert_eq!(g.bound(0, 800, 1000, LengthRule::Refuse).unwrap(), None);
         assert_eq!(
-            g.bound(i64::MIN, i64::MAX, i64::MIN + 5, RangeGiven::Open)
+            g.bound(i64::MIN, i64::MAX, i64::MIN + 5, LengthRule::Open)
                 .unwrap(),
             Some((i64::MIN, i64::MAX))
         );

@@ -1,7 +1,8 @@
 //! The public entry points: [`LogqlEngine::query`] for `/query` and `/query_range`,
 //! and [`compile_log_query`] for `/tail` and label endpoints.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pitot_core::{Label, Labels, Matcher, TenantId};
@@ -146,12 +147,22 @@ pub struct QueryOutput {
 #[derive(Debug, Clone, Default)]
 pub struct LogqlEngine {
     opts: LogqlOptions,
+    /// Raised by the caller when the query's requester is gone: evaluation stops at its
+    /// next deadline check with [`LogqlError::Canceled`].
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl LogqlEngine {
     /// An engine with the given limits.
     pub fn new(opts: LogqlOptions) -> Self {
-        LogqlEngine { opts }
+        LogqlEngine { opts, cancel: None }
+    }
+
+    /// This engine, stopping its queries once `cancel` is raised (the client went
+    /// away): a query running on its own thread would otherwise run to its timeout.
+    pub fn with_cancel(mut self, cancel: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(cancel);
+        self
     }
 
     /// The engine's options.
@@ -199,6 +210,7 @@ impl LogqlEngine {
                     limit: q.limit,
                     direction: q.direction,
                     deadline,
+                    cancel: self.cancel.as_deref(),
                     timeout: self.opts.timeout,
                     counters: &counters,
                     parallelism: self.opts.parallelism,
@@ -250,6 +262,7 @@ impl LogqlEngine {
                     steps: steps.clone(),
                     opts: &self.opts,
                     deadline,
+                    cancel: self.cancel.as_deref(),
                     counters: &counters,
                     selections,
                     next_selection: 0,

@@ -77,6 +77,9 @@ pub enum LogqlError {
     /// The query took longer than its timeout.
     #[error("query timed out after {0:?}")]
     Timeout(std::time::Duration),
+    /// The requester went away (the client disconnected) and the query was stopped.
+    #[error("query was canceled")]
+    Canceled,
     /// A pipeline error (`__error__`) reached a metric result, or evaluation failed.
     #[error("{0}")]
     Execution(String),
@@ -91,7 +94,7 @@ impl LogqlError {
         match self {
             LogqlError::Parse(_) | LogqlError::Invalid(_) => ErrorKind::BadQuery,
             LogqlError::Limit { .. } => ErrorKind::Limit,
-            LogqlError::Timeout(_) => ErrorKind::Timeout,
+            LogqlError::Timeout(_) | LogqlError::Canceled => ErrorKind::Timeout,
             LogqlError::Execution(_) => ErrorKind::Execution,
             LogqlError::Storage(_) => ErrorKind::Storage,
         }

@@ -358,3 +358,22 @@ fn compiled_log_query_for_tail() {
     assert!(compile_log_query(r#"rate({app="a"}[1m])"#).is_err());
     assert!(parse(r#"{app="a"}"#).is_ok());
 }
+
+#[test]
+fn a_raised_cancel_flag_stops_the_query() {
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let q = params(
+        r#"count_over_time({app="a"}[5s])"#,
+        5 * S,
+        9 * S,
+        S,
+        100,
+        Direction::Backward,
+    );
+    let engine = LogqlEngine::new(LogqlOptions::default()).with_cancel(Arc::clone(&flag));
+    assert!(futures::executor::block_on(engine.query(&store(), &tenant(), &q)).is_ok());
+    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    let err = futures::executor::block_on(engine.query(&store(), &tenant(), &q)).unwrap_err();
+    assert!(matches!(err, pitot_logql::LogqlError::Canceled), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+}

@@ -2,6 +2,8 @@
 //! the result.
 
 use crate::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pitot_core::{Labels, Matcher, Sample, TenantId, METRIC_NAME};
@@ -60,6 +62,9 @@ impl Default for EngineOptions {
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     opts: EngineOptions,
+    /// Raised by the caller when the query's requester is gone: evaluation stops at its
+    /// next deadline check with [`PromqlError::Canceled`].
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 /// Parses a PromQL expression, mapping parser errors to [`PromqlError::Parse`].
@@ -126,7 +131,14 @@ pub fn parse_guarded(text: &str) -> Result<Expr, PromqlError> {
 impl Engine {
     /// Builds an engine.
     pub fn new(opts: EngineOptions) -> Self {
-        Engine { opts }
+        Engine { opts, cancel: None }
+    }
+
+    /// This engine, stopping its queries once `cancel` is raised (the client went
+    /// away): a query running on its own thread would otherwise run to its timeout.
+    pub fn with_cancel(mut self, cancel: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(cancel);
+        self
     }
 
     /// The engine's settings.
@@ -340,6 +352,7 @@ impl Engine {
             query_end: grid.end,
             query_step: grid.step,
             deadline: deadline.map(|d| (d, self.opts.timeout.as_millis())),
+            cancel: self.cancel.clone(),
             max_samples: self.opts.max_samples,
             samples_in_use: 0,
             annotations: Annotations::default(),
@@ -731,5 +744,63 @@ mod tests {
         assert_eq!(by_step(60_000), "rate(x[1m])");
         assert_eq!(by_step(30_000), "rate(x[30s])");
         assert_eq!(by_step(60_000), "rate(x[1m])");
+    }
+
+    /// Storage without series (the query below reads none).
+    struct NoData;
+
+    impl Queryable for NoData {
+        fn querier(
+            &self,
+            _: &TenantId,
+            _: i64,
+            _: i64,
+        ) -> Result<Box<dyn pitot_storage_api::Querier>, pitot_storage_api::StorageError> {
+            Ok(Box::new(NoData))
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl pitot_storage_api::Querier for NoData {
+        async fn select(
+            &self,
+            _: &SelectHints,
+            _: &[Matcher],
+        ) -> Result<pitot_storage_api::SeriesSet, pitot_storage_api::StorageError> {
+            Ok(Default::default())
+        }
+        async fn label_names(
+            &self,
+            _: &[Matcher],
+        ) -> Result<Vec<String>, pitot_storage_api::StorageError> {
+            Ok(Vec::new())
+        }
+        async fn label_values(
+            &self,
+            _: &str,
+            _: &[Matcher],
+        ) -> Result<Vec<String>, pitot_storage_api::StorageError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn a_raised_cancel_flag_stops_the_query() {
+        let run = |engine: Engine| {
+            let tenant = TenantId::new("t").unwrap();
+            let query = engine.instant(&NoData, &tenant, "count_over_time(vector(1)[1h:1s])", 0);
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            let result = match std::future::Future::poll(std::pin::pin!(query), &mut cx) {
+                std::task::Poll::Ready(result) => result,
+                std::task::Poll::Pending => panic!("storage without data never waits"),
+            };
+            result
+        };
+        let flag = Arc::new(AtomicBool::new(false));
+        assert!(run(Engine::default().with_cancel(Arc::clone(&flag))).is_ok());
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        let err = run(Engine::default().with_cancel(flag)).unwrap_err();
+        assert!(matches!(err, PromqlError::Canceled), "{err}");
+        assert_eq!(err.kind(), crate::ErrorKind::Canceled);
     }
 }

@@ -58,6 +58,9 @@ pub enum PromqlError {
     /// Storage failed to read.
     #[error("storage read failed: {0}")]
     Storage(#[from] StorageError),
+    /// The requester went away (the client disconnected) and the query was stopped.
+    #[error("query was canceled in query execution")]
+    Canceled,
 }
 
 impl PromqlError {
@@ -69,6 +72,7 @@ impl PromqlError {
             | PromqlError::TooManySamples { .. }
             | PromqlError::Storage(_) => ErrorKind::Execution,
             PromqlError::Timeout { .. } => ErrorKind::Timeout,
+            PromqlError::Canceled => ErrorKind::Canceled,
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::datasource::Selection;
 use crate::params::Params;
 use crate::prom_read::labels_json;
 use crate::remote_write::read_body;
-use crate::tenant_query::{run_read, RangeGiven, ReadGate, TimeUnit};
+use crate::tenant_query::{run_read, LengthRule, ReadGate, TimeUnit};
 use crate::{ApiError, AppState, AppStateRef};
 
 use super::params::{direction_param, duration_param, limit_param, range_params, time_param, NS};
@@ -83,7 +83,7 @@ pub async fn instant(
     let time = time_param(&req.params, "time", now_ns())?;
     let tl = crate::tenant_query::log_limits(&state, &req.tenant);
     if ReadGate::logs(&tl)
-        .bound(time, time, now_ns(), RangeGiven::Explicit)?
+        .bound(time, time, now_ns(), LengthRule::Refuse)?
         .is_none()
     {
         return Err(LokiError::bad_request(format!(
@@ -123,7 +123,7 @@ pub async fn range(
     // The length is checked with checked arithmetic (i64 extremes are too long, not
     // wrapped), and the start moves up to the lookback limit.
     let Some((start, end)) =
-        ReadGate::logs(&tl).bound(start, end, now_ns(), RangeGiven::Explicit)?
+        ReadGate::logs(&tl).bound(start, end, now_ns(), LengthRule::Refuse)?
     else {
         return Ok(Json(render(empty_output(&query), 0.0)).into_response());
     };
@@ -226,8 +226,9 @@ pub(super) async fn run_engine(
     let queryable = selection.log_queryable(&state.logs.queryable);
     let owner = tenant.clone();
     let queued = Instant::now();
-    let (output, queue_time) = run_read(state, tenant, move |_| async move {
+    let (output, queue_time) = run_read(state, tenant, move |cancel| async move {
         let queue_time = queued.elapsed();
+        let engine = engine.with_cancel(cancel.flag());
         (engine.query(&*queryable, &owner, &params).await, queue_time)
     })
     .await?;

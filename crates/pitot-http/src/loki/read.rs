@@ -11,7 +11,7 @@ use pitot_core::{Labels, Matcher};
 use pitot_storage_api::{LogIndexStats, LogQuerier, LogQueryableRef, LogSelectHints};
 use serde_json::{json, Value};
 
-use crate::tenant_query::{self, RangeGiven, ReadGate};
+use crate::tenant_query::{self, LengthRule, ReadGate};
 use crate::{ApiError, AppStateRef};
 
 use super::params::{range_params, NS};
@@ -55,7 +55,7 @@ async fn gated(
     Ok(GatedRead {
         tenant: req.tenant.clone(),
         queryable: gate.logs_queryable(req.selection.log_queryable(&state.logs.queryable)),
-        range: gate.bound(start, end, now_ns(), RangeGiven::Explicit)?,
+        range: gate.bound(start, end, now_ns(), LengthRule::Clamp)?,
         timeout: tl.timeout,
     })
 }

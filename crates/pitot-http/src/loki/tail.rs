@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::datasource::Selection;
-use crate::tenant_query::{RangeGiven, ReadGate};
+use crate::tenant_query::{LengthRule, ReadGate};
 use crate::{ApiError, AppStateRef};
 use parking_lot::Mutex;
 
@@ -75,7 +75,7 @@ pub async fn tail(
         None
     } else {
         ReadGate::logs(&tl)
-            .bound(start, now, now, RangeGiven::Explicit)?
+            .bound(start, now, now, LengthRule::Refuse)?
             .map(|(from, _)| from)
     };
     let max_tails = state

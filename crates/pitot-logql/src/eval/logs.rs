@@ -33,6 +33,8 @@ pub struct LogScan<'a> {
     pub direction: Direction,
     /// Give up after this instant.
     pub deadline: std::time::Instant,
+    /// Raised when the requester is gone.
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
     /// For the timeout error.
     pub timeout: std::time::Duration,
     /// Stats.
@@ -59,6 +61,9 @@ fn scan_streams(scan: &LogScan<'_>, streams: &[&LogStream]) -> Result<Vec<Candid
             tick += 1;
             if tick >= 4096 {
                 tick = 0;
+                if super::canceled(scan.cancel) {
+                    return Err(LogqlError::Canceled);
+                }
                 if std::time::Instant::now() > scan.deadline {
                     return Err(LogqlError::Timeout(scan.timeout));
                 }

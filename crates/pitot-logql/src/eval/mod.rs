@@ -65,6 +65,11 @@ pub enum Value {
     Vector(Vec<Series>),
 }
 
+/// Whether a query's cancel flag is raised.
+pub(crate) fn canceled(cancel: Option<&std::sync::atomic::AtomicBool>) -> bool {
+    cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 /// Everything evaluation needs besides the tree.
 pub struct EvalCtx<'a> {
     /// Step timestamps (ns).
@@ -73,6 +78,8 @@ pub struct EvalCtx<'a> {
     pub opts: &'a LogqlOptions,
     /// When the query must give up.
     pub deadline: Instant,
+    /// Raised when the requester is gone.
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
     /// Counters for stats.
     pub counters: &'a Counters,
     /// Selected streams for each range aggregation, in tree order.
@@ -84,6 +91,9 @@ pub struct EvalCtx<'a> {
 impl EvalCtx<'_> {
     /// Fails when past the deadline.
     pub fn check_deadline(&self) -> Result<(), LogqlError> {
+        if canceled(self.cancel) {
+            return Err(LogqlError::Canceled);
+        }
         if Instant::now() > self.deadline {
             return Err(LogqlError::Timeout(self.opts.timeout));
         }

@@ -78,6 +78,7 @@ struct ScanSpec<'a> {
     windows: Windows<'a>,
     max_series: usize,
     deadline: std::time::Instant,
+    cancel: Option<&'a std::sync::atomic::AtomicBool>,
     timeout: std::time::Duration,
     counters: &'a Counters,
 }
@@ -109,6 +110,9 @@ fn scan(spec: &ScanSpec<'_>, streams: &[&LogStream]) -> Result<Partial, LogqlErr
             tick += 1;
             if tick >= CHECK_EVERY {
                 tick = 0;
+                if super::canceled(spec.cancel) {
+                    return Err(LogqlError::Canceled);
+                }
                 if std::time::Instant::now() > spec.deadline {
                     return Err(LogqlError::Timeout(spec.timeout));
                 }
@@ -250,6 +254,7 @@ pub fn eval_range(
         },
         max_series: ctx.opts.max_series,
         deadline: ctx.deadline,
+        cancel: ctx.cancel,
         timeout: ctx.opts.timeout,
         counters: ctx.counters,
     };

@@ -356,7 +356,9 @@ impl Evaluator<'_> {
         let n = g.len();
         let deadline = self.deadline;
         let timed_out = |si: usize| {
-            si.is_multiple_of(256) && deadline.is_some_and(|(at, _)| std::time::Instant::now() > at)
+            si.is_multiple_of(256)
+                && (deadline.is_some_and(|(at, _)| std::time::Instant::now() > at)
+                    || self.is_canceled())
         };
         // Per part: the points of each series (`None` when it has none) and the samples
         // its windows hold per step (for the limit); `Err(())` past the deadline.
@@ -406,6 +408,7 @@ impl Evaluator<'_> {
         };
         let parts =
             super::parallel_chunks(&w.series, points_of).map_err(|()| match self.deadline {
+                _ if self.is_canceled() => PromqlError::Canceled,
                 Some((_, timeout_ms)) => PromqlError::Timeout { timeout_ms },
                 None => PromqlError::Execution("range function interrupted".into()),
             })?;

@@ -258,6 +258,8 @@ pub(crate) struct Evaluator<'a> {
     /// The query's step (0 for instant queries), which `step()` returns.
     pub query_step: i64,
     pub deadline: Option<(Instant, u128)>,
+    /// Raised when the requester is gone.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     pub max_samples: usize,
     pub samples_in_use: usize,
     pub annotations: Annotations,
@@ -299,12 +301,22 @@ impl<'a> Evaluator<'a> {
     }
 
     pub fn check_deadline(&self) -> Result<(), PromqlError> {
+        if self.is_canceled() {
+            return Err(PromqlError::Canceled);
+        }
         if let Some((deadline, timeout_ms)) = self.deadline {
             if Instant::now() > deadline {
                 return Err(PromqlError::Timeout { timeout_ms });
             }
         }
         Ok(())
+    }
+
+    /// Whether the requester is gone.
+    pub fn is_canceled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Accounts for `n` more samples held in memory and fails over the limit.
