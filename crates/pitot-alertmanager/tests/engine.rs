@@ -628,3 +628,176 @@ async fn status_and_post_alerts_shapes() {
     );
     assert!(api::AlertFilter::from_query("active=maybe").is_err());
 }
+
+/// Hangs forever for tenant `slow` (counting how many of its sends are in flight) and
+/// records every other tenant's notification.
+#[derive(Default)]
+struct SlowTenant {
+    slow_in_flight: std::sync::atomic::AtomicUsize,
+    delivered: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Notifier for SlowTenant {
+    async fn notify(
+        &self,
+        n: &Notification,
+        _: &Integration,
+        _: &Templates,
+    ) -> Result<(), AmError> {
+        if n.tenant.as_str() == "slow" {
+            self.slow_in_flight
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::future::pending::<()>().await;
+        }
+        self.delivered.lock().push(n.tenant.to_string());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_tenant_neither_delays_others_nor_exceeds_its_send_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(t0());
+    let notifier = Arc::new(SlowTenant::default());
+    let am = Alertmanager::new(AlertmanagerOptions {
+        clock: Arc::new(clock.clone()),
+        notifier: Arc::clone(&notifier) as Arc<dyn Notifier>,
+        max_sends_per_tenant: 3,
+        ..AlertmanagerOptions::new(dir.path(), "http://pitot/alertmanager")
+    });
+    let far = Some(t0() + chrono::Duration::days(1));
+    let (slow, fast) = (tenant("slow"), tenant("fast"));
+    for t in [&slow, &fast] {
+        am.set_config(
+            t,
+            AlertmanagerConfig::parse(CONFIG, BTreeMap::new()).unwrap(),
+        )
+        .unwrap();
+    }
+    let many: Vec<PostableAlert> = (0..10)
+        .map(|i| alert(&[("alertname", &format!("Slow{i}"))], far))
+        .collect();
+    am.post_alerts(&slow, many).unwrap();
+    am.post_alerts(&fast, vec![alert(&[("alertname", "Fast")], far)])
+        .unwrap();
+    clock.advance(Duration::from_secs(30));
+    let handles = am.dispatch();
+    assert_eq!(handles.len(), 11, "one task per flushed group");
+    let delivered = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            if !notifier.delivered.lock().is_empty() {
+                return notifier.delivered.lock().clone();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the fast tenant's notification is not held up by the slow one");
+    assert_eq!(delivered, vec!["fast".to_string()]);
+    let in_flight = || {
+        notifier
+            .slow_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    assert_eq!(
+        in_flight(),
+        3,
+        "the slow tenant holds only its 3 send slots"
+    );
+
+    // Groups still being sent are not flushed again; the fast tenant's group flushes as usual.
+    clock.advance(Duration::from_secs(3600 + 300));
+    let again = am.dispatch();
+    assert_eq!(again.len(), 1, "only the fast tenant's group flushes again");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(in_flight(), 3);
+    for h in handles.into_iter().chain(again) {
+        h.abort();
+    }
+}
+
+#[tokio::test]
+async fn alert_and_silence_limits_refuse_new_objects_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(t0());
+    let am = Alertmanager::new(AlertmanagerOptions {
+        clock: Arc::new(clock.clone()),
+        notifier: Arc::new(Capture::default()),
+        limits: Arc::new(|t: &TenantId| {
+            if t.as_str() == "small" {
+                pitot_alertmanager::limits::AmLimits {
+                    max_alerts_count: 2,
+                    max_alerts_size_bytes: 200,
+                    max_silences_count: 1,
+                    max_silence_size_bytes: 400,
+                    max_dispatcher_aggregation_groups: 1,
+                    ..Default::default()
+                }
+            } else {
+                Default::default()
+            }
+        }),
+        ..AlertmanagerOptions::new(dir.path(), "http://pitot/alertmanager")
+    });
+    let far = Some(t0() + chrono::Duration::days(1));
+    let small = tenant("small");
+    let a = |name: &str| alert(&[("alertname", name)], far);
+    am.post_alerts(&small, vec![a("A"), a("B")]).unwrap();
+    let e = am.post_alerts(&small, vec![a("C")]).unwrap_err();
+    assert!(
+        e.to_string().starts_with("alertmanager-max-alerts-count"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("alertmanager_max_alerts_count"),
+        "{e}"
+    );
+    am.post_alerts(&small, vec![a("A")])
+        .expect("an update is not a new alert");
+    let mut big = a("A");
+    big.annotations.insert("summary".into(), "x".repeat(300));
+    let e = am.post_alerts(&small, vec![big]).unwrap_err();
+    assert!(
+        e.to_string().contains("alertmanager_max_alerts_size_bytes"),
+        "{e}"
+    );
+
+    // Two alertnames but one aggregation group allowed: the second is held, not dispatched.
+    let groups = api::get_alert_groups(&am, &small, &Default::default()).unwrap();
+    assert_eq!(groups.as_array().unwrap().len(), 1, "{groups}");
+
+    let silence = |value: &str, comment: &str| {
+        serde_json::to_vec(&json!({
+            "matchers": [{"name": "alertname", "value": value, "isRegex": false}],
+            "startsAt": t0().to_rfc3339(),
+            "endsAt": (t0() + chrono::Duration::hours(1)).to_rfc3339(),
+            "createdBy": "t", "comment": comment,
+        }))
+        .unwrap()
+    };
+    let created = api::post_silence(&am, &small, &silence("A", "c")).unwrap();
+    let e = api::post_silence(&am, &small, &silence("B", "c")).unwrap_err();
+    assert!(
+        e.to_string().contains("alertmanager_max_silences_count"),
+        "{e}"
+    );
+    let e = api::post_silence(&am, &small, &silence("B", &"x".repeat(500))).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("alertmanager_max_silence_size_bytes"),
+        "{e}"
+    );
+    // Updating the one silence in place is allowed; expiring it frees the slot.
+    let id = created["silenceID"].as_str().unwrap().to_string();
+    let mut update: serde_json::Value = serde_json::from_slice(&silence("A", "longer")).unwrap();
+    update["id"] = json!(id);
+    api::post_silence(&am, &small, &serde_json::to_vec(&update).unwrap()).unwrap();
+    api::delete_silence(&am, &small, &id).unwrap();
+    api::post_silence(&am, &small, &silence("B", "c")).unwrap();
+
+    // Another tenant is held to its own (here: no) limits.
+    let other = tenant("other");
+    let many: Vec<PostableAlert> = (0..20).map(|i| a(&format!("O{i}"))).collect();
+    am.post_alerts(&other, many).unwrap();
+}

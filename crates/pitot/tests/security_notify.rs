@@ -9,35 +9,11 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::TestServer;
 use serde_json::{json, Value};
-
-/// A webhook on a free port that records when each body arrived.
-fn webhook() -> (String, Arc<Mutex<Vec<(Instant, Value)>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&got);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let sink = Arc::clone(&sink);
-            std::thread::spawn(move || {
-                let (_, body) = read_request(&mut stream);
-                if let Ok(v) = serde_json::from_slice(&body) {
-                    sink.lock().unwrap().push((Instant::now(), v));
-                }
-                let _ = stream.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                );
-            });
-        }
-    });
-    (url, got)
-}
 
 /// Reads one HTTP request; returns its request line and body.
 fn read_request(stream: &mut std::net::TcpStream) -> (String, Vec<u8>) {
@@ -59,19 +35,14 @@ fn read_request(stream: &mut std::net::TcpStream) -> (String, Vec<u8>) {
     (first, body)
 }
 
-/// A listener that accepts connections and never answers; counts the connections.
+/// A listener that accepts connections and never answers: its `host:port` and how many
+/// connections it accepted.
 fn black_hole() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let count = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::clone(&count);
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            seen.fetch_add(1, Ordering::SeqCst);
-            held.push(stream);
-        }
-    });
+    let (url, count) = common::hanging_endpoint();
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/hang")
+        .to_string();
     (addr, count)
 }
 
@@ -214,7 +185,7 @@ fn a_hanging_webhook_does_not_delay_another_tenant() {
     let token_a = server.initial_token.clone();
     let token_b = tenant(&server, "b");
     let (hole, connections) = black_hole();
-    let (url_b, got_b) = webhook();
+    let (url_b, got_b) = common::webhook_sink();
 
     let (status, text) = upload_config(
         &server,
