@@ -227,6 +227,11 @@ pub struct InflightGuard {
 }
 
 impl InflightGuard {
+    /// The tenant charged.
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
     /// Bytes this request holds.
     pub fn bytes(&self) -> u64 {
         self.bytes

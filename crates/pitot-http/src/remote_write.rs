@@ -57,9 +57,18 @@ pub(crate) async fn charge_push(
         .map_err(inflight_refusal)
 }
 
-/// Charges `bytes` more to a push already holding `guard`.
-pub(crate) async fn charge_more(guard: &mut InflightGuard, bytes: usize) -> Result<(), ApiError> {
-    guard.grow(bytes as u64).await.map_err(inflight_refusal)
+/// Charges `bytes` more to a push already holding `guard`; a refusal is counted in
+/// `discarded` (by tenant and the budget's reason ID) as `items` samples or entries.
+pub(crate) async fn charge_more(
+    guard: &mut InflightGuard,
+    bytes: usize,
+    discarded: &pitot_distributor::DiscardedCounters,
+    items: usize,
+) -> Result<(), ApiError> {
+    guard.grow(bytes as u64).await.map_err(|e| {
+        discarded.add(guard.tenant(), e.reason(), items as u64);
+        inflight_refusal(e)
+    })
 }
 
 /// 429 with `Retry-After` for a busy tenant budget, 413 for a request larger than the
@@ -106,7 +115,13 @@ async fn push(
     // Label strings are borrowed from the decompressed body until storage is done.
     let raw = decode_snappy(&body, max).map_err(bad)?;
     let counts = count(&raw).map_err(bad)?;
-    charge_more(&mut guard, DECODED_COPIES * counts.view_bytes()).await?;
+    charge_more(
+        &mut guard,
+        DECODED_COPIES * counts.view_bytes(),
+        &state.distributor.discarded,
+        counts.samples,
+    )
+    .await?;
     let distributor = Arc::clone(&state.distributor);
     let admitted = distributor
         .admit_samples(&target, counts.samples)

@@ -211,6 +211,11 @@ fn remote_write_with_huge_declared_lengths_or_counts_is_refused() {
         .metric("pitot_refused_push_bytes_total{tenant=\"hostile\",reason=\"per-tenant-inflight-bytes-limit\"}")
         .expect("refusals are counted");
     assert!(refused > (32 << 20) as f64, "{refused}");
+    // The refused entries are counted where Loki's discards are.
+    let entries = server
+        .metric("pitot_logs_discarded_entries_total{tenant=\"hostile\",reason=\"per-tenant-inflight-bytes-limit\"}")
+        .expect("refused entries are counted");
+    assert_eq!(entries, (1 << 20) as f64);
     victim_round_trip(&server, "after_huge_counts");
     victim_logs_round_trip(&server, "after-huge-counts");
 }

@@ -81,6 +81,7 @@ pub async fn push(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let discarded = &state.logs.distributor.discarded_entries;
     let streams = if content_type.starts_with("application/json") {
         if raw.len() > max {
             return Err(too_large(BodyError::TooLarge {
@@ -88,18 +89,15 @@ pub async fn push(
                 limit: max,
             }));
         }
-        charge_more(&mut guard, json_decoded_bytes_bound(raw)).await?;
+        charge_more(&mut guard, json_decoded_bytes_bound(raw), discarded, 0).await?;
         decode_push_json(raw).map_err(too_large)?
     } else {
         let declared = snappy_declared_len(raw, max).map_err(too_large)?;
-        charge_more(&mut guard, declared).await?;
+        charge_more(&mut guard, declared, discarded, 0).await?;
         let message = decode_snappy(raw, max).map_err(too_large)?;
         let counts = count_push(&message).map_err(too_large)?;
-        charge_more(
-            &mut guard,
-            DECODED_COPIES * counts.decoded_bytes(message.len()),
-        )
-        .await?;
+        let decoded = DECODED_COPIES * counts.decoded_bytes(message.len());
+        charge_more(&mut guard, decoded, discarded, counts.entries).await?;
         decode_push_message(&message).map_err(too_large)?
     };
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
