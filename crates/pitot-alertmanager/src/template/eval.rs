@@ -88,15 +88,22 @@ impl Evaluator<'_> {
                         .defines
                         .get(name)
                         .ok_or_else(|| err(format!("template {name:?} not defined")))?;
+                    // `{{ template "x" . }}` passes the dot itself: no copy of the
+                    // notification data per call.
+                    let passes_dot = matches!(
+                        p.as_deref(),
+                        Some([cmd]) if matches!(cmd.as_slice(), [Arg::Field(path)] if path.is_empty())
+                    );
                     let data = match p {
-                        Some(p) => self.pipeline(p, dot)?,
-                        None => Value::Null,
+                        _ if passes_dot => None,
+                        Some(p) => Some(self.pipeline(p, dot)?),
+                        None => Some(Value::Null),
                     };
                     self.budget.charge_call().map_err(budget_err)?;
                     self.budget
                         .enter()
                         .map_err(|e| err(format!("template {name:?} recursion too deep: {e}")))?;
-                    let result = self.run(body, &data, out);
+                    let result = self.run(body, data.as_ref().unwrap_or(dot), out);
                     self.budget.leave();
                     result?;
                 }
