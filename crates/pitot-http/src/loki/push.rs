@@ -69,9 +69,14 @@ pub async fn push(
             }));
         }
         guard = charge_push(&state, &target.tenant, body.len() + declared).await?;
-        // Inflation stops at the limit whatever the trailer said; a trailer that lies
-        // fails the inflater's own size check.
-        inflated = decode_gzip(&body, max).map_err(too_large)?;
+        // Inflation stops at the size the trailer declared and was charged for; a body
+        // that inflates to more has a trailer that lies.
+        inflated = decode_gzip(&body, declared).map_err(|e| match e {
+            BodyError::TooLarge { .. } => LokiError::bad_request(format!(
+                "cannot decode push request: the gzip body inflates to more than the {declared} bytes its trailer declares"
+            )),
+            other => too_large(other),
+        })?;
         &inflated
     } else {
         guard = charge_push(&state, &target.tenant, body.len()).await?;
