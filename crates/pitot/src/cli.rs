@@ -468,6 +468,13 @@ pub struct ServeArgs {
     /// --egress-allow (repeatable or comma-separated; replaces egress.deny).
     #[arg(long = "egress-deny", env = "PITOT_EGRESS_DENY", value_delimiter = ',')]
     pub egress_deny: Vec<String>,
+    /// Longest one notification delivery attempt may take, whatever the tenant's receiver
+    /// sets [default: 30s].
+    #[arg(long, env = "PITOT_ALERTMANAGER_MAX_NOTIFY_TIMEOUT")]
+    pub alertmanager_max_notify_timeout: Option<String>,
+    /// Most notification sends one tenant has in flight [default: 8].
+    #[arg(long, env = "PITOT_ALERTMANAGER_MAX_SENDS_PER_TENANT")]
+    pub alertmanager_max_sends_per_tenant: Option<usize>,
     /// Interval of rule groups that set none [default: 1m].
     #[arg(long, env = "PITOT_RULES_EVALUATION_INTERVAL")]
     pub rules_evaluation_interval: Option<String>,
@@ -529,6 +536,8 @@ impl ServeArgs {
             logs_query_timeout => logs.query_timeout,
             runtime_config_period => runtime_config.period,
             rules_evaluation_interval => rules.evaluation_interval,
+            alertmanager_max_notify_timeout => alertmanager.max_notify_timeout,
+            alertmanager_max_sends_per_tenant => alertmanager.max_sends_per_tenant,
         );
         macro_rules! set_opt {
             ($($flag:ident => $($field:ident).+),* $(,)?) => {

@@ -42,6 +42,29 @@ pub struct Config {
     /// Which addresses tenant-configured connections (webhooks, Slack, SMTP, contact
     /// points) may reach.
     pub egress: EgressConfig,
+    /// Bounds on sending tenants' notifications.
+    pub alertmanager: NotifyConfig,
+}
+
+/// Bounds on sending tenants' notifications, so no tenant's receivers hold the sender long.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Longest one delivery attempt may take, whatever `timeout` a tenant's receiver sets
+    /// (Alertmanager's webhook `timeout`); SMTP commands too.
+    pub max_notify_timeout: String,
+    /// Most notification sends one tenant has in flight; more wait without holding up
+    /// other tenants.
+    pub max_sends_per_tenant: usize,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            max_notify_timeout: "30s".into(),
+            max_sends_per_tenant: pitot_alertmanager::engine::DEFAULT_SENDS_PER_TENANT,
+        }
+    }
 }
 
 /// The egress policy for connections a tenant configures. Loopback, link-local, private
@@ -391,6 +414,7 @@ impl Default for Config {
             pricing: pitot_usage::PricePlan::default(),
             usage: UsageConfig::default(),
             egress: EgressConfig::default(),
+            alertmanager: NotifyConfig::default(),
         }
     }
 }
@@ -442,6 +466,10 @@ impl Config {
             ("runtime_config.period", &self.runtime_config.period),
             ("rules.evaluation_interval", &self.rules.evaluation_interval),
             ("rules.poll_interval", &self.rules.poll_interval),
+            (
+                "alertmanager.max_notify_timeout",
+                &self.alertmanager.max_notify_timeout,
+            ),
         ] {
             duration(field, value)?;
         }
@@ -449,6 +477,14 @@ impl Config {
             bail!("storage.block_range must be at least 1s");
         }
         self.egress.policy()?;
+        if duration(
+            "alertmanager.max_notify_timeout",
+            &self.alertmanager.max_notify_timeout,
+        )?
+        .is_zero()
+        {
+            bail!("alertmanager.max_notify_timeout must be above 0s");
+        }
         Ok(())
     }
 }

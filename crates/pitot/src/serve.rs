@@ -117,6 +117,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let alertmanager = Arc::new(pitot_alertmanager::Alertmanager::new(
         pitot_alertmanager::AlertmanagerOptions {
             limits: alertmanager_limits(Arc::clone(&tenant_limits)),
+            max_sends_per_tenant: config.alertmanager.max_sends_per_tenant.max(1),
             ..pitot_alertmanager::AlertmanagerOptions::new(
                 data_dir.join("alertmanager"),
                 format!("{external_url}/alertmanager"),
@@ -124,7 +125,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         .with_egress(
             Arc::new(config.egress.policy()?),
-            pitot_alertmanager::RetryPolicy::default(),
+            pitot_alertmanager::RetryPolicy {
+                max_attempt_timeout: duration(
+                    "alertmanager.max_notify_timeout",
+                    &config.alertmanager.max_notify_timeout,
+                )?,
+                ..Default::default()
+            },
         ),
     ));
     for (tenant, document) in pitot_meta::MetaStore::alertmanager_configs(&*meta).await? {
