@@ -80,6 +80,27 @@ fn values_of<'a>(name: &str, labels: impl Iterator<Item = &'a Labels>) -> Vec<St
     values.into_iter().collect()
 }
 
+/// A label read (names when `name` is `None`, else the values of `name`): from the
+/// label index when nothing is limited or no matchers narrow it (`index`), else from
+/// the label sets the matchers select (`selected`, counted against the limit), so a
+/// label read with matchers touches no more series than a query may.
+async fn label_read(
+    limited: bool,
+    matchers: &[Matcher],
+    name: Option<&str>,
+    index: impl std::future::Future<Output = Result<Vec<String>, StorageError>>,
+    selected: impl std::future::Future<Output = Result<Vec<Labels>, StorageError>>,
+) -> Result<Vec<String>, StorageError> {
+    if !limited || matchers.is_empty() {
+        return index.await;
+    }
+    let labels = selected.await?;
+    Ok(match name {
+        None => names_of(labels.iter()),
+        Some(name) => values_of(name, labels.iter()),
+    })
+}
+
 /// Caps the number of series one query may select, summed over all its selectors, so
 /// that a single query cannot pull a tenant's whole index into memory. Label name and
 /// value reads with matchers select the series they describe and count them the same
@@ -125,14 +146,15 @@ struct LimitedQuerier {
 }
 
 impl LimitedQuerier {
-    /// The series a label read with `matchers` describes, counted against the limit.
-    async fn select_labels(&self, matchers: &[Matcher]) -> Result<SeriesSet, StorageError> {
+    /// The label sets of the series `matchers` select, counted against the limit.
+    async fn select_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, StorageError> {
         let hints = SelectHints {
             start: self.range.0,
             end: self.range.1,
             labels_only: true,
         };
-        self.select(&hints, matchers).await
+        let set = self.select(&hints, matchers).await?;
+        Ok(set.series.into_iter().map(|s| s.labels).collect())
     }
 }
 
@@ -149,11 +171,11 @@ impl Querier for LimitedQuerier {
     }
 
     async fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
-        if !self.budget.enabled() || matchers.is_empty() {
-            return self.inner.label_names(matchers).await;
-        }
-        let set = self.select_labels(matchers).await?;
-        Ok(names_of(set.series.iter().map(|s| &s.labels)))
+        let (index, selected) = (
+            self.inner.label_names(matchers),
+            self.select_labels(matchers),
+        );
+        label_read(self.budget.enabled(), matchers, None, index, selected).await
     }
 
     async fn label_values(
@@ -161,11 +183,11 @@ impl Querier for LimitedQuerier {
         name: &str,
         matchers: &[Matcher],
     ) -> Result<Vec<String>, StorageError> {
-        if !self.budget.enabled() || matchers.is_empty() {
-            return self.inner.label_values(name, matchers).await;
-        }
-        let set = self.select_labels(matchers).await?;
-        Ok(values_of(name, set.series.iter().map(|s| &s.labels)))
+        let (index, selected) = (
+            self.inner.label_values(name, matchers),
+            self.select_labels(matchers),
+        );
+        label_read(self.budget.enabled(), matchers, Some(name), index, selected).await
     }
 }
 
@@ -212,14 +234,16 @@ struct LimitedLogQuerier {
 }
 
 impl LimitedLogQuerier {
-    async fn select_labels(&self, matchers: &[Matcher]) -> Result<LogStreamSet, StorageError> {
+    /// The label sets of the streams `matchers` select, counted against the limit.
+    async fn select_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, StorageError> {
         let hints = LogSelectHints {
             start: self.range.0,
             end: self.range.1,
             required_literals: Vec::new(),
             labels_only: true,
         };
-        self.select(&hints, matchers).await
+        let set = self.select(&hints, matchers).await?;
+        Ok(set.streams.into_iter().map(|s| s.labels).collect())
     }
 }
 
@@ -236,11 +260,11 @@ impl LogQuerier for LimitedLogQuerier {
     }
 
     async fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
-        if !self.budget.enabled() || matchers.is_empty() {
-            return self.inner.label_names(matchers).await;
-        }
-        let set = self.select_labels(matchers).await?;
-        Ok(names_of(set.streams.iter().map(|s| &s.labels)))
+        let (index, selected) = (
+            self.inner.label_names(matchers),
+            self.select_labels(matchers),
+        );
+        label_read(self.budget.enabled(), matchers, None, index, selected).await
     }
 
     async fn label_values(
@@ -248,11 +272,11 @@ impl LogQuerier for LimitedLogQuerier {
         name: &str,
         matchers: &[Matcher],
     ) -> Result<Vec<String>, StorageError> {
-        if !self.budget.enabled() || matchers.is_empty() {
-            return self.inner.label_values(name, matchers).await;
-        }
-        let set = self.select_labels(matchers).await?;
-        Ok(values_of(name, set.streams.iter().map(|s| &s.labels)))
+        let (index, selected) = (
+            self.inner.label_values(name, matchers),
+            self.select_labels(matchers),
+        );
+        label_read(self.budget.enabled(), matchers, Some(name), index, selected).await
     }
 
     async fn index_stats(&self, matchers: &[Matcher]) -> Result<LogIndexStats, StorageError> {
