@@ -51,7 +51,20 @@ async fn tenant(
     } else {
         Scope::AlertsWrite
     };
-    authenticate(state, headers).await?.require(scope)
+    let principal = authenticate(state, headers).await?;
+    let tenant = principal.require(scope)?;
+    // The Alertmanager is the tenant's, fed by rules over every data source: a token
+    // restricted to some data sources would read (or silence) alerts about the others.
+    if let crate::auth::Principal::Token(info) = &principal {
+        if let Some(allowed) = &info.datasources {
+            return Err(ApiError::forbidden(format!(
+                "alertmanager-needs-unrestricted-token: token {} may only use the data sources {}, and the Alertmanager holds the alerts of all of the tenant's data sources; read your data sources' rule alerts at /prometheus/api/v1/alerts, or use a token without a data-source restriction",
+                info.id,
+                allowed.join(",")
+            )));
+        }
+    }
+    Ok(tenant)
 }
 
 fn am_error(e: AmError) -> ApiError {

@@ -357,7 +357,7 @@ fn a_data_source_restricted_token_cannot_read_other_data_sources_through_rules()
         &token,
         "/api/pitot/v1/tokens",
         None,
-        &json!({"scopes": ["rules:read", "rules:write", "metrics:read"], "datasources": ["prod"]}),
+        &json!({"scopes": ["rules:read", "rules:write", "metrics:read", "alerts:read"], "datasources": ["prod"]}),
     );
     assert_eq!(status, 201, "{created}");
     let limited = created["token"].as_str().unwrap().to_string();
@@ -481,6 +481,16 @@ rules:
         Some("staging"),
     );
     assert_eq!(status, 403, "{body}");
+    // The tenant's Alertmanager holds the alerts of every data source: closed to it.
+    let (status, body) = get(&server, &limited, "/alertmanager/api/v2/alerts", None);
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.to_string()
+            .contains("alertmanager-needs-unrestricted-token"),
+        "{body}"
+    );
+    let (status, body) = get(&server, &token, "/alertmanager/api/v2/alerts", None);
+    assert_eq!(status, 200, "{body}");
 
     // The unrestricted token still sees everything, the operator's group intact.
     let (_, all) = get(&server, &token, "/prometheus/api/v1/rules", None);
