@@ -262,8 +262,7 @@ fn call_inner(name: &str, args: Vec<Value>, budget: &mut TemplateBudget) -> Resu
                 .iter()
                 .map(String::len)
                 .sum::<usize>()
-                .checked_add(sep.len().saturating_mul(items.len().saturating_sub(1)))
-                .unwrap_or(usize::MAX);
+                .saturating_add(sep.len().saturating_mul(items.len().saturating_sub(1)));
             budget.charge_bytes(joined).map_err(budget_err)?;
             Value::String(items.join(&sep))
         }
