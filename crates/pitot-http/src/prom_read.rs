@@ -320,6 +320,10 @@ async fn export(
     let task = tokio::spawn(async move {
         let owner = tenant.clone();
         tenant_query::run_read(&job_state, &owner, move |cancel| async move {
+            // The client may have left while the export waited for its slots.
+            if outcome_tx.is_closed() {
+                return;
+            }
             let hints = SelectHints {
                 start,
                 end,

@@ -282,3 +282,33 @@ fn filter(
         })).collect::<Vec<_>>()
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_are_counted_per_tenant_and_freed_on_drop() {
+        let tails = TailConnections::default();
+        let (a, b) = (TenantId::new("a").unwrap(), TenantId::new("b").unwrap());
+        let first = tails.open(&a, 2).unwrap();
+        let _second = tails.open(&a, 2).unwrap();
+        let refused = tails.open(&a, 2).unwrap_err();
+        assert_eq!(refused.status.as_u16(), 429);
+        assert!(
+            refused
+                .message
+                .contains("err-pitot-max-concurrent-tail-requests"),
+            "{}",
+            refused.message
+        );
+        // Another tenant has its own count; 0 means no limit.
+        let _other = tails.open(&b, 2).unwrap();
+        let unlimited: Vec<_> = (0..5).map(|_| tails.open(&b, 0).unwrap()).collect();
+        assert_eq!(tails.count(&b), 6);
+        drop(unlimited);
+        drop(first);
+        assert_eq!(tails.count(&a), 1);
+        assert!(tails.open(&a, 2).is_ok());
+    }
+}
