@@ -390,3 +390,49 @@ async fn test(
     }
     Ok(Json(json!({"status": "sent", "contact_point": name})).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(spec: Value) -> ContactPoint {
+        serde_json::from_value(spec).unwrap()
+    }
+
+    #[test]
+    fn email_needs_the_tenants_own_smarthost() {
+        let no_host = point(json!({"name": "m", "type": "email", "addresses": ["a@example.com"]}));
+        let e = no_host.validate().unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(
+            e.message.starts_with("contact-point-smarthost-required"),
+            "{}",
+            e.message
+        );
+
+        let own = point(
+            json!({"name": "m", "type": "email", "addresses": ["a@example.com"], "smarthost": "mx.example.com:587"}),
+        );
+        own.validate().unwrap();
+        let config = generated_config(std::slice::from_ref(&own)).unwrap();
+        let Integration::Email(c) = &config.receiver("contact-points").unwrap().integrations[0]
+        else {
+            panic!("an email integration");
+        };
+        assert_eq!(c.smarthost, "mx.example.com:587");
+    }
+
+    #[test]
+    fn injected_fields_do_not_make_a_configuration() {
+        let bad = point(
+            json!({"name": "m", "type": "email", "addresses": ["a@example.com\r\nRCPT TO:<x@y>"], "smarthost": "mx.example.com:25"}),
+        );
+        let e = generated_config(std::slice::from_ref(&bad)).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(e.message.contains(".to"), "{}", e.message);
+        let host = point(
+            json!({"name": "m", "type": "email", "addresses": ["a@example.com"], "smarthost": "mx.example.com\r\nQUIT:25"}),
+        );
+        assert!(generated_config(std::slice::from_ref(&host)).is_err());
+    }
+}
