@@ -41,7 +41,9 @@ fn am(state: &AppState) -> Result<&pitot_alertmanager::Alertmanager, ApiError> {
         .ok_or_else(|| ApiError::not_found("the alertmanager is not enabled on this server"))
 }
 
-async fn tenant(
+/// The caller's tenant for an Alertmanager (or contact point) request: `alerts:read` for
+/// GET, `alerts:write` otherwise, and a token without a data-source restriction.
+pub(crate) async fn tenant(
     state: &AppState,
     headers: &HeaderMap,
     method: &Method,

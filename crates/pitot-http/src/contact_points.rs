@@ -20,11 +20,10 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use pitot_alertmanager::config::Integration;
 use pitot_alertmanager::{AlertmanagerConfig, Notifier};
-use pitot_core::{Scope, TenantId};
+use pitot_core::TenantId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::auth::authenticate;
 use crate::{ApiError, AppState, AppStateRef};
 
 /// Contact point routes.
@@ -150,19 +149,6 @@ pub fn generated_config(points: &[ContactPoint]) -> Result<AlertmanagerConfig, A
     })
 }
 
-async fn caller(
-    state: &AppState,
-    headers: &HeaderMap,
-    method: &Method,
-) -> Result<TenantId, ApiError> {
-    let scope = if method == Method::GET {
-        Scope::AlertsRead
-    } else {
-        Scope::AlertsWrite
-    };
-    authenticate(state, headers).await?.require(scope)
-}
-
 async fn load(state: &AppState, tenant: &TenantId) -> Result<Vec<ContactPoint>, ApiError> {
     state
         .meta
@@ -206,7 +192,7 @@ async fn list(
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let tenant = caller(&state, &headers, &method).await?;
+    let tenant = crate::alertmanager::tenant(&state, &headers, &method).await?;
     Ok(Json(json!({"contact_points": load(&state, &tenant).await?})).into_response())
 }
 
@@ -272,7 +258,7 @@ async fn create(
     headers: HeaderMap,
     body: bytes::Bytes,
 ) -> Result<Response, ApiError> {
-    let tenant = caller(&state, &headers, &method).await?;
+    let tenant = crate::alertmanager::tenant(&state, &headers, &method).await?;
     let point: ContactPoint = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_data(format!("invalid contact point: {e}")))?;
     save(&state, &tenant, point.clone(), true).await?;
@@ -286,7 +272,7 @@ async fn replace(
     Path(name): Path<String>,
     body: bytes::Bytes,
 ) -> Result<Response, ApiError> {
-    let tenant = caller(&state, &headers, &method).await?;
+    let tenant = crate::alertmanager::tenant(&state, &headers, &method).await?;
     let mut point: ContactPoint = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_data(format!("invalid contact point: {e}")))?;
     point.name = name;
@@ -300,7 +286,7 @@ async fn remove(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let tenant = caller(&state, &headers, &method).await?;
+    let tenant = crate::alertmanager::tenant(&state, &headers, &method).await?;
     let _writing = match &state.alertmanager {
         Some(am) => Some(am.lock_config_writes(&tenant).await),
         None => None,
@@ -321,7 +307,7 @@ async fn test(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let tenant = caller(&state, &headers, &method).await?;
+    let tenant = crate::alertmanager::tenant(&state, &headers, &method).await?;
     let point = load(&state, &tenant)
         .await?
         .into_iter()
