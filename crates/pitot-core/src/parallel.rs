@@ -21,7 +21,7 @@ pub fn parallel_chunks<T: Sync, R: Send, E: Send>(
     if threads < 2 || items.len() < min_items.max(2) {
         return f(items);
     }
-    let helpers = Helpers::take(threads - 1);
+    let helpers = HelperThreads::take(threads - 1);
     if helpers.count == 0 {
         return f(items);
     }
@@ -50,20 +50,24 @@ pub fn parallel_chunks<T: Sync, R: Send, E: Send>(
 /// Helper threads in use by every `parallel_chunks` call of the process.
 static HELPERS_IN_USE: AtomicUsize = AtomicUsize::new(0);
 
-/// Helper threads taken from the process-wide budget; given back on drop.
-struct Helpers {
+/// Helper threads taken from the process-wide budget of `cores - 1`, given back on
+/// drop: engines that split one query's work over threads take their helpers here, so
+/// many queries at once never run more threads than the machine has cores.
+#[derive(Debug)]
+pub struct HelperThreads {
     count: usize,
 }
 
-impl Helpers {
-    /// Takes up to `want` helpers of the `cores - 1` the process may run at once.
-    fn take(want: usize) -> Helpers {
+impl HelperThreads {
+    /// Takes up to `want` helpers of the `cores - 1` the process may run at once; none
+    /// when every core is busy with other queries' helpers already.
+    pub fn take(want: usize) -> HelperThreads {
         let budget = cores().saturating_sub(1);
         let mut in_use = HELPERS_IN_USE.load(Ordering::Relaxed);
         loop {
             let count = want.min(budget.saturating_sub(in_use));
             if count == 0 {
-                return Helpers { count: 0 };
+                return HelperThreads { count: 0 };
             }
             match HELPERS_IN_USE.compare_exchange_weak(
                 in_use,
@@ -71,14 +75,21 @@ impl Helpers {
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Helpers { count },
+                Ok(_) => return HelperThreads { count },
                 Err(now) => in_use = now,
             }
         }
     }
 }
 
-impl Drop for Helpers {
+impl HelperThreads {
+    /// How many helpers were taken.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+}
+
+impl Drop for HelperThreads {
     fn drop(&mut self) {
         if self.count > 0 {
             HELPERS_IN_USE.fetch_sub(self.count, Ordering::AcqRel);

@@ -132,7 +132,11 @@ pub fn eval_logs(
     if scan.limit == 0 {
         return Ok(Vec::new());
     }
-    let workers = scan.parallelism.max(1).min(streams.len().max(1));
+    // Threads beyond the calling one come from the process-wide helper budget, so
+    // concurrent queries never oversubscribe the cores.
+    let helpers =
+        pitot_core::HelperThreads::take(scan.parallelism.max(1).min(streams.len().max(1)) - 1);
+    let workers = helpers.count() + 1;
     let mut cands = if workers <= 1 {
         let refs: Vec<&LogStream> = streams.iter().collect();
         scan_streams(scan, &refs)?

@@ -258,7 +258,11 @@ pub fn eval_range(
         timeout: ctx.opts.timeout,
         counters: ctx.counters,
     };
-    let workers = ctx.opts.parallelism.max(1).min(streams.len().max(1));
+    // Threads beyond the calling one come from the process-wide helper budget, so
+    // concurrent queries never oversubscribe the cores.
+    let helpers =
+        pitot_core::HelperThreads::take(ctx.opts.parallelism.max(1).min(streams.len().max(1)) - 1);
+    let workers = helpers.count() + 1;
     let partials: Vec<Partial> = if workers <= 1 {
         let refs: Vec<&LogStream> = streams.iter().collect();
         vec![scan(&spec, &refs)?]
