@@ -9,7 +9,7 @@
 //! flushes run one after another; a failed send is retried at the group's next flush, so no
 //! notification is lost (a repeat after a retry is possible).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,6 +105,8 @@ struct Shared {
     started: DateTime<Utc>,
     /// Serialises each tenant's configuration writes (uploads, contact points).
     config_writes: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Delivery attempts and failures by integration, for `/metrics`.
+    deliveries: Mutex<BTreeMap<&'static str, (u64, u64)>>,
 }
 
 struct IntegrationJob {
@@ -135,6 +137,7 @@ impl Alertmanager {
                 opts,
                 started,
                 config_writes: Mutex::new(HashMap::new()),
+                deliveries: Mutex::new(BTreeMap::new()),
             }),
         }
     }
@@ -271,6 +274,28 @@ impl Alertmanager {
 
     /// The default tick period of the runtime loop.
     pub const TICK: Duration = Duration::from_secs(1);
+
+    /// Appends Alertmanager's delivery counters, by integration and summed over tenants
+    /// (a failure's cause, such as a template over its budget or a receiver that did not
+    /// answer, is in the log with its tenant).
+    pub fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write;
+        let deliveries = self.shared.deliveries.lock();
+        out.push_str("# HELP alertmanager_notifications_total The total number of attempted notifications.\n# TYPE alertmanager_notifications_total counter\n");
+        for (integration, (attempts, _)) in deliveries.iter() {
+            let _ = writeln!(
+                out,
+                "alertmanager_notifications_total{{integration=\"{integration}\"}} {attempts}"
+            );
+        }
+        out.push_str("# HELP alertmanager_notifications_failed_total The total number of failed notifications.\n# TYPE alertmanager_notifications_failed_total counter\n");
+        for (integration, (_, failed)) in deliveries.iter() {
+            let _ = writeln!(
+                out,
+                "alertmanager_notifications_failed_total{{integration=\"{integration}\"}} {failed}"
+            );
+        }
+    }
 }
 
 impl Shared {
@@ -299,6 +324,17 @@ impl Shared {
         let results = futures::future::join_all(futures).await;
         let mut report = TickReport::default();
         let mut ok = Vec::with_capacity(results.len());
+        {
+            let mut deliveries = self.deliveries.lock();
+            for (ij, r) in job.integrations.iter().zip(&results) {
+                if ij.alerts.is_empty() {
+                    continue;
+                }
+                let entry = deliveries.entry(ij.integration.kind()).or_default();
+                entry.0 += 1;
+                entry.1 += u64::from(r.is_err());
+            }
+        }
         for r in results {
             match r {
                 Ok(sent) => {

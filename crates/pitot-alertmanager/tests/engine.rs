@@ -174,6 +174,14 @@ async fn grouping_follows_group_wait_group_interval_and_repeat_interval() {
     let first = h.advance(1).await;
     assert_eq!(first.len(), 1, "first flush at group_wait");
     assert_eq!(first[0].receiver, "default");
+    let mut metrics = String::new();
+    h.am.render_metrics(&mut metrics);
+    assert!(
+        metrics.contains("alertmanager_notifications_total{integration=\"webhook\"} 1\n")
+            && metrics
+                .contains("alertmanager_notifications_failed_total{integration=\"webhook\"} 0\n"),
+        "{metrics}"
+    );
     assert_eq!(
         first[0].alerts,
         vec![("a".to_string(), "firing".to_string())]

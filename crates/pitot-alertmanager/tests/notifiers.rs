@@ -465,3 +465,59 @@ fn smtp_line_injection_is_refused_at_upload() {
     .unwrap_err();
     assert!(err.to_string().contains(".from"), "{err}");
 }
+
+/// Each field of a notification stays under the template budget, but together they
+/// pass it: the notification fails with the budget's reason instead of being sent, and
+/// the same template in one field alone is sent.
+#[tokio::test]
+async fn one_budget_caps_all_fields_of_a_notification() {
+    let hook = Arc::new(Hook::default());
+    let url = serve_hook(Arc::clone(&hook)).await;
+    let line = "x".repeat(100);
+    let tens = |name: &str, inner: &str| {
+        format!(
+            "{{{{ define \"{name}\" }}}}{}{{{{ end }}}}",
+            format!("{{{{ template \"{inner}\" . }}}}").repeat(10)
+        )
+    };
+    let defines = format!(
+        "{{{{ define \"d0\" }}}}{line}{{{{ end }}}}{}{}{}",
+        tens("d1", "d0"),
+        tens("d2", "d1"),
+        tens("d3", "d2")
+    );
+    // 600 KB per field: under the 1 MiB budget alone, over it together.
+    let six = r#"{{ template "d3" . }}"#.repeat(6);
+    let files = BTreeMap::from([("big.tmpl".to_string(), defines)]);
+    let build = |receiver: String| {
+        let yaml = format!("route: {{receiver: r}}\nreceivers:\n  - name: r\n{receiver}");
+        let cfg = AlertmanagerConfig::parse(&yaml, files.clone()).unwrap();
+        let templates = Templates::new(&cfg.template_files).unwrap();
+        (cfg.receivers[0].integrations[0].clone(), templates)
+    };
+    let (both, templates) = build(format!(
+        "    slack_configs: [{{api_url: '{url}', title: '{six}', text: '{six}'}}]\n"
+    ));
+    let err = loopback_notifier(fast_retry())
+        .notify(&notification(), &both, &templates)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("template-output-too-large"),
+        "{err}"
+    );
+    assert!(hook.bodies.lock().is_empty(), "nothing was sent");
+
+    let (one, templates) = build(format!(
+        "    slack_configs: [{{api_url: '{url}', title: 'short', text: '{six}'}}]\n"
+    ));
+    loopback_notifier(fast_retry())
+        .notify(&notification(), &one, &templates)
+        .await
+        .unwrap();
+    let bodies = hook.bodies.lock();
+    assert_eq!(
+        bodies[0].1["attachments"][0]["text"].as_str().map(str::len),
+        Some(600_000)
+    );
+}

@@ -285,6 +285,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 let ruler = Arc::clone(&ruler);
                 Arc::new(move |out: &mut String| ruler.metrics_text(out))
             },
+            {
+                let alertmanager = Arc::clone(&alertmanager);
+                Arc::new(move |out: &mut String| alertmanager.render_metrics(out))
+            },
         ],
         tenant_limits: Some(Arc::clone(&tenant_limits)),
         tenant_slots: Default::default(),
@@ -298,7 +302,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ready: true.into(),
     });
     // Rule evaluations take their tenant's query slots from the API's per-tenant budget.
-    ruler.set_query_slots(Arc::new(pitot_http::RulerQuerySlots(Arc::downgrade(&state))));
+    ruler.set_query_slots(Arc::new(pitot_http::RulerQuerySlots(Arc::downgrade(
+        &state,
+    ))));
     state.ready.store(true, Ordering::Release);
 
     let interval = duration(
@@ -664,9 +670,7 @@ impl pitot_ruler::SampleWriter for RuleWriter {
 }
 
 /// Each tenant's Alertmanager limits, read from the per-tenant limits on every write.
-fn alertmanager_limits(
-    limits: Arc<pitot_limits::Limits>,
-) -> pitot_alertmanager::limits::LimitsFn {
+fn alertmanager_limits(limits: Arc<pitot_limits::Limits>) -> pitot_alertmanager::limits::LimitsFn {
     Arc::new(move |tenant| {
         let l = limits.get(tenant);
         pitot_alertmanager::limits::AmLimits {

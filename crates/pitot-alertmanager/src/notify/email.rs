@@ -7,6 +7,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use pitot_core::{TemplateBudget, TemplateLimits};
 
 use super::{Notification, RetryPolicy};
 use crate::config::smtp::{parse_hello, parse_smarthost, sanitize_header_value, HelloName};
@@ -29,13 +30,16 @@ pub fn message(
     templates: &Templates,
 ) -> Result<Message, AmError> {
     let data = n.template_data();
+    // One budget for the whole message: every field together is capped, not each alone.
+    let mut budget = TemplateBudget::new(TemplateLimits::ALERTMANAGER);
+    let mut render = |text: &str| templates.render_with_budget(text, &data, &mut budget);
     let subject_tpl = c
         .headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("subject"))
         .map(|(_, v)| v.as_str())
         .unwrap_or(r#"{{ template "email.default.subject" . }}"#);
-    let subject = sanitize_header_value(&templates.render(subject_tpl, &data)?);
+    let subject = sanitize_header_value(&render(subject_tpl)?);
     let from: Mailbox = c
         .from
         .parse()
@@ -53,17 +57,16 @@ pub fn message(
         }
         let name = HeaderName::new_from_ascii(k.clone())
             .map_err(|e| fail(format!("header {k:?}: {e}")))?;
-        let value = sanitize_header_value(&templates.render(v, &data)?);
+        let value = sanitize_header_value(&render(v)?);
         builder = builder.raw_header(HeaderValue::new(name, value));
     }
-    let html = templates.render(
+    let html = render(
         c.html
             .as_deref()
             .unwrap_or(r#"{{ template "email.default.html" . }}"#),
-        &data,
     )?;
     let text = match &c.text {
-        Some(t) => Some(templates.render(t, &data)?),
+        Some(t) => Some(render(t)?),
         None => None,
     };
     let built = match text {

@@ -1,5 +1,6 @@
 //! The Slack incoming-webhook integration: one attachment with a templated title and text.
 
+use pitot_core::{TemplateBudget, TemplateLimits};
 use serde_json::json;
 
 use super::http::HttpSender;
@@ -15,17 +16,21 @@ pub fn body(
     templates: &Templates,
 ) -> Result<serde_json::Value, AmError> {
     let data = n.template_data();
-    let title = templates.render(
+    // One budget for the whole message: every field together is capped, not each alone.
+    let mut budget = TemplateBudget::new(TemplateLimits::ALERTMANAGER);
+    let title = templates.render_with_budget(
         c.title
             .as_deref()
             .unwrap_or(r#"{{ template "slack.default.title" . }}"#),
         &data,
+        &mut budget,
     )?;
-    let text = templates.render(
+    let text = templates.render_with_budget(
         c.text
             .as_deref()
             .unwrap_or(r#"{{ template "slack.default.text" . }}"#),
         &data,
+        &mut budget,
     )?;
     let color = if n.status() == "firing" {
         "danger"

@@ -689,10 +689,13 @@ impl TestServer {
     }
 }
 
+/// What a [`webhook_sink`] received: each JSON body with when it arrived.
+pub type Received = Arc<Mutex<Vec<(Instant, Value)>>>;
+
 /// A webhook receiver on a free port of 127.0.0.1 (Alertmanager's webhook format):
 /// returns its URL and each JSON body it received with when it arrived. It answers
 /// every request 200.
-pub fn webhook_sink() -> (String, Arc<Mutex<Vec<(Instant, Value)>>>) {
+pub fn webhook_sink() -> (String, Received) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind webhook");
     let url = format!("http://{}/hook", listener.local_addr().expect("address"));
     let got = Arc::new(Mutex::new(Vec::new()));
