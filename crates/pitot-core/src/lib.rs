@@ -23,7 +23,7 @@ pub use datasource::{
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use names::{is_valid_label_name, is_valid_metric_name};
-pub use parallel::{parallel_chunks, HelperThreads};
+pub use parallel::{available_cores, limit_helpers_here, parallel_chunks, HelperThreads};
 pub use sample::{is_stale_nan, Sample, STALE_NAN};
 pub use scope::{Scope, ScopeError};
 pub use template_budget::{

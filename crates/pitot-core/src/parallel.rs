@@ -58,10 +58,30 @@ pub struct HelperThreads {
     count: usize,
 }
 
+thread_local! {
+    /// The most helpers a call on this thread may take (see [`limit_helpers_here`]).
+    static HELPERS_ALLOWED_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// Caps the helpers any `parallel_chunks` (or [`HelperThreads::take`]) call on the
+/// calling thread may take, whatever the process-wide budget: a query thread serving one
+/// tenant sets it so that the tenant's query never spreads over more cores than the
+/// tenant's share.
+pub fn limit_helpers_here(max: usize) {
+    HELPERS_ALLOWED_HERE.with(|allowed| allowed.set(max));
+}
+
+/// The cores this process may use (`available_parallelism`, looked up once).
+pub fn available_cores() -> usize {
+    cores()
+}
+
 impl HelperThreads {
     /// Takes up to `want` helpers of the `cores - 1` the process may run at once; none
-    /// when every core is busy with other queries' helpers already.
+    /// when every core is busy with other queries' helpers already, and never more than
+    /// the calling thread's own cap ([`limit_helpers_here`]).
     pub fn take(want: usize) -> HelperThreads {
+        let want = want.min(HELPERS_ALLOWED_HERE.with(std::cell::Cell::get));
         let budget = cores().saturating_sub(1);
         let mut in_use = HELPERS_IN_USE.load(Ordering::Relaxed);
         loop {
@@ -125,6 +145,23 @@ mod tests {
         assert_eq!(failed, Err(999));
         let few = parallel_chunks(&items[..3], 10, |part| Ok::<_, ()>(vec![part.len()]));
         assert_eq!(few, Ok(vec![3]));
+    }
+
+    #[test]
+    fn a_thread_limited_to_no_helpers_works_alone() {
+        std::thread::spawn(|| {
+            limit_helpers_here(0);
+            assert_eq!(HelperThreads::take(8).count(), 0);
+            let items: Vec<u32> = (0..1000).collect();
+            let main = std::thread::current().id();
+            let out = parallel_chunks(&items, 10, |part| {
+                assert_eq!(std::thread::current().id(), main);
+                Ok::<_, ()>(part.to_vec())
+            });
+            assert_eq!(out, Ok(items));
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

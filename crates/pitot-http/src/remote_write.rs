@@ -19,7 +19,7 @@ use pitot_proto::remote_write_view::{count, WriteRequestView};
 use pitot_proto::{decode_snappy, snappy_declared_len, BodyError};
 
 use crate::auth::authenticate;
-use crate::{ApiError, AppStateRef};
+use crate::{ApiError, AppState, AppStateRef};
 
 /// Remote write on Pitot's path, Prometheus' receiver path, and Mimir's prefixed path.
 pub fn router() -> Router<AppStateRef> {
@@ -113,8 +113,13 @@ async fn push(
     let declared = snappy_declared_len(&body, max).map_err(bad)?;
     let mut guard = charge_push(&state, &target.tenant, body.len() + declared).await?;
     // Label strings are borrowed from the decompressed body until storage is done.
-    let raw = decode_snappy(&body, max).map_err(bad)?;
-    let counts = count(&raw).map_err(bad)?;
+    let (raw, counts) = decode_off_runtime_if_large(&state, &target.tenant, declared, move || {
+        let raw = decode_snappy(&body, max)?;
+        let counts = count(&raw)?;
+        Ok((raw, counts))
+    })
+    .await?
+    .map_err(bad)?;
     charge_more(
         &mut guard,
         DECODED_COPIES * counts.view_bytes(),
@@ -140,6 +145,31 @@ async fn push(
             outcome.accepted, outcome.discarded
         ))),
     }
+}
+
+/// Decompressed bodies above this many bytes are decoded as heavy work: a few
+/// megabytes take milliseconds of CPU, which on a runtime worker would delay every other
+/// tenant's requests. Prometheus' default batches (2,000 samples) are far below it.
+const HEAVY_DECOMPRESSED_BYTES: usize = 1 << 20;
+
+/// Runs `work` (decompressing and counting a push of `declared` decompressed bytes)
+/// inline when the body is small; when it is large, as heavy work: on the query pool's
+/// threads, holding one of the tenant's query slots, so one tenant's large pushes and
+/// queries together never occupy more than its share of the cores.
+pub(crate) async fn decode_off_runtime_if_large<T: Send + 'static>(
+    state: &AppState,
+    tenant: &TenantId,
+    declared: usize,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    if declared <= HEAVY_DECOMPRESSED_BYTES {
+        return Ok(work());
+    }
+    let permit = state.tenant_slots.acquire(state, tenant).await?;
+    state
+        .query_pool
+        .run(permit, move |_| async move { work() })
+        .await
 }
 
 fn push_error(e: PushError) -> ApiError {

@@ -133,8 +133,9 @@ pub struct TenantSlots {
 impl TenantSlots {
     /// Waits for one of `tenant`'s query slots (queries beyond its limit queue, as
     /// Prometheus' do, without holding any other tenant's slot). A tenant holds at most
-    /// half of the server's query pool (at least one slot), whatever its
-    /// `max_concurrent_queries`, so one tenant's queries always leave room for others.
+    /// the pool's tenant share (`query.max_concurrent_per_tenant`, by default half the
+    /// cores), whatever its `max_concurrent_queries`, so one tenant's queries always
+    /// leave room, and cores, for others.
     pub async fn acquire(
         &self,
         state: &AppState,
@@ -143,7 +144,7 @@ impl TenantSlots {
         let Some(all) = &state.tenant_limits else {
             return Ok(None);
         };
-        let share = (state.query_pool.size() as u64 / 2).max(1);
+        let share = state.query_pool.tenant_share() as u64;
         let n = match all.get(tenant).max_concurrent_queries {
             0 => share,
             n => n.min(share),

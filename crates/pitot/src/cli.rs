@@ -401,6 +401,10 @@ pub struct ServeArgs {
     /// Most queries running at once [default: 20].
     #[arg(long, env = "PITOT_QUERY_MAX_CONCURRENT")]
     pub query_max_concurrent: Option<usize>,
+    /// Most queries one tenant runs at once, and cores one query uses; 0 is half the
+    /// cores [default: 0].
+    #[arg(long, env = "PITOT_QUERY_MAX_CONCURRENT_PER_TENANT")]
+    pub query_max_concurrent_per_tenant: Option<usize>,
     /// Most series one query may select; 0 disables [default: 500000].
     #[arg(long, env = "PITOT_QUERY_MAX_SERIES")]
     pub query_max_series: Option<usize>,
@@ -462,7 +466,11 @@ pub struct ServeArgs {
     pub rules_alertmanager_urls: Vec<String>,
     /// Network (CIDR) tenant-configured receivers may reach although denied by default,
     /// such as 127.0.0.1/32 (repeatable or comma-separated; replaces egress.allow).
-    #[arg(long = "egress-allow", env = "PITOT_EGRESS_ALLOW", value_delimiter = ',')]
+    #[arg(
+        long = "egress-allow",
+        env = "PITOT_EGRESS_ALLOW",
+        value_delimiter = ','
+    )]
     pub egress_allow: Vec<String>,
     /// Network (CIDR) tenant-configured receivers may never reach; wins over
     /// --egress-allow (repeatable or comma-separated; replaces egress.deny).
@@ -519,6 +527,7 @@ impl ServeArgs {
             query_timeout => query.timeout,
             query_max_samples => query.max_samples,
             query_max_concurrent => query.max_concurrent,
+            query_max_concurrent_per_tenant => query.max_concurrent_per_tenant,
             query_max_series => query.max_series,
             query_max_length => query.max_length,
             query_delayed_name_removal => query.delayed_name_removal,

@@ -251,7 +251,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             max_series: config.query.max_series,
             max_length: duration("query.max_length", &config.query.max_length)?,
         },
-        query_pool: pitot_http::query_pool::QueryPool::new(config.query.max_concurrent),
+        query_pool: pitot_http::query_pool::QueryPool::new(
+            config.query.max_concurrent,
+            match config.query.max_concurrent_per_tenant {
+                0 => pitot_http::query_pool::default_tenant_share(),
+                n => n,
+            },
+        ),
         logs: LogsApi {
             distributor: Arc::new(
                 LogsDistributor::new(log_store.clone(), logs.validation_limits()?)
