@@ -122,8 +122,7 @@ pub async fn range(
     let direction = direction_param(&req.params)?;
     // The length is checked with checked arithmetic (i64 extremes are too long, not
     // wrapped), and the start moves up to the lookback limit.
-    let Some((start, end)) =
-        ReadGate::logs(&tl).bound(start, end, now_ns(), LengthRule::Refuse)?
+    let Some((start, end)) = ReadGate::logs(&tl).bound(start, end, now_ns(), LengthRule::Refuse)?
     else {
         return Ok(Json(render(empty_output(&query), 0.0)).into_response());
     };
