@@ -688,22 +688,17 @@ impl MetaStore for SqliteMetaStore {
             });
         }
         if let Some(limit) = new.max_tokens {
-            let count: i64 = tx.query_row(
+            check_count_limit(
+                &tx,
                 "SELECT COUNT(*) FROM tokens WHERE tenant = ?1 AND revoked_at IS NULL",
-                params![new.tenant.as_str()],
-                |row| row.get(0),
-            )?;
-            let count = count.max(0) as u64;
-            if count >= limit {
-                return Err(MetaError::LimitReached {
+                &new.tenant,
+                CountLimit {
                     reason: "per-tenant-tokens-limit",
-                    tenant: new.tenant.to_string(),
                     kind: "token",
                     limit_name: "max_tokens",
                     limit,
-                    count,
-                });
-            }
+                },
+            )?;
         }
         let mut generated = None;
         for _ in 0..ID_ATTEMPTS {
@@ -943,6 +938,42 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO);
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A per-tenant count limit, as [`check_count_limit`] names it when it is reached.
+pub(crate) struct CountLimit {
+    /// Stable reason ID.
+    pub reason: &'static str,
+    /// What is counted.
+    pub kind: &'static str,
+    /// The limit's name in the limits API.
+    pub limit_name: &'static str,
+    /// Its value.
+    pub limit: u64,
+}
+
+/// Refuses with [`MetaError::LimitReached`] when `count_sql` (one `?1`, the tenant)
+/// counts `limit.limit` rows or more. Run it in the transaction (or under the lock) of
+/// the insert it guards, so concurrent inserts cannot pass the limit together.
+pub(crate) fn check_count_limit(
+    conn: &rusqlite::Connection,
+    count_sql: &str,
+    tenant: &TenantId,
+    limit: CountLimit,
+) -> Result<(), MetaError> {
+    let count: i64 = conn.query_row(count_sql, params![tenant.as_str()], |row| row.get(0))?;
+    let count = count.max(0) as u64;
+    if count >= limit.limit {
+        return Err(MetaError::LimitReached {
+            reason: limit.reason,
+            tenant: tenant.to_string(),
+            kind: limit.kind,
+            limit_name: limit.limit_name,
+            limit: limit.limit,
+            count,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -63,22 +63,19 @@ fn p90(samples: &[Duration]) -> Duration {
 }
 
 fn create_tenant(server: &TestServer, name: &str) -> String {
-    let platform = &server.platform_token;
-    let (status, body) = server.post_json(
-        platform,
-        "/api/pitot/v1/tenants",
-        None,
-        &json!({ "name": name }),
-    );
-    assert_eq!(status, 201, "create tenant {name}: {body}");
-    let (status, body) = server.post_json(
-        platform,
-        "/api/pitot/v1/tokens",
-        None,
-        &json!({"tenant": name, "scopes": ["metrics:read", "metrics:write", "logs:read", "logs:write", "rules:read", "rules:write", "alerts:read", "alerts:write"], "name": "all"}),
-    );
-    assert_eq!(status, 201, "token for {name}: {body}");
-    body["token"].as_str().expect("token").to_string()
+    server.create_tenant(
+        name,
+        &[
+            "metrics:read",
+            "metrics:write",
+            "logs:read",
+            "logs:write",
+            "rules:read",
+            "rules:write",
+            "alerts:read",
+            "alerts:write",
+        ],
+    )
 }
 
 fn upload_alerting(server: &TestServer, token: &str, receiver_url: &str, rule: &str) {

@@ -162,17 +162,7 @@ fn tokens_and_data_sources_are_bounded_per_tenant() {
     let server = TestServer::start(&[]);
     let platform = server.platform_token.clone();
     let admin = server.initial_token.clone();
-    let response = server
-        .client()
-        .put(format!(
-            "{}/api/pitot/v1/tenants/default/limits",
-            server.base_url()
-        ))
-        .bearer_auth(&platform)
-        .json(&json!({"max_tokens": 4, "max_data_sources": 4}))
-        .send()
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200, "{:?}", response.text());
+    server.put_limits("default", &json!({"max_tokens": 4, "max_data_sources": 4}));
 
     // The initial token is one; eight concurrent creations leave exactly four in all.
     let results: Vec<(u16, serde_json::Value)> = std::thread::scope(|scope| {

@@ -127,37 +127,11 @@ fn post_silence(server: &TestServer, token: &str, value: &str) -> (u16, String) 
 
 /// Creates tenant `name` and returns a token with every alerting scope.
 fn tenant(server: &TestServer, name: &str) -> String {
-    let platform = server.platform_token.clone();
-    let (status, body) = server.post_json(
-        &platform,
-        "/api/pitot/v1/tenants",
-        None,
-        &json!({"name": name}),
-    );
-    assert!(status == 200 || status == 201, "{status} {body}");
-    let (status, body) = server.post_json(
-        &platform,
-        "/api/pitot/v1/tokens",
-        None,
-        &json!({"tenant": name, "scopes": ["alerts:read", "alerts:write"]}),
-    );
-    assert!(status == 200 || status == 201, "{status} {body}");
-    body["token"].as_str().unwrap().to_string()
+    server.create_tenant(name, &["alerts:read", "alerts:write"])
 }
 
 fn set_limits(server: &TestServer, tenant: &str, limits: Value) {
-    let response = server
-        .client()
-        .put(format!(
-            "{}/api/pitot/v1/tenants/{tenant}/limits",
-            server.base_url()
-        ))
-        .bearer_auth(&server.platform_token)
-        .json(&limits)
-        .send()
-        .unwrap();
-    let (status, text) = common::status_and_text(response);
-    assert_eq!(status, 200, "{text}");
+    server.put_limits(tenant, &limits);
 }
 
 fn assert_alive(server: &TestServer) {

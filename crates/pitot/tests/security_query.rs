@@ -15,40 +15,14 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::WebSocket;
 
-/// Creates tenant `name` with the platform token; returns an all-scopes token of it.
+/// Creates tenant `name` with the platform token; returns an admin token of it.
 fn tenant_with_token(server: &TestServer, name: &str) -> String {
-    let platform = server.platform_token.clone();
-    let (status, body) = server.post_json(
-        &platform,
-        "/api/pitot/v1/tenants",
-        None,
-        &json!({"name": name}),
-    );
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = server.post_json(
-        &platform,
-        "/api/pitot/v1/tokens",
-        None,
-        &json!({"tenant": name, "scopes": ["admin"]}),
-    );
-    assert_eq!(status, 201, "{body}");
-    body["token"].as_str().unwrap().to_string()
+    server.create_tenant(name, &["admin"])
 }
 
 /// Sets limits of `tenant` through the platform limits API.
 fn put_limits(server: &TestServer, tenant: &str, body: Value) {
-    let response = server
-        .client()
-        .put(format!(
-            "{}/api/pitot/v1/tenants/{tenant}/limits",
-            server.base_url()
-        ))
-        .bearer_auth(&server.platform_token)
-        .json(&body)
-        .send()
-        .unwrap();
-    let (status, text) = status_and_text(response);
-    assert_eq!(status, 200, "{text}");
+    server.put_limits(tenant, &body);
 }
 
 /// Three `up` series of `tenant`, a minute of samples each.

@@ -64,22 +64,7 @@ fn put_limits(server: &TestServer, tenant: &str, body: Value) {
 
 /// Creates tenant `name` with a token of `scopes`.
 fn tenant_with_token(server: &TestServer, name: &str, scopes: &[&str]) -> String {
-    let platform = server.platform_token.clone();
-    let (status, body) = server.post_json(
-        &platform,
-        "/api/pitot/v1/tenants",
-        None,
-        &json!({"name": name}),
-    );
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = server.post_json(
-        &platform,
-        "/api/pitot/v1/tokens",
-        None,
-        &json!({"tenant": name, "scopes": scopes}),
-    );
-    assert_eq!(status, 201, "{body}");
-    body["token"].as_str().unwrap().to_string()
+    server.create_tenant(name, scopes)
 }
 
 fn push_to(

@@ -32,22 +32,16 @@ fn samples(name: &str, n: usize) -> pitot_proto::remote_write::WriteRequest {
 }
 
 fn new_tenant(server: &TestServer, name: &str) -> String {
-    let platform = server.platform_token.clone();
-    let (status, body) = server.post_json(
-        &platform,
-        "/api/pitot/v1/tenants",
-        None,
-        &json!({"name": name}),
-    );
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = server.post_json(
-        &platform,
-        "/api/pitot/v1/tokens",
-        None,
-        &json!({"tenant": name, "scopes": ["metrics:write", "metrics:read", "logs:write", "logs:read", "admin"]}),
-    );
-    assert_eq!(status, 201, "{body}");
-    body["token"].as_str().unwrap().to_string()
+    server.create_tenant(
+        name,
+        &[
+            "metrics:write",
+            "metrics:read",
+            "logs:write",
+            "logs:read",
+            "admin",
+        ],
+    )
 }
 
 #[test]

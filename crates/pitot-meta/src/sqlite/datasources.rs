@@ -83,22 +83,17 @@ pub(super) fn create(
         });
     }
     if let Some(limit) = new.max_datasources {
-        let count: i64 = conn.query_row(
+        super::check_count_limit(
+            conn,
             "SELECT COUNT(*) FROM datasources WHERE tenant = ?1",
-            params![new.tenant.as_str()],
-            |row| row.get(0),
-        )?;
-        let count = count.max(0) as u64;
-        if count >= limit {
-            return Err(MetaError::LimitReached {
+            &new.tenant,
+            super::CountLimit {
                 reason: "per-tenant-datasources-limit",
-                tenant: new.tenant.to_string(),
                 kind: "data source",
                 limit_name: "max_data_sources",
                 limit,
-                count,
-            });
-        }
+            },
+        )?;
     }
     let storage = new.tenant.storage_key(&new.name);
     let inserted = conn.execute(

@@ -58,22 +58,17 @@ pub(super) fn put(
         }
         Some(_) => {}
         None if write.max_groups > 0 => {
-            let count: i64 = tx.query_row(
+            super::check_count_limit(
+                &tx,
                 "SELECT COUNT(*) FROM rule_groups WHERE tenant = ?1",
-                [write.tenant.as_str()],
-                |row| row.get(0),
-            )?;
-            let count = count.max(0) as u64;
-            if count >= write.max_groups {
-                return Err(MetaError::LimitReached {
+                &write.tenant,
+                super::CountLimit {
                     reason: RULE_GROUPS_LIMIT_REASON,
-                    tenant: write.tenant.to_string(),
                     kind: "rule group",
                     limit_name: "ruler_max_rule_groups_per_tenant",
                     limit: write.max_groups,
-                    count,
-                });
-            }
+                },
+            )?;
         }
         None => {}
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pitot_proto::remote_write::{decode_write_request, Label, Sample, TimeSeries, WriteRequest};
 use reqwest::blocking::{Client, RequestBuilder, Response};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// How long the server may take to print its listening line.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -747,4 +747,44 @@ pub fn hanging_endpoint() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
         }
     });
     (url, accepted)
+}
+
+impl TestServer {
+    /// Creates tenant `name` with the platform token and returns a new token of it with
+    /// `scopes`.
+    pub fn create_tenant(&self, name: &str, scopes: &[&str]) -> String {
+        let platform = &self.platform_token;
+        let (status, body) = self.post_json(
+            platform,
+            "/api/pitot/v1/tenants",
+            None,
+            &json!({"name": name}),
+        );
+        assert_eq!(status, 201, "create tenant {name}: {body}");
+        let (status, body) = self.post_json(
+            platform,
+            "/api/pitot/v1/tokens",
+            None,
+            &json!({"tenant": name, "scopes": scopes}),
+        );
+        assert_eq!(status, 201, "token for {name}: {body}");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    /// Sets some of `tenant`'s limits through the platform limits API (a `PUT` names
+    /// only what it changes).
+    pub fn put_limits(&self, tenant: &str, limits: &Value) {
+        let response = self
+            .client
+            .put(format!(
+                "{}/api/pitot/v1/tenants/{tenant}/limits",
+                self.base
+            ))
+            .bearer_auth(&self.platform_token)
+            .json(limits)
+            .send()
+            .expect("PUT limits");
+        let (status, text) = status_and_text(response);
+        assert_eq!(status, 200, "PUT limits of {tenant}: {text}");
+    }
 }
