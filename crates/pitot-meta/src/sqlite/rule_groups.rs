@@ -61,7 +61,7 @@ pub(super) fn put(
             super::check_count_limit(
                 &tx,
                 "SELECT COUNT(*) FROM rule_groups WHERE tenant = ?1",
-                &write.tenant,
+                write.tenant,
                 super::CountLimit {
                     reason: RULE_GROUPS_LIMIT_REASON,
                     kind: "rule group",
