@@ -7,40 +7,8 @@
 use libfuzzer_sys::fuzz_target;
 use pitot_proto::loki_push::{
     count_push, decode_gzip, decode_push_json, decode_push_message, decode_push_protobuf,
-    PushEntry, PushRequest, PushStream, StreamLabels,
+    decode_push_via_prost,
 };
-use prost::Message;
-
-/// The streams prost's messages hold, in the decoder's form.
-fn via_prost(data: &[u8]) -> Option<Vec<PushStream>> {
-    let request = PushRequest::decode(data).ok()?;
-    Some(
-        request
-            .streams
-            .into_iter()
-            .map(|s| PushStream {
-                labels: StreamLabels::Selector(s.labels),
-                entries: s
-                    .entries
-                    .into_iter()
-                    .map(|e| PushEntry {
-                        ts: e.timestamp.map_or(0, |t| {
-                            t.seconds
-                                .saturating_mul(1_000_000_000)
-                                .saturating_add(i64::from(t.nanos))
-                        }),
-                        line: e.line,
-                        metadata: e
-                            .structured_metadata
-                            .into_iter()
-                            .map(|p| (p.name, p.value))
-                            .collect(),
-                    })
-                    .collect(),
-            })
-            .collect(),
-    )
-}
 
 fuzz_target!(|data: &[u8]| {
     let _ = decode_push_protobuf(data, 1 << 20);
@@ -49,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = decode_push_json(data);
     let _ = decode_gzip(data, 1 << 20);
     let direct = decode_push_message(data);
-    match via_prost(data) {
+    match decode_push_via_prost(data).ok() {
         Some(streams) => assert_eq!(direct.as_ref().expect("prost accepted it"), &streams),
         None => assert!(direct.is_err(), "prost refused what the decoder accepted"),
     }

@@ -615,6 +615,37 @@ pub fn encode_push_protobuf(streams: &[PushStream]) -> Vec<u8> {
     crate::encode_snappy(&request.encode_to_vec())
 }
 
+/// The reference decoder: `prost`'s messages, converted to [`PushStream`]s (what this
+/// module used before [`decode_push_message`]). Not for serving; the unit tests and the
+/// fuzz target check that the direct decoder accepts and reads exactly what this does.
+pub fn decode_push_via_prost(raw: &[u8]) -> Result<Vec<PushStream>, prost::DecodeError> {
+    let request = PushRequest::decode(raw)?;
+    Ok(request
+        .streams
+        .into_iter()
+        .map(|s| PushStream {
+            labels: StreamLabels::Selector(s.labels),
+            entries: s
+                .entries
+                .into_iter()
+                .map(|e| PushEntry {
+                    ts: e.timestamp.map_or(0, |t| {
+                        t.seconds
+                            .saturating_mul(1_000_000_000)
+                            .saturating_add(i64::from(t.nanos))
+                    }),
+                    line: e.line,
+                    metadata: e
+                        .structured_metadata
+                        .into_iter()
+                        .map(|p| (p.name, p.value))
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -738,35 +769,6 @@ mod tests {
         assert!(decode_push_protobuf(&truncated, 1 << 20).is_err());
     }
 
-    /// The decoder this module used before: `prost`'s messages, converted.
-    fn via_prost(raw: &[u8]) -> Result<Vec<PushStream>, prost::DecodeError> {
-        let request = PushRequest::decode(raw)?;
-        Ok(request
-            .streams
-            .into_iter()
-            .map(|s| PushStream {
-                labels: StreamLabels::Selector(s.labels),
-                entries: s
-                    .entries
-                    .into_iter()
-                    .map(|e| PushEntry {
-                        ts: e.timestamp.map_or(0, |t| {
-                            t.seconds
-                                .saturating_mul(1_000_000_000)
-                                .saturating_add(i64::from(t.nanos))
-                        }),
-                        line: e.line,
-                        metadata: e
-                            .structured_metadata
-                            .into_iter()
-                            .map(|p| (p.name, p.value))
-                            .collect(),
-                    })
-                    .collect(),
-            })
-            .collect())
-    }
-
     #[test]
     fn direct_decoder_sizes_its_vectors_from_counts() {
         let body = encode_push_protobuf(&sample());
@@ -782,7 +784,7 @@ mod tests {
         );
         let streams = decode_push_message(&raw).unwrap();
         assert_eq!(streams[0].entries.capacity(), 2);
-        assert_eq!(streams, via_prost(&raw).unwrap());
+        assert_eq!(streams, decode_push_via_prost(&raw).unwrap());
         // A two-byte empty entry costs one PushEntry, the bound decoded_bytes states.
         let mut one_stream = vec![0x0a, 0x00, 0x12, 0x00, 0x12, 0x00];
         one_stream[1] = 4;
@@ -796,7 +798,7 @@ mod tests {
         #[test]
         fn direct_decoder_agrees_with_prost(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..96)) {
             let ours = decode_push_message(&bytes);
-            match via_prost(&bytes) {
+            match decode_push_via_prost(&bytes) {
                 Ok(theirs) => proptest::prop_assert_eq!(ours.expect("prost accepted it"), theirs),
                 Err(_) => proptest::prop_assert!(ours.is_err(), "prost refused, ours accepted {:?}", ours),
             }
@@ -815,7 +817,7 @@ mod tests {
                     .collect(),
             }];
             let raw = crate::decode_snappy(&encode_push_protobuf(&streams), 1 << 20).unwrap();
-            proptest::prop_assert_eq!(decode_push_message(&raw).unwrap(), via_prost(&raw).unwrap());
+            proptest::prop_assert_eq!(decode_push_message(&raw).unwrap(), decode_push_via_prost(&raw).unwrap());
         }
     }
 
