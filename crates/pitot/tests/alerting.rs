@@ -5,47 +5,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{now_ms, series, write_request, TestServer};
+use common::{now_ms, series, webhook_sink, write_request, Received, TestServer};
 use serde_json::{json, Value};
 
-/// A webhook receiver on a free port; returns its URL and the bodies it received.
-fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&got);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut len = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
-            if let Ok(v) = serde_json::from_slice(&body) {
-                sink.lock().unwrap().push(v);
-            }
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-        }
-    });
-    (url, got)
+/// The JSON bodies a [`webhook_sink`] received so far, in order.
+fn bodies(got: &Received) -> Vec<Value> {
+    got.lock().unwrap().iter().map(|(_, v)| v.clone()).collect()
 }
 
 /// A minimal SMTP sink on a free port; returns its `host:port` and the messages (DATA)
@@ -121,7 +91,7 @@ fn a_rule_fires_notifies_once_then_resolves() {
     let server = TestServer::start(&["--egress-allow", "127.0.0.1/32"]);
     let token = server.initial_token.clone();
     let platform = server.platform_token.clone();
-    let (url, got) = webhook();
+    let (url, got) = webhook_sink();
     let (smtp, mails) = smtp_sink();
 
     let config = format!(
@@ -168,10 +138,8 @@ fn a_rule_fires_notifies_once_then_resolves() {
     assert_eq!(response.status().as_u16(), 202);
 
     push_value(&server, &token, 500.0);
-    wait_for("the firing notification", 20, || {
-        !got.lock().unwrap().is_empty()
-    });
-    let first = got.lock().unwrap()[0].clone();
+    wait_for("the firing notification", 20, || !bodies(&got).is_empty());
+    let first = bodies(&got)[0].clone();
     assert_eq!(first["status"], "firing", "{first}");
     assert_eq!(first["version"], "4");
     assert_eq!(first["alerts"][0]["labels"]["alertname"], "QueueTooDeep");
@@ -273,13 +241,10 @@ fn a_rule_fires_notifies_once_then_resolves() {
     std::thread::sleep(Duration::from_secs(2));
     push_value(&server, &token, 1.0);
     wait_for("the resolved notification", 30, || {
-        got.lock()
-            .unwrap()
-            .iter()
-            .any(|n| n["status"] == "resolved")
+        bodies(&got).iter().any(|n| n["status"] == "resolved")
     });
     std::thread::sleep(Duration::from_secs(2));
-    let all = got.lock().unwrap().clone();
+    let all = bodies(&got);
     let firing = all.iter().filter(|n| n["status"] == "firing").count();
     let resolved = all.iter().filter(|n| n["status"] == "resolved").count();
     assert_eq!((firing, resolved), (1, 1), "{all:?}");
@@ -316,7 +281,7 @@ fn chrono_now(secs: i64) -> String {
 fn contact_points_route_alerts_and_test_send() {
     let server = TestServer::start(&["--egress-allow", "127.0.0.1/32"]);
     let token = server.initial_token.clone();
-    let (url, got) = webhook();
+    let (url, got) = webhook_sink();
     let (status, body) = server.post_json(
         &token,
         "/api/pitot/v1/contact-points",
@@ -338,11 +303,9 @@ fn contact_points_route_alerts_and_test_send() {
         &json!({}),
     );
     assert_eq!(status, 200, "{body}");
-    wait_for("the test notification", 10, || {
-        !got.lock().unwrap().is_empty()
-    });
+    wait_for("the test notification", 10, || !bodies(&got).is_empty());
     assert_eq!(
-        got.lock().unwrap()[0]["alerts"][0]["labels"]["alertname"],
+        bodies(&got)[0]["alerts"][0]["labels"]["alertname"],
         "PitotTestNotification"
     );
 
@@ -355,8 +318,7 @@ fn contact_points_route_alerts_and_test_send() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 202);
     wait_for("the routed alert", 60, || {
-        got.lock()
-            .unwrap()
+        bodies(&got)
             .iter()
             .any(|n| n["alerts"][0]["labels"]["alertname"] == "AlwaysOn")
     });
