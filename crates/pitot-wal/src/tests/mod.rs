@@ -112,7 +112,13 @@ fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, String) {
         .with_max_level(tracing::Level::INFO)
         .with_writer(move || writer.clone())
         .finish();
-    let result = tracing::subscriber::with_default(subscriber, f);
+    // Another test thread may have hit a callsite while no subscriber wanted it, and
+    // tracing caches that "never" interest; rebuild it now that ours is the default so
+    // the warnings under test are not filtered out by a stale cache.
+    let result = tracing::subscriber::with_default(subscriber, || {
+        tracing::callsite::rebuild_interest_cache();
+        f()
+    });
     let logs = String::from_utf8_lossy(&buffer.0.lock()).into_owned();
     (result, logs)
 }
