@@ -40,6 +40,7 @@ async fn metrics(State(state): State<AppStateRef>, headers: HeaderMap) -> Respon
     state.http_metrics.render(&mut out);
     crate::metrics::render_distributor(&state.distributor, &mut out);
     crate::metrics::render_logs_distributor(&state.logs.distributor, &mut out);
+    state.query_pool.render_metrics(&mut out);
     for collector in &state.collectors {
         collector(&mut out);
     }

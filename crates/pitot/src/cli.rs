@@ -405,6 +405,10 @@ pub struct ServeArgs {
     /// cores [default: 0].
     #[arg(long, env = "PITOT_QUERY_MAX_CONCURRENT_PER_TENANT")]
     pub query_max_concurrent_per_tenant: Option<usize>,
+    /// How long a query runs at normal priority before its thread drops to the lowest;
+    /// 0s never [default: 5ms].
+    #[arg(long, env = "PITOT_QUERY_DEMOTE_AFTER")]
+    pub query_demote_after: Option<String>,
     /// Most series one query may select; 0 disables [default: 500000].
     #[arg(long, env = "PITOT_QUERY_MAX_SERIES")]
     pub query_max_series: Option<usize>,
@@ -528,6 +532,7 @@ impl ServeArgs {
             query_max_samples => query.max_samples,
             query_max_concurrent => query.max_concurrent,
             query_max_concurrent_per_tenant => query.max_concurrent_per_tenant,
+            query_demote_after => query.demote_after,
             query_max_series => query.max_series,
             query_max_length => query.max_length,
             query_delayed_name_removal => query.delayed_name_removal,

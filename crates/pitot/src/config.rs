@@ -272,13 +272,17 @@ pub struct QueryConfig {
     pub timeout: String,
     /// Most samples a query may hold in memory.
     pub max_samples: usize,
-    /// Most queries (and heavy reads) running at once, each on its own lower-priority
-    /// thread off the async runtime; more wait.
+    /// Most queries (and heavy reads) running at once, each on its own thread off the
+    /// async runtime; more wait.
     pub max_concurrent: usize,
     /// Most queries one tenant runs at once, whatever its `max_concurrent_queries`, and
     /// the most cores one query spreads over; 0 (the default) is half the cores, at
     /// least one, so one tenant's queries leave the rest of the machine to the others.
     pub max_concurrent_per_tenant: usize,
+    /// How long a query (or a large push being decoded) runs at normal priority before
+    /// its thread drops to the lowest, so that short requests of every tenant go first
+    /// (`5ms`); `0s` never demotes.
+    pub demote_after: String,
     /// Most series one query may select; 0 disables.
     pub max_series: usize,
     /// Longest range a range query may cover (`721h`); `0s` disables.
@@ -296,6 +300,7 @@ impl Default for QueryConfig {
             max_samples: 50_000_000,
             max_concurrent: 20,
             max_concurrent_per_tenant: 0,
+            demote_after: "5ms".into(),
             max_series: 500_000,
             max_length: "721h".into(),
             delayed_name_removal: false,

@@ -251,12 +251,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             max_series: config.query.max_series,
             max_length: duration("query.max_length", &config.query.max_length)?,
         },
-        query_pool: pitot_http::query_pool::QueryPool::new(
+        query_pool: pitot_http::query_pool::QueryPool::with_demotion(
             config.query.max_concurrent,
             match config.query.max_concurrent_per_tenant {
                 0 => pitot_http::query_pool::default_tenant_share(),
                 n => n,
             },
+            duration("query.demote_after", &config.query.demote_after)?,
         ),
         logs: LogsApi {
             distributor: Arc::new(

@@ -17,6 +17,10 @@
 //! authentication and every other tenant. Threads of the pool's own rather than the
 //! runtime's shared blocking pool, so that bound holds however busy the rest is.
 //!
+//! Priority: a job that runs long (a heavy query, a large push being decoded) is
+//! demoted to the lowest priority after [`demotion::DEFAULT_DEMOTE_AFTER`] (see
+//! [`demotion`]), so it takes only the cycles short requests leave.
+//!
 //! Cancellation: dropping the future returned by [`QueryPool::run`] (the client
 //! disconnected) raises the job's [`Cancel`] flag; the engines check it where they check
 //! their deadline (the tenant's query timeout) and the export writer between lines.
@@ -30,6 +34,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::ApiError;
 
+pub mod demotion;
+
+use demotion::DemotionWatch;
+
 /// A job handed to a pool thread.
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -40,6 +48,17 @@ pub struct QueryPool {
     size: usize,
     tenant_share: usize,
     jobs: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+    /// Held here as well as by the threads, so jobs waiting in the channel outlive a
+    /// slot's change of thread.
+    shared: Arc<Shared>,
+}
+
+/// What every pool thread shares: where jobs come from, the helper cap, the watch.
+#[derive(Debug)]
+struct Shared {
+    jobs: Mutex<std::sync::mpsc::Receiver<Job>>,
+    tenant_share: usize,
+    watch: Arc<DemotionWatch>,
 }
 
 /// The default [`QueryPool::tenant_share`]: half the cores (at least one), so one
@@ -79,23 +98,60 @@ impl QueryPool {
     /// which one tenant may use `tenant_share` at once (clamped to `1..=size`); a query
     /// spreads over at most `tenant_share` cores (itself and its helper threads).
     pub fn new(size: usize, tenant_share: usize) -> Self {
+        Self::with_demotion(size, tenant_share, demotion::DEFAULT_DEMOTE_AFTER)
+    }
+
+    /// As [`QueryPool::new`], with jobs demoted after `demote_after` of running
+    /// (`Duration::ZERO`: never).
+    pub fn with_demotion(
+        size: usize,
+        tenant_share: usize,
+        demote_after: std::time::Duration,
+    ) -> Self {
         let size = size.max(1);
         let tenant_share = tenant_share.clamp(1, size);
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..size {
-            let rx = Arc::clone(&rx);
-            std::thread::Builder::new()
-                .name(format!("pitot-query-{i}"))
-                .spawn(move || worker(&rx, tenant_share))
-                .expect("start a query thread");
+        let watch = DemotionWatch::start(size, demote_after);
+        let shared = Arc::new(Shared {
+            jobs: Mutex::new(rx),
+            tenant_share,
+            watch: Arc::clone(&watch),
+        });
+        for slot in 0..size {
+            spawn_worker(Arc::clone(&shared), slot);
         }
+        let weak = Arc::downgrade(&shared);
+        watch.set_start_thread(Box::new(move |slot| {
+            if let Some(shared) = weak.upgrade() {
+                spawn_worker(shared, slot);
+            }
+        }));
         QueryPool {
             slots: Arc::new(Semaphore::new(size)),
             size,
             tenant_share,
             jobs: Mutex::new(Some(tx)),
+            shared,
         }
+    }
+
+    /// How many long jobs were demoted since the start.
+    pub fn demotions(&self) -> u64 {
+        self.shared.watch.demotions()
+    }
+
+    /// The pool's series for `/metrics`: its size, the slots in use, demotions.
+    pub fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write;
+        let busy = self.size - self.slots.available_permits();
+        let _ = write!(
+            out,
+            "# HELP pitot_query_pool_threads Query threads (query.max_concurrent).\n# TYPE pitot_query_pool_threads gauge\npitot_query_pool_threads {}\n\
+             # HELP pitot_query_pool_busy Query threads running a job now.\n# TYPE pitot_query_pool_busy gauge\npitot_query_pool_busy {busy}\n\
+             # HELP pitot_query_jobs_demoted_total Jobs (queries, large pushes) that ran longer than query.demote_after and dropped to the lowest priority.\n# TYPE pitot_query_jobs_demoted_total counter\npitot_query_jobs_demoted_total {}\n",
+            self.size,
+            self.demotions(),
+        );
     }
 
     /// How many queries may run at once.
@@ -152,18 +208,39 @@ impl QueryPool {
     }
 }
 
+impl Drop for QueryPool {
+    fn drop(&mut self) {
+        self.shared.watch.close();
+    }
+}
+
+/// Starts the thread of pool slot `slot`.
+fn spawn_worker(shared: Arc<Shared>, slot: usize) {
+    std::thread::Builder::new()
+        .name(format!("pitot-query-{slot}"))
+        .spawn(move || worker(shared, slot))
+        .expect("start a query thread");
+}
+
 /// A pool thread: caps the helper threads its queries may start, then runs jobs until
-/// the pool is gone. A job that panics is caught (its caller
-/// gets a 500) and the thread carries on.
-fn worker(jobs: &Mutex<std::sync::mpsc::Receiver<Job>>, tenant_share: usize) {
-    pitot_core::limit_helpers_here(tenant_share - 1);
+/// the pool is gone. A job that panics is caught (its caller gets a 500) and the thread
+/// carries on. A thread demoted during a job ends after it, and the watchdog starts a
+/// fresh thread of normal priority in its slot.
+fn worker(shared: Arc<Shared>, slot: usize) {
+    pitot_core::limit_helpers_here(shared.tenant_share - 1);
+    shared.watch.thread_started(slot);
     loop {
-        let job = match jobs.lock().recv() {
+        let job = match shared.jobs.lock().recv() {
             Ok(job) => job,
             Err(_) => return,
         };
+        shared.watch.job_started(slot);
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
             tracing::error!("a query panicked; its request got a 500 and the server carries on");
+        }
+        if shared.watch.job_ended(slot) {
+            shared.watch.vacate(slot);
+            return;
         }
     }
 }
@@ -254,5 +331,69 @@ mod tests {
             .expect("slot released")
             .unwrap();
         assert_eq!(ran, 1);
+    }
+
+    fn policy_here() -> thread_priority::unix::ThreadSchedulePolicy {
+        thread_priority::unix::thread_schedule_policy().expect("read the thread's policy")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn long_jobs_are_demoted_and_their_thread_replaced() {
+        use thread_priority::unix::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
+        let normal = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        let pool = QueryPool::with_demotion(1, 1, Duration::from_millis(20));
+        // A short job keeps its priority.
+        assert_eq!(
+            pool.run(None, |_| async { policy_here() }).await.unwrap(),
+            normal
+        );
+        assert_eq!(pool.demotions(), 0);
+        // A long one is demoted while it runs.
+        let (before, after) = pool
+            .run(None, |_| async {
+                let before = policy_here();
+                let until = Instant::now() + Duration::from_secs(5);
+                while policy_here()
+                    != ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
+                    && Instant::now() < until
+                {
+                    std::hint::spin_loop();
+                }
+                (before, policy_here())
+            })
+            .await
+            .unwrap();
+        assert_eq!((before, after), (normal, idle));
+        assert_eq!(pool.demotions(), 1);
+        // The next job runs on a fresh thread of normal priority, in the same slot.
+        assert_eq!(
+            pool.run(None, |_| async { policy_here() }).await.unwrap(),
+            normal
+        );
+        let mut metrics = String::new();
+        pool.render_metrics(&mut metrics);
+        assert!(
+            metrics.contains("pitot_query_jobs_demoted_total 1\n"),
+            "{metrics}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn demotion_can_be_turned_off() {
+        use thread_priority::unix::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
+        let pool = QueryPool::with_demotion(1, 1, Duration::ZERO);
+        let policy = pool
+            .run(None, |_| async {
+                std::thread::sleep(Duration::from_millis(50));
+                policy_here()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            policy,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other)
+        );
+        assert_eq!(pool.demotions(), 0);
     }
 }
