@@ -71,6 +71,51 @@ pub fn prepare_data_dir(data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The lock file of a data directory: held by the serving process for its lifetime.
+const LOCK_FILE: &str = "pitot.lock";
+
+/// The serving process's hold on its data directory, released when dropped or when the
+/// process dies (the kernel drops the lock with the last open descriptor).
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+/// Takes the data directory for this process alone: two servers writing WAL segments,
+/// blocks and the metadata database side by side would corrupt them. Another live
+/// process holding it is an error naming the directory and what to do; a lock left by a
+/// process that died is no obstacle, since the kernel released it with the process.
+pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<DataDirLock> {
+    let path = data_dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            anyhow::bail!(
+                "data directory {} is in use by another pitot process{}; stop it first, or give this one its own directory with --data-dir",
+                data_dir.display(),
+                if holder.is_empty() { String::new() } else { format!(" (pid {holder})") }
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    // The holder's pid, for the message above; the lock, not this text, is what counts.
+    file.set_len(0)?;
+    writeln!(file, "{}", std::process::id())?;
+    file.sync_all()?;
+    Ok(DataDirLock { _file: file })
+}
+
 /// Writes a secret to a file only the owner can read, atomically: the secret goes to a
 /// temporary file that is synced and then renamed into place, so a crash leaves either
 /// no file or the whole secret, never an empty file.
@@ -175,6 +220,23 @@ pub fn platform_token(configured: Option<String>, data_dir: &Path) -> anyhow::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_data_directory_in_use_is_refused_until_its_holder_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_data_dir(dir.path()).unwrap();
+        let err = lock_data_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("in use by another pitot process"), "{err}");
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+        assert!(err.contains("--data-dir"), "{err}");
+        drop(held);
+        // A lock file left behind (the holder died) is no obstacle.
+        assert!(dir.path().join(LOCK_FILE).exists());
+        lock_data_dir(dir.path()).unwrap();
+    }
 
     #[test]
     fn an_empty_or_short_platform_token_file_stops_the_start() {

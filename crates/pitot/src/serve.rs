@@ -22,6 +22,7 @@ use crate::runtime_overrides;
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     bootstrap::prepare_data_dir(&data_dir)?;
+    let _data_dir_lock = bootstrap::lock_data_dir(&data_dir)?;
     let meta = Arc::new(SqliteMetaStore::open(&bootstrap::meta_path(&data_dir))?);
     bootstrap::initial_tenant(&*meta, &data_dir).await?;
     let platform_token = bootstrap::platform_token(config.platform_token.clone(), &data_dir)?;

@@ -223,3 +223,42 @@ fn acknowledged_pushes_survive_kill_9() {
     );
     assert_eq!(status, 204, "push after the crashes: {body}");
 }
+
+/// A second server on a data directory in use refuses to start and names the holder; once
+/// the holder is killed with `kill -9`, a new server starts on it with nothing to clean up.
+#[test]
+fn a_data_directory_serves_one_process_at_a_time() {
+    let mut server = TestServer::start(&[]);
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_pitot"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .expect("run a second pitot");
+    assert!(!second.status.success(), "the second server started");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("is in use by another pitot process") && stderr.contains("--data-dir"),
+        "{stderr}"
+    );
+    let wal_files = |dir: &std::path::Path| std::fs::read_dir(dir.join("wal")).unwrap().count();
+    let before = wal_files(server.data_dir());
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        wal_files(server.data_dir()),
+        before,
+        "the second server wrote WAL files"
+    );
+
+    server.kill9();
+    server.start_again();
+    let (status, body) = server.push(
+        &server.initial_token.clone(),
+        &write_request(vec![series(
+            &[("__name__", "after_restart")],
+            &[(now_ms(), 1.0)],
+        )]),
+    );
+    assert_eq!(status, 204, "{body}");
+}
