@@ -6,6 +6,7 @@
 //! another.
 
 mod datasource;
+mod duration;
 mod labels;
 mod matcher;
 mod names;
@@ -20,6 +21,7 @@ pub use datasource::{
     DEFAULT_LOGS_DATASOURCE, DEFAULT_METRICS_DATASOURCE, MANAGED_METRICS_DATASOURCE,
     MAX_DATASOURCE_NAME_LEN, STORAGE_KEY_SEPARATOR,
 };
+pub use duration::{format_duration, parse_duration, parse_duration_ms, DurationError};
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use names::{is_valid_label_name, is_valid_metric_name};

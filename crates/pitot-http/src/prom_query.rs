@@ -58,7 +58,7 @@ fn duration_param(name: &str, raw: &str) -> Result<Duration, ApiError> {
         if secs.is_finite() && (0.0..1e12).contains(&secs) {
             return Ok(Duration::from_secs_f64(secs));
         }
-    } else if let Ok(d) = promql_parser::util::parse_duration(raw) {
+    } else if let Ok(d) = pitot_core::parse_duration(raw) {
         return Ok(d);
     }
     Err(ApiError::bad_data(format!(

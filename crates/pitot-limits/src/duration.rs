@@ -4,34 +4,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serializer};
 
-/// Parses `0`, `0s`, `90s`, `1h30m`, `30d1h`.
+/// Parses `0`, `0s`, `90s`, `1h30m`, `30d1h` (Pitot's one parser of Prometheus
+/// durations).
 pub fn parse(value: &str) -> Result<Duration, String> {
-    let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    if !digits.is_empty() && digits.chars().all(|c| c == '0') {
-        return Ok(Duration::ZERO);
-    }
-    promql_parser::util::parse_duration(value)
-        .map_err(|e| format!("invalid duration {value:?}: {e} (examples: 90s, 10m, 721h, 30d1h)"))
+    pitot_core::parse_duration(value).map_err(|e| e.to_string())
 }
 
 /// Formats as the largest units that divide it, Prometheus style (`30d1h`, `10m`, `0s`).
 pub fn format(d: Duration) -> String {
-    let mut secs = d.as_secs();
-    if secs == 0 {
-        return if d.is_zero() {
-            "0s".into()
-        } else {
-            format!("{}ms", d.as_millis())
-        };
-    }
-    let mut out = String::new();
-    for (unit, len) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] {
-        if secs >= len {
-            out.push_str(&format!("{}{unit}", secs / len));
-            secs %= len;
-        }
-    }
-    out
+    pitot_core::format_duration(d)
 }
 
 /// A duration that reads and writes as a Prometheus duration string, for limit files

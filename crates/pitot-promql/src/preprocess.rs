@@ -510,9 +510,9 @@ impl Parser<'_> {
                 if let Ok(v) = tok.parse::<f64>() {
                     return Ok(v);
                 }
-                match crate::promqltest::parse_duration_ms(&tok) {
-                    Some(ms) => Ok(ms as f64 / 1000.0),
-                    None => Err(self.error()),
+                match pitot_core::parse_duration_ms(&tok) {
+                    Ok(ms) => Ok(ms as f64 / 1000.0),
+                    Err(_) => Err(self.error()),
                 }
             }
             _ => Err(self.error()),

@@ -501,11 +501,5 @@ impl Config {
 
 /// Parses a Prometheus-style duration (`90s`, `1h30m`, `31d`), naming the field on error.
 pub fn duration(field: &str, value: &str) -> anyhow::Result<Duration> {
-    let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    if !digits.is_empty() && digits.chars().all(|c| c == '0') {
-        return Ok(Duration::ZERO);
-    }
-    promql_parser::util::parse_duration(value).map_err(|e| {
-        anyhow::anyhow!("invalid duration {value:?} for {field}: {e} (examples: 90s, 10m, 2h, 31d)")
-    })
+    pitot_core::parse_duration(value).map_err(|e| anyhow::anyhow!("{field}: {e}"))
 }

@@ -112,50 +112,12 @@ fn err(line: usize, message: impl Into<String>) -> ScriptError {
     }
 }
 
-/// Parses a Prometheus duration (`1h30m`, `5m`, `0`) into milliseconds.
+/// Parses a Prometheus duration (`1h30m`, `5m`, `0`) of a script into milliseconds,
+/// with Pitot's one parser.
 pub fn parse_duration_ms(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if s == "0" {
-        return Some(0);
-    }
-    if s.is_empty() {
-        return None;
-    }
-    let units: [(&str, i64); 7] = [
-        ("y", 365 * 24 * 3600 * 1000),
-        ("w", 7 * 24 * 3600 * 1000),
-        ("d", 24 * 3600 * 1000),
-        ("h", 3600 * 1000),
-        ("m", 60 * 1000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let bytes = s.as_bytes();
-    let mut pos = 0;
-    let mut total: i64 = 0;
-    let mut last_unit = 0usize;
-    while pos < bytes.len() {
-        let start = pos;
-        while pos < bytes.len() && bytes[pos].is_ascii_digit() {
-            pos += 1;
-        }
-        if start == pos {
-            return None;
-        }
-        let n: i64 = s[start..pos].parse().ok()?;
-        let ustart = pos;
-        while pos < bytes.len() && bytes[pos].is_ascii_alphabetic() {
-            pos += 1;
-        }
-        let unit = &s[ustart..pos];
-        let idx = units.iter().position(|(u, _)| *u == unit)?;
-        if idx < last_unit || (total != 0 && idx == last_unit) {
-            return None;
-        }
-        last_unit = idx;
-        total = total.checked_add(n.checked_mul(units[idx].1)?)?;
-    }
-    Some(total)
+    pitot_core::parse_duration_ms(s.trim())
+        .ok()
+        .map(|ms| ms as i64)
 }
 
 /// Parses a number as Go's `ParseInt(s, 0, 64)` then `ParseFloat` would.
