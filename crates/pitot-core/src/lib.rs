@@ -15,6 +15,7 @@ mod sample;
 mod scope;
 mod template_budget;
 mod tenant;
+pub mod varint;
 
 pub use datasource::{
     validate_datasource_name, DataKind, DatasourceNameError, Origin, Target,

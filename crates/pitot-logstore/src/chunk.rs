@@ -43,7 +43,7 @@
 use bytes::Bytes;
 use pitot_core::Label;
 
-use crate::varint::{put_bytes, put_uvarint, Reader};
+use pitot_core::varint::{put_bytes, put_uvarint, Reader};
 
 mod lines;
 mod timefmt;

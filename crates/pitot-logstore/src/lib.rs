@@ -57,7 +57,6 @@ mod query;
 mod replay;
 mod stats;
 mod store;
-mod varint;
 pub mod wal_record;
 
 pub use error::LogStoreError;

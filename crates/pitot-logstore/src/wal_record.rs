@@ -21,7 +21,7 @@ use pitot_core::{Label, Labels, TenantId};
 use pitot_storage_api::LogStreamBatch;
 
 use crate::chunk::SealedChunk;
-use crate::varint::{put_bytes, put_uvarint, put_varint, Reader, Truncated};
+use pitot_core::varint::{put_bytes, put_uvarint, put_varint, Reader, Truncated};
 
 const KIND_APPEND: u8 = 1;
 const KIND_STREAM: u8 = 2;

@@ -25,7 +25,6 @@ pub mod head;
 mod options;
 mod postings;
 mod querier;
-mod varint;
 pub mod wal_record;
 
 pub use block::format::{decode_index as decode_block_index, BlockIndex, IndexError};

@@ -18,7 +18,7 @@
 
 use pitot_core::{Label, Labels, Sample, TenantId};
 
-use crate::varint::{put_str, put_uvarint, put_varint, Reader, Truncated};
+use pitot_core::varint::{put_str, put_uvarint, put_varint, Reader, Truncated};
 
 const KIND_SAMPLES: u8 = 1;
 

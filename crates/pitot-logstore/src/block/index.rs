@@ -10,7 +10,7 @@
 use pitot_core::{Label, Labels};
 
 use crate::chunk::ChunkMeta;
-use crate::varint::{put_bytes, put_uvarint, put_varint, Reader, Truncated};
+use pitot_core::varint::{put_bytes, put_uvarint, put_varint, Reader, Truncated};
 
 const MAGIC: &[u8; 4] = b"PLBI";
 const VERSION: u8 = 1;

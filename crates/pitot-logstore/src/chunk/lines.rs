@@ -36,7 +36,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::timefmt::{Clock, CLF_LEN, ISO_LEN};
 use super::ChunkError;
-use crate::varint::{put_bytes, put_uvarint, Reader};
+use pitot_core::varint::{put_bytes, put_uvarint, Reader};
 
 const DEC: u8 = 1;
 const DEC_PAD: u8 = 2;

@@ -19,7 +19,7 @@ use super::{
     check_crc, common_meta, decompress, le_u32, read_metadata, read_timestamps, ChunkError,
     ChunkMeta, Columns, FLAG_METADATA, MAX_COLUMN_BYTES,
 };
-use crate::varint::Reader;
+use pitot_core::varint::Reader;
 
 const HEADER_LEN: usize = 52;
 
@@ -38,7 +38,7 @@ struct Header {
 #[cfg(test)]
 pub(super) fn encode(columns: &Columns, zstd_level: i32) -> Vec<u8> {
     use super::{compress, put_common, put_metadata, put_timestamps};
-    use crate::varint::put_uvarint;
+    use pitot_core::varint::put_uvarint;
     let mut small = Vec::new();
     put_timestamps(&mut small, &columns.ts);
     let mut start = 0u32;

@@ -7,7 +7,7 @@ use super::{
     read_metadata, read_timestamps, ChunkError, ChunkMeta, Columns, FLAG_METADATA,
     MAX_COLUMN_BYTES,
 };
-use crate::varint::Reader;
+use pitot_core::varint::Reader;
 
 const VERSION: u8 = 2;
 const HEADER_LEN: usize = 76;

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 use pitot_core::{Label, Labels};
 use roaring::RoaringBitmap;
 
-use crate::varint::{put_str, put_uvarint, put_varint, Reader, Truncated};
+use pitot_core::varint::{put_str, put_uvarint, put_varint, Reader, Truncated};
 
 const MAGIC: &[u8; 4] = b"PTIX";
 const VERSION: u8 = 1;
