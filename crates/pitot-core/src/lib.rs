@@ -5,6 +5,7 @@
 //! engines and the HTTP layer agree on identity and ordering without depending on one
 //! another.
 
+pub mod conformance;
 mod datasource;
 mod duration;
 mod labels;

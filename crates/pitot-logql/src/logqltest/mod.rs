@@ -8,7 +8,6 @@
 mod script;
 mod storage;
 
-use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -20,108 +19,7 @@ pub use storage::MemLogStore;
 
 use crate::{Direction, LogqlEngine, LogqlOptions, QueryData, QueryParams};
 
-/// One failing eval.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    /// The script file.
-    pub file: String,
-    /// 1-based line of the eval.
-    pub line: usize,
-    /// The query.
-    pub query: String,
-    /// Expected versus got.
-    pub message: String,
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.file, self.line, self.query, self.message
-        )
-    }
-}
-
-/// Results of one script.
-#[derive(Debug, Clone, Default)]
-pub struct FileReport {
-    /// The script file.
-    pub file: String,
-    /// Evals that passed.
-    pub passed: usize,
-    /// Evals that failed.
-    pub failed: usize,
-    /// Evals skipped.
-    pub skipped: usize,
-    /// The failures.
-    pub failures: Vec<Failure>,
-    /// A script that could not be read or parsed.
-    pub error: Option<String>,
-}
-
-/// Results of several scripts.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    /// Per file.
-    pub files: Vec<FileReport>,
-}
-
-impl Report {
-    /// Evals passed.
-    pub fn passed(&self) -> usize {
-        self.files.iter().map(|f| f.passed).sum()
-    }
-
-    /// Evals failed.
-    pub fn failed(&self) -> usize {
-        self.files.iter().map(|f| f.failed).sum()
-    }
-
-    /// Evals skipped.
-    pub fn skipped(&self) -> usize {
-        self.files.iter().map(|f| f.skipped).sum()
-    }
-
-    /// The per-file table; the last line is `N passed, M failed, K skipped`.
-    pub fn table(&self) -> String {
-        let mut s = String::new();
-        let width = self
-            .files
-            .iter()
-            .map(|f| f.file.len())
-            .max()
-            .unwrap_or(4)
-            .max(4);
-        let _ = writeln!(
-            s,
-            "{:<width$}  {:>6}  {:>6}  {:>7}",
-            "file", "passed", "failed", "skipped"
-        );
-        for f in &self.files {
-            let _ = writeln!(
-                s,
-                "{:<width$}  {:>6}  {:>6}  {:>7}{}",
-                f.file,
-                f.passed,
-                f.failed,
-                f.skipped,
-                f.error
-                    .as_ref()
-                    .map(|e| format!("  error: {e}"))
-                    .unwrap_or_default()
-            );
-        }
-        let _ = writeln!(
-            s,
-            "{} passed, {} failed, {} skipped",
-            self.passed(),
-            self.failed(),
-            self.skipped()
-        );
-        s
-    }
-}
+pub use pitot_core::conformance::{Failure, FileReport, Report};
 
 /// The `.logqltest` files directly in `dir`, sorted.
 pub fn test_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
