@@ -26,6 +26,7 @@ use crate::query::LogStoreQuerier;
 use crate::replay::Replayer;
 use crate::stats::{Counters, LogStoreStats};
 use crate::{wal_record, LogStoreError, LogStoreOptions};
+use pitot_storage_api::block_dirs::list_block_dirs;
 
 type HeadRef = Arc<Mutex<TenantHead>>;
 
@@ -520,27 +521,13 @@ async fn load_blocks(
     store: &Arc<dyn ObjectStore>,
 ) -> Result<HashMap<TenantId, Vec<Arc<Block>>>, LogStoreError> {
     let root = object_store::path::Path::from(LOGS_PREFIX);
-    let listing = store.list_with_delimiter(Some(&root)).await?;
     let mut out: HashMap<TenantId, Vec<Arc<Block>>> = HashMap::new();
-    for tenant_dir in listing.common_prefixes {
-        let Some(name) = tenant_dir.filename() else {
-            continue;
-        };
-        let Ok(tenant) = TenantId::from_storage_key(name) else {
-            tracing::warn!(dir = %tenant_dir, "ignoring log directory that is not a tenant ID");
-            continue;
-        };
-        let blocks = store.list_with_delimiter(Some(&tenant_dir)).await?;
-        for block_dir in blocks.common_prefixes {
-            let Some(ulid) = block_dir.filename() else {
-                continue;
-            };
-            match Block::open(Arc::clone(store), &tenant, ulid).await? {
-                Some(block) => out.entry(tenant.clone()).or_default().push(Arc::new(block)),
-                None => {
-                    tracing::warn!(dir = %block_dir, "removing log block without meta.json (interrupted write)");
-                    delete_dir(&**store, &block_dir).await?;
-                }
+    for dir in list_block_dirs(store, Some(&root), &[]).await? {
+        match Block::open(Arc::clone(store), &dir.tenant, &dir.id).await? {
+            Some(block) => out.entry(dir.tenant).or_default().push(Arc::new(block)),
+            None => {
+                tracing::warn!(dir = %dir.path, "removing log block without meta.json (interrupted write)");
+                delete_dir(&**store, &dir.path).await?;
             }
         }
     }

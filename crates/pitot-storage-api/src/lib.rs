@@ -16,6 +16,7 @@
 //! streams (Loki push in, LogQL out).
 
 mod append;
+pub mod block_dirs;
 mod datasources;
 mod limit;
 mod logs;

@@ -20,6 +20,7 @@ use crate::head::{Appended, Slot, TenantHead};
 use crate::querier::HeadQuerier;
 use crate::wal_record::{self, RecordBuilder};
 use crate::{TsdbError, TsdbOptions};
+use pitot_storage_api::block_dirs::list_block_dirs;
 
 /// Series whose samples a block cut copies under one hold of the head lock.
 const CUT_SERIES_PER_SLICE: usize = 1000;
@@ -485,30 +486,15 @@ fn create_series(
 async fn load_blocks(
     store: &Arc<dyn ObjectStore>,
 ) -> Result<HashMap<TenantId, Vec<Arc<Block>>>, TsdbError> {
-    let listing = store.list_with_delimiter(None).await?;
     let mut out: HashMap<TenantId, Vec<Arc<Block>>> = HashMap::new();
-    for tenant_dir in listing.common_prefixes {
-        let Some(name) = tenant_dir.filename() else {
-            continue;
-        };
-        if name == pitot_core::RESERVED_LOGS_DIR {
-            continue; // the log store's blocks
-        }
-        let Ok(tenant) = TenantId::from_storage_key(name) else {
-            tracing::warn!(dir = %tenant_dir, "ignoring object-store directory that is not a tenant ID");
-            continue;
-        };
-        let blocks = store.list_with_delimiter(Some(&tenant_dir)).await?;
-        for block_dir in blocks.common_prefixes {
-            let Some(ulid) = block_dir.filename() else {
-                continue;
-            };
-            match Block::open(Arc::clone(store), &tenant, ulid).await? {
-                Some(block) => out.entry(tenant.clone()).or_default().push(Arc::new(block)),
-                None => {
-                    tracing::warn!(dir = %block_dir, "removing block without meta.json (interrupted write)");
-                    delete_dir(&**store, &block_dir).await?;
-                }
+    // The log store's blocks sit beside the tenants' under their reserved prefix.
+    let dirs = list_block_dirs(store, None, &[pitot_core::RESERVED_LOGS_DIR]).await?;
+    for dir in dirs {
+        match Block::open(Arc::clone(store), &dir.tenant, &dir.id).await? {
+            Some(block) => out.entry(dir.tenant).or_default().push(Arc::new(block)),
+            None => {
+                tracing::warn!(dir = %dir.path, "removing block without meta.json (interrupted write)");
+                delete_dir(&**store, &dir.path).await?;
             }
         }
     }

@@ -183,15 +183,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         pitot_alertmanager::Alertmanager::TICK,
         std::future::pending(),
     ));
+    // One set of PromQL settings for the API and the ruler: a rule evaluates exactly as
+    // the same expression sent to /api/v1/query.
+    let engine_options = pitot_promql::EngineOptions {
+        lookback_delta: duration("query.lookback_delta", &config.query.lookback_delta)?,
+        max_samples: config.query.max_samples,
+        timeout: duration("query.timeout", &config.query.timeout)?,
+        delayed_name_removal: config.query.delayed_name_removal,
+        ..Default::default()
+    };
+    let logql_options = LogqlOptions {
+        max_series: logs.max_query_series,
+        max_entries: logs.max_entries_limit_per_query,
+        timeout: duration("logs.query_timeout", &logs.query_timeout)?,
+        ..LogqlOptions::default()
+    };
     let ruler = Arc::new(
         pitot_ruler::Ruler::new(
             meta.clone(),
-            pitot_promql::Engine::new(pitot_promql::EngineOptions {
-                lookback_delta: duration("query.lookback_delta", &config.query.lookback_delta)?,
-                max_samples: config.query.max_samples,
-                timeout: duration("query.timeout", &config.query.timeout)?,
-                ..Default::default()
-            }),
+            pitot_promql::Engine::new(engine_options.clone()),
             // By storage key: each group reads its own data source (or, unbound, every
             // metrics data source of its tenant).
             tsdb.clone(),
@@ -218,11 +228,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_datasources(Arc::clone(&datasources))
         .with_tenant_limits(Arc::clone(&tenant_limits))
         .with_logs(
-            Arc::new(LogqlEngine::new(LogqlOptions {
-                max_series: logs.max_query_series,
-                timeout: duration("logs.query_timeout", &logs.query_timeout)?,
-                ..LogqlOptions::default()
-            })),
+            Arc::new(LogqlEngine::new(logql_options.clone())),
             log_store.clone(),
         ),
     );
@@ -241,13 +247,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         datasources: Arc::clone(&datasources),
         distributor,
         queryable: tsdb.clone(),
-        engine: pitot_promql::Engine::new(pitot_promql::EngineOptions {
-            lookback_delta: duration("query.lookback_delta", &config.query.lookback_delta)?,
-            max_samples: config.query.max_samples,
-            timeout: duration("query.timeout", &config.query.timeout)?,
-            delayed_name_removal: config.query.delayed_name_removal,
-            ..Default::default()
-        }),
+        engine: pitot_promql::Engine::new(engine_options),
         query_limits: pitot_http::QueryLimits {
             max_series: config.query.max_series,
             max_length: duration("query.max_length", &config.query.max_length)?,
@@ -267,12 +267,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     .with_tenant_limits(Arc::clone(&tenant_limits)),
             ),
             queryable: log_store.clone(),
-            engine: LogqlEngine::new(LogqlOptions {
-                max_series: logs.max_query_series,
-                max_entries: logs.max_entries_limit_per_query,
-                timeout: duration("logs.query_timeout", &logs.query_timeout)?,
-                ..LogqlOptions::default()
-            }),
+            engine: LogqlEngine::new(logql_options),
             limits: LogQueryLimits {
                 max_query_length: duration("logs.max_query_length", &logs.max_query_length)?,
                 max_entries: logs.max_entries_limit_per_query,

@@ -277,11 +277,11 @@ impl Block {
 
 /// Removes a block directory's objects (missing ones are fine).
 pub async fn delete_dir(store: &dyn ObjectStore, dir: &Path) -> Result<(), LogStoreError> {
-    for name in ["meta.json", "index", "filters", "chunks"] {
-        match store.delete(&dir.child(name)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    pitot_storage_api::block_dirs::delete_block_files(
+        store,
+        dir,
+        &["meta.json", "index", "filters", "chunks"],
+    )
+    .await?;
     Ok(())
 }

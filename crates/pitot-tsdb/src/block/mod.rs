@@ -300,16 +300,12 @@ impl Block {
 
 /// Deletes `meta.json` first, then the other objects of a block directory.
 pub async fn delete_dir(store: &dyn ObjectStore, dir: &Path) -> Result<(), TsdbError> {
-    match store.delete(&dir.child("meta.json")).await {
-        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
-    for name in ["index", "chunks"] {
-        match store.delete(&dir.child(name)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    pitot_storage_api::block_dirs::delete_block_files(
+        store,
+        dir,
+        &["meta.json", "index", "chunks"],
+    )
+    .await?;
     Ok(())
 }
 

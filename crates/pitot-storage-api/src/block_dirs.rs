@@ -1,0 +1,76 @@
+//! Where blocks live in an object store, for both storage engines: one directory per
+//! tenant storage key under a root, one directory per block under it
+//! (`<root>/<tenant>/<block id>/`, metrics at the bucket root and logs under their
+//! reserved prefix), each holding its files. Listing and removing them is the same for
+//! metric and log blocks, so it is written once here.
+
+use std::sync::Arc;
+
+use object_store::path::Path;
+use object_store::ObjectStore;
+use pitot_core::TenantId;
+
+/// One block directory found in the store.
+#[derive(Debug, Clone)]
+pub struct BlockDir {
+    /// The tenant storage key of its parent directory.
+    pub tenant: TenantId,
+    /// The block's ID, the directory's name.
+    pub id: String,
+    /// The directory itself.
+    pub path: Path,
+}
+
+/// Every block directory under `root` (the bucket root when `None`), skipping the tenant
+/// directories named in `skip` (another engine's prefix at the same level) and warning
+/// about directories that are not tenant storage keys.
+pub async fn list_block_dirs(
+    store: &Arc<dyn ObjectStore>,
+    root: Option<&Path>,
+    skip: &[&str],
+) -> Result<Vec<BlockDir>, object_store::Error> {
+    let mut out = Vec::new();
+    for tenant_dir in store.list_with_delimiter(root).await?.common_prefixes {
+        let Some(name) = tenant_dir.filename() else {
+            continue;
+        };
+        if skip.contains(&name) {
+            continue;
+        }
+        let Ok(tenant) = TenantId::from_storage_key(name) else {
+            tracing::warn!(dir = %tenant_dir, "ignoring an object-store directory that is not a tenant ID");
+            continue;
+        };
+        for block_dir in store
+            .list_with_delimiter(Some(&tenant_dir))
+            .await?
+            .common_prefixes
+        {
+            if let Some(id) = block_dir.filename() {
+                out.push(BlockDir {
+                    tenant: tenant.clone(),
+                    id: id.to_string(),
+                    path: block_dir.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes the files `names` of block directory `dir`, in order, treating missing files
+/// as deleted; an engine names its marker file (`meta.json`) first, so a block is gone
+/// for readers before its data is.
+pub async fn delete_block_files(
+    store: &dyn ObjectStore,
+    dir: &Path,
+    names: &[&str],
+) -> Result<(), object_store::Error> {
+    for name in names {
+        match store.delete(&dir.child(*name)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
