@@ -74,3 +74,54 @@ pub async fn delete_block_files(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::memory::InMemory;
+    use object_store::PutPayload;
+
+    async fn put(store: &Arc<dyn ObjectStore>, path: &str) {
+        store
+            .put(&Path::from(path), PutPayload::from_static(b"x"))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn lists_blocks_by_tenant_and_removes_their_files() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        put(&store, "team-a/01A/meta.json").await;
+        put(&store, "team-a/01B/index").await;
+        put(&store, "team-b/01C/meta.json").await;
+        put(&store, "logs/team-a/01D/meta.json").await;
+        put(&store, "not a tenant!/01E/meta.json").await;
+
+        let mut found: Vec<(String, String)> = list_block_dirs(&store, None, &["logs"])
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.tenant.to_string(), d.id))
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [("team-a", "01A"), ("team-a", "01B"), ("team-b", "01C")]
+                .map(|(t, b)| (t.to_string(), b.to_string()))
+        );
+        let logs = list_block_dirs(&store, Some(&Path::from("logs")), &[])
+            .await
+            .unwrap();
+        assert_eq!(logs.len(), 1);
+        assert_eq!(logs[0].path, Path::from("logs/team-a/01D"));
+
+        // Missing files are no error; the named ones are gone.
+        let dir = Path::from("team-a/01B");
+        delete_block_files(&*store, &dir, &["meta.json", "index", "chunks"])
+            .await
+            .unwrap();
+        assert!(store.head(&dir.child("index")).await.is_err());
+        let left = list_block_dirs(&store, None, &["logs"]).await.unwrap();
+        assert_eq!(left.len(), 2);
+    }
+}
