@@ -114,7 +114,15 @@ async fn lookup(
     let ds = match list.iter().find(|d| d.name == name) {
         Some(ds) => ds,
         None if name == DataKind::Metrics.as_str() || name == DataKind::Logs.as_str() => {
-            // A tenant unknown to the metadata store (platform-addressed): its defaults.
+            // A tenant without data source rows gets its defaults, if it exists: the
+            // platform token names tenants in X-Scope-OrgID, and a typo there must not
+            // create an invisible tenant that stores, answers and is metered.
+            if state.meta.get_tenant(tenant).await?.is_none() {
+                return Err(ApiError::not_found(format!(
+                    "tenant {:?} does not exist; create it first (pitot tenant create {0}, or POST /api/pitot/v1/tenants)",
+                    tenant.as_str()
+                )));
+            }
             return Ok(Target::default_for(tenant, kind));
         }
         None => {

@@ -340,3 +340,66 @@ fn tenants_see_only_their_own_data() {
     );
     assert_eq!(status, 403, "a tenant admin flushing storage");
 }
+
+/// The platform token acts only for tenants that exist: a typo in `X-Scope-OrgID` is a
+/// 404 naming the tenant for pushes (metrics and logs) and reads, and stores nothing,
+/// where it used to create an invisible tenant that stored, answered and was metered.
+#[test]
+fn the_platform_token_cannot_write_into_a_tenant_that_does_not_exist() {
+    let server = TestServer::start(&[]);
+    let platform = server.platform_token.clone();
+    let request = write_request(vec![series(
+        &[("__name__", "typo_metric")],
+        &[(now_ms(), 1.0)],
+    )]);
+    let response = server
+        .post("/api/v1/push")
+        .header("Content-Type", "application/x-protobuf")
+        .header("Content-Encoding", "snappy")
+        .header("X-Scope-OrgID", "nosuch")
+        .bearer_auth(&platform)
+        .body(encode_exact(&request))
+        .send()
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().unwrap();
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body.contains("nosuch") && body.contains("does not exist"),
+        "{body}"
+    );
+
+    let response = server
+        .post("/loki/api/v1/push")
+        .header("X-Scope-OrgID", "nosuch")
+        .bearer_auth(&platform)
+        .json(&json!({"streams": [{"stream": {"app": "x"}, "values": [[common::now_ns().to_string(), "line"]]}]}))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+
+    let response = server
+        .get("/api/v1/query")
+        .header("X-Scope-OrgID", "nosuch")
+        .bearer_auth(&platform)
+        .query(&[("query", "typo_metric")])
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+
+    // Nothing was created: the tenant list still holds only the default tenant.
+    let (status, tenants) = server.get_json(&platform, "/api/pitot/v1/tenants", &[]);
+    assert_eq!(status, 200);
+    assert!(!tenants.to_string().contains("nosuch"), "{tenants}");
+    // An existing tenant named by the platform token still works.
+    let response = server
+        .post("/api/v1/push")
+        .header("Content-Type", "application/x-protobuf")
+        .header("Content-Encoding", "snappy")
+        .header("X-Scope-OrgID", "default")
+        .bearer_auth(&platform)
+        .body(encode_exact(&request))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+}
