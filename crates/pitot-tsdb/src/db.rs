@@ -110,8 +110,12 @@ impl Tsdb {
             }
             for (id, sample) in record.samples {
                 // Replay accepts what the head accepted live, whatever its age relative
-                // to the newest sample; only data already in a block is skipped.
-                if head.append(id, sample, i64::MAX).is_ok() {
+                // to the newest sample, and late samples within the out-of-order window
+                // behind the newest block as live; older data is already in a block.
+                if head
+                    .append(id, sample, i64::MAX, options.ooo_window_ms())
+                    .is_ok()
+                {
                     replayed_samples += 1;
                 }
             }
@@ -267,7 +271,8 @@ impl Tsdb {
                     (start, end, previous, head.series_before(end))
                 };
                 if series.is_empty() {
-                    head.lock().drain_before(end);
+                    head.lock()
+                        .drain_before(end, end.saturating_sub(self.options.ooo_window_ms()));
                     continue;
                 }
                 // Encode a slice of series at a time: the head lock is held only to copy
@@ -306,7 +311,8 @@ impl Tsdb {
                             .entry(tenant.clone())
                             .or_default()
                             .push(Arc::new(block));
-                        head.lock().drain_before(end);
+                        head.lock()
+                            .drain_before(end, end.saturating_sub(self.options.ooo_window_ms()));
                         self.stats.blocks_written.fetch_add(1, Ordering::Relaxed);
                         written += 1;
                     }
@@ -553,7 +559,7 @@ impl Tsdb {
                     continue;
                 };
                 for &sample in entry.samples {
-                    match head.append_at(slot, sample, ooo) {
+                    match head.append_at(slot, sample, ooo, ooo) {
                         Ok(Appended::Stored) => {
                             record.sample(id, sample);
                             outcome.accepted += 1;

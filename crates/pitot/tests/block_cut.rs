@@ -1,7 +1,9 @@
 //! Automatic block cuts: with a one-minute block range, five minutes of samples are cut
 //! into blocks by the maintenance loop; after `kill -9` every sample is back exactly,
 //! from blocks and the checkpointed WAL together, none twice; the blocks are complete
-//! on disk; and samples older than the last cut are refused.
+//! on disk; samples older than the last cut are refused unless they are new for their
+//! series and within the out-of-order window; and a forced flush under live ingest
+//! refuses nothing a client sends in order.
 
 mod common;
 
@@ -182,7 +184,8 @@ fn blocks_are_cut_and_survive_kill_9() {
     );
     verify(&server, &expected, "after kill -9 and restart");
 
-    // Older than the last cut: refused, and named as such.
+    // Older than the last cut and older than its series' newest sample: refused, since
+    // a block may hold that timestamp, and named as such.
     let l = labels(0);
     let (status, body) = server.push(
         &server.initial_token,
@@ -190,11 +193,105 @@ fn blocks_are_cut_and_survive_kill_9() {
     );
     assert_eq!(
         status, 400,
-        "a sample older than the last cut was accepted: {body}"
+        "a sample the series already passed was accepted: {body}"
     );
     assert!(
         body.contains("err-pitot-sample-timestamp-too-old"),
         "{body}"
     );
     verify(&server, &expected, "after a refused old sample");
+
+    // Older than the last cut by more than the window: refused, and named as such.
+    let (status, body) = server.push(
+        &server.initial_token,
+        &write_request(vec![series(
+            &[("__name__", "cut_test_too_old")],
+            &[(last_cut - 11 * 60_000, 42.0)],
+        )]),
+    );
+    assert_eq!(
+        status, 400,
+        "a sample older than the last cut by more than the window was accepted: {body}"
+    );
+    assert!(
+        body.contains("err-pitot-sample-timestamp-too-old"),
+        "{body}"
+    );
+    verify(&server, &expected, "after a refused old sample");
+}
+
+/// `POST /api/pitot/v1/admin/flush` while a client is still sending: a batch that
+/// arrives after the flush with samples older than the flushed data (but within the
+/// out-of-order window) is stored, read back beside the block, kept across `kill -9`,
+/// and cut into a block of its own on the next flush. Prometheus used to get a 400 here
+/// and drop the batch for good.
+#[test]
+fn a_flush_under_live_ingest_refuses_nothing_inside_the_window() {
+    let mut server = TestServer::start(&[]);
+    let token = server.initial_token.clone();
+    let platform = server.platform_token.clone();
+    let t0 = now_ms();
+    let a = [("__name__", "flush_live"), ("series", "a")];
+    let b = [("__name__", "flush_live"), ("series", "b")];
+    // Series b lags series a, as shards of one client do.
+    let mut sent_a = vec![(t0 - 60_000, 1.0), (t0, 2.0)];
+    let mut sent_b = vec![(t0 - 60_000, 10.0), (t0 - 30_000, 11.0)];
+    let (status, body) = server.push(
+        &token,
+        &write_request(vec![series(&a, &sent_a), series(&b, &sent_b)]),
+    );
+    assert_eq!(status, 204, "{body}");
+    let flush = |server: &TestServer| {
+        let response = server
+            .post("/api/pitot/v1/admin/flush")
+            .bearer_auth(&platform)
+            .send()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "flush");
+    };
+    flush(&server);
+
+    // The next batch: in order for each series; b's sample is older than a's newest,
+    // so older than the end of the flushed block.
+    let late_b = vec![(t0 - 15_000, 12.0)];
+    let late_a = vec![(t0 + 5_000, 3.0)];
+    let (status, body) = server.push(
+        &token,
+        &write_request(vec![series(&b, &late_b), series(&a, &late_a)]),
+    );
+    assert_eq!(status, 204, "the batch after the flush was refused: {body}");
+    sent_b.extend(late_b);
+    sent_a.extend(late_a);
+    let check = |server: &TestServer, when: &str| {
+        let got = server.export_map(&token, "flush_live");
+        assert_same_samples(&format!("{when}: a"), &sent_a, &got[&label_map(&a)]);
+        assert_same_samples(&format!("{when}: b"), &sent_b, &got[&label_map(&b)]);
+        assert_eq!(got[&label_map(&a)].len(), sent_a.len(), "{when}: a");
+        assert_eq!(got[&label_map(&b)].len(), sent_b.len(), "{when}: b");
+    };
+    check(&server, "after the late batch");
+    server.kill9();
+    server.start_again();
+    check(&server, "after kill -9");
+    flush(&server);
+    check(&server, "after the second flush");
+    server.restart();
+    check(&server, "from blocks after a restart");
+
+    // A timestamp a series already passed, below the cut, is refused (a block may hold
+    // it); so is a new series' sample beyond the window (10m behind the flushed data).
+    let (status, body) = server.push(
+        &token,
+        &write_request(vec![series(&b, &[(t0 - 45_000, 1.0)])]),
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = server.push(
+        &token,
+        &write_request(vec![series(
+            &[("__name__", "flush_live"), ("series", "c")],
+            &[(t0 - 11 * 60_000, 1.0)],
+        )]),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("too-old"), "{body}");
 }

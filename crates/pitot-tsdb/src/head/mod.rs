@@ -13,7 +13,7 @@ use roaring::RoaringBitmap;
 
 use crate::postings::{self, LabelIndex};
 pub use series::{
-    collect_chunks, Appended, ChunksIter, MemSeries, SeriesSnapshot, SAMPLES_PER_CHUNK,
+    collect_chunks, Appended, ChunksIter, Late, MemSeries, SeriesSnapshot, SAMPLES_PER_CHUNK,
 };
 use store::SeriesStore;
 pub use store::Slot;
@@ -47,6 +47,9 @@ pub struct TenantHead {
     next_id: u32,
     /// Oldest timestamp the head accepts: the end of the newest block cut from it.
     pub min_valid_t: i64,
+    /// Series a cut emptied but kept (for late samples, see [`Late`]): held, not
+    /// counted as active.
+    placeholders: usize,
 }
 
 impl TenantHead {
@@ -60,7 +63,7 @@ impl TenantHead {
 
     /// Number of series held.
     pub fn num_series(&self) -> usize {
-        self.series.len()
+        self.series.len() - self.placeholders
     }
 
     /// The ID of the series with `labels`, if the head has it.
@@ -188,32 +191,60 @@ impl TenantHead {
             .insert_unique(hash, (hash, slot), |&(h, _)| h);
     }
 
-    /// Appends a sample to series `id`.
+    /// Appends a replayed sample to series `id` (WAL replay: a series it meets first
+    /// below the cut may take it, as the live head did); see [`TenantHead::append_at`].
     pub fn append(
         &mut self,
         id: u32,
         sample: Sample,
         ooo_window: i64,
+        late_window: i64,
     ) -> Result<Appended, RejectReason> {
+        let late = Late {
+            window: late_window,
+            new_series: true,
+        };
         match self.series.slot_of(id) {
-            Some(slot) => self.append_at(slot, sample, ooo_window),
+            Some(slot) => self.append_with(slot, sample, ooo_window, late),
             None => Err(RejectReason::TooOld),
         }
     }
 
     /// Appends a sample to the series in `slot` (from [`TenantHead::lookup_pairs`] or
-    /// [`TenantHead::create`] under the same lock).
+    /// [`TenantHead::create`] under the same lock). A sample may be `ooo_window` behind
+    /// its series' newest, and `late_window` behind the end of the newest block cut if
+    /// it is new for its series (see [`Late`]).
     pub fn append_at(
         &mut self,
         slot: Slot,
         sample: Sample,
         ooo_window: i64,
+        late_window: i64,
+    ) -> Result<Appended, RejectReason> {
+        let late = Late {
+            window: late_window,
+            new_series: false,
+        };
+        self.append_with(slot, sample, ooo_window, late)
+    }
+
+    fn append_with(
+        &mut self,
+        slot: Slot,
+        sample: Sample,
+        ooo_window: i64,
+        late: Late,
     ) -> Result<Appended, RejectReason> {
         let min_valid = self.min_valid_t;
-        match self.series.at_mut(slot) {
-            Some(series) => series.append(sample.t, sample.v, min_valid, ooo_window),
-            None => Err(RejectReason::TooOld),
+        let Some(series) = self.series.at_mut(slot) else {
+            return Err(RejectReason::TooOld);
+        };
+        let was_placeholder = series.is_placeholder();
+        let appended = series.append(sample.t, sample.v, min_valid, late, ooo_window);
+        if was_placeholder && !series.is_empty() {
+            self.placeholders = self.placeholders.saturating_sub(1);
         }
+        appended
     }
 
     /// The series with `id`.
@@ -324,15 +355,28 @@ impl TenantHead {
         samples
     }
 
-    /// Removes every sample older than `end`; series left empty are dropped. Afterwards
-    /// the head refuses samples older than `end`.
-    pub fn drain_before(&mut self, end: i64) {
+    /// Removes every sample older than `end`; series left empty are dropped unless their
+    /// newest sample is at or after `keep_since`. Afterwards the head refuses samples
+    /// older than `end`, except a series' new samples within the late window (see
+    /// [`TenantHead::append_at`]).
+    pub fn drain_before(&mut self, end: i64, keep_since: i64) {
         self.min_valid_t = self.min_valid_t.max(end);
         let mut emptied = Vec::new();
         for (id, series) in self.series.iter_mut() {
+            let was_placeholder = series.is_placeholder();
             series.drain_before(end);
-            if series.is_empty() {
+            if !series.is_empty() {
+                continue;
+            }
+            // An emptied series that had samples lately is kept, without samples, so
+            // its newest timestamp still tells a late sample from one a block may hold.
+            if series.newest_t() < keep_since {
                 emptied.push(id);
+                if was_placeholder {
+                    self.placeholders = self.placeholders.saturating_sub(1);
+                }
+            } else if !was_placeholder {
+                self.placeholders += 1;
             }
         }
         let removed = !emptied.is_empty();
@@ -363,6 +407,7 @@ impl TenantHead {
             .filter(|(_, s)| s.is_empty())
             .map(|(id, _)| id)
             .collect();
+        self.placeholders = 0;
         for id in empty {
             self.remove_series(id);
         }
@@ -510,11 +555,11 @@ mod tests {
             head.series_labels(head.series(b).unwrap()),
             labels("b:9100")
         );
-        head.append(a, Sample::new(10, 1.0), 0).unwrap();
-        head.append(b, Sample::new(20, 1.0), 0).unwrap();
+        head.append(a, Sample::new(10, 1.0), 0, 0).unwrap();
+        head.append(b, Sample::new(20, 1.0), 0, 0).unwrap();
         assert_eq!(head.symbols.len(), 5);
 
-        head.drain_before(15);
+        head.drain_before(15, i64::MAX);
         assert_eq!(head.lookup(&labels("a:9100")), None);
         assert_eq!(head.lookup(&labels("b:9100")), Some(b));
         assert_eq!(head.symbols.len(), 4, "a:9100 is no longer interned");
@@ -523,6 +568,44 @@ mod tests {
             labels("b:9100")
         );
         assert_eq!(head.select(&[]).len(), 1);
+    }
+
+    #[test]
+    fn a_series_emptied_by_a_cut_takes_late_new_samples_only() {
+        let mut head = TenantHead::new(i64::MIN);
+        let (a, _) = head.get_or_create(&labels("a:9100"));
+        let (b, _) = head.get_or_create(&labels("b:9100"));
+        head.append(a, Sample::new(1_000, 1.0), 0, 0).unwrap();
+        head.append(b, Sample::new(2_000, 1.0), 0, 0).unwrap();
+        // A flush: everything up to the newest sample goes to a block; series that had
+        // samples within the window (here: since 0) stay, empty.
+        head.drain_before(2_001, 0);
+        assert_eq!(head.lookup(&labels("a:9100")), Some(a));
+        let slot = |head: &TenantHead, id| head.series.slot_of(id).unwrap();
+        // New for a, within the window below the cut: taken.
+        assert!(head
+            .append_at(slot(&head, a), Sample::new(1_500, 2.0), 600, 600)
+            .is_ok());
+        // Not newer than what a held (a block may hold it), or beyond the window: refused.
+        for t in [1_000, 900] {
+            assert_eq!(
+                head.append_at(slot(&head, a), Sample::new(t, 3.0), 600, 600),
+                Err(RejectReason::TooOld),
+                "{t}"
+            );
+        }
+        assert_eq!(
+            head.append_at(slot(&head, b), Sample::new(1_300, 3.0), 600, 600),
+            Err(RejectReason::TooOld),
+            "beyond the window"
+        );
+        // A series the head never saw takes none live, but does in WAL replay.
+        let (c, _) = head.get_or_create(&labels("c:9100"));
+        assert_eq!(
+            head.append_at(slot(&head, c), Sample::new(1_800, 1.0), 600, 600),
+            Err(RejectReason::TooOld)
+        );
+        assert!(head.append(c, Sample::new(1_800, 1.0), 600, 600).is_ok());
     }
 
     #[test]
@@ -536,7 +619,7 @@ mod tests {
         ];
         for (i, l) in sets.iter().enumerate() {
             let (id, _) = head.get_or_create(l);
-            head.append(id, Sample::new(i as i64, 1.0), 0).unwrap();
+            head.append(id, Sample::new(i as i64, 1.0), 0, 0).unwrap();
         }
         let ids = head.series_before(100);
         let got: Vec<Labels> = ids.iter().map(|&id| head.labels_of(id).unwrap()).collect();

@@ -24,6 +24,40 @@ struct SealedChunk {
     bytes: Bytes,
 }
 
+/// What a series takes below the end of the newest block cut from its head
+/// (`min_valid_t`): a client's batch that was on its way during a cut or a flush, in
+/// order for each series but older than the newest sample of another, must not be
+/// refused. Only a sample newer than anything its series held qualifies (an older
+/// timestamp of the series may already be in a block, where the head cannot see a
+/// conflict), and only within `window` of the cut. Such a sample stays in the head and
+/// is cut into a block of its own range, beside (overlapping) the one already there;
+/// reads merge the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Late {
+    /// How far below the cut a sample may be (the out-of-order window).
+    pub window: i64,
+    /// Whether a series the head does not know may take one: live, no (its block may
+    /// hold the timestamp); in WAL replay, yes (the live head took it).
+    pub new_series: bool,
+}
+
+impl Late {
+    /// Nothing below the cut.
+    pub const NONE: Late = Late {
+        window: 0,
+        new_series: false,
+    };
+
+    /// Whether a sample at `t`, below `min_valid_t`, may come to a series whose newest
+    /// timestamp ever is `series_newest_t`.
+    fn admits(self, t: i64, min_valid_t: i64, series_newest_t: i64) -> bool {
+        let known = series_newest_t != i64::MIN;
+        t >= min_valid_t.saturating_sub(self.window.max(0))
+            && t > series_newest_t
+            && (known || self.new_series)
+    }
+}
+
 /// A series kept in memory. In-order samples go to compressed chunks; samples older than
 /// the newest one (within the out-of-order window) go to a small sorted buffer, merged
 /// on read with in-order data winning ties.
@@ -35,6 +69,10 @@ pub struct MemSeries {
     open: XorAppender,
     ooo: Vec<Sample>,
     max_t: i64,
+    /// The newest in-order timestamp of samples drained into blocks since the series
+    /// was last emptied by a cut (`i64::MIN` if none): what a late sample must be newer
+    /// than (see [`Late`]).
+    drained_max_t: i64,
     last_v: u64,
     /// Samples the first open chunk takes before it is sealed (later ones take
     /// [`SAMPLES_PER_CHUNK`]); see [`MemSeries::staggered`].
@@ -59,6 +97,7 @@ impl MemSeries {
             open: XorAppender::new(),
             ooo: Vec::new(),
             max_t: i64::MIN,
+            drained_max_t: i64::MIN,
             last_v: 0,
             first_chunk: SAMPLES_PER_CHUNK as u8,
         }
@@ -83,6 +122,18 @@ impl MemSeries {
         self.max_t
     }
 
+    /// Whether a cut emptied the series and the head keeps it only to judge late
+    /// samples (see [`Late`]).
+    pub fn is_placeholder(&self) -> bool {
+        self.is_empty() && self.drained_max_t != i64::MIN
+    }
+
+    /// Newest in-order timestamp the series held, in the head or cut from it into a
+    /// block; `i64::MIN` for a series that never held one.
+    pub fn newest_t(&self) -> i64 {
+        self.max_t.max(self.drained_max_t)
+    }
+
     /// Oldest timestamp held, if any.
     pub fn min_t(&self) -> Option<i64> {
         let in_order = self
@@ -96,16 +147,18 @@ impl MemSeries {
         }
     }
 
-    /// Appends one sample. `min_valid_t` is the oldest time the head still accepts,
-    /// `ooo_window` how far behind the newest sample a sample may be.
+    /// Appends one sample. `min_valid_t` is the end of the newest block cut from the
+    /// head; `late` says what may come below it; `ooo_window` is how far behind the
+    /// series' newest sample a sample may be.
     pub fn append(
         &mut self,
         t: i64,
         v: f64,
         min_valid_t: i64,
+        late: Late,
         ooo_window: i64,
     ) -> Result<Appended, RejectReason> {
-        if t < min_valid_t {
+        if t < min_valid_t && !late.admits(t, min_valid_t, self.newest_t()) {
             return Err(RejectReason::TooOld);
         }
         if t > self.max_t {
@@ -279,6 +332,7 @@ impl MemSeries {
         if self.open.is_empty() {
             // Nothing in order is left (the sealed chunks went before): an append
             // starts afresh, and a series without out-of-order samples is empty.
+            self.drained_max_t = self.drained_max_t.max(self.max_t);
             self.max_t = i64::MIN;
         }
     }
@@ -461,27 +515,36 @@ mod tests {
         let mut s = series();
         for t in 0..300 {
             assert_eq!(
-                s.append(t * 1000, t as f64, 0, 600_000),
+                s.append(t * 1000, t as f64, 0, Late::NONE, 600_000),
                 Ok(Appended::Stored)
             );
         }
         assert_eq!(
-            s.append(299_000, 299.0, 0, 600_000),
+            s.append(299_000, 299.0, 0, Late::NONE, 600_000),
             Ok(Appended::Duplicate)
         );
         assert_eq!(
-            s.append(299_000, 1.0, 0, 600_000),
+            s.append(299_000, 1.0, 0, Late::NONE, 600_000),
             Err(RejectReason::DuplicateTimestamp)
         );
-        assert_eq!(s.append(100_500, 7.0, 0, 600_000), Ok(Appended::Stored));
-        assert_eq!(s.append(100_500, 7.0, 0, 600_000), Ok(Appended::Duplicate));
         assert_eq!(
-            s.append(100_500, 8.0, 0, 600_000),
+            s.append(100_500, 7.0, 0, Late::NONE, 600_000),
+            Ok(Appended::Stored)
+        );
+        assert_eq!(
+            s.append(100_500, 7.0, 0, Late::NONE, 600_000),
+            Ok(Appended::Duplicate)
+        );
+        assert_eq!(
+            s.append(100_500, 8.0, 0, Late::NONE, 600_000),
             Err(RejectReason::DuplicateTimestamp)
         );
-        assert_eq!(s.append(-1, 0.0, 0, i64::MAX), Err(RejectReason::TooOld));
         assert_eq!(
-            s.append(1000, 0.0, 0, 10_000),
+            s.append(-1, 0.0, 0, Late::NONE, i64::MAX),
+            Err(RejectReason::TooOld)
+        );
+        assert_eq!(
+            s.append(1000, 0.0, 0, Late::NONE, 10_000),
             Err(RejectReason::OutOfOrder)
         );
         let all = s.all_samples();
@@ -509,9 +572,10 @@ mod tests {
         ] {
             let mut s = series();
             for t in 0..300i64 {
-                s.append(t * 1000, (t as f64).sqrt(), 0, i64::MAX).unwrap();
+                s.append(t * 1000, (t as f64).sqrt(), 0, Late::NONE, i64::MAX)
+                    .unwrap();
             }
-            s.append(250_500, 1.5, 0, i64::MAX).unwrap();
+            s.append(250_500, 1.5, 0, Late::NONE, i64::MAX).unwrap();
             let before = s.all_samples();
             let kept_chunks = s.sealed.iter().filter(|c| c.min_t >= end).count();
             s.drain_before(end);
@@ -520,12 +584,15 @@ mod tests {
             assert_eq!(s.min_t(), want.first().map(|x| x.t), "end={end}");
             assert!(s.sealed.len() >= kept_chunks, "end={end}");
             // Appending goes on after the drain.
-            assert_eq!(s.append(300_000, 1.0, 0, 0), Ok(Appended::Stored));
+            assert_eq!(
+                s.append(300_000, 1.0, 0, Late::NONE, 0),
+                Ok(Appended::Stored)
+            );
         }
         // A series whose samples all sealed (no open chunk) drains to empty.
         let mut s = series();
         for t in 0..SAMPLES_PER_CHUNK as i64 {
-            s.append(t, 1.0, 0, 0).unwrap();
+            s.append(t, 1.0, 0, Late::NONE, 0).unwrap();
         }
         assert!(s.open.is_empty());
         s.drain_before(SAMPLES_PER_CHUNK as i64);
@@ -538,23 +605,27 @@ mod tests {
         let mut s = series();
         // One sealed chunk and part of the open one.
         for t in 0..150i64 {
-            s.append(t * 1000, t as f64, 0, i64::MAX).unwrap();
+            s.append(t * 1000, t as f64, 0, Late::NONE, i64::MAX)
+                .unwrap();
         }
         for t in [3i64, 119, 120, 148] {
             assert_eq!(
-                s.append(t * 1000, t as f64, 0, i64::MAX),
+                s.append(t * 1000, t as f64, 0, Late::NONE, i64::MAX),
                 Ok(Appended::Duplicate),
                 "t={t}"
             );
             assert_eq!(
-                s.append(t * 1000, -1.0, 0, i64::MAX),
+                s.append(t * 1000, -1.0, 0, Late::NONE, i64::MAX),
                 Err(RejectReason::DuplicateTimestamp),
                 "t={t}"
             );
         }
         assert!(s.ooo.is_empty());
         // Between two in-order samples is still out of order.
-        assert_eq!(s.append(3_500, 9.0, 0, i64::MAX), Ok(Appended::Stored));
+        assert_eq!(
+            s.append(3_500, 9.0, 0, Late::NONE, i64::MAX),
+            Ok(Appended::Stored)
+        );
         assert_eq!(s.ooo, vec![Sample::new(3_500, 9.0)]);
         assert_eq!(s.all_samples().len(), 151);
     }
@@ -563,7 +634,7 @@ mod tests {
     fn sealed_chunks_are_compact_and_bare_xor_chunks_still_read() {
         let mut s = series();
         for t in 0..SAMPLES_PER_CHUNK as i64 {
-            s.append(t * 15_000, 1000.0 + t as f64 * 0.25, 0, 0)
+            s.append(t * 15_000, 1000.0 + t as f64 * 0.25, 0, Late::NONE, 0)
                 .unwrap();
         }
         assert_eq!(s.sealed.len(), 1);
@@ -588,7 +659,8 @@ mod tests {
         // The bulk path yields what the iterator yields, with and without out-of-order data.
         let mut s = series();
         for t in 0..300i64 {
-            s.append(t * 10, t as f64 / 4.0, 0, 1000).unwrap();
+            s.append(t * 10, t as f64 / 4.0, 0, Late::NONE, 1000)
+                .unwrap();
         }
         let want: Vec<_> = s
             .snapshot(0, i64::MAX)
@@ -629,7 +701,7 @@ mod tests {
         let mut got = Vec::new();
         collect_chunks(&[cut, Bytes::from(whole)], false, 0, i64::MAX, &mut got);
         assert!(got.is_empty());
-        s.append(2_985, 9.0, 0, 1000).unwrap();
+        s.append(2_985, 9.0, 0, Late::NONE, 1000).unwrap();
         let want: Vec<_> = s
             .snapshot(0, i64::MAX)
             .samples()
@@ -651,7 +723,7 @@ mod tests {
             assert!((1..=SAMPLES_PER_CHUNK).contains(&first));
             lengths.insert(first);
             for t in 0..(first + 2 * SAMPLES_PER_CHUNK) as i64 {
-                s.append(t, t as f64, 0, 0).unwrap();
+                s.append(t, t as f64, 0, Late::NONE, 0).unwrap();
             }
             assert_eq!(s.sealed.len(), 3, "id {id}, first chunk {first}");
             assert!(s.open.is_empty());
