@@ -74,7 +74,7 @@ fn bench_head(c: &mut Criterion) {
             t += 15_000;
             for p in &pairs {
                 if let Some((_, slot)) = head.lookup_pairs(p) {
-                    let _ = head.append_at(slot, Sample::new(t, t as f64 * 0.25), 0);
+                    let _ = head.append_at(slot, Sample::new(t, t as f64 * 0.25), 0, 0);
                 }
             }
         })
