@@ -35,6 +35,13 @@ pub enum PushError {
         /// Names the limit and its value.
         message: String,
     },
+    /// The request is larger than the tenant's whole ingestion burst: it can never be
+    /// admitted, so it is refused without a retry hint (413), nothing stored.
+    #[error("{message}")]
+    TooLarge {
+        /// Names the limit, its value and what to change.
+        message: String,
+    },
 }
 
 /// A request the tenant's ingestion rate admitted, with the limits to validate it by.
@@ -167,6 +174,15 @@ impl Distributor {
                 std::time::Instant::now(),
             )
         };
+        if decision == RateDecision::TooLarge {
+            self.count_discarded(target, "rate_limited", samples as u64);
+            return Err(PushError::TooLarge {
+                message: format!(
+                    "the request carried {samples} samples, more than the tenant's whole ingestion burst of {} (err-pitot-tenant-max-ingestion-burst), so it can never be admitted: send smaller batches (Prometheus: queue_config.max_samples_per_send) or raise ingestion_burst_size",
+                    l.ingestion_burst_size
+                ),
+            });
+        }
         if let RateDecision::Limited { retry_after } = decision {
             self.count_discarded(target, "rate_limited", samples as u64);
             return Err(PushError::RateLimited {

@@ -181,5 +181,6 @@ fn push_error(e: PushError) -> ApiError {
             retry_after,
             message,
         } => ApiError::rate_limited(message, retry_after),
+        PushError::TooLarge { message } => ApiError::too_large(message),
     }
 }

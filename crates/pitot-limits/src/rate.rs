@@ -27,6 +27,9 @@ pub enum RateDecision {
         /// When the request would fit, if nothing else is sent meanwhile.
         retry_after: Duration,
     },
+    /// Larger than the whole bucket: it can never fit, however long the client waits,
+    /// so it must not be told to retry; nothing was taken.
+    TooLarge,
 }
 
 #[derive(Debug)]
@@ -70,12 +73,10 @@ impl RateLimiters {
             bucket.tokens -= n;
             return RateDecision::Allowed;
         }
-        let wait = if n > burst {
-            // Never fits: tell the client to back off a while and send less.
-            (burst / rate).max(1.0)
-        } else {
-            ((n - bucket.tokens) / rate).max(1.0)
-        };
+        if n > burst {
+            return RateDecision::TooLarge;
+        }
+        let wait = ((n - bucket.tokens) / rate).max(1.0);
         RateDecision::Limited {
             retry_after: Duration::from_secs_f64(wait.ceil()),
         }
@@ -118,11 +119,11 @@ mod tests {
                 retry_after: Duration::from_secs(5)
             }
         );
-        // Bigger than the burst never fits.
-        assert!(matches!(
+        // Bigger than the burst never fits, and is not told to retry.
+        assert_eq!(
             check(&t, 5000, Duration::from_secs(100)),
-            RateDecision::Limited { .. }
-        ));
+            RateDecision::TooLarge
+        );
         assert_eq!(
             l.check(&t, RateKind::LogBytes, 0.0, 0.0, u64::MAX, t0),
             RateDecision::Allowed,

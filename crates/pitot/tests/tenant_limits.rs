@@ -87,13 +87,28 @@ fn rate_limits_refuse_whole_requests_of_that_tenant_only() {
         ),
         "{text}"
     );
-    // Nothing of the refused request was stored; the other tenant is not affected.
+    // More samples than the whole burst can never be admitted: 413, no retry hint.
+    let response = server
+        .post("/api/v1/push")
+        .bearer_auth(&token)
+        .header("Content-Type", "application/x-protobuf")
+        .body(common::encode_exact(&samples("limited_metric", 1500)))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    assert!(response.headers().get("retry-after").is_none());
+    let text = response.text().unwrap();
+    assert!(
+        text.contains("err-pitot-tenant-max-ingestion-burst") && text.contains("1500 samples"),
+        "{text}"
+    );
+    // Nothing of the refused requests was stored; the other tenant is not affected.
     assert!(server.export(&token, "limited_metric").is_empty());
     let (status, text) = server.push(&token_b, &samples("limited_metric", 5000));
     assert_eq!(status, 204, "tenant b has the default limits: {text}");
     assert_eq!(
         server.metric("pitot_discarded_samples_total{tenant=\"default\",reason=\"rate_limited\"}"),
-        Some(500.0)
+        Some(2000.0)
     );
 
     // Logs: a byte rate.

@@ -68,7 +68,8 @@ fn usage_counts_exactly_what_was_stored_refused_and_queried() {
         &[("__name__", "m2")],
         &(0..5).map(|k| (t + k, 1.0)).collect::<Vec<_>>(),
     )]);
-    assert_eq!(server.push(&token, &refused).0, 429);
+    // Larger than the whole burst: refused for good (413), not told to retry.
+    assert_eq!(server.push(&token, &refused).0, 413);
 
     // 2 log lines of 10 and 20 bytes.
     let (status, text) = server.loki_push_json(

@@ -160,6 +160,20 @@ impl LogsDistributor {
                 std::time::Instant::now(),
             )
         };
+        if decision == RateDecision::TooLarge {
+            self.discarded_entries
+                .add(tenant, "rate_limited", entries as u64);
+            self.discarded_bytes
+                .add(tenant, "rate_limited", bytes as u64);
+            self.usage_rejected(target, "rate_limited", entries as u64);
+            return Err(PushError::TooLarge {
+                message: format!(
+                    "the request carried {bytes} bytes of log lines, more than the tenant's whole ingestion burst of {} bytes (err-pitot-tenant-max-ingestion-burst), so it can never be admitted: send smaller batches or raise ingestion_burst_size_mb ({})",
+                    (l.ingestion_burst_size_mb * BYTES_PER_MB) as u64,
+                    l.ingestion_burst_size_mb
+                ),
+            });
+        }
         if let RateDecision::Limited { retry_after } = decision {
             self.discarded_entries
                 .add(tenant, "rate_limited", entries as u64);

@@ -118,6 +118,7 @@ pub async fn push(
                 retry_after,
                 message,
             } => LokiError(ApiError::rate_limited(message, retry_after)),
+            PushError::TooLarge { message } => LokiError(ApiError::too_large(message)),
         })?;
     drop(guard);
     if outcome.errors.is_empty() {
