@@ -59,8 +59,11 @@ pub struct Distributor {
     pub discarded: DiscardedCounters,
     /// Samples received (valid or not).
     pub received_samples: AtomicU64,
-    /// Samples stored, by tenant.
+    /// Samples stored, by tenant (exact duplicates of stored samples not included).
     pub ingested: TenantCounters,
+    /// Samples acknowledged as exact duplicates of stored ones (a client's retry), by
+    /// tenant: held once and not billed.
+    pub duplicates: TenantCounters,
     /// Metric metadata by tenant.
     pub metadata: MetadataStore,
     /// Metadata entries received.
@@ -80,6 +83,7 @@ impl Distributor {
             discarded: DiscardedCounters::default(),
             received_samples: AtomicU64::new(0),
             ingested: TenantCounters::default(),
+            duplicates: TenantCounters::default(),
             received_metadata: AtomicU64::new(0),
             metadata: MetadataStore::default(),
             tenant_limits: None,
@@ -297,7 +301,10 @@ impl Distributor {
         }
         let stored = self.appender.append_batch(&target.storage, &batch).await?;
         outcome.accepted += stored.accepted;
-        self.ingested.add(tenant, stored.accepted as u64);
+        // A retried batch is acknowledged again but stored, and billed, once.
+        let new_samples = stored.accepted - stored.duplicates;
+        self.ingested.add(tenant, new_samples as u64);
+        self.duplicates.add(tenant, stored.duplicates as u64);
         if let Some(usage) = &self.usage {
             usage.record(
                 tenant,
@@ -305,11 +312,11 @@ impl Distributor {
                 "metrics",
                 target.origin.as_str(),
                 now_ms,
-                |r| r.samples_ingested += stored.accepted as u64,
+                |r| r.samples_ingested += new_samples as u64,
             );
         }
         self.meter
-            .add(tenant, stored.accepted as u64, std::time::Instant::now());
+            .add(tenant, new_samples as u64, std::time::Instant::now());
         for (reason, n) in &stored.rejected {
             self.count_discarded(target, reason.id(), *n as u64);
             outcome.discarded += n;

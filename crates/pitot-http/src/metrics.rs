@@ -86,13 +86,22 @@ pub fn render_distributor(d: &Distributor, out: &mut String) {
         "pitot_distributor_received_samples_total {}",
         d.received_samples.load(Ordering::Relaxed)
     );
-    out.push_str("# HELP pitot_ingested_samples_total Samples stored, by tenant.\n");
-    out.push_str("# TYPE pitot_ingested_samples_total counter\n");
-    for (tenant, n) in d.ingested.snapshot() {
-        let _ = writeln!(
-            out,
-            "pitot_ingested_samples_total{{tenant=\"{tenant}\"}} {n}"
-        );
+    for (name, help, counters) in [
+        (
+            "pitot_ingested_samples_total",
+            "Samples stored, by tenant.",
+            &d.ingested,
+        ),
+        (
+            "pitot_duplicate_samples_total",
+            "Samples acknowledged as exact duplicates of stored ones (retries), by tenant; stored once, not billed.",
+            &d.duplicates,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (tenant, n) in counters.snapshot() {
+            let _ = writeln!(out, "{name}{{tenant=\"{tenant}\"}} {n}");
+        }
     }
     out.push_str("# HELP pitot_discarded_samples_total Samples refused, by tenant and reason.\n");
     out.push_str("# TYPE pitot_discarded_samples_total counter\n");
@@ -133,6 +142,11 @@ pub fn render_logs_distributor(d: &pitot_distributor::logs::LogsDistributor, out
             "pitot_logs_ingested_bytes_total",
             "Raw log line bytes stored, by tenant.",
             &d.ingested_bytes,
+        ),
+        (
+            "pitot_logs_duplicate_entries_total",
+            "Log entries acknowledged as exact duplicates of stored ones (retries), by tenant; stored once, not billed.",
+            &d.duplicate_entries,
         ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");

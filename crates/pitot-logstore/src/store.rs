@@ -605,6 +605,8 @@ impl LogAppender for LogStore {
                             flags.push(false);
                             outcome.accepted += 1;
                             outcome.accepted_bytes += entry.line.len();
+                            outcome.duplicates += 1;
+                            outcome.duplicate_bytes += entry.line.len();
                         }
                         Err(reason) => {
                             flags.push(false);

@@ -185,6 +185,9 @@ pub struct Rejection {
 pub struct AppendOutcome {
     /// Samples stored.
     pub accepted: usize,
+    /// Of `accepted`, exact duplicates of samples already stored (a client's retry):
+    /// acknowledged and held once, so neither stored again nor billed again.
+    pub duplicates: usize,
     /// Samples refused, counted per reason.
     pub rejected: Vec<(RejectReason, usize)>,
     /// The first refused sample, to name in the response.

@@ -76,6 +76,11 @@ pub struct LogAppendOutcome {
     pub accepted: usize,
     /// Raw line bytes stored.
     pub accepted_bytes: usize,
+    /// Of `accepted`, exact duplicates of stored entries (a client's retry): held once,
+    /// so neither stored again nor billed again.
+    pub duplicates: usize,
+    /// Raw line bytes of the duplicates.
+    pub duplicate_bytes: usize,
     /// Entries refused, counted per reason.
     pub rejected: Vec<(LogRejectReason, usize)>,
     /// The first refused entry, to name in the response.

@@ -564,7 +564,10 @@ impl Tsdb {
                             record.sample(id, sample);
                             outcome.accepted += 1;
                         }
-                        Ok(Appended::Duplicate) => outcome.accepted += 1,
+                        Ok(Appended::Duplicate) => {
+                            outcome.accepted += 1;
+                            outcome.duplicates += 1;
+                        }
                         Err(reason) => outcome.reject_with(|| entry.to_labels(), sample.t, reason),
                     }
                 }

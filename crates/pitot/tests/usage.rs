@@ -1,6 +1,6 @@
 //! Usage metering is exact: known pushes, refusals and queries appear as exactly those
-//! figures in `/api/pitot/v1/usage`, survive a restart, and each tenant reads only its
-//! own.
+//! figures in `/api/pitot/v1/usage` (a retried batch billed once), survive a restart,
+//! and each tenant reads only its own.
 
 mod common;
 
@@ -53,6 +53,13 @@ fn usage_counts_exactly_what_was_stored_refused_and_queried() {
             .collect(),
     );
     assert_eq!(server.push(&token, &request).0, 204);
+    // The same batch again, as a client retries after a timeout: acknowledged, stored
+    // and billed once, counted as duplicates.
+    assert_eq!(server.push(&token, &request).0, 204);
+    assert_eq!(
+        server.metric("pitot_duplicate_samples_total{tenant=\"default\"}"),
+        Some(12.0)
+    );
     let client = server.client();
     let response = client
         .put(format!(
@@ -71,12 +78,17 @@ fn usage_counts_exactly_what_was_stored_refused_and_queried() {
     // Larger than the whole burst: refused for good (413), not told to retry.
     assert_eq!(server.push(&token, &refused).0, 413);
 
-    // 2 log lines of 10 and 20 bytes.
-    let (status, text) = server.loki_push_json(
-        &token,
-        &json!({"streams": [{"stream": {"app": "u"}, "values": [[now_ns().to_string(), "0123456789"], [(now_ns() + 1).to_string(), "01234567890123456789"]]}]}),
+    // 2 log lines of 10 and 20 bytes, sent twice (a retry: stored and billed once).
+    let t_ns = now_ns();
+    let lines = json!({"streams": [{"stream": {"app": "u"}, "values": [[t_ns.to_string(), "0123456789"], [(t_ns + 1).to_string(), "01234567890123456789"]]}]});
+    for _ in 0..2 {
+        let (status, text) = server.loki_push_json(&token, &lines);
+        assert_eq!(status, 204, "{text}");
+    }
+    assert_eq!(
+        server.metric("pitot_logs_duplicate_entries_total{tenant=\"default\"}"),
+        Some(2.0)
     );
-    assert_eq!(status, 204, "{text}");
 
     // 2 PromQL queries and 1 LogQL query.
     for _ in 0..2 {

@@ -67,8 +67,11 @@ pub struct LogsDistributor {
     pub received_entries: AtomicU64,
     /// Line bytes received (valid or not).
     pub received_bytes: AtomicU64,
-    /// Entries stored, by tenant.
+    /// Entries stored, by tenant (exact duplicates of stored entries not included).
     pub ingested_entries: TenantCounters,
+    /// Entries acknowledged as exact duplicates of stored ones (a client's retry), by
+    /// tenant: held once and not billed.
+    pub duplicate_entries: TenantCounters,
     /// Line bytes stored, by tenant.
     pub ingested_bytes: TenantCounters,
     tenant_limits: Option<Arc<Limits>>,
@@ -92,6 +95,7 @@ impl LogsDistributor {
             received_entries: AtomicU64::new(0),
             received_bytes: AtomicU64::new(0),
             ingested_entries: TenantCounters::default(),
+            duplicate_entries: TenantCounters::default(),
             ingested_bytes: TenantCounters::default(),
             tenant_limits: None,
             rates: RateLimiters::default(),
@@ -281,7 +285,11 @@ impl LogsDistributor {
         let stored = self.appender.append_logs(&target.storage, batch).await?;
         outcome.accepted += stored.accepted;
         outcome.accepted_bytes += stored.accepted_bytes;
-        self.ingested_entries.add(tenant, stored.accepted as u64);
+        // A retried batch is acknowledged again but stored, and billed, once.
+        let new_entries = (stored.accepted - stored.duplicates) as u64;
+        let new_bytes = (stored.accepted_bytes - stored.duplicate_bytes) as u64;
+        self.ingested_entries.add(tenant, new_entries);
+        self.duplicate_entries.add(tenant, stored.duplicates as u64);
         if let Some(usage) = &self.usage {
             usage.record(
                 tenant,
@@ -290,18 +298,13 @@ impl LogsDistributor {
                 target.origin.as_str(),
                 now_ns / 1_000_000,
                 |r| {
-                    r.log_lines_ingested += stored.accepted as u64;
-                    r.log_bytes_ingested += stored.accepted_bytes as u64;
+                    r.log_lines_ingested += new_entries;
+                    r.log_bytes_ingested += new_bytes;
                 },
             );
         }
-        self.ingested_bytes
-            .add(tenant, stored.accepted_bytes as u64);
-        self.meter.add(
-            tenant,
-            stored.accepted_bytes as u64,
-            std::time::Instant::now(),
-        );
+        self.ingested_bytes.add(tenant, new_bytes);
+        self.meter.add(tenant, new_bytes, std::time::Instant::now());
         for (reason, n) in &stored.rejected {
             self.discarded_entries.add(tenant, reason.id(), *n as u64);
             self.usage_rejected(target, reason.id(), *n as u64);
