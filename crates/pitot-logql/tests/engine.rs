@@ -98,6 +98,8 @@ fn log_query_backward_returns_newest_entries() {
     );
     assert_eq!(out.stats.total_entries_returned, 3);
     assert_eq!(out.stats.total_lines_processed, 18);
+    // Lines that passed the filter, before the limit: 4 error lines in each stream.
+    assert_eq!(out.stats.post_filter_lines, 8);
 }
 
 #[test]

@@ -50,7 +50,7 @@ fn scan_streams(scan: &LogScan<'_>, streams: &[&LogStream]) -> Result<Vec<Candid
     for stream in streams {
         scan.counters.add(&scan.counters.streams, 1);
         let mut window: VecDeque<Candidate> = VecDeque::new();
-        let (mut lines, mut bytes) = (0u64, 0u64);
+        let (mut lines, mut bytes, mut kept) = (0u64, 0u64, 0u64);
         for entry in stream.entries() {
             if entry.ts < scan.start {
                 continue;
@@ -80,6 +80,7 @@ fn scan_streams(scan: &LogScan<'_>, streams: &[&LogStream]) -> Result<Vec<Candid
             ) {
                 continue;
             }
+            kept += 1;
             let (labels, metadata, parsed) = if st.used_labels {
                 let mut md = Vec::new();
                 st.labels
@@ -119,6 +120,7 @@ fn scan_streams(scan: &LogScan<'_>, streams: &[&LogStream]) -> Result<Vec<Candid
         }
         scan.counters.add(&scan.counters.lines, lines);
         scan.counters.add(&scan.counters.bytes, bytes);
+        scan.counters.add(&scan.counters.post_filter_lines, kept);
         out.extend(window);
     }
     Ok(out)
