@@ -307,12 +307,27 @@ pub fn month_cost_with_retention(
 
 /// Rounds money to 1/10,000 of the currency unit (sub-cent prices add up).
 fn round(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
+    let rounded = (x * 10_000.0).round() / 10_000.0;
+    // A sum of nothing is -0.0 in Rust, and so is a tiny negative rounding error
+    // rounded; a month without data costs 0, not "-0.0000 USD".
+    if rounded == 0.0 {
+        0.0
+    } else {
+        rounded
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nothing_costs_a_positive_zero() {
+        let empty: f64 = std::iter::empty::<f64>().sum();
+        assert!(round(empty).is_sign_positive());
+        assert!(round(-1e-9).is_sign_positive());
+        assert_eq!(round(1.23456), 1.2346);
+    }
 
     fn row(start_ms: i64, ds: &str, samples: u64, log_bytes: u64, origin: &str) -> UsageRow {
         UsageRow {
