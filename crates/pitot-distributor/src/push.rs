@@ -178,24 +178,25 @@ impl Distributor {
                 std::time::Instant::now(),
             )
         };
-        if decision == RateDecision::TooLarge {
-            self.count_discarded(target, "rate_limited", samples as u64);
-            return Err(PushError::TooLarge {
+        let refusal = match decision {
+            RateDecision::Allowed => None,
+            RateDecision::TooLarge => Some(PushError::TooLarge {
                 message: format!(
                     "the request carried {samples} samples, more than the tenant's whole ingestion burst of {} (err-pitot-tenant-max-ingestion-burst), so it can never be admitted: send smaller batches (Prometheus: queue_config.max_samples_per_send) or raise ingestion_burst_size",
                     l.ingestion_burst_size
                 ),
-            });
-        }
-        if let RateDecision::Limited { retry_after } = decision {
-            self.count_discarded(target, "rate_limited", samples as u64);
-            return Err(PushError::RateLimited {
+            }),
+            RateDecision::Limited { retry_after } => Some(PushError::RateLimited {
                 retry_after,
                 message: format!(
                     "the request has been rejected because the tenant exceeded the ingestion rate limit, set to {} samples/s with a maximum allowed burst of {} (err-pitot-tenant-max-ingestion-rate); the request carried {samples} samples. To adjust the related per-tenant limits, set ingestion_rate and ingestion_burst_size, or contact your service administrator",
                     l.ingestion_rate, l.ingestion_burst_size
                 ),
-            });
+            }),
+        };
+        if let Some(refusal) = refusal {
+            self.count_discarded(target, "rate_limited", samples as u64);
+            return Err(refusal);
         }
         Ok(ValidationLimits {
             max_label_names_per_series: l.max_label_names_per_series as usize,

@@ -164,27 +164,16 @@ impl LogsDistributor {
                 std::time::Instant::now(),
             )
         };
-        if decision == RateDecision::TooLarge {
-            self.discarded_entries
-                .add(tenant, "rate_limited", entries as u64);
-            self.discarded_bytes
-                .add(tenant, "rate_limited", bytes as u64);
-            self.usage_rejected(target, "rate_limited", entries as u64);
-            return Err(PushError::TooLarge {
+        let refusal = match decision {
+            RateDecision::Allowed => None,
+            RateDecision::TooLarge => Some(PushError::TooLarge {
                 message: format!(
                     "the request carried {bytes} bytes of log lines, more than the tenant's whole ingestion burst of {} bytes (err-pitot-tenant-max-ingestion-burst), so it can never be admitted: send smaller batches or raise ingestion_burst_size_mb ({})",
                     (l.ingestion_burst_size_mb * BYTES_PER_MB) as u64,
                     l.ingestion_burst_size_mb
                 ),
-            });
-        }
-        if let RateDecision::Limited { retry_after } = decision {
-            self.discarded_entries
-                .add(tenant, "rate_limited", entries as u64);
-            self.discarded_bytes
-                .add(tenant, "rate_limited", bytes as u64);
-            self.usage_rejected(target, "rate_limited", entries as u64);
-            return Err(PushError::RateLimited {
+            }),
+            RateDecision::Limited { retry_after } => Some(PushError::RateLimited {
                 retry_after,
                 message: format!(
                     "ingestion rate limit exceeded for user {tenant} (limit: {} bytes/sec) while attempting to ingest '{entries}' lines totaling '{bytes}' bytes, reduce log volume or contact your administrator to request a higher limit (ingestion_rate_mb: {}, ingestion_burst_size_mb: {})",
@@ -192,7 +181,15 @@ impl LogsDistributor {
                     l.ingestion_rate_mb,
                     l.ingestion_burst_size_mb
                 ),
-            });
+            }),
+        };
+        if let Some(refusal) = refusal {
+            self.discarded_entries
+                .add(tenant, "rate_limited", entries as u64);
+            self.discarded_bytes
+                .add(tenant, "rate_limited", bytes as u64);
+            self.usage_rejected(target, "rate_limited", entries as u64);
+            return Err(refusal);
         }
         Ok(LogValidationLimits {
             max_label_name_length: l.max_label_name_length as usize,
