@@ -86,7 +86,9 @@ pub fn render_distributor(d: &Distributor, out: &mut String) {
         "pitot_distributor_received_samples_total {}",
         d.received_samples.load(Ordering::Relaxed)
     );
-    for (name, help, counters) in [
+    render_tenant_counters(
+        out,
+        &[
         (
             "pitot_ingested_samples_total",
             "Samples stored, by tenant.",
@@ -97,12 +99,8 @@ pub fn render_distributor(d: &Distributor, out: &mut String) {
             "Samples acknowledged as exact duplicates of stored ones (retries), by tenant; stored once, not billed.",
             &d.duplicates,
         ),
-    ] {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-        for (tenant, n) in counters.snapshot() {
-            let _ = writeln!(out, "{name}{{tenant=\"{tenant}\"}} {n}");
-        }
-    }
+    ],
+    );
     out.push_str("# HELP pitot_discarded_samples_total Samples refused, by tenant and reason.\n");
     out.push_str("# TYPE pitot_discarded_samples_total counter\n");
     for (tenant, reason, n) in d.discarded.snapshot() {
@@ -132,7 +130,9 @@ pub fn render_logs_distributor(d: &pitot_distributor::logs::LogsDistributor, out
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
         );
     }
-    for (name, help, counters) in [
+    render_tenant_counters(
+        out,
+        &[
         (
             "pitot_logs_ingested_entries_total",
             "Log entries stored, by tenant.",
@@ -148,12 +148,8 @@ pub fn render_logs_distributor(d: &pitot_distributor::logs::LogsDistributor, out
             "Log entries acknowledged as exact duplicates of stored ones (retries), by tenant; stored once, not billed.",
             &d.duplicate_entries,
         ),
-    ] {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-        for (tenant, n) in counters.snapshot() {
-            let _ = writeln!(out, "{name}{{tenant=\"{tenant}\"}} {n}");
-        }
-    }
+    ],
+    );
     for (name, help, counters) in [
         (
             "pitot_logs_discarded_entries_total",
@@ -169,6 +165,19 @@ pub fn render_logs_distributor(d: &pitot_distributor::logs::LogsDistributor, out
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
         for (tenant, reason, n) in counters.snapshot() {
             let _ = writeln!(out, "{name}{{tenant=\"{tenant}\",reason=\"{reason}\"}} {n}");
+        }
+    }
+}
+
+/// Appends counters labelled by tenant: `(name, help, counters)` each.
+fn render_tenant_counters(
+    out: &mut String,
+    families: &[(&str, &str, &pitot_distributor::TenantCounters)],
+) {
+    for (name, help, counters) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (tenant, n) in counters.snapshot() {
+            let _ = writeln!(out, "{name}{{tenant=\"{tenant}\"}} {n}");
         }
     }
 }

@@ -46,11 +46,11 @@ pub async fn list_block_dirs(
             .await?
             .common_prefixes
         {
-            if let Some(id) = block_dir.filename() {
+            if let Some(id) = block_dir.filename().map(str::to_string) {
                 out.push(BlockDir {
                     tenant: tenant.clone(),
-                    id: id.to_string(),
-                    path: block_dir.clone(),
+                    id,
+                    path: block_dir,
                 });
             }
         }

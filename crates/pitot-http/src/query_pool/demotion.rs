@@ -7,27 +7,24 @@
 //! it waited a scheduler slice or more, a few milliseconds each, so the neighbour's
 //! p99 grew to 10x its solo value while its median did not move.
 //!
-//! So a job that has run longer than [`DemotionWatch::after`] is demoted: a watchdog
-//! raises its thread's nice value to [`DEMOTED_NICE`], and the kernel then hands the
-//! core to any normal thread that wakes (a short request) before it, while the long
-//! job still gets every cycle nobody else wants. A process cannot lower a nice value it
-//! raised without privileges, so a demoted thread finishes its job and is replaced by a
-//! fresh one at normal priority, started by the watchdog (a thread inherits its
-//! creator's policy, so the demoted thread cannot start its own successor). Short jobs (the usual query, every small push) never
-//! reach the threshold and never pay anything but one atomic store at start and end.
+//! So a job that has run longer than `query.demote_after` is demoted: a watchdog moves
+//! its thread to Linux's `SCHED_IDLE` policy, and the kernel then hands the core to any
+//! normal thread that wakes (a short request) at once, while the long job still gets
+//! every cycle nobody else wants. (A nice value of 19 was tried first and did less: the
+//! scheduler lets a running thread of any nice value finish its slice.) A process
+//! cannot leave `SCHED_IDLE` without privileges, so a demoted thread finishes its job
+//! and is replaced by a fresh one at normal priority, started by the watchdog (a thread
+//! inherits its creator's policy, so the demoted thread cannot start its own
+//! successor). Short jobs (the usual query, every small push) never reach the threshold
+//! and never pay anything but one atomic store at start and end.
 //!
-//! Where the kernel refuses (a platform without per-thread nice values), the watch logs
-//! that once and jobs simply keep their priority.
+//! Where the kernel refuses, the watch logs that once and jobs keep their priority.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-
-/// The nice value of a demoted thread: the lowest priority a normal thread can have,
-/// about 1/70 of a normal thread's weight when both want the same core.
-pub const DEMOTED_NICE: i32 = 19;
 
 /// The default time a job runs at normal priority: ten times a typical query or push,
 /// well under a heavy query's run time.
@@ -93,11 +90,6 @@ impl DemotionWatch {
                 .expect("start the query watchdog thread");
         }
         watch
-    }
-
-    /// How long a job runs before it is demoted (zero: never).
-    pub fn after(&self) -> Duration {
-        self.after
     }
 
     /// How many jobs have been demoted since the start, for `/metrics`.

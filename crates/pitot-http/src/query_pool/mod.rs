@@ -46,8 +46,7 @@ type Job = Box<dyn FnOnce() + Send>;
 pub struct QueryPool {
     slots: Arc<Semaphore>,
     size: usize,
-    tenant_share: usize,
-    jobs: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+    jobs: std::sync::mpsc::Sender<Job>,
     /// Held here as well as by the threads, so jobs waiting in the channel outlive a
     /// slot's change of thread.
     shared: Arc<Shared>,
@@ -129,8 +128,7 @@ impl QueryPool {
         QueryPool {
             slots: Arc::new(Semaphore::new(size)),
             size,
-            tenant_share,
-            jobs: Mutex::new(Some(tx)),
+            jobs: tx,
             shared,
         }
     }
@@ -162,7 +160,7 @@ impl QueryPool {
     /// How many queries one tenant may run at once (its `max_concurrent_queries` may be
     /// lower): a tenant never holds more of the machine than this, whatever its limits.
     pub fn tenant_share(&self) -> usize {
-        self.tenant_share
+        self.shared.tenant_share
     }
 
     /// Waits for a slot, then runs `job` on a pool thread that holds the slot (and
@@ -191,11 +189,7 @@ impl QueryPool {
             let out = handle.block_on(job(cancel));
             let _ = done.send(out);
         });
-        let sent = match self.jobs.lock().as_ref() {
-            Some(jobs) => jobs.send(boxed).is_ok(),
-            None => false,
-        };
-        if !sent {
+        if self.jobs.send(boxed).is_err() {
             return Err(ApiError::unavailable("the server is shutting down"));
         }
         let result = result.await;
