@@ -168,7 +168,7 @@ pub(crate) async fn decode_off_runtime_if_large<T: Send + 'static>(
     let permit = state.tenant_slots.acquire(state, tenant).await?;
     state
         .query_pool
-        .run(permit, move |_| async move { work() })
+        .run(Some(tenant), permit, move |_| async move { work() })
         .await
 }
 

@@ -318,7 +318,7 @@ where
     Fut: std::future::Future<Output = T>,
 {
     let tenant_permit = state.tenant_slots.acquire(state, tenant).await?;
-    state.query_pool.run(tenant_permit, job).await
+    state.query_pool.run(Some(tenant), tenant_permit, job).await
 }
 
 #[cfg(test)]

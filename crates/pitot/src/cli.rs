@@ -409,6 +409,10 @@ pub struct ServeArgs {
     /// 0s never [default: 5ms].
     #[arg(long, env = "PITOT_QUERY_DEMOTE_AFTER")]
     pub query_demote_after: Option<String>,
+    /// Cores long (demoted) queries never run on, kept for requests and short work; 0
+    /// lets them use every core [default: 1].
+    #[arg(long, env = "PITOT_QUERY_RESERVED_CORES")]
+    pub query_reserved_cores: Option<usize>,
     /// Most series one query may select; 0 disables [default: 500000].
     #[arg(long, env = "PITOT_QUERY_MAX_SERIES")]
     pub query_max_series: Option<usize>,
@@ -533,6 +537,7 @@ impl ServeArgs {
             query_max_concurrent => query.max_concurrent,
             query_max_concurrent_per_tenant => query.max_concurrent_per_tenant,
             query_demote_after => query.demote_after,
+            query_reserved_cores => query.reserved_cores,
             query_max_series => query.max_series,
             query_max_length => query.max_length,
             query_delayed_name_removal => query.delayed_name_removal,

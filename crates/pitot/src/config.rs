@@ -283,6 +283,10 @@ pub struct QueryConfig {
     /// its thread drops to the lowest, so that short requests of every tenant go first
     /// (`5ms`); `0s` never demotes.
     pub demote_after: String,
+    /// How many cores demoted (long) jobs never run on, kept for requests, ingest and
+    /// short jobs of every tenant (1); 0 lets long jobs use every core. Ignored on a
+    /// machine with no more cores than this.
+    pub reserved_cores: usize,
     /// Most series one query may select; 0 disables.
     pub max_series: usize,
     /// Longest range a range query may cover (`721h`); `0s` disables.
@@ -301,6 +305,7 @@ impl Default for QueryConfig {
             max_concurrent: 20,
             max_concurrent_per_tenant: 0,
             demote_after: "5ms".into(),
+            reserved_cores: 1,
             max_series: 500_000,
             max_length: "721h".into(),
             delayed_name_removal: false,

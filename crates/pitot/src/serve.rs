@@ -258,7 +258,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 0 => pitot_http::query_pool::default_tenant_share(),
                 n => n,
             },
-            duration("query.demote_after", &config.query.demote_after)?,
+            pitot_http::query_pool::Demotion {
+                after: duration("query.demote_after", &config.query.demote_after)?,
+                reserved_cores: config.query.reserved_cores,
+            },
         ),
         logs: LogsApi {
             distributor: Arc::new(

@@ -19,7 +19,8 @@
 //!
 //! Priority: a job that runs long (a heavy query, a large push being decoded) is
 //! demoted to the lowest priority after [`demotion::DEFAULT_DEMOTE_AFTER`] (see
-//! [`demotion`]), so it takes only the cycles short requests leave.
+//! [`demotion`]), so it takes only the cycles short requests leave, and only on the
+//! cores not reserved for them.
 //!
 //! Cancellation: dropping the future returned by [`QueryPool::run`] (the client
 //! disconnected) raises the job's [`Cancel`] flag; the engines check it where they check
@@ -30,16 +31,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use pitot_core::TenantId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::ApiError;
 
 pub mod demotion;
 
+pub use demotion::Demotion;
 use demotion::DemotionWatch;
 
-/// A job handed to a pool thread.
-type Job = Box<dyn FnOnce() + Send>;
+/// A job handed to a pool thread, with the tenant it runs for.
+struct Job {
+    tenant: Option<TenantId>,
+    run: Box<dyn FnOnce() + Send>,
+}
 
 /// The server's query slots and the threads queries run on.
 #[derive(Debug)]
@@ -97,20 +103,15 @@ impl QueryPool {
     /// which one tenant may use `tenant_share` at once (clamped to `1..=size`); a query
     /// spreads over at most `tenant_share` cores (itself and its helper threads).
     pub fn new(size: usize, tenant_share: usize) -> Self {
-        Self::with_demotion(size, tenant_share, demotion::DEFAULT_DEMOTE_AFTER)
+        Self::with_demotion(size, tenant_share, Demotion::default())
     }
 
-    /// As [`QueryPool::new`], with jobs demoted after `demote_after` of running
-    /// (`Duration::ZERO`: never).
-    pub fn with_demotion(
-        size: usize,
-        tenant_share: usize,
-        demote_after: std::time::Duration,
-    ) -> Self {
+    /// As [`QueryPool::new`], with long jobs demoted as `demotion` says.
+    pub fn with_demotion(size: usize, tenant_share: usize, demotion: Demotion) -> Self {
         let size = size.max(1);
         let tenant_share = tenant_share.clamp(1, size);
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        let watch = DemotionWatch::start(size, demote_after);
+        let watch = DemotionWatch::start(size, demotion);
         let shared = Arc::new(Shared {
             jobs: Mutex::new(rx),
             tenant_share,
@@ -163,11 +164,12 @@ impl QueryPool {
         self.shared.tenant_share
     }
 
-    /// Waits for a slot, then runs `job` on a pool thread that holds the slot (and
-    /// `tenant_permit`, the tenant's own slot) until the job ends. The job gets a
-    /// [`Cancel`] raised if this future is dropped.
+    /// Waits for a slot, then runs `job` of `tenant` on a pool thread that holds the
+    /// slot (and `tenant_permit`, the tenant's own slot) until the job ends. The job
+    /// gets a [`Cancel`] raised if this future is dropped.
     pub async fn run<T, F, Fut>(
         &self,
+        tenant: Option<&TenantId>,
         tenant_permit: Option<OwnedSemaphorePermit>,
         job: F,
     ) -> Result<T, ApiError>
@@ -184,11 +186,14 @@ impl QueryPool {
         let guard = CancelOnDrop(cancel.clone());
         let handle = tokio::runtime::Handle::current();
         let (done, result) = tokio::sync::oneshot::channel();
-        let boxed: Job = Box::new(move || {
-            let _slots = (permit, tenant_permit);
-            let out = handle.block_on(job(cancel));
-            let _ = done.send(out);
-        });
+        let boxed = Job {
+            tenant: tenant.cloned(),
+            run: Box::new(move || {
+                let _slots = (permit, tenant_permit);
+                let out = handle.block_on(job(cancel));
+                let _ = done.send(out);
+            }),
+        };
         if self.jobs.send(boxed).is_err() {
             return Err(ApiError::unavailable("the server is shutting down"));
         }
@@ -228,8 +233,8 @@ fn worker(shared: Arc<Shared>, slot: usize) {
             Ok(job) => job,
             Err(_) => return,
         };
-        shared.watch.job_started(slot);
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+        shared.watch.job_started(slot, job.tenant.as_ref());
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job.run)).is_err() {
             tracing::error!("a query panicked; its request got a 500 and the server carries on");
         }
         if shared.watch.job_ended(slot) {
@@ -251,7 +256,7 @@ mod tests {
         let first = tokio::spawn({
             let pool = Arc::clone(&pool);
             async move {
-                pool.run(None, move |_| async move {
+                pool.run(None, None, move |_| async move {
                     // CPU-bound work, as an engine's evaluation is.
                     let until = Instant::now() + busy;
                     while Instant::now() < until {
@@ -268,7 +273,10 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(probe.elapsed() < Duration::from_millis(100));
         // A second job waits for the one slot.
-        let second_started = pool.run(None, |_| async { Instant::now() }).await.unwrap();
+        let second_started = pool
+            .run(None, None, |_| async { Instant::now() })
+            .await
+            .unwrap();
         let first_ended = first.await.unwrap().unwrap();
         assert!(second_started >= first_ended);
     }
@@ -277,17 +285,17 @@ mod tests {
     async fn a_panicking_query_is_a_500_and_the_pool_carries_on() {
         let pool = QueryPool::new(2, 1);
         let failed = pool
-            .run(None, |_| async {
+            .run(None, None, |_| async {
                 panic!("boom");
             })
             .await;
         assert!(failed.is_err());
         for _ in 0..4 {
-            assert_eq!(pool.run(None, |_| async { 7 }).await.unwrap(), 7);
+            assert_eq!(pool.run(None, None, |_| async { 7 }).await.unwrap(), 7);
         }
         // Query threads never start helpers beyond the tenant share (one core here).
         let helpers = pool
-            .run(None, |_| async {
+            .run(None, None, |_| async {
                 pitot_core::HelperThreads::take(8).count()
             })
             .await
@@ -302,7 +310,7 @@ mod tests {
         let request = tokio::spawn({
             let pool = Arc::clone(&pool);
             async move {
-                pool.run(None, move |cancel| async move {
+                pool.run(None, None, move |cancel| async move {
                     let until = Instant::now() + Duration::from_secs(10);
                     while !cancel.is_cancelled() && Instant::now() < until {
                         std::thread::sleep(Duration::from_millis(5));
@@ -320,10 +328,13 @@ mod tests {
                 .unwrap();
         assert_eq!(cancelled, Ok(true));
         // The slot is free again once the job has stopped.
-        let ran = tokio::time::timeout(Duration::from_secs(5), pool.run(None, |_| async { 1 }))
-            .await
-            .expect("slot released")
-            .unwrap();
+        let ran = tokio::time::timeout(
+            Duration::from_secs(5),
+            pool.run(None, None, |_| async { 1 }),
+        )
+        .await
+        .expect("slot released")
+        .unwrap();
         assert_eq!(ran, 1);
     }
 
@@ -331,39 +342,68 @@ mod tests {
         thread_priority::unix::thread_schedule_policy().expect("read the thread's policy")
     }
 
+    /// The cores the calling thread may run on.
+    fn cores_here() -> Vec<usize> {
+        let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+            .expect("read the thread's cores");
+        (0..nix::sched::CpuSet::count())
+            .filter(|&i| set.is_set(i).unwrap_or(false))
+            .collect()
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn long_jobs_are_demoted_and_their_thread_replaced() {
         use thread_priority::unix::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
         let normal = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
         let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-        let pool = QueryPool::with_demotion(1, 1, Duration::from_millis(20));
-        // A short job keeps its priority.
+        let pool = QueryPool::with_demotion(
+            1,
+            1,
+            Demotion {
+                after: Duration::from_millis(20),
+                reserved_cores: 1,
+            },
+        );
+        let all_cores = cores_here();
+        // A short job keeps its priority and every core.
         assert_eq!(
-            pool.run(None, |_| async { policy_here() }).await.unwrap(),
-            normal
+            pool.run(None, None, |_| async { (policy_here(), cores_here()) })
+                .await
+                .unwrap(),
+            (normal, all_cores.clone())
         );
         assert_eq!(pool.demotions(), 0);
         // A long one is demoted while it runs.
-        let (before, after) = pool
-            .run(None, |_| async {
+        let cores = all_cores.len();
+        let (before, after, cores_after) = pool
+            .run(None, None, move |_| async move {
                 let before = policy_here();
                 let until = Instant::now() + Duration::from_secs(5);
-                while policy_here()
-                    != ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
+                // The policy is set before the cores: wait for both.
+                while (policy_here() != idle || (cores > 1 && cores_here().len() == cores))
                     && Instant::now() < until
                 {
                     std::hint::spin_loop();
                 }
-                (before, policy_here())
+                (before, policy_here(), cores_here())
             })
             .await
             .unwrap();
         assert_eq!((before, after), (normal, idle));
+        // It leaves the first core to short work, where there is more than one.
+        if all_cores.len() > 1 {
+            assert_eq!(cores_after, all_cores[1..].to_vec());
+        } else {
+            assert_eq!(cores_after, all_cores);
+        }
         assert_eq!(pool.demotions(), 1);
-        // The next job runs on a fresh thread of normal priority, in the same slot.
+        // The next job runs on a fresh thread of normal priority on every core, in the
+        // same slot.
         assert_eq!(
-            pool.run(None, |_| async { policy_here() }).await.unwrap(),
-            normal
+            pool.run(None, None, |_| async { (policy_here(), cores_here()) })
+                .await
+                .unwrap(),
+            (normal, all_cores)
         );
         let mut metrics = String::new();
         pool.render_metrics(&mut metrics);
@@ -374,11 +414,52 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_tenant_whose_job_ran_long_starts_its_next_jobs_demoted() {
+        use thread_priority::unix::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
+        let normal = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        let pool = QueryPool::with_demotion(
+            2,
+            1,
+            Demotion {
+                after: Duration::from_millis(20),
+                reserved_cores: 0,
+            },
+        );
+        let heavy = TenantId::new("heavy").unwrap();
+        let light = TenantId::new("light").unwrap();
+        // Before anything ran long, both start at normal priority.
+        for tenant in [&heavy, &light] {
+            let policy = pool.run(Some(tenant), None, |_| async { policy_here() });
+            assert_eq!(policy.await.unwrap(), normal);
+        }
+        // A long job of `heavy` is demoted while it runs.
+        let policy = pool.run(Some(&heavy), None, move |_| async move {
+            let until = Instant::now() + Duration::from_secs(5);
+            while policy_here() != idle && Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            policy_here()
+        });
+        assert_eq!(policy.await.unwrap(), idle);
+        assert_eq!(pool.demotions(), 1);
+        // From then on its jobs start demoted, short ones too; `light`'s do not.
+        let policy = pool.run(Some(&heavy), None, |_| async { policy_here() });
+        assert_eq!(policy.await.unwrap(), idle);
+        assert_eq!(pool.demotions(), 2);
+        let policy = pool.run(Some(&light), None, |_| async { policy_here() });
+        assert_eq!(policy.await.unwrap(), normal);
+        // A job without a tenant is timed as before.
+        let policy = pool.run(None, None, |_| async { policy_here() });
+        assert_eq!(policy.await.unwrap(), normal);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn demotion_can_be_turned_off() {
         use thread_priority::unix::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
-        let pool = QueryPool::with_demotion(1, 1, Duration::ZERO);
+        let pool = QueryPool::with_demotion(1, 1, Demotion::OFF);
         let policy = pool
-            .run(None, |_| async {
+            .run(None, None, |_| async {
                 std::thread::sleep(Duration::from_millis(50));
                 policy_here()
             })
