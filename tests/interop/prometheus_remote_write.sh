@@ -198,3 +198,16 @@ python3 "$ROOT/tests/interop/compare.py" \
     --prometheus "$PROM_URL" --pitot "$PITOT_URL" --token "$TOKEN" \
     --start "$WINDOW_START" --end "$WINDOW_END" \
     --min-series 50 --min-samples 1000 --flush-timeout 60 --require-edge-cases
+
+# --- 6. Pitot's own /metrics passes promtool's lint --------------------------------------
+# Scraped as the operator (the platform token adds the per-tenant series) after a minute
+# of real traffic, so every family that traffic creates is in it.
+PROMTOOL=/usr/bin/promtool
+[[ -x $PROMTOOL ]] || die "$PROMTOOL is missing (it comes with the prometheus package)"
+PLATFORM_TOKEN=$(tr -d '[:space:]' <"$TMP/pitot-data/platform-token")
+curl -sf -H "Authorization: Bearer $PLATFORM_TOKEN" "$PITOT_URL/metrics" >"$TMP/pitot-metrics.txt" \
+    || die "GET /metrics failed"
+if ! "$PROMTOOL" check metrics <"$TMP/pitot-metrics.txt"; then
+    die "promtool check metrics found problems in Pitot's /metrics (above)"
+fi
+log "promtool check metrics: clean ($(grep -c '^[a-z]' "$TMP/pitot-metrics.txt") series lines)"

@@ -231,6 +231,7 @@ fn api_router(state: AppStateRef) -> Router {
         .merge(contact_points::router())
         .merge(ready_made::router())
         .merge(ops::router())
+        .fallback(ops::unknown_route)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             metrics::track,

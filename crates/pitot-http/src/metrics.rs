@@ -20,38 +20,69 @@ pub type MetricsCollector = Arc<dyn Fn(&mut String) + Send + Sync>;
 /// Route pattern, method, status code.
 type RequestKey = (String, String, u16);
 
-/// Requests by route, method and status code, with total seconds spent.
+/// Upper bounds of the request-duration buckets, in seconds: Prometheus' client
+/// libraries' defaults, so dashboards built for them work unchanged.
+const DURATION_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// One route's requests: how many fell in each bucket (not cumulative), how many in
+/// all and the seconds they took.
+#[derive(Debug, Default)]
+struct DurationHistogram {
+    buckets: [u64; DURATION_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// Requests by route, method and status code, with a histogram of their durations.
 #[derive(Debug, Default)]
 pub struct HttpMetrics {
-    requests: Mutex<BTreeMap<RequestKey, (u64, f64)>>,
+    requests: Mutex<BTreeMap<RequestKey, DurationHistogram>>,
 }
 
 impl HttpMetrics {
     fn observe(&self, route: String, method: String, code: u16, seconds: f64) {
         let mut map = self.requests.lock();
         let entry = map.entry((route, method, code)).or_default();
-        entry.0 += 1;
-        entry.1 += seconds;
+        if let Some(i) = DURATION_BUCKETS.iter().position(|&le| seconds <= le) {
+            entry.buckets[i] += 1;
+        }
+        entry.count += 1;
+        entry.sum += seconds;
     }
 
-    /// Appends the request counters.
+    /// Appends the request counters and the duration histogram (`_bucket` with `+Inf`,
+    /// `_sum`, `_count`, as `promtool check metrics` expects).
     pub fn render(&self, out: &mut String) {
         let map = self.requests.lock();
         out.push_str(
             "# HELP pitot_http_requests_total HTTP requests by route, method and status code.\n",
         );
         out.push_str("# TYPE pitot_http_requests_total counter\n");
-        for ((route, method, code), (n, _)) in map.iter() {
-            let _ = writeln!(out, "pitot_http_requests_total{{route=\"{route}\",method=\"{method}\",code=\"{code}\"}} {n}");
+        for ((route, method, code), h) in map.iter() {
+            let _ = writeln!(out, "pitot_http_requests_total{{route=\"{route}\",method=\"{method}\",code=\"{code}\"}} {}", h.count);
         }
         out.push_str(
-            "# HELP pitot_http_request_duration_seconds_sum Seconds spent serving requests.\n",
+            "# HELP pitot_http_request_duration_seconds Time spent serving HTTP requests, by route, method and status code.\n",
         );
-        out.push_str("# TYPE pitot_http_request_duration_seconds_sum counter\n");
-        for ((route, method, code), (_, secs)) in map.iter() {
+        out.push_str("# TYPE pitot_http_request_duration_seconds histogram\n");
+        for ((route, method, code), h) in map.iter() {
+            let labels = format!("route=\"{route}\",method=\"{method}\",code=\"{code}\"");
+            let mut cumulative = 0;
+            for (le, n) in DURATION_BUCKETS.iter().zip(h.buckets) {
+                cumulative += n;
+                let _ = writeln!(
+                    out,
+                    "pitot_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}"
+                );
+            }
             let _ = writeln!(
                 out,
-                "pitot_http_request_duration_seconds_sum{{route=\"{route}\",method=\"{method}\",code=\"{code}\"}} {secs}"
+                "pitot_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}\n\
+                 pitot_http_request_duration_seconds_sum{{{labels}}} {}\n\
+                 pitot_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count, h.sum, h.count
             );
         }
     }
@@ -237,5 +268,48 @@ mod tenant_series_tests {
         assert!(out.contains("d{subtenant="), "{out}");
         assert!(out.contains("# HELP a x"), "{out}");
         assert!(out.contains("2 per-tenant samples hidden"), "{out}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_durations_render_as_a_complete_histogram() {
+        let metrics = HttpMetrics::default();
+        for seconds in [0.001, 0.02, 0.02, 3.0, 60.0] {
+            metrics.observe("/api/v1/query".into(), "GET".into(), 200, seconds);
+        }
+        let mut out = String::new();
+        metrics.render(&mut out);
+        let line = |le: &str| {
+            format!("pitot_http_request_duration_seconds_bucket{{route=\"/api/v1/query\",method=\"GET\",code=\"200\",le=\"{le}\"}} ")
+        };
+        let value = |prefix: &str| -> f64 {
+            out.lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .unwrap_or_else(|| panic!("no {prefix} in\n{out}"))
+                .parse()
+                .unwrap()
+        };
+        // Buckets are cumulative; the slowest request is only in +Inf.
+        assert_eq!(value(&line("0.005")), 1.0);
+        assert_eq!(value(&line("0.01")), 1.0);
+        assert_eq!(value(&line("0.025")), 3.0);
+        assert_eq!(value(&line("5")), 4.0);
+        assert_eq!(value(&line("10")), 4.0);
+        assert_eq!(value(&line("+Inf")), 5.0);
+        let labels = "{route=\"/api/v1/query\",method=\"GET\",code=\"200\"} ";
+        assert_eq!(
+            value(&format!(
+                "pitot_http_request_duration_seconds_count{labels}"
+            )),
+            5.0
+        );
+        let sum = value(&format!("pitot_http_request_duration_seconds_sum{labels}"));
+        assert!((sum - 63.041).abs() < 1e-9, "{sum}");
+        assert_eq!(value(&format!("pitot_http_requests_total{labels}")), 5.0);
+        assert!(out.contains("# TYPE pitot_http_request_duration_seconds histogram\n"));
     }
 }

@@ -1,4 +1,5 @@
-//! Operations endpoints: `/metrics`, `/ready`, `/health`, build info.
+//! Operations endpoints: `/metrics`, `/ready`, `/health` (also under Prometheus' names
+//! `/-/ready` and `/-/healthy`, which its operators' probes and scripts call).
 
 use std::sync::atomic::Ordering;
 
@@ -16,7 +17,24 @@ pub fn router() -> Router<AppStateRef> {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/ready", get(ready))
-        .route("/health", get(|| async { "OK\n" }))
+        .route("/-/ready", get(ready))
+        .route("/health", get(healthy))
+        .route("/-/healthy", get(healthy))
+}
+
+/// Whether the process serves requests at all (readiness is [`ready`]).
+async fn healthy() -> &'static str {
+    "OK\n"
+}
+
+/// The answer to a path no route serves: a 404 that names it, in the API's error
+/// format, instead of an empty body.
+pub(crate) async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    crate::ApiError::not_found(format!(
+        "no endpoint serves {method} {}; the README lists the API's paths",
+        uri.path()
+    ))
+    .into_response()
 }
 
 async fn ready(State(state): State<AppStateRef>) -> Response {
