@@ -53,6 +53,7 @@
 //! about a second. See [`SqliteMetaStore`] for durability.
 
 mod error;
+mod metric_metadata;
 mod registry;
 mod rule_groups;
 mod sqlite;
@@ -66,6 +67,7 @@ use pitot_core::{DataKind, Origin, Scope, TenantId};
 use serde::{Deserialize, Serialize};
 
 pub use error::MetaError;
+pub use metric_metadata::MetricMetadataRow;
 pub use registry::DatasourceRegistry;
 pub use rule_groups::{RuleGroupScope, RuleGroupWrite, RULE_GROUPS_LIMIT_REASON};
 pub use sqlite::SqliteMetaStore;
@@ -125,6 +127,12 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Adds usage rows (each keyed by its tenant, data source and hour `start_ms`) to what
     /// is stored, in one transaction: sums, and maxima for peaks and stored bytes.
     async fn add_usage(&self, rows: &[(TenantId, pitot_usage::UsageRow)]) -> Result<(), MetaError>;
+
+    /// Saves metric metadata, replacing what was stored for the same key and family.
+    async fn put_metric_metadata(&self, rows: &[MetricMetadataRow]) -> Result<(), MetaError>;
+
+    /// All stored metric metadata, to fill the in-memory copy at start.
+    async fn metric_metadata(&self) -> Result<Vec<MetricMetadataRow>, MetaError>;
 
     /// `tenant`'s hourly usage rows with `from_ms <= hour < to_ms`.
     async fn usage(

@@ -14,8 +14,8 @@ use tracing::{debug, info};
 use crate::token::{self, SecretHash};
 use crate::validate::{normalize_scopes, validate_name};
 use crate::{
-    BudgetEvent, CreatedToken, DataSource, MetaError, MetaStore, NewDataSource, NewToken,
-    RuleGroupScope, RuleGroupWrite, StoredRuleGroup, Tenant, TokenInfo,
+    BudgetEvent, CreatedToken, DataSource, MetaError, MetaStore, MetricMetadataRow, NewDataSource,
+    NewToken, RuleGroupScope, RuleGroupWrite, StoredRuleGroup, Tenant, TokenInfo,
 };
 
 mod datasources;
@@ -23,7 +23,7 @@ mod rule_groups;
 use pitot_usage::UsageRow;
 
 /// The schema this binary writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 9;
+const SCHEMA_VERSION: i64 = 10;
 
 /// Version 1: tenants and tokens. Revoked tokens keep their row (`revoked_at` set).
 const SCHEMA_V1: &str = "
@@ -138,6 +138,18 @@ INSERT INTO datasources SELECT id, 'pitot', 'metrics', 'managed', 0, id || '@pit
 /// data source of its kind, as every group did before).
 const SCHEMA_V9: &str = "
 ALTER TABLE rule_groups ADD COLUMN datasource TEXT;
+";
+
+/// Version 10: metric metadata (type, help, unit) per storage key and metric family.
+const SCHEMA_V10: &str = "
+CREATE TABLE metric_metadata (
+    key TEXT NOT NULL,
+    family TEXT NOT NULL,
+    type TEXT NOT NULL,
+    help TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    PRIMARY KEY (key, family)
+);
 ";
 
 /// Version 7: contact points (simple alert destinations) per tenant, as JSON.
@@ -395,6 +407,50 @@ impl MetaStore for SqliteMetaStore {
         scope: &RuleGroupScope,
     ) -> Result<usize, MetaError> {
         rule_groups::delete(&self.db.lock().conn, tenant, namespace, name, scope)
+    }
+
+    async fn put_metric_metadata(&self, rows: &[MetricMetadataRow]) -> Result<(), MetaError> {
+        let mut db = self.db.lock();
+        let tx = db
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO metric_metadata (key, family, type, help, unit) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (key, family) DO UPDATE SET
+                    type = excluded.type, help = excluded.help, unit = excluded.unit",
+            )?;
+            for row in rows {
+                insert.execute(rusqlite::params![
+                    row.key.as_str(),
+                    row.family,
+                    row.kind,
+                    row.help,
+                    row.unit
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    async fn metric_metadata(&self) -> Result<Vec<MetricMetadataRow>, MetaError> {
+        let db = self.db.lock();
+        let mut statement = db.conn.prepare(
+            "SELECT key, family, type, help, unit FROM metric_metadata ORDER BY key, family",
+        )?;
+        let mut rows = statement.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(MetricMetadataRow {
+                key: parse_tenant(row.get(0)?)?,
+                family: row.get(1)?,
+                kind: row.get(2)?,
+                help: row.get(3)?,
+                unit: row.get(4)?,
+            });
+        }
+        Ok(out)
     }
 
     async fn add_usage(&self, rows: &[(TenantId, UsageRow)]) -> Result<(), MetaError> {
@@ -857,6 +913,9 @@ fn migrate(conn: &mut Connection) -> Result<(), MetaError> {
     }
     if found < 9 {
         tx.execute_batch(SCHEMA_V9)?;
+    }
+    if found < 10 {
+        tx.execute_batch(SCHEMA_V10)?;
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

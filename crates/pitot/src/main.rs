@@ -13,6 +13,7 @@ mod cli;
 mod config;
 mod datasource_cli;
 mod memory;
+mod metadata_task;
 mod ops_cli;
 mod rules_cli;
 mod runtime_overrides;

@@ -114,6 +114,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .with_usage(Arc::clone(&usage))
             .with_tenant_limits(Arc::clone(&tenant_limits)),
     );
+    let families = crate::metadata_task::restore(&*meta, &distributor.metadata)
+        .await
+        .context("reading the saved metric metadata")?;
+    tracing::info!(families, "metric metadata restored");
     let external_url = format!("http://{}", config.listen);
     let alertmanager = Arc::new(pitot_alertmanager::Alertmanager::new(
         pitot_alertmanager::AlertmanagerOptions {
@@ -325,6 +329,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::clone(&datasources),
         default_log_retention,
     ));
+    let metadata_task = tokio::spawn(crate::metadata_task::run(
+        state.meta.clone(),
+        Arc::clone(&state.distributor),
+    ));
     let usage_task = tokio::spawn(crate::usage_task::run(
         Arc::clone(&state),
         Arc::clone(&usage),
@@ -351,6 +359,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     maintenance.abort();
     log_maintenance.abort();
     usage_task.abort();
+    metadata_task.abort();
+    crate::metadata_task::save(&*shutdown_state.meta, &shutdown_state.distributor.metadata).await;
     if let Err(error) = pitot_http::usage::flush(&shutdown_state, &usage).await {
         tracing::error!(error = %error.message, "usage not stored at shutdown");
     }

@@ -120,3 +120,47 @@ fn instant_and_range_queries_answer_in_prometheus_format() {
     let data = server.get_data(&token, "/api/v1/status/buildinfo", &[]);
     assert!(data["version"].is_string());
 }
+
+/// Metric metadata survives a restart and, once saved (every 5 s), a crash: Grafana's
+/// metric browser and `/api/v1/metadata` need not wait for clients to resend theirs.
+#[test]
+fn metric_metadata_survives_a_restart_and_a_crash() {
+    let mut server = TestServer::start(&[]);
+    let token = server.initial_token.clone();
+    let push_metadata = |server: &TestServer, family: &str, help: &str| {
+        let mut request = write_request(vec![]);
+        request
+            .metadata
+            .push(pitot_proto::remote_write::MetricMetadata {
+                r#type: pitot_proto::remote_write::MetricType::Gauge as i32,
+                metric_family_name: family.into(),
+                help: help.into(),
+                unit: "bytes".into(),
+            });
+        let (status, body) = server.push_raw(
+            Some(&token),
+            pitot_proto::remote_write::encode_write_request(&request),
+        );
+        assert_eq!(status, 204, "{body}");
+    };
+    let served = |server: &TestServer, family: &str| {
+        server.get_data(&token, "/api/v1/metadata", &[("metric", family)])[family].clone()
+    };
+    push_metadata(&server, "mem_bytes", "Memory in use.");
+    server.restart();
+    assert_eq!(
+        served(&server, "mem_bytes"),
+        serde_json::json!([{"type": "gauge", "help": "Memory in use.", "unit": "bytes"}])
+    );
+
+    push_metadata(&server, "mem_bytes", "Memory in use, newer help.");
+    push_metadata(&server, "disk_bytes", "Disk in use.");
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    server.kill9();
+    server.start_again();
+    assert_eq!(
+        served(&server, "mem_bytes")[0]["help"],
+        "Memory in use, newer help."
+    );
+    assert_eq!(served(&server, "disk_bytes")[0]["help"], "Disk in use.");
+}

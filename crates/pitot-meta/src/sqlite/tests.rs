@@ -819,3 +819,38 @@ async fn data_sources_are_held_to_the_limit_defaults_included() {
     assert!(err.to_string().contains("max_data_sources"), "{err}");
     assert_eq!(store.list_datasources(None).await.unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn metric_metadata_is_replaced_per_family_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pitot.db");
+    let row = |key: &str, family: &str, kind: &str, help: &str| MetricMetadataRow {
+        key: tenant(key),
+        family: family.into(),
+        kind: kind.into(),
+        help: help.into(),
+        unit: String::new(),
+    };
+    {
+        let store = SqliteMetaStore::open(&path).unwrap();
+        store
+            .put_metric_metadata(&[
+                row("a", "up", "gauge", "old help"),
+                row("b", "up", "counter", "b's"),
+            ])
+            .await
+            .unwrap();
+        store
+            .put_metric_metadata(&[row("a", "up", "gauge", "new help")])
+            .await
+            .unwrap();
+    }
+    let store = SqliteMetaStore::open(&path).unwrap();
+    assert_eq!(
+        store.metric_metadata().await.unwrap(),
+        vec![
+            row("a", "up", "gauge", "new help"),
+            row("b", "up", "counter", "b's")
+        ]
+    );
+}
