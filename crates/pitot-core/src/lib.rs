@@ -14,6 +14,7 @@ mod names;
 mod parallel;
 mod sample;
 mod scope;
+mod step_aside;
 mod template_budget;
 mod tenant;
 pub mod varint;
@@ -30,6 +31,7 @@ pub use names::{is_valid_label_name, is_valid_metric_name};
 pub use parallel::{available_cores, limit_helpers_here, parallel_chunks, HelperThreads};
 pub use sample::{is_stale_nan, Sample, STALE_NAN};
 pub use scope::{Scope, ScopeError};
+pub use step_aside::{demoted_here, register_demotable_thread, yield_point, YIELD_EVERY};
 pub use template_budget::{
     TemplateBudget, TemplateBudgetError, TemplateLimits, GO_FMT_MAX_WIDTH, MAX_TEMPLATE_PARSE_DEPTH,
 };

@@ -115,7 +115,9 @@ async fn push(
     // Label strings are borrowed from the decompressed body until storage is done.
     let (raw, counts) = decode_off_runtime_if_large(&state, &target.tenant, declared, move || {
         let raw = decode_snappy(&body, max)?;
+        pitot_core::yield_point();
         let counts = count(&raw)?;
+        pitot_core::yield_point();
         Ok((raw, counts))
     })
     .await?

@@ -59,7 +59,10 @@ impl Querier for HeadQuerier {
             let head: &TenantHead = &head;
             let build = |ids: &[u32]| -> Vec<Series> {
                 let mut out = Vec::with_capacity(ids.len());
-                for &id in ids {
+                for (i, &id) in ids.iter().enumerate() {
+                    if i % 256 == 255 {
+                        pitot_core::yield_point();
+                    }
                     let Some(series) = head.series(id) else {
                         continue;
                     };

@@ -95,8 +95,9 @@ struct Slot {
     tid: AtomicI32,
     /// When its current job started, in nanoseconds since the watch's epoch; 0 idle.
     started: AtomicU64,
-    /// Whether its thread was demoted; the thread is replaced after its job.
-    demoted: AtomicBool,
+    /// Whether its thread was demoted; the thread is replaced after its job. Shared
+    /// with the thread, whose yield points read it (see `pitot_core::yield_point`).
+    demoted: Arc<AtomicBool>,
     /// Whether its demoted thread has ended and the watchdog must start another.
     vacant: AtomicBool,
     /// The tenant of its current job, if the job has one.
@@ -186,6 +187,7 @@ impl DemotionWatch {
             .tid
             .store(nix::unistd::gettid().as_raw(), Ordering::Relaxed);
         self.slots[slot].demoted.store(false, Ordering::Relaxed);
+        pitot_core::register_demotable_thread(Arc::clone(&self.slots[slot].demoted));
     }
 
     /// Called by the thread of slot `slot` before it runs a job of `tenant`: a job of a

@@ -443,12 +443,17 @@ mod tests {
         });
         assert_eq!(policy.await.unwrap(), idle);
         assert_eq!(pool.demotions(), 1);
-        // From then on its jobs start demoted, short ones too; `light`'s do not.
-        let policy = pool.run(Some(&heavy), None, |_| async { policy_here() });
-        assert_eq!(policy.await.unwrap(), idle);
+        // From then on its jobs start demoted, short ones too, and their yield points
+        // yield; `light`'s do not.
+        let policy = pool.run(Some(&heavy), None, |_| async {
+            (policy_here(), pitot_core::demoted_here())
+        });
+        assert_eq!(policy.await.unwrap(), (idle, true));
         assert_eq!(pool.demotions(), 2);
-        let policy = pool.run(Some(&light), None, |_| async { policy_here() });
-        assert_eq!(policy.await.unwrap(), normal);
+        let policy = pool.run(Some(&light), None, |_| async {
+            (policy_here(), pitot_core::demoted_here())
+        });
+        assert_eq!(policy.await.unwrap(), (normal, false));
         // A job without a tenant is timed as before.
         let policy = pool.run(None, None, |_| async { policy_here() });
         assert_eq!(policy.await.unwrap(), normal);

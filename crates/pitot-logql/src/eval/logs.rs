@@ -61,6 +61,7 @@ fn scan_streams(scan: &LogScan<'_>, streams: &[&LogStream]) -> Result<Vec<Candid
             tick += 1;
             if tick >= 4096 {
                 tick = 0;
+                pitot_core::yield_point();
                 if super::canceled(scan.cancel) {
                     return Err(LogqlError::Canceled);
                 }

@@ -91,6 +91,7 @@ pub struct EvalCtx<'a> {
 impl EvalCtx<'_> {
     /// Fails when past the deadline.
     pub fn check_deadline(&self) -> Result<(), LogqlError> {
+        pitot_core::yield_point();
         if canceled(self.cancel) {
             return Err(LogqlError::Canceled);
         }

@@ -110,6 +110,7 @@ fn scan(spec: &ScanSpec<'_>, streams: &[&LogStream]) -> Result<Partial, LogqlErr
             tick += 1;
             if tick >= CHECK_EVERY {
                 tick = 0;
+                pitot_core::yield_point();
                 if super::canceled(spec.cancel) {
                     return Err(LogqlError::Canceled);
                 }

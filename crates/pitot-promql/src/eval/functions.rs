@@ -356,9 +356,11 @@ impl Evaluator<'_> {
         let n = g.len();
         let deadline = self.deadline;
         let timed_out = |si: usize| {
-            si.is_multiple_of(256)
-                && (deadline.is_some_and(|(at, _)| std::time::Instant::now() > at)
-                    || self.is_canceled())
+            if !si.is_multiple_of(256) {
+                return false;
+            }
+            pitot_core::yield_point();
+            deadline.is_some_and(|(at, _)| std::time::Instant::now() > at) || self.is_canceled()
         };
         // Per part: the points of each series (`None` when it has none) and the samples
         // its windows hold per step (for the limit); `Err(())` past the deadline.

@@ -301,6 +301,7 @@ impl<'a> Evaluator<'a> {
     }
 
     pub fn check_deadline(&self) -> Result<(), PromqlError> {
+        pitot_core::yield_point();
         if self.is_canceled() {
             return Err(PromqlError::Canceled);
         }
