@@ -1,5 +1,6 @@
 //! `pitot tenant ...` and `pitot token ...`: work on the metadata database directly.
 
+use crate::out::outln;
 use std::path::Path;
 
 use pitot_core::{Scope, TenantId};
@@ -21,11 +22,11 @@ pub async fn tenant(data_dir: &Path, command: TenantCommand) -> anyhow::Result<(
         TenantCommand::Create { name } => {
             let id = TenantId::new(name)?;
             meta.create_tenant(&id).await?;
-            println!("created tenant {id}");
+            outln!("created tenant {id}");
         }
         TenantCommand::List => {
             for t in meta.list_tenants().await? {
-                println!("{}", t.id);
+                outln!("{}", t.id);
             }
         }
     }
@@ -56,14 +57,14 @@ pub async fn token(data_dir: &Path, command: TokenCommand) -> anyhow::Result<()>
                 "token {} created; the secret below is shown only once:",
                 created.info.id
             );
-            println!("{}", created.secret);
+            outln!("{}", created.secret);
         }
         TokenCommand::List { tenant } => {
             let tenant = tenant.map(TenantId::new).transpose()?;
-            println!("{:<18} {:<20} {:<16} SCOPES", "ID", "TENANT", "NAME");
+            outln!("{:<18} {:<20} {:<16} SCOPES", "ID", "TENANT", "NAME");
             for t in meta.list_tokens(tenant.as_ref()).await? {
                 let scopes: Vec<&str> = t.scopes.iter().map(|s| s.as_str()).collect();
-                println!(
+                outln!(
                     "{:<18} {:<20} {:<16} {}",
                     t.id,
                     t.tenant,
@@ -74,7 +75,7 @@ pub async fn token(data_dir: &Path, command: TokenCommand) -> anyhow::Result<()>
         }
         TokenCommand::Revoke { id } => {
             if meta.revoke_token(&id).await? {
-                println!("revoked token {id}");
+                outln!("revoked token {id}");
             } else {
                 anyhow::bail!("no active token with ID {id:?} (see `pitot token list`)");
             }

@@ -1,6 +1,7 @@
 //! `pitot datasource list|create|retention|delete`: a tenant's data sources over the
 //! management API, as a table (or the API's JSON).
 
+use crate::out::outln;
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
@@ -41,13 +42,17 @@ fn tenant_query(tenant: &Option<String>) -> Vec<(&'static str, String)> {
     tenant.iter().map(|t| ("tenant", t.clone())).collect()
 }
 
-fn print_table(list: &Value) {
-    println!(
+fn print_table(list: &Value) -> anyhow::Result<()> {
+    outln!(
         "{:<16} {:<20} {:<8} {:<8} {:>10}  DEFAULT",
-        "TENANT", "NAME", "TYPE", "ORIGIN", "RETENTION"
+        "TENANT",
+        "NAME",
+        "TYPE",
+        "ORIGIN",
+        "RETENTION"
     );
     for d in list.as_array().into_iter().flatten() {
-        println!(
+        outln!(
             "{:<16} {:<20} {:<8} {:<8} {:>10}  {}",
             d["tenant"].as_str().unwrap_or(""),
             d["name"].as_str().unwrap_or(""),
@@ -57,6 +62,7 @@ fn print_table(list: &Value) {
             if d["default"] == true { "yes" } else { "" }
         );
     }
+    Ok(())
 }
 
 /// Runs one `pitot datasource` command.
@@ -67,9 +73,9 @@ pub async fn run(t: Target, command: DatasourceCommand) -> anyhow::Result<()> {
         DatasourceCommand::List { tenant, json } => {
             let list = call(&t, Method::GET, BASE, &tenant_query(&tenant), None).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                outln!("{}", serde_json::to_string_pretty(&list)?);
             } else {
-                print_table(&list);
+                print_table(&list)?;
             }
         }
         DatasourceCommand::Create {
@@ -90,7 +96,7 @@ pub async fn run(t: Target, command: DatasourceCommand) -> anyhow::Result<()> {
                 body["tenant"] = json!(t);
             }
             let created = call(&t, Method::POST, BASE, &[], Some(body)).await?;
-            print_table(&json!([created]));
+            print_table(&json!([created]))?;
         }
         DatasourceCommand::Retention {
             name,
@@ -105,7 +111,7 @@ pub async fn run(t: Target, command: DatasourceCommand) -> anyhow::Result<()> {
                 Some(json!({"retention": retention})),
             )
             .await?;
-            print_table(&json!([updated]));
+            print_table(&json!([updated]))?;
         }
         DatasourceCommand::Delete {
             name,
@@ -115,7 +121,7 @@ pub async fn run(t: Target, command: DatasourceCommand) -> anyhow::Result<()> {
             let mut q = tenant_query(&tenant);
             q.push(("confirm", confirm));
             call(&t, Method::DELETE, &format!("{BASE}/{name}"), &q, None).await?;
-            println!("data source {name} deleted with all of its data");
+            outln!("data source {name} deleted with all of its data");
         }
     }
     Ok(())

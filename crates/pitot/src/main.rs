@@ -15,6 +15,7 @@ mod datasource_cli;
 mod memory;
 mod metadata_task;
 mod ops_cli;
+mod out;
 mod rules_cli;
 mod runtime_overrides;
 mod serve;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.downcast_ref::<out::StdoutClosed>().is_some() => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE

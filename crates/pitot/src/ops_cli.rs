@@ -1,6 +1,7 @@
 //! `pitot limits|usage|cost`: an operator's view of a tenant on a running server, as
 //! human tables (or the API's JSON with `--json`).
 
+use crate::out::outln;
 use anyhow::{bail, Context};
 use serde_json::Value;
 
@@ -31,7 +32,7 @@ async fn get(t: &Target, path: &str, query: &[(&str, String)]) -> anyhow::Result
 }
 
 fn print_json(v: &Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
@@ -44,14 +45,14 @@ pub async fn limits(t: Target, command: LimitsCommand) -> anyhow::Result<()> {
                 return print_json(&v);
             }
             let overrides = v["overrides"].as_object().cloned().unwrap_or_default();
-            println!("{:<36} {:>20}  SOURCE", "LIMIT", "VALUE");
+            outln!("{:<36} {:>20}  SOURCE", "LIMIT", "VALUE");
             for (k, val) in v["limits"].as_object().into_iter().flatten() {
                 let src = if overrides.contains_key(k) {
                     "override"
                 } else {
                     "default"
                 };
-                println!("{k:<36} {:>20}  {src}", val.to_string().trim_matches('"'));
+                outln!("{k:<36} {:>20}  {src}", val.to_string().trim_matches('"'));
             }
         }
         LimitsCommand::Set { tenant, pairs } => {
@@ -78,7 +79,7 @@ pub async fn limits(t: Target, command: LimitsCommand) -> anyhow::Result<()> {
             if !status.is_success() {
                 bail!("setting limits failed ({status}): {text}");
             }
-            println!("limits of {tenant} updated");
+            outln!("limits of {tenant} updated");
         }
     }
     Ok(())
@@ -97,7 +98,7 @@ pub async fn usage(t: Target, args: UsageArgs) -> anyhow::Result<()> {
     if args.json {
         return print_json(&v);
     }
-    println!(
+    outln!(
         "START                  SOURCE            SAMPLES     SERIES      LOG BYTES  LOG LINES  QUERIES   REJECTED"
     );
     for r in v["rows"].as_array().into_iter().flatten() {
@@ -107,7 +108,7 @@ pub async fn usage(t: Target, args: UsageArgs) -> anyhow::Result<()> {
             .flatten()
             .filter_map(|(_, n)| n.as_u64())
             .sum();
-        println!(
+        outln!(
             "{:<22} {:<10} {:>14} {:>10} {:>14} {:>10} {:>8} {:>10}",
             r["start"].as_str().unwrap_or(""),
             r["datasource"].as_str().unwrap_or(""),
@@ -136,18 +137,20 @@ pub async fn cost(t: Target, args: CostArgs) -> anyhow::Result<()> {
         return print_json(&v);
     }
     let cur = v["currency"].as_str().unwrap_or("");
-    println!(
+    outln!(
         "month {}: {:.4} {cur} to date, {:.4} {cur} projected at month end",
         v["month"].as_str().unwrap_or(""),
         v["to_date"].as_f64().unwrap_or(0.0),
         v["projected_month_end"].as_f64().unwrap_or(0.0)
     );
-    println!(
+    outln!(
         "{:<16} {:>14} {:>14}",
-        "DATA SOURCE", "TO DATE", "PROJECTED"
+        "DATA SOURCE",
+        "TO DATE",
+        "PROJECTED"
     );
     for d in v["by_datasource"].as_array().into_iter().flatten() {
-        println!(
+        outln!(
             "{:<16} {:>14.4} {:>14.4}",
             d["datasource"].as_str().unwrap_or(""),
             d["to_date"].as_f64().unwrap_or(0.0),

@@ -1,6 +1,7 @@
 //! `pitot rules sync|list|delete`: manage a tenant's rule groups on a running server
 //! through the Mimir configuration API, as `mimirtool rules` does.
 
+use crate::out::{out, outln};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -32,7 +33,7 @@ pub async fn run(target: Target, command: RulesCommand) -> anyhow::Result<()> {
             for file in &files {
                 total += sync_file(&http, &base, &target.token, namespace.as_deref(), file).await?;
             }
-            println!("{total} rule groups uploaded");
+            outln!("{total} rule groups uploaded");
         }
         RulesCommand::List => {
             let r = http
@@ -42,8 +43,8 @@ pub async fn run(target: Target, command: RulesCommand) -> anyhow::Result<()> {
                 .await
                 .context("cannot reach the server (check --address)")?;
             match r.status().as_u16() {
-                200 => print!("{}", r.text().await?),
-                404 => println!("no rule groups"),
+                200 => out!("{}", r.text().await?),
+                404 => outln!("no rule groups"),
                 s => bail!("listing rules failed ({s}): {}", r.text().await?),
             }
         }
@@ -56,7 +57,7 @@ pub async fn run(target: Target, command: RulesCommand) -> anyhow::Result<()> {
             if !r.status().is_success() {
                 bail!("delete failed ({}): {}", r.status(), r.text().await?);
             }
-            println!("deleted");
+            outln!("deleted");
         }
     }
     Ok(())
@@ -105,7 +106,7 @@ async fn sync_file(
                 r.text().await?
             );
         }
-        println!("uploaded {ns}/{}", group.name);
+        outln!("uploaded {ns}/{}", group.name);
     }
     Ok(parsed.groups.len())
 }

@@ -295,3 +295,28 @@ fn operator_cli_shows_limits_usage_and_cost() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert!(v["to_date"].is_number(), "{v}");
 }
+
+/// `pitot limits get default | head -1`: the reader closes the pipe after one line, and
+/// the command ends quietly and successfully instead of panicking on the write.
+#[test]
+fn a_cli_command_whose_reader_goes_away_exits_quietly() {
+    let server = TestServer::start(&[]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pitot"))
+        .args(["limits", "get", "default"])
+        .args([
+            "--address",
+            server.base_url(),
+            "--token",
+            &server.platform_token,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end before the command writes anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
