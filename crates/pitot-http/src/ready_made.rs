@@ -32,7 +32,7 @@ rules:
     labels:
       severity: warning
     annotations:
-      summary: "Pitot refused {{ $value }} samples in 5 minutes ({{ $labels.reason }})"
+      summary: "Pitot refused about {{ printf \"%.0f\" $value }} samples in 5 minutes ({{ $labels.reason }})"
   - alert: PitotSeriesNearLimit
     expr: pitot_tenant_active_series / pitot_tenant_limit_max_global_series_per_user > 0.8
     for: 5m
@@ -140,5 +140,23 @@ mod tests {
         let g = pitot_rules::RuleGroup::parse(super::RULES, &opts).unwrap();
         assert_eq!(g.name, super::GROUP);
         assert_eq!(g.rules.len(), 4);
+    }
+
+    /// `increase()` extrapolates, so 2,000 refused samples can read 2562.0000000000005;
+    /// the summary rounds to a whole number of samples.
+    #[test]
+    fn the_refused_samples_summary_is_a_whole_number() {
+        let doc: serde_yaml::Value = serde_yaml::from_str(super::RULES).unwrap();
+        let summary = doc["rules"][0]["annotations"]["summary"].as_str().unwrap();
+        let data = pitot_rules::template::TemplateData {
+            labels: [("reason".to_string(), "rate_limited".to_string())].into(),
+            value: 2562.000_000_000_000_5,
+            ..Default::default()
+        };
+        let text = pitot_rules::template::render("summary", summary, &data, None).unwrap();
+        assert_eq!(
+            text,
+            "Pitot refused about 2562 samples in 5 minutes (rate_limited)"
+        );
     }
 }
