@@ -72,11 +72,39 @@ async fn existing(state: &AppState, tenant: &TenantId) -> Result<(), ApiError> {
     }
 }
 
+/// A tenant's effective limits, the overrides set through the API (`overrides`) and by
+/// the runtime-overrides file (`file_overrides`), and where each limit's value comes
+/// from (`sources`: `api`, `runtime_file` or `default`; the API wins over the file).
 fn answer(limits: &Limits, tenant: &TenantId) -> Response {
+    let api = limits.api_overrides(tenant);
+    let file = limits.file_overrides(tenant);
+    let effective = serde_json::to_value(&*limits.get(tenant)).unwrap_or_default();
+    let set_in = |o: &pitot_limits::LimitOverrides| match serde_json::to_value(o) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let (api_keys, file_keys) = (set_in(&api), set_in(&file));
+    let sources: serde_json::Map<String, serde_json::Value> = effective
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, _)| {
+            let source = if api_keys.contains_key(name) {
+                "api"
+            } else if file_keys.contains_key(name) {
+                "runtime_file"
+            } else {
+                "default"
+            };
+            (name.clone(), source.into())
+        })
+        .collect();
     Json(json!({
         "tenant": tenant,
-        "limits": &*limits.get(tenant),
-        "overrides": limits.api_overrides(tenant),
+        "limits": effective,
+        "overrides": api,
+        "file_overrides": file,
+        "sources": sources,
     }))
     .into_response()
 }

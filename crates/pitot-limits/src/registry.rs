@@ -63,6 +63,11 @@ impl Limits {
         self.api.read().get(tenant).cloned().unwrap_or_default()
     }
 
+    /// The overrides the runtime-overrides file sets for `tenant` (empty when none).
+    pub fn file_overrides(&self, tenant: &TenantId) -> LimitOverrides {
+        self.file.read().get(tenant).cloned().unwrap_or_default()
+    }
+
     /// Every tenant's API overrides, to persist them.
     pub fn all_api_overrides(&self) -> BTreeMap<TenantId, LimitOverrides> {
         self.api.read().clone()

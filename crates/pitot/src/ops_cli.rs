@@ -44,13 +44,12 @@ pub async fn limits(t: Target, command: LimitsCommand) -> anyhow::Result<()> {
             if json {
                 return print_json(&v);
             }
-            let overrides = v["overrides"].as_object().cloned().unwrap_or_default();
             outln!("{:<36} {:>20}  SOURCE", "LIMIT", "VALUE");
             for (k, val) in v["limits"].as_object().into_iter().flatten() {
-                let src = if overrides.contains_key(k) {
-                    "override"
-                } else {
-                    "default"
+                let src = match v["sources"][k].as_str() {
+                    Some("api") => "api override",
+                    Some("runtime_file") => "runtime overrides file",
+                    _ => "default",
                 };
                 outln!("{k:<36} {:>20}  {src}", val.to_string().trim_matches('"'));
             }

@@ -237,6 +237,32 @@ fn runtime_overrides_file_changes_limits_without_restart() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The limits API and `pitot limits get` name the file as the limit's source.
+    let (status, body) = server.get_json(
+        &server.platform_token,
+        "/api/pitot/v1/tenants/default/limits",
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["file_overrides"],
+        json!({"max_line_size": 1000}),
+        "{body}"
+    );
+    assert_eq!(body["sources"]["max_line_size"], "runtime_file", "{body}");
+    assert_eq!(body["sources"]["ingestion_rate"], "default", "{body}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pitot"))
+        .args(["limits", "get", "default", "--address", server.base_url()])
+        .args(["--token", &server.platform_token])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("max_line_size "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.ends_with("runtime overrides file"), "{out}");
+
     // A broken file is refused and the last good overrides stay.
     std::fs::write(&file, "overrides:\n  default:\n    max_line_sise: 5\n").unwrap();
     std::thread::sleep(Duration::from_millis(800));
