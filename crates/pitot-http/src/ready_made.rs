@@ -150,7 +150,7 @@ mod tests {
         let summary = doc["rules"][0]["annotations"]["summary"].as_str().unwrap();
         let data = pitot_rules::template::TemplateData {
             labels: [("reason".to_string(), "rate_limited".to_string())].into(),
-            value: 2562.000_000_000_000_5,
+            value: 2_562.000_000_000_000_5,
             ..Default::default()
         };
         let text = pitot_rules::template::render("summary", summary, &data, None).unwrap();
