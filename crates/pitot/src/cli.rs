@@ -239,8 +239,9 @@ pub struct CostArgs {
 /// `pitot rules` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
-    /// Check rule files locally, then upload every group (into the namespace named after
-    /// each file, or `--namespace`).
+    /// Make the tenant's rule groups what the files say, as `mimirtool rules sync`:
+    /// check every file locally, upload new and changed groups (into the namespace named
+    /// after each file, or `--namespace`), delete groups no file has any more.
     Sync {
         /// Namespace for all files.
         #[arg(long)]

@@ -234,6 +234,42 @@ fn rules_cli_syncs_lists_and_deletes() {
     assert!(ok, "{out}");
     let (_, out) = pitot(&["list"]);
     assert!(out.contains("g1") && !out.contains("g2"), "{out}");
+
+    // Sync makes the server what the files say, as mimirtool's: unchanged groups are
+    // left alone, groups in no file any more are deleted, Pitot's own ready-made alerts
+    // are kept.
+    let response = server
+        .put("/api/pitot/v1/ready-made-alerts")
+        .bearer_auth(&token)
+        .body(r#"{"enabled": true}"#)
+        .send()
+        .unwrap();
+    assert!(response.status().is_success());
+    let (ok, out) = pitot(&["sync", file.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("1 rule groups uploaded (1 new, 0 changed), 1 unchanged, 0 deleted"),
+        "{out}"
+    );
+    let other = dir.path().join("team-b.yml");
+    std::fs::write(
+        &other,
+        "groups:\n  - name: g3\n    rules:\n      - record: y:up\n        expr: up\n",
+    )
+    .unwrap();
+    let (ok, out) = pitot(&["sync", other.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("deleted team-a/g1") && out.contains("deleted team-a/g2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 rule groups uploaded (1 new, 0 changed), 0 unchanged, 2 deleted"),
+        "{out}"
+    );
+    let (_, out) = pitot(&["list"]);
+    assert!(!out.contains("team-a:") && out.contains("team-b:"), "{out}");
+    assert!(out.contains("pitot-ready-made:"), "{out}");
 }
 
 /// LogQL rules through Loki's ruler API: recording results land in the tenant's

@@ -226,6 +226,11 @@ impl TestServer {
         self.client.post(format!("{}{path}", self.base))
     }
 
+    /// A PUT request to `path`.
+    pub fn put(&self, path: &str) -> RequestBuilder {
+        self.client.put(format!("{}{path}", self.base))
+    }
+
     /// Pushes `request` with `token`; returns the status code and body.
     ///
     /// The body is encoded by [`encode_exact`], which writes every sample value, so
