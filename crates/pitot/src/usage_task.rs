@@ -96,9 +96,21 @@ pub async fn run(
                     samples: vec![Sample::new(now, v)],
                 })
                 .collect();
-            let key = state.datasources.managed_metrics(&t.id).storage;
-            if let Err(error) = tsdb.append(&key, batch).await {
-                tracing::warn!(tenant = %t.id, %error, "self-metrics not written");
+            let managed = state.datasources.managed_metrics(&t.id);
+            match tsdb.append(&managed.storage, batch).await {
+                // Metered like any data source's samples (and never billed: the price
+                // plan skips managed data sources).
+                Ok(outcome) => usage.record(
+                    &t.id,
+                    &managed.datasource,
+                    DataKind::Metrics.as_str(),
+                    managed.origin.as_str(),
+                    now,
+                    |r| {
+                        r.samples_ingested += (outcome.accepted - outcome.duplicates) as u64;
+                    },
+                ),
+                Err(error) => tracing::warn!(tenant = %t.id, %error, "self-metrics not written"),
             }
         }
     }

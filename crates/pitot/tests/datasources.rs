@@ -426,6 +426,22 @@ fn usage_series_are_written_into_the_managed_data_source() {
         found,
         "pitot_usage_samples_ingested_total never showed the pushed sample"
     );
+    // What Pitot writes there is metered as the managed data source's samples (and
+    // priced at nothing).
+    let metered = common::wait_until(std::time::Duration::from_secs(30), || {
+        let (_, usage) = server.get_json(&token, "/api/pitot/v1/usage", &[]);
+        usage["rows"].as_array().is_some_and(|rows| {
+            rows.iter().any(|r| {
+                r["datasource"] == "pitot"
+                    && r["origin"] == "managed"
+                    && r["samples_ingested"].as_u64().unwrap_or(0) > 0
+            })
+        })
+    });
+    assert!(
+        metered,
+        "the managed data source's samples were not metered"
+    );
     // Not in the tenant's own (billed) metrics.
     let (status, body) = send(
         server
