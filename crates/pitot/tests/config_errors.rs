@@ -85,3 +85,43 @@ fn words_are_not_durations() {
         );
     }
 }
+
+/// The configuration example in the README, copied as it is into `pitot.yaml`, starts a
+/// server (it once named an overrides file that had to exist).
+#[test]
+fn the_readme_configuration_example_starts_a_server() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("read README.md");
+    let intro = readme
+        .find("pitot serve --config pitot.yaml")
+        .expect("the README introduces its configuration example");
+    let block = &readme[intro..];
+    let start = block.find("```yaml\n").expect("a yaml block follows") + "```yaml\n".len();
+    let end = block[start..].find("```").expect("the block ends") + start;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pitot.yaml");
+    std::fs::write(&config, &block[start..end]).unwrap();
+    // From the directory the file is in, as a user who copied it would run it; the data
+    // directory and address come from flags so the test runs anywhere.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pitot"))
+        .current_dir(dir.path())
+        .args(["serve", "--config", "pitot.yaml", "--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pitot");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut line = [0u8; 64];
+    let n = stdout.read(&mut line).unwrap_or(0);
+    let started = String::from_utf8_lossy(&line[..n]).contains("pitot listening on");
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        started,
+        "the README's example did not start a server: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
