@@ -24,6 +24,7 @@ mod management;
 mod metrics;
 mod ops;
 mod params;
+mod process_metrics;
 mod prom_json;
 mod prom_query;
 mod prom_read;
