@@ -89,6 +89,12 @@ pub enum Command {
         #[command(flatten)]
         args: CostArgs,
     },
+    /// Check configuration and rule files without starting anything, as `promtool check`.
+    Check {
+        /// What to check.
+        #[command(subcommand)]
+        command: CheckCommand,
+    },
     /// Unit tests, as `promtool test` runs them.
     Test {
         /// What to test.
@@ -258,6 +264,23 @@ pub enum RulesCommand {
         namespace: String,
         /// Only this group.
         group: Option<String>,
+    },
+}
+
+/// `pitot check` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CheckCommand {
+    /// Check a `pitot serve --config` file: its shape, every duration, limit and egress
+    /// rule, and the runtime overrides file it names.
+    Config {
+        /// The configuration file.
+        file: PathBuf,
+    },
+    /// Check Prometheus rule files as `pitot rules sync` and the ruler API would.
+    Rules {
+        /// Rule files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 

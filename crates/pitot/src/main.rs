@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
 mod bootstrap;
+mod check_cli;
 mod cli;
 mod config;
 mod datasource_cli;
@@ -108,6 +109,12 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         }
         cli::Command::Usage { remote, args } => ops_cli::usage(ops_target(remote)?, args).await,
         cli::Command::Cost { remote, args } => ops_cli::cost(ops_target(remote)?, args).await,
+        cli::Command::Check {
+            command: cli::CheckCommand::Config { file },
+        } => check_cli::config(&file),
+        cli::Command::Check {
+            command: cli::CheckCommand::Rules { files },
+        } => check_cli::rules(&files),
         cli::Command::Test {
             command: cli::TestCommand::Rules { run, files },
         } => {

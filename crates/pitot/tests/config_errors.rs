@@ -125,3 +125,61 @@ fn the_readme_configuration_example_starts_a_server() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `pitot check config` and `pitot check rules`, as promtool's checks: success says so,
+/// every problem is named with where it is, and the exit status tells which.
+#[test]
+fn check_commands_find_problems_without_starting_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let pitot = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_pitot"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    std::fs::write(
+        dir.path().join("good.yml"),
+        "data_dir: ./data\nquery:\n  timeout: 2m\n",
+    )
+    .unwrap();
+    let (ok, out) = pitot(&["check", "config", "good.yml"]);
+    assert!(ok && out.contains("SUCCESS"), "{out}");
+    std::fs::write(dir.path().join("bad.yml"), "query:\n  timeout: 2 minutes\n").unwrap();
+    let (ok, out) = pitot(&["check", "config", "bad.yml"]);
+    assert!(!ok && out.contains("query.timeout"), "{out}");
+    std::fs::write(
+        dir.path().join("missing.yml"),
+        "runtime_config:\n  file: overrides.yaml\n",
+    )
+    .unwrap();
+    let (ok, out) = pitot(&["check", "config", "missing.yml"]);
+    assert!(!ok && out.contains("overrides.yaml"), "{out}");
+    let (ok, out) = pitot(&["check", "config", "nosuch.yml"]);
+    assert!(!ok && out.contains("nosuch.yml"), "{out}");
+
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("broken.yml"),
+        "groups:\n  - name: g\n    rules:\n      - record: ok:up\n        expr: up\n      - alert: Broken\n        expr: sum(\n",
+    )
+    .unwrap();
+    let (ok, out) = pitot(&["check", "rules", "rules.yml"]);
+    assert!(ok && out.contains("SUCCESS: 1 rules found"), "{out}");
+    let (ok, out) = pitot(&["check", "rules", "rules.yml", "broken.yml"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("SUCCESS: 1 rules found"), "{out}");
+    assert!(
+        out.contains("broken.yml:6:9: group \"g\", rule 2, \"Broken\""),
+        "the problem is named with its line and column: {out}"
+    );
+}
