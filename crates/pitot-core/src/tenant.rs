@@ -8,11 +8,17 @@ pub const MAX_TENANT_ID_LEN: usize = 150;
 ///
 /// The ID is used as a directory name and an object-store prefix, so only characters that
 /// are safe in both are accepted (the set Mimir accepts).
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct TenantId(pub(crate) String);
+
+/// Debug output is the quoted ID (`"team-a"`), as for a string: messages that quote a
+/// tenant with `{:?}` reach users, who should not read `TenantId("team-a")`.
+impl fmt::Debug for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
 
 /// Why a string is not a valid tenant ID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,6 +96,13 @@ impl From<TenantId> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_is_the_quoted_id() {
+        let t = TenantId::new("team-a").unwrap();
+        assert_eq!(format!("{t:?}"), "\"team-a\"");
+        assert_eq!(format!("{:?}", Some(&t)), "Some(\"team-a\")");
+    }
 
     #[test]
     fn accepts_mimir_charset_and_rejects_paths() {

@@ -2,41 +2,10 @@
 //! management API, as a table (or the API's JSON).
 
 use crate::out::outln;
-use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
 use crate::cli::DatasourceCommand;
 use crate::ops_cli::Target;
-
-/// Sends one management call and returns its JSON (`Null` for an empty answer).
-async fn call(
-    t: &Target,
-    method: reqwest::Method,
-    path: &str,
-    query: &[(&str, String)],
-    body: Option<Value>,
-) -> anyhow::Result<Value> {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{}{path}", t.address.trim_end_matches('/')))
-        .bearer_auth(&t.token)
-        .query(query);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let r = req
-        .send()
-        .await
-        .context("cannot reach the server (check --address)")?;
-    let status = r.status();
-    let text = r.text().await?;
-    if !status.is_success() {
-        bail!("{path} answered {status}: {text}");
-    }
-    if text.trim().is_empty() {
-        return Ok(Value::Null);
-    }
-    Ok(serde_json::from_str(&text)?)
-}
 
 fn tenant_query(tenant: &Option<String>) -> Vec<(&'static str, String)> {
     tenant.iter().map(|t| ("tenant", t.clone())).collect()
@@ -71,7 +40,9 @@ pub async fn run(t: Target, command: DatasourceCommand) -> anyhow::Result<()> {
     const BASE: &str = "/api/pitot/v1/datasources";
     match command {
         DatasourceCommand::List { tenant, json } => {
-            let list = call(&t, Method::GET, BASE, &tenant_query(&tenant), None).await?;
+            let list = t
+                .call(Method::GET, BASE, &tenant_query(&tenant), None)
+                .await?;
             if json {
                 outln!("{}", serde_json::to_string_pretty(&list)?);
             } else {
@@ -95,7 +66,7 @@ pub async fn run(t: Target, command: DatasourceCommand) -> anyhow::Result<()> {
             if let Some(t) = &tenant {
                 body["tenant"] = json!(t);
             }
-            let created = call(&t, Method::POST, BASE, &[], Some(body)).await?;
+            let created = t.call(Method::POST, BASE, &[], Some(&body)).await?;
             print_table(&json!([created]))?;
         }
         DatasourceCommand::Retention {
@@ -103,14 +74,14 @@ pub async fn run(t: Target, command: DatasourceCommand) -> anyhow::Result<()> {
             retention,
             tenant,
         } => {
-            let updated = call(
-                &t,
-                Method::PUT,
-                &format!("{BASE}/{name}"),
-                &tenant_query(&tenant),
-                Some(json!({"retention": retention})),
-            )
-            .await?;
+            let updated = t
+                .call(
+                    Method::PUT,
+                    &format!("{BASE}/{name}"),
+                    &tenant_query(&tenant),
+                    Some(&json!({"retention": retention})),
+                )
+                .await?;
             print_table(&json!([updated]))?;
         }
         DatasourceCommand::Delete {
@@ -120,7 +91,8 @@ pub async fn run(t: Target, command: DatasourceCommand) -> anyhow::Result<()> {
         } => {
             let mut q = tenant_query(&tenant);
             q.push(("confirm", confirm));
-            call(&t, Method::DELETE, &format!("{BASE}/{name}"), &q, None).await?;
+            t.call(Method::DELETE, &format!("{BASE}/{name}"), &q, None)
+                .await?;
             outln!("data source {name} deleted with all of its data");
         }
     }

@@ -17,6 +17,7 @@ mod memory;
 mod metadata_task;
 mod ops_cli;
 mod out;
+mod remote;
 mod rules_cli;
 mod runtime_overrides;
 mod serve;

@@ -2,34 +2,12 @@
 //! human tables (or the API's JSON with `--json`).
 
 use crate::out::outln;
-use anyhow::{bail, Context};
+use anyhow::Context;
 use serde_json::Value;
 
 use crate::cli::{CostArgs, LimitsCommand, UsageArgs};
 
-/// Where and as whom (the platform token, or a tenant's token for its own tenant).
-pub struct Target {
-    /// Base URL.
-    pub address: String,
-    /// Token.
-    pub token: String,
-}
-
-async fn get(t: &Target, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
-    let r = reqwest::Client::new()
-        .get(format!("{}{path}", t.address.trim_end_matches('/')))
-        .bearer_auth(&t.token)
-        .query(query)
-        .send()
-        .await
-        .context("cannot reach the server (check --address)")?;
-    let status = r.status();
-    let text = r.text().await?;
-    if !status.is_success() {
-        bail!("{path} answered {status}: {text}");
-    }
-    Ok(serde_json::from_str(&text)?)
-}
+pub use crate::remote::Target;
 
 fn print_json(v: &Value) -> anyhow::Result<()> {
     outln!("{}", serde_json::to_string_pretty(v)?);
@@ -40,7 +18,9 @@ fn print_json(v: &Value) -> anyhow::Result<()> {
 pub async fn limits(t: Target, command: LimitsCommand) -> anyhow::Result<()> {
     match command {
         LimitsCommand::Get { tenant, json } => {
-            let v = get(&t, &format!("/api/pitot/v1/tenants/{tenant}/limits"), &[]).await?;
+            let v = t
+                .get(&format!("/api/pitot/v1/tenants/{tenant}/limits"), &[])
+                .await?;
             if json {
                 return print_json(&v);
             }
@@ -64,20 +44,14 @@ pub async fn limits(t: Target, command: LimitsCommand) -> anyhow::Result<()> {
                     serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
                 body.insert(k.to_string(), value);
             }
-            let r = reqwest::Client::new()
-                .put(format!(
-                    "{}/api/pitot/v1/tenants/{tenant}/limits",
-                    t.address.trim_end_matches('/')
-                ))
-                .bearer_auth(&t.token)
-                .json(&body)
-                .send()
-                .await?;
-            let status = r.status();
-            let text = r.text().await?;
-            if !status.is_success() {
-                bail!("setting limits failed ({status}): {text}");
-            }
+            t.call(
+                reqwest::Method::PUT,
+                &format!("/api/pitot/v1/tenants/{tenant}/limits"),
+                &[],
+                Some(&Value::Object(body)),
+            )
+            .await
+            .context("setting limits failed")?;
             outln!("limits of {tenant} updated");
         }
     }
@@ -93,7 +67,7 @@ pub async fn usage(t: Target, args: UsageArgs) -> anyhow::Result<()> {
     if let Some(from) = &args.from {
         q.push(("from", from.clone()));
     }
-    let v = get(&t, "/api/pitot/v1/usage", &q).await?;
+    let v = t.get("/api/pitot/v1/usage", &q).await?;
     if args.json {
         return print_json(&v);
     }
@@ -131,7 +105,7 @@ pub async fn cost(t: Target, args: CostArgs) -> anyhow::Result<()> {
     if let Some(month) = &args.month {
         q.push(("month", month.clone()));
     }
-    let v = get(&t, "/api/pitot/v1/cost", &q).await?;
+    let v = t.get("/api/pitot/v1/cost", &q).await?;
     if args.json {
         return print_json(&v);
     }

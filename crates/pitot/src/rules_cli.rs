@@ -10,13 +10,8 @@ use pitot_rules::{ExprLanguage, RuleFile, ValidationOptions};
 
 use crate::cli::RulesCommand;
 
-/// Where and as whom.
-pub struct Target {
-    /// Base URL of the server.
-    pub address: String,
-    /// The tenant's token (`rules:write` to change, `rules:read` to list).
-    pub token: String,
-}
+/// Where and as whom (the tenant's token: `rules:write` to change, `rules:read` to list).
+pub use crate::remote::Target;
 
 fn client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()

@@ -320,3 +320,25 @@ fn a_cli_command_whose_reader_goes_away_exits_quietly() {
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A refusal reaches the CLI's user as the server's message, not as its raw JSON or a
+/// parser's line and column.
+#[test]
+fn cli_errors_say_what_the_server_said() {
+    let server = TestServer::start(&[]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pitot"))
+        .args(["limits", "get", "nosuch", "--address", server.base_url()])
+        .args(["--token", &server.platform_token])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("the server refused (404): tenant nosuch not found"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("column") && !stderr.contains("{\""),
+        "{stderr}"
+    );
+}
