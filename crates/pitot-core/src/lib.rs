@@ -17,6 +17,7 @@ mod scope;
 mod step_aside;
 mod template_budget;
 mod tenant;
+mod timestamp;
 pub mod varint;
 
 pub use datasource::{
@@ -36,3 +37,4 @@ pub use template_budget::{
     TemplateBudget, TemplateBudgetError, TemplateLimits, GO_FMT_MAX_WIDTH, MAX_TEMPLATE_PARSE_DEPTH,
 };
 pub use tenant::{TenantId, TenantIdError, RESERVED_LOGS_DIR};
+pub use timestamp::{format_rfc3339_ms, rfc3339_ms};

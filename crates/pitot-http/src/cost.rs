@@ -227,7 +227,7 @@ async fn events(
                 "percent": e.percent,
                 "kind": e.kind,
                 "cost": e.cost,
-                "at": chrono::DateTime::from_timestamp_millis(e.at_ms).map(|t| t.to_rfc3339()).unwrap_or_default(),
+                "at": pitot_core::format_rfc3339_ms(e.at_ms),
             })
         })
         .collect();

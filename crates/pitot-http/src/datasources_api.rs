@@ -44,7 +44,7 @@ fn render(ds: &DataSource) -> Value {
         "retention": if ds.retention_ms == 0 { Value::Null } else { json!(format_retention(ds.retention_ms)) },
         "retention_seconds": ds.retention_ms / 1000,
         "default": ds.is_default,
-        "created_at": chrono::DateTime::from_timestamp_millis(ds.created_at).map(|t| t.to_rfc3339()),
+        "created_at": pitot_core::format_rfc3339_ms(ds.created_at),
     })
 }
 

@@ -33,6 +33,7 @@ pub mod ready_made;
 mod remote_write;
 mod rules;
 mod selector;
+pub mod status;
 mod tenant_query;
 pub mod usage;
 
@@ -168,6 +169,8 @@ pub struct AppState {
     pub admin: Option<Arc<dyn StorageAdmin>>,
     /// Whether the server is ready (storage recovered).
     pub ready: std::sync::atomic::AtomicBool,
+    /// Build, configuration and start time, for the status endpoints.
+    pub status: status::ServerStatus,
 }
 
 /// Storage operations the operator can trigger over HTTP.
@@ -232,6 +235,7 @@ fn api_router(state: AppStateRef) -> Router {
         .merge(contact_points::router())
         .merge(ready_made::router())
         .merge(ops::router())
+        .merge(status::router())
         .fallback(ops::unknown_route)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

@@ -108,6 +108,19 @@ pub async fn track(State(state): State<AppStateRef>, request: Request, next: Nex
     response
 }
 
+/// Appends the PromQL parse cache's lookups by result, so the operator sees its hit
+/// ratio (dashboards and rules send the same texts again and again).
+pub fn render_parse_cache(out: &mut String) {
+    let (hits, misses) = pitot_promql::parse_cache_stats();
+    let _ = writeln!(
+        out,
+        "# HELP pitot_promql_parse_cache_requests_total Lookups of the PromQL parse cache, by result.\n\
+         # TYPE pitot_promql_parse_cache_requests_total counter\n\
+         pitot_promql_parse_cache_requests_total{{result=\"hit\"}} {hits}\n\
+         pitot_promql_parse_cache_requests_total{{result=\"miss\"}} {misses}"
+    );
+}
+
 /// Appends the distributor's counters.
 pub fn render_distributor(d: &Distributor, out: &mut String) {
     out.push_str("# HELP pitot_distributor_received_samples_total Samples received in remote-write requests.\n");

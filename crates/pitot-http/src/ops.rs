@@ -55,11 +55,12 @@ async fn ready(State(state): State<AppStateRef>) -> Response {
 async fn metrics(State(state): State<AppStateRef>, headers: HeaderMap) -> Response {
     let operator = crate::auth::presents_platform_token(&state, &headers);
     let mut out = String::new();
-    crate::process_metrics::render(&mut out);
+    crate::process_metrics::render(&state.status, &mut out);
     state.http_metrics.render(&mut out);
     crate::metrics::render_distributor(&state.distributor, &mut out);
     crate::metrics::render_logs_distributor(&state.logs.distributor, &mut out);
     state.query_pool.render_metrics(&mut out);
+    crate::metrics::render_parse_cache(&mut out);
     for collector in &state.collectors {
         collector(&mut out);
     }

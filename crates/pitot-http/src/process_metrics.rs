@@ -7,11 +7,11 @@ use std::fmt::Write;
 
 /// Appends the `process_*` series (those Linux lets a process read about itself) and
 /// `pitot_build_info`.
-pub fn render(out: &mut String) {
+pub fn render(build: &crate::status::ServerStatus, out: &mut String) {
     let _ = writeln!(
         out,
-        "# HELP pitot_build_info The version Pitot was built from (value 1).\n# TYPE pitot_build_info gauge\npitot_build_info{{version=\"{}\"}} 1",
-        env!("CARGO_PKG_VERSION")
+        "# HELP pitot_build_info The version Pitot was built from (value 1).\n# TYPE pitot_build_info gauge\npitot_build_info{{version=\"{}\",revision=\"{}\"}} 1",
+        build.version, build.revision
     );
     let mut gauge = |name: &str, kind: &str, help: &str, value: f64| {
         let _ = writeln!(
@@ -113,7 +113,7 @@ mod tests {
     #[test]
     fn the_process_series_are_there_and_plausible() {
         let mut text = String::new();
-        render(&mut text);
+        render(&crate::status::ServerStatus::default(), &mut text);
         assert!(value(&text, "process_resident_memory_bytes") > 1e5);
         assert!(
             value(&text, "process_virtual_memory_bytes")
@@ -132,7 +132,7 @@ mod tests {
             "{start} vs {now}"
         );
         assert!(text.contains(&format!(
-            "pitot_build_info{{version=\"{}\"}} 1\n",
+            "pitot_build_info{{version=\"{}\",revision=\"\"}} 1\n",
             env!("CARGO_PKG_VERSION")
         )));
     }

@@ -1,5 +1,5 @@
 //! The Prometheus query API: `/api/v1/query`, `/api/v1/query_range`, and the small
-//! endpoints Grafana and promtool call around them (`status/buildinfo`, `metadata`,
+//! endpoints Grafana and promtool call around them (`metadata`,
 //! `query_exemplars`, `format_query`, `parse_query`).
 
 use std::time::Duration;
@@ -46,8 +46,7 @@ pub fn router() -> Router<AppStateRef> {
                 &format!("{prefix}/api/v1/parse_query"),
                 get(parse_query).post(parse_query),
             )
-            .route(&format!("{prefix}/api/v1/metadata"), get(metadata))
-            .route(&format!("{prefix}/api/v1/status/buildinfo"), get(buildinfo));
+            .route(&format!("{prefix}/api/v1/metadata"), get(metadata));
     }
     router
 }
@@ -434,21 +433,4 @@ async fn parse_query(
     let params = params(&state, &method, &headers, query, body).await?;
     let expr = pitot_promql::parse(params.get("query").unwrap_or("")).map_err(query_error)?;
     Ok(Json(json!({"status": "success", "data": {"type": expr.value_type().to_string(), "expr": expr.to_string()}})).into_response())
-}
-
-async fn buildinfo() -> Response {
-    Json(json!({
-        "status": "success",
-        "data": {
-            "version": env!("CARGO_PKG_VERSION"),
-            "revision": "",
-            "branch": "",
-            "buildUser": "",
-            "buildDate": "",
-            "goVersion": "",
-            "application": "pitot",
-            "features": {},
-        }
-    }))
-    .into_response()
 }

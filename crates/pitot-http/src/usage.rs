@@ -94,12 +94,6 @@ fn time(raw: Option<&str>, name: &str, default: i64) -> Result<i64, ApiError> {
     }
 }
 
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
-
 async fn usage(
     State(state): State<AppStateRef>,
     Query(q): Query<UsageQuery>,
@@ -108,7 +102,8 @@ async fn usage(
     let principal = authenticate(&state, &headers).await?;
     let tenant = whose(&principal, q.tenant.as_deref())?;
     let granularity = match q.granularity.as_deref() {
-        None | Some("") => Granularity::Hour,
+        // Days, as `pitot usage` shows them: a month reads as a bill; hours on request.
+        None | Some("") => Granularity::Day,
         Some(g) => Granularity::parse(g).ok_or_else(|| {
             ApiError::bad_data(format!(
                 "invalid parameter \"granularity\": {g:?}, use hour, day or month"
@@ -152,7 +147,7 @@ async fn usage(
                 r.rejected.iter().map(|(k, v)| format!("{k}={v}")).collect();
             out.push_str(&format!(
                 "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-                rfc3339(r.start_ms),
+                pitot_core::format_rfc3339_ms(r.start_ms),
                 r.datasource,
                 r.kind,
                 r.origin,
@@ -173,7 +168,7 @@ async fn usage(
         .iter()
         .map(|r| {
             let mut v = serde_json::to_value(r).unwrap_or_default();
-            v["start"] = Value::String(rfc3339(r.start_ms));
+            v["start"] = Value::String(pitot_core::format_rfc3339_ms(r.start_ms));
             v
         })
         .collect();

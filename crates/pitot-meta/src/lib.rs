@@ -283,7 +283,8 @@ pub struct BudgetEvent {
 pub struct Tenant {
     /// The tenant's ID; serialized as a plain string.
     pub id: TenantId,
-    /// When the tenant was created, in Unix milliseconds.
+    /// When the tenant was created, in Unix milliseconds (RFC 3339 in JSON).
+    #[serde(with = "pitot_core::rfc3339_ms")]
     pub created_at: i64,
 }
 
@@ -357,7 +358,8 @@ pub struct TokenInfo {
     pub scopes: Vec<Scope>,
     /// The label given at creation, if any.
     pub name: Option<String>,
-    /// When the token was created, in Unix milliseconds.
+    /// When the token was created, in Unix milliseconds (RFC 3339 in JSON).
+    #[serde(with = "pitot_core::rfc3339_ms")]
     pub created_at: i64,
     /// The data sources the token may name; `None` for all of the tenant's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -462,7 +464,7 @@ mod tests {
                 "tenant": "team-a",
                 "scopes": ["metrics:write", "admin"],
                 "name": "ci",
-                "created_at": 1_700_000_000_000_i64,
+                "created_at": "2023-11-14T22:13:20Z",
             })
         );
         let back: TokenInfo = serde_json::from_value(json).unwrap();

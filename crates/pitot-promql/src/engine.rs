@@ -79,6 +79,19 @@ const PARSE_CACHE_ENTRIES: usize = 1024;
 /// Longer texts are parsed every time (so the cache stays within a few MiB).
 const PARSE_CACHE_MAX_TEXT: usize = 4096;
 
+static PARSE_CACHE_HITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static PARSE_CACHE_MISSES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Lookups of the parse cache of [`parse_for_query`] so far, as (hits, misses): the
+/// operator's hit ratio on `/metrics`. Texts too long to cache count as neither.
+pub fn parse_cache_stats() -> (u64, u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (
+        PARSE_CACHE_HITS.load(Relaxed),
+        PARSE_CACHE_MISSES.load(Relaxed),
+    )
+}
+
 /// Parses a PromQL expression for a query with the given step and range (ms), which
 /// duration expressions such as `x[step()]` refer to.
 ///
@@ -105,8 +118,10 @@ pub fn parse_for_query(query: &str, step_ms: i64, range_ms: i64) -> Result<Expr,
     };
     let key = (query.to_owned(), step_ms, range_ms);
     if let Some(expr) = lock().get(&key) {
+        PARSE_CACHE_HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Ok(expr.clone());
     }
+    PARSE_CACHE_MISSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let expr = parse()?;
     let mut cached = lock();
     if cached.len() >= PARSE_CACHE_ENTRIES {

@@ -43,7 +43,8 @@ pub mod promqltest;
 mod value;
 
 pub use engine::{
-    parse, parse_for_query, parse_guarded, Engine, EngineOptions, MAX_POINTS_PER_SERIES,
+    parse, parse_cache_stats, parse_for_query, parse_guarded, Engine, EngineOptions,
+    MAX_POINTS_PER_SERIES,
 };
 pub use error::{ErrorKind, PromqlError};
 pub use value::{QueryResult, Value};

@@ -13,20 +13,34 @@ pub struct ValidationError {
     pub rule_index: Option<usize>,
     /// The rule's `record` or `alert` name, when the problem is in a rule.
     pub rule_name: Option<String>,
+    /// 1-based line and column of the rule (or group) in the text it was parsed from,
+    /// when known.
+    pub position: Option<(usize, usize)>,
     /// What is wrong.
     pub message: String,
 }
 
-impl fmt::Display for ValidationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "group {:?}", self.group)?;
+impl ValidationError {
+    /// The problem without its position (for `file:line:column: ...` output, which
+    /// states the position itself).
+    pub fn without_position(&self) -> String {
+        let mut text = format!("group {:?}", self.group);
         if let Some(i) = self.rule_index {
-            write!(f, ", rule {i}")?;
+            text.push_str(&format!(", rule {i}"));
         }
         if let Some(n) = &self.rule_name {
-            write!(f, ", {n:?}")?;
+            text.push_str(&format!(", {n:?}"));
         }
-        write!(f, ": {}", self.message)
+        format!("{text}: {}", self.message)
+    }
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((line, column)) = self.position {
+            write!(f, "line {line}, column {column}: ")?;
+        }
+        f.write_str(&self.without_position())
     }
 }
 
@@ -45,6 +59,38 @@ pub enum RuleFileError {
 }
 
 impl RuleFileError {
+    /// A YAML error with its position: serde's message where it has one, else the
+    /// parser's `line:column` (an unknown field is reported without it).
+    pub fn from_yaml(e: serde_yaml::Error) -> RuleFileError {
+        let message = e.to_string();
+        match e.location() {
+            Some(at) if !message.contains(" line ") => RuleFileError::Yaml(format!(
+                "{message} at line {} column {}",
+                at.line(),
+                at.column()
+            )),
+            _ => RuleFileError::Yaml(message),
+        }
+    }
+
+    /// Adds to each problem where its rule or group is in `text`, the YAML it was
+    /// parsed from.
+    pub fn located(self, text: &str) -> RuleFileError {
+        match self {
+            RuleFileError::Invalid(errs) => RuleFileError::Invalid(
+                errs.into_iter()
+                    .map(|mut e| {
+                        e.position = e
+                            .position
+                            .or_else(|| crate::locate::locate(text, &e.group, e.rule_index));
+                        e
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
     /// Every problem as its own message, for APIs that list them.
     pub fn messages(&self) -> Vec<String> {
         match self {

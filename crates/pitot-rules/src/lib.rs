@@ -18,6 +18,7 @@
 mod duration;
 mod error;
 pub mod eval;
+mod locate;
 pub mod model;
 pub mod template;
 pub mod unittest;

@@ -202,9 +202,8 @@ impl From<Rule> for RuleNode {
 impl RuleFile {
     /// Parses and validates a rule file; every validation problem is reported.
     pub fn parse(text: &str, opts: &ValidationOptions) -> Result<RuleFile, RuleFileError> {
-        let file: RuleFile =
-            serde_yaml::from_str(text).map_err(|e| RuleFileError::Yaml(e.to_string()))?;
-        file.validate(opts)?;
+        let file: RuleFile = serde_yaml::from_str(text).map_err(RuleFileError::from_yaml)?;
+        file.validate(opts).map_err(|e| e.located(text))?;
         Ok(file)
     }
 
@@ -227,12 +226,11 @@ impl RuleFile {
 impl RuleGroup {
     /// Parses one group, the body of Mimir's `POST /config/v1/rules/{namespace}`.
     pub fn parse(text: &str, opts: &ValidationOptions) -> Result<RuleGroup, RuleFileError> {
-        let group: RuleGroup =
-            serde_yaml::from_str(text).map_err(|e| RuleFileError::Yaml(e.to_string()))?;
+        let group: RuleGroup = serde_yaml::from_str(text).map_err(RuleFileError::from_yaml)?;
         let file = RuleFile {
             groups: vec![group],
         };
-        file.validate(opts)?;
+        file.validate(opts).map_err(|e| e.located(text))?;
         Ok(file.groups.into_iter().next().expect("one group"))
     }
 

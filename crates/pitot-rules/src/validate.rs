@@ -41,6 +41,7 @@ pub(crate) fn validate_file(file: &RuleFile, opts: &ValidationOptions) -> Vec<Va
             group: file.groups[opts.max_groups].name.clone(),
             rule_index: None,
             rule_name: None,
+            position: None,
             message: format!(
                 "too many rule groups: {} (limit {})",
                 file.groups.len(),
@@ -54,6 +55,7 @@ pub(crate) fn validate_file(file: &RuleFile, opts: &ValidationOptions) -> Vec<Va
             group: g.name.clone(),
             rule_index: None,
             rule_name: None,
+            position: None,
             message,
         };
         if g.name.is_empty() {
@@ -85,6 +87,7 @@ pub(crate) fn validate_file(file: &RuleFile, opts: &ValidationOptions) -> Vec<Va
                     group: g.name.clone(),
                     rule_index: Some(i + 1),
                     rule_name: Some(rule.name().to_string()),
+                    position: None,
                     message,
                 });
             }

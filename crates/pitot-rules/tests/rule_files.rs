@@ -87,18 +87,20 @@ groups:
     let e = errors(text, &opts());
     assert!(
         e.iter().any(
-            |m| m.starts_with("group \"g\", rule 2, \"bad name\": invalid recording rule name")
+            |m| m == "line 7, column 9: group \"g\", rule 2, \"bad name\": invalid recording rule name: bad name"
         ),
         "{e:?}"
     );
     assert!(
-        e.iter()
-            .any(|m| m.starts_with("group \"g\", rule 3, \"A\": could not parse expression")),
+        e.iter().any(|m| m.starts_with(
+            "line 9, column 9: group \"g\", rule 3, \"A\": could not parse expression"
+        )),
         "{e:?}"
     );
     assert!(
         e.iter()
-            .any(|m| m.starts_with("group \"g\", rule 4, \"B\": invalid label name")),
+            .any(|m| m
+                .starts_with("line 11, column 9: group \"g\", rule 4, \"B\": invalid label name")),
         "{e:?}"
     );
     assert!(

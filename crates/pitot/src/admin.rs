@@ -1,6 +1,6 @@
 //! `pitot tenant ...` and `pitot token ...`: work on the metadata database directly.
 
-use crate::out::outln;
+use crate::out::{outln, Table};
 use std::path::Path;
 
 use pitot_core::{Scope, TenantId};
@@ -61,17 +61,17 @@ pub async fn token(data_dir: &Path, command: TokenCommand) -> anyhow::Result<()>
         }
         TokenCommand::List { tenant } => {
             let tenant = tenant.map(TenantId::new).transpose()?;
-            outln!("{:<18} {:<20} {:<16} SCOPES", "ID", "TENANT", "NAME");
+            let mut table = Table::new(&["ID", "TENANT", "NAME", "SCOPES"]);
             for t in meta.list_tokens(tenant.as_ref()).await? {
                 let scopes: Vec<&str> = t.scopes.iter().map(|s| s.as_str()).collect();
-                outln!(
-                    "{:<18} {:<20} {:<16} {}",
-                    t.id,
-                    t.tenant,
-                    t.name.as_deref().unwrap_or("-"),
-                    scopes.join(",")
-                );
+                table.row(vec![
+                    t.id.clone(),
+                    t.tenant.to_string(),
+                    t.name.clone().unwrap_or_else(|| "-".into()),
+                    scopes.join(","),
+                ]);
             }
+            table.print()?;
         }
         TokenCommand::Revoke { id } => {
             if meta.revoke_token(&id).await? {

@@ -56,10 +56,12 @@ pub fn rules(files: &[PathBuf]) -> anyhow::Result<()> {
             Err(RuleFileError::Invalid(errors)) => {
                 outln!("  FAILED:");
                 for e in &errors {
-                    match locate(&text, &e.group, e.rule_name.as_deref()) {
-                        Some((line, column)) => {
-                            outln!("{}:{line}:{column}: {e}", file.display())
-                        }
+                    match e.position {
+                        Some((line, column)) => outln!(
+                            "{}:{line}:{column}: {}",
+                            file.display(),
+                            e.without_position()
+                        ),
                         None => outln!("{}: {e}", file.display()),
                     }
                 }
@@ -73,44 +75,4 @@ pub fn rules(files: &[PathBuf]) -> anyhow::Result<()> {
         files.len()
     );
     Ok(())
-}
-
-/// Where a problem of group `group` (and of its rule `rule`) is in `text`: the 1-based
-/// line and column of the rule's `alert:`/`record:` key after the group's `name:`, or
-/// of the group's `name:` key. YAML parsers give no positions for valid values, so this
-/// searches the text; `None` when it cannot tell.
-fn locate(text: &str, group: &str, rule: Option<&str>) -> Option<(usize, usize)> {
-    let value_is = |line: &str, key: &str, want: &str| -> Option<usize> {
-        let trimmed = line.trim_start().trim_start_matches("- ");
-        let rest = trimmed.strip_prefix(key)?.strip_prefix(':')?;
-        let value = rest.split(" #").next()?.trim().trim_matches(['"', '\'']);
-        (value == want).then(|| line.len() - trimmed.len() + 1)
-    };
-    let lines: Vec<&str> = text.lines().collect();
-    let group_line = lines
-        .iter()
-        .position(|l| value_is(l, "name", group).is_some())?;
-    let Some(rule) = rule else {
-        let column = value_is(lines[group_line], "name", group)?;
-        return Some((group_line + 1, column));
-    };
-    lines[group_line..].iter().enumerate().find_map(|(i, l)| {
-        value_is(l, "alert", rule)
-            .or_else(|| value_is(l, "record", rule))
-            .map(|column| (group_line + i + 1, column))
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::locate;
-
-    #[test]
-    fn problems_are_located_at_their_rule_or_group() {
-        let text = "groups:\n  - name: a\n    rules:\n      - record: x:up\n        expr: up\n  - name: \"b\"\n    rules:\n      - alert: X\n        expr: up\n      - record: x:up\n        expr: sum(\n";
-        assert_eq!(locate(text, "b", Some("x:up")), Some((10, 9)));
-        assert_eq!(locate(text, "a", Some("x:up")), Some((4, 9)));
-        assert_eq!(locate(text, "b", None), Some((6, 5)));
-        assert_eq!(locate(text, "c", None), None);
-    }
 }

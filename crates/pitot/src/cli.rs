@@ -143,7 +143,11 @@ pub enum LimitsCommand {
     /// Show a tenant's effective limits and which are overridden.
     Get {
         /// The tenant.
-        tenant: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The tenant, as earlier versions took it (`pitot limits get team-b`).
+        #[arg(hide = true, conflicts_with = "tenant")]
+        positional_tenant: Option<String>,
         /// Print the API's JSON.
         #[arg(long)]
         json: bool,
@@ -151,8 +155,10 @@ pub enum LimitsCommand {
     /// Override limits: `name=value` pairs (Mimir/Loki names).
     Set {
         /// The tenant.
-        tenant: String,
-        /// `ingestion_rate=50000 max_query_length=7d ...`
+        #[arg(long)]
+        tenant: Option<String>,
+        /// `ingestion_rate=50000 max_query_length=7d ...` (earlier versions took the
+        /// tenant first, and a first word without `=` still names it).
         #[arg(required = true)]
         pairs: Vec<String>,
     },
@@ -524,15 +530,49 @@ pub struct ServeArgs {
     /// Longest a LogQL query may run [default: 1m].
     #[arg(long, env = "PITOT_LOGS_QUERY_TIMEOUT")]
     pub logs_query_timeout: Option<String>,
+    /// Longest label name of a log stream [default: 1024].
+    #[arg(long, env = "PITOT_LOGS_MAX_LABEL_NAME_LENGTH")]
+    pub logs_max_label_name_length: Option<usize>,
+    /// Longest label value of a log stream [default: 2048].
+    #[arg(long, env = "PITOT_LOGS_MAX_LABEL_VALUE_LENGTH")]
+    pub logs_max_label_value_length: Option<usize>,
+    /// How far in the future a log entry may be [default: 10m].
+    #[arg(long, env = "PITOT_LOGS_CREATION_GRACE_PERIOD")]
+    pub logs_creation_grace_period: Option<String>,
+    /// Largest structured metadata of one log entry, bytes [default: 65536].
+    #[arg(long, env = "PITOT_LOGS_MAX_STRUCTURED_METADATA_SIZE")]
+    pub logs_max_structured_metadata_size: Option<usize>,
+    /// Most structured-metadata pairs on one log entry [default: 128].
+    #[arg(long, env = "PITOT_LOGS_MAX_STRUCTURED_METADATA_ENTRIES_COUNT")]
+    pub logs_max_structured_metadata_entries_count: Option<usize>,
+    /// Labels whose value becomes service_name (repeatable or comma-separated; replaces
+    /// logs.discover_service_name) [default: service, app, application, name, ...].
+    #[arg(
+        long = "logs-discover-service-name",
+        env = "PITOT_LOGS_DISCOVER_SERVICE_NAME",
+        value_delimiter = ','
+    )]
+    pub logs_discover_service_name: Vec<String>,
+    /// How often stored rule groups are re-read [default: 10s].
+    #[arg(long, env = "PITOT_RULES_POLL_INTERVAL")]
+    pub rules_poll_interval: Option<String>,
+    /// Any option of the configuration file by its dotted path, such as
+    /// tenant_limits.ingestion_rate=50000 or pricing.per_million_samples=0.2 (repeatable;
+    /// the value is read as YAML; in PITOT_SET separate them with ';'). Applied over the
+    /// file; the other flags win over it.
+    #[arg(
+        long = "set",
+        value_name = "KEY=VALUE",
+        env = "PITOT_SET",
+        value_delimiter = ';'
+    )]
+    pub set: Vec<String>,
 }
 
 impl ServeArgs {
     /// The configuration: file (if any) with these flags applied on top.
     pub fn resolve(&self) -> anyhow::Result<Config> {
-        let mut c = match &self.config {
-            Some(path) => Config::from_file(path)?,
-            None => Config::default(),
-        };
+        let mut c = Config::load(self.config.as_deref(), &self.set)?;
         macro_rules! set {
             ($($flag:ident => $($field:ident).+),* $(,)?) => {
                 $(if let Some(v) = &self.$flag { c.$($field).+ = v.clone().into(); })*
@@ -577,6 +617,12 @@ impl ServeArgs {
             logs_max_entries_limit_per_query => logs.max_entries_limit_per_query,
             logs_max_query_series => logs.max_query_series,
             logs_query_timeout => logs.query_timeout,
+            logs_max_label_name_length => logs.max_label_name_length,
+            logs_max_label_value_length => logs.max_label_value_length,
+            logs_creation_grace_period => logs.creation_grace_period,
+            logs_max_structured_metadata_size => logs.max_structured_metadata_size,
+            logs_max_structured_metadata_entries_count => logs.max_structured_metadata_entries_count,
+            rules_poll_interval => rules.poll_interval,
             runtime_config_period => runtime_config.period,
             rules_evaluation_interval => rules.evaluation_interval,
             alertmanager_max_notify_timeout => alertmanager.max_notify_timeout,
@@ -598,6 +644,9 @@ impl ServeArgs {
         );
         if !self.rules_alertmanager_urls.is_empty() {
             c.rules.alertmanager_urls = self.rules_alertmanager_urls.clone();
+        }
+        if !self.logs_discover_service_name.is_empty() {
+            c.logs.discover_service_name = self.logs_discover_service_name.clone();
         }
         if !self.egress_allow.is_empty() {
             c.egress.allow = self.egress_allow.clone();

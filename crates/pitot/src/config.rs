@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The whole configuration of `pitot serve`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where the WAL, metadata database and (by default) blocks live.
@@ -47,7 +47,7 @@ pub struct Config {
 }
 
 /// Bounds on sending tenants' notifications, so no tenant's receivers hold the sender long.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotifyConfig {
     /// Longest one delivery attempt may take, whatever `timeout` a tenant's receiver sets
@@ -71,7 +71,7 @@ impl Default for NotifyConfig {
 /// (RFC 1918, ULA, CGNAT), multicast, reserved and cloud metadata addresses are denied by
 /// default; `allow` opens networks among them, `deny` closes more, and `deny` wins over
 /// `allow`. Operator-configured URLs (`rules.alertmanager_urls`) are not subject to it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EgressConfig {
     /// Networks (CIDRs, such as `10.20.0.0/16` or `127.0.0.1/32`) tenants may reach even
@@ -90,7 +90,7 @@ impl EgressConfig {
 }
 
 /// Usage metering settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UsageConfig {
     /// How often each tenant's usage is written as `pitot_usage_*` series into its
@@ -107,7 +107,7 @@ impl Default for UsageConfig {
 }
 
 /// Ruler settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RulesConfig {
     /// Interval of groups that set none (`1m`, Prometheus' `evaluation_interval`).
@@ -130,7 +130,7 @@ impl Default for RulesConfig {
 }
 
 /// Where per-tenant limit overrides are read from while running (Mimir's runtime config).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RuntimeConfig {
     /// YAML file with `overrides: {<tenant>: {<limit>: <value>}}`; reloaded when it changes.
@@ -169,7 +169,7 @@ impl Config {
 }
 
 /// Logs settings; defaults are Loki's.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogsConfig {
     /// Most labels per stream.
@@ -263,7 +263,7 @@ impl LogsConfig {
 }
 
 /// PromQL engine settings (defaults are Prometheus' flag defaults).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueryConfig {
     /// How far back an instant selector looks (`5m`).
@@ -314,7 +314,7 @@ impl Default for QueryConfig {
 }
 
 /// Metrics storage settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
     /// Block range, as a Prometheus duration (`2h`).
@@ -357,7 +357,7 @@ impl Default for StorageConfig {
 }
 
 /// Limits applied to every pushed series.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Most labels per series.
@@ -386,7 +386,7 @@ impl Default for LimitsConfig {
 }
 
 /// HTTP server limits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Largest request body, compressed.
@@ -437,12 +437,68 @@ impl Default for Config {
 impl Config {
     /// Reads a YAML file; a missing file is an error that names it.
     pub fn from_file(path: &std::path::Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config file {}", path.display()))?;
-        serde_yaml::from_str(&text)
-            .with_context(|| format!("invalid config file {}", path.display()))
+        Config::load(Some(path), &[])
     }
 
+    /// The file (if any) with `--set KEY=VALUE` assignments applied on top (`KEY` is an
+    /// option's dotted path, such as `tenant_limits.ingestion_rate`; `VALUE` is read as
+    /// YAML, so numbers, booleans and `[a, b]` lists work). Problems of the file name the
+    /// file; problems the assignments bring name them.
+    pub fn load(path: Option<&std::path::Path>, sets: &[String]) -> anyhow::Result<Config> {
+        let mut doc = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                let config: Config = serde_yaml::from_str(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?;
+                if sets.is_empty() {
+                    return Ok(config);
+                }
+                serde_yaml::from_str::<serde_yaml::Value>(&text)?
+            }
+            None => serde_yaml::Value::Mapping(Default::default()),
+        };
+        if sets.is_empty() {
+            return Ok(Config::default());
+        }
+        if doc.is_null() {
+            doc = serde_yaml::Value::Mapping(Default::default());
+        }
+        for assignment in sets {
+            apply_set(&mut doc, assignment)?;
+        }
+        serde_yaml::from_value(doc)
+            .with_context(|| format!("invalid --set {}", sets.join(" --set ")))
+    }
+
+    /// The configuration as YAML with every default filled in (each tenant limit at its
+    /// effective default) and secrets replaced by `<secret>`: what
+    /// `/api/v1/status/config` shows the operator.
+    pub fn redacted_yaml(&self) -> anyhow::Result<String> {
+        let mut shown = self.clone();
+        let secret = Some("<secret>".to_string());
+        if shown.platform_token.is_some() {
+            shown.platform_token = secret.clone();
+        }
+        if shown.storage.s3_secret_access_key.is_some() {
+            shown.storage.s3_secret_access_key = secret;
+        }
+        shown.tenant_limits =
+            serde_yaml::from_value(serde_yaml::to_value(self.tenant_limit_defaults()?)?)?;
+        Ok(serde_yaml::to_string(&shown)?)
+    }
+
+    /// Every option as `dotted.key -> value` (what `--set` takes), secrets replaced:
+    /// `/api/v1/status/flags`.
+    pub fn flat_options(&self) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+        let doc: serde_yaml::Value = serde_yaml::from_str(&self.redacted_yaml()?)?;
+        let mut out = std::collections::BTreeMap::new();
+        flatten("", &doc, &mut out);
+        Ok(out)
+    }
+}
+
+impl Config {
     /// Checks every duration and returns them parsed.
     pub fn validate(&self) -> anyhow::Result<()> {
         for (field, value) in [
@@ -504,7 +560,189 @@ impl Config {
     }
 }
 
+/// Sets one `KEY=VALUE` assignment of `--set` in a YAML document, creating the
+/// sections on its path.
+fn apply_set(doc: &mut serde_yaml::Value, assignment: &str) -> anyhow::Result<()> {
+    let Some((key, raw)) = assignment.split_once('=') else {
+        bail!("--set {assignment}: expected KEY=VALUE, such as tenant_limits.ingestion_rate=50000");
+    };
+    let path: Vec<&str> = key.trim().split('.').collect();
+    if path.iter().any(|p| p.is_empty()) {
+        bail!(
+            "--set {assignment}: the key must be an option's dotted path, such as pricing.currency"
+        );
+    }
+    let value = if raw.trim().is_empty() {
+        serde_yaml::Value::String(String::new())
+    } else {
+        serde_yaml::from_str(raw).unwrap_or_else(|_| serde_yaml::Value::String(raw.to_string()))
+    };
+    let mut node = doc;
+    for (i, part) in path.iter().enumerate() {
+        let serde_yaml::Value::Mapping(map) = node else {
+            bail!(
+                "--set {assignment}: {} is not a section",
+                path[..i].join(".")
+            );
+        };
+        let slot = map
+            .entry(serde_yaml::Value::String(part.to_string()))
+            .or_insert(serde_yaml::Value::Null);
+        if i + 1 == path.len() {
+            *slot = value;
+            return Ok(());
+        }
+        if slot.is_null() {
+            *slot = serde_yaml::Value::Mapping(Default::default());
+        }
+        node = slot;
+    }
+    Ok(())
+}
+
+/// Writes a YAML document's leaves as `a.b.c -> value` (lists as flow YAML).
+fn flatten(
+    prefix: &str,
+    value: &serde_yaml::Value,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    match value {
+        serde_yaml::Value::Mapping(map) if !map.is_empty() || prefix.is_empty() => {
+            for (k, v) in map {
+                let k = k
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{k:?}"));
+                let key = if prefix.is_empty() {
+                    k
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        serde_yaml::Value::String(s) => {
+            out.insert(prefix.to_string(), s.clone());
+        }
+        serde_yaml::Value::Null => {
+            out.insert(prefix.to_string(), String::new());
+        }
+        serde_yaml::Value::Sequence(_) => {
+            out.insert(
+                prefix.to_string(),
+                serde_json::to_string(value).unwrap_or_default(),
+            );
+        }
+        other => {
+            let text = serde_yaml::to_string(other).unwrap_or_default();
+            out.insert(prefix.to_string(), text.trim().to_string());
+        }
+    }
+}
+
 /// Parses a Prometheus-style duration (`90s`, `1h30m`, `31d`), naming the field on error.
 pub fn duration(field: &str, value: &str) -> anyhow::Result<Duration> {
     pitot_core::parse_duration(value).map_err(|e| anyhow::anyhow!("{field}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A value different from `current` of the same kind, for the option `key`.
+    fn other_value(key: &str, current: &str) -> String {
+        match key {
+            "listen" => return "127.0.0.1:9999".into(),
+            "pricing.retention_tiers" => {
+                return r#"[{"max_retention_days":7.0,"per_million_samples":1.5}]"#.into()
+            }
+            _ => {}
+        }
+        if let Ok(n) = current.parse::<i64>() {
+            (n + 1).to_string()
+        } else if let Ok(x) = current.parse::<f64>() {
+            (x + 0.5).to_string()
+        } else if let Ok(b) = current.parse::<bool>() {
+            (!b).to_string()
+        } else if current.starts_with('[') {
+            r#"["changed"]"#.into()
+        } else if pitot_core::parse_duration(current).is_ok() {
+            if current == "7m" { "8m" } else { "7m" }.into()
+        } else {
+            "changed".into()
+        }
+    }
+
+    #[test]
+    fn every_option_can_be_set_from_the_command_line() {
+        let defaults = Config::default().flat_options().expect("flatten");
+        assert!(defaults.len() > 100, "only {} options", defaults.len());
+        for key in [
+            "tenant_limits.ingestion_rate",
+            "pricing.per_million_samples",
+            "rules.poll_interval",
+            "logs.max_structured_metadata_size",
+            "storage.block_range",
+        ] {
+            assert!(defaults.contains_key(key), "{key} missing");
+        }
+        for (key, current) in &defaults {
+            if key == "platform_token" || key == "storage.s3_secret_access_key" {
+                continue; // shown as <secret>
+            }
+            let wanted = other_value(key, current);
+            let config = Config::load(None, &[format!("{key}={wanted}")])
+                .unwrap_or_else(|e| panic!("--set {key}={wanted}: {e:#}"));
+            let got = config.flat_options().expect("flatten");
+            let got = got.get(key).cloned().unwrap_or_default();
+            match (got.parse::<f64>(), wanted.parse::<f64>()) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "--set {key}={wanted}"),
+                _ => assert_eq!(got, wanted, "--set {key}={wanted}"),
+            }
+        }
+    }
+
+    #[test]
+    fn set_applies_over_the_file_and_names_its_mistakes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("pitot.yaml");
+        std::fs::write(
+            &file,
+            "pricing:\n  currency: EUR\n  per_million_samples: 0.3\n",
+        )
+        .expect("write");
+        let sets = ["pricing.per_million_samples=0.5".to_string()];
+        let c = Config::load(Some(&file), &sets).expect("load");
+        assert_eq!(c.pricing.currency, "EUR");
+        assert_eq!(c.pricing.per_million_samples, 0.5);
+
+        let e = Config::load(None, &["tenant_limits.no_such_limit=1".to_string()])
+            .expect_err("unknown option");
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("--set tenant_limits.no_such_limit=1") && text.contains("no_such_limit"),
+            "{text}"
+        );
+        let e = Config::load(None, &["pricing".to_string()]).expect_err("no value");
+        assert!(format!("{e:#}").contains("expected KEY=VALUE"), "{e:#}");
+        let e = Config::load(Some(&file), &["pricing.currency.x=1".to_string()])
+            .expect_err("not a section");
+        assert!(
+            format!("{e:#}").contains("pricing.currency is not a section"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_not_shown() {
+        let mut c = Config {
+            platform_token: Some("very-secret-platform-token".into()),
+            ..Config::default()
+        };
+        c.storage.s3_secret_access_key = Some("s3-very-secret".into());
+        let yaml = c.redacted_yaml().expect("yaml");
+        assert!(!yaml.contains("very-secret"), "{yaml}");
+        assert!(yaml.contains("platform_token: <secret>"), "{yaml}");
+        assert!(yaml.contains("ingestion_rate: 10000"), "{yaml}");
+    }
 }

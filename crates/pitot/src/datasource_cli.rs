@@ -1,7 +1,7 @@
 //! `pitot datasource list|create|retention|delete`: a tenant's data sources over the
 //! management API, as a table (or the API's JSON).
 
-use crate::out::outln;
+use crate::out::{outln, Table};
 use serde_json::{json, Value};
 
 use crate::cli::DatasourceCommand;
@@ -12,26 +12,19 @@ fn tenant_query(tenant: &Option<String>) -> Vec<(&'static str, String)> {
 }
 
 fn print_table(list: &Value) -> anyhow::Result<()> {
-    outln!(
-        "{:<16} {:<20} {:<8} {:<8} {:>10}  DEFAULT",
-        "TENANT",
-        "NAME",
-        "TYPE",
-        "ORIGIN",
-        "RETENTION"
-    );
+    let mut table = Table::new(&["TENANT", "NAME", "TYPE", "ORIGIN", "RETENTION", "DEFAULT"]);
     for d in list.as_array().into_iter().flatten() {
-        outln!(
-            "{:<16} {:<20} {:<8} {:<8} {:>10}  {}",
-            d["tenant"].as_str().unwrap_or(""),
-            d["name"].as_str().unwrap_or(""),
-            d["type"].as_str().unwrap_or(""),
-            d["origin"].as_str().unwrap_or(""),
-            d["retention"].as_str().unwrap_or("server"),
-            if d["default"] == true { "yes" } else { "" }
-        );
+        let text = |key: &str| d[key].as_str().unwrap_or("").to_string();
+        table.row(vec![
+            text("tenant"),
+            text("name"),
+            text("type"),
+            text("origin"),
+            d["retention"].as_str().unwrap_or("server").to_string(),
+            if d["default"] == true { "yes" } else { "" }.to_string(),
+        ]);
     }
-    Ok(())
+    table.print()
 }
 
 /// Runs one `pitot datasource` command.

@@ -22,6 +22,7 @@ mod rules_cli;
 mod runtime_overrides;
 mod serve;
 mod usage_task;
+mod wal_disk_metrics;
 
 use std::process::ExitCode;
 

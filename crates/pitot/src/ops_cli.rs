@@ -1,7 +1,7 @@
 //! `pitot limits|usage|cost`: an operator's view of a tenant on a running server, as
 //! human tables (or the API's JSON with `--json`).
 
-use crate::out::outln;
+use crate::out::{outln, Table};
 use anyhow::Context;
 use serde_json::Value;
 
@@ -17,24 +17,43 @@ fn print_json(v: &Value) -> anyhow::Result<()> {
 /// `pitot limits get|set`.
 pub async fn limits(t: Target, command: LimitsCommand) -> anyhow::Result<()> {
     match command {
-        LimitsCommand::Get { tenant, json } => {
+        LimitsCommand::Get {
+            tenant,
+            positional_tenant,
+            json,
+        } => {
+            let tenant = tenant.or(positional_tenant).context(
+                "name the tenant with --tenant, such as `pitot limits get --tenant team-b`",
+            )?;
             let v = t
                 .get(&format!("/api/pitot/v1/tenants/{tenant}/limits"), &[])
                 .await?;
             if json {
                 return print_json(&v);
             }
-            outln!("{:<36} {:>20}  SOURCE", "LIMIT", "VALUE");
+            let mut table = Table::new(&["LIMIT", "VALUE", "SOURCE"]);
             for (k, val) in v["limits"].as_object().into_iter().flatten() {
                 let src = match v["sources"][k].as_str() {
                     Some("api") => "api override",
                     Some("runtime_file") => "runtime overrides file",
                     _ => "default",
                 };
-                outln!("{k:<36} {:>20}  {src}", val.to_string().trim_matches('"'));
+                table.row(vec![
+                    k.clone(),
+                    val.to_string().trim_matches('"').to_string(),
+                    src.to_string(),
+                ]);
             }
+            table.print()?;
         }
-        LimitsCommand::Set { tenant, pairs } => {
+        LimitsCommand::Set { tenant, mut pairs } => {
+            let tenant = match tenant {
+                Some(tenant) => tenant,
+                None if pairs.len() > 1 && !pairs[0].contains('=') => pairs.remove(0),
+                None => anyhow::bail!(
+                    "name the tenant with --tenant, such as `pitot limits set --tenant team-b ingestion_rate=50000`"
+                ),
+            };
             let mut body = serde_json::Map::new();
             for p in &pairs {
                 let (k, v) = p
@@ -71,9 +90,17 @@ pub async fn usage(t: Target, args: UsageArgs) -> anyhow::Result<()> {
     if args.json {
         return print_json(&v);
     }
-    outln!(
-        "START                  SOURCE            SAMPLES     SERIES      LOG BYTES  LOG LINES  QUERIES   REJECTED"
-    );
+    let mut table = Table::new(&[
+        "START",
+        "DATA SOURCE",
+        "SAMPLES",
+        "SERIES",
+        "LOG BYTES",
+        "LOG LINES",
+        "QUERIES",
+        "REJECTED",
+    ]);
+    let number = |v: &Value| v.as_u64().unwrap_or(0).to_string();
     for r in v["rows"].as_array().into_iter().flatten() {
         let rejected: u64 = r["rejected"]
             .as_object()
@@ -81,19 +108,18 @@ pub async fn usage(t: Target, args: UsageArgs) -> anyhow::Result<()> {
             .flatten()
             .filter_map(|(_, n)| n.as_u64())
             .sum();
-        outln!(
-            "{:<22} {:<10} {:>14} {:>10} {:>14} {:>10} {:>8} {:>10}",
-            r["start"].as_str().unwrap_or(""),
-            r["datasource"].as_str().unwrap_or(""),
-            r["samples_ingested"],
-            r["series_active_peak"],
-            r["log_bytes_ingested"],
-            r["log_lines_ingested"],
-            r["queries"],
-            rejected
-        );
+        table.row(vec![
+            r["start"].as_str().unwrap_or("").to_string(),
+            r["datasource"].as_str().unwrap_or("").to_string(),
+            number(&r["samples_ingested"]),
+            number(&r["series_active_peak"]),
+            number(&r["log_bytes_ingested"]),
+            number(&r["log_lines_ingested"]),
+            number(&r["queries"]),
+            rejected.to_string(),
+        ]);
     }
-    Ok(())
+    table.print()
 }
 
 /// `pitot cost`.
@@ -116,19 +142,13 @@ pub async fn cost(t: Target, args: CostArgs) -> anyhow::Result<()> {
         v["to_date"].as_f64().unwrap_or(0.0),
         v["projected_month_end"].as_f64().unwrap_or(0.0)
     );
-    outln!(
-        "{:<16} {:>14} {:>14}",
-        "DATA SOURCE",
-        "TO DATE",
-        "PROJECTED"
-    );
+    let mut table = Table::new(&["DATA SOURCE", "TO DATE", "PROJECTED"]);
     for d in v["by_datasource"].as_array().into_iter().flatten() {
-        outln!(
-            "{:<16} {:>14.4} {:>14.4}",
-            d["datasource"].as_str().unwrap_or(""),
-            d["to_date"].as_f64().unwrap_or(0.0),
-            d["projected_month_end"].as_f64().unwrap_or(0.0)
-        );
+        table.row(vec![
+            d["datasource"].as_str().unwrap_or("").to_string(),
+            format!("{:.4}", d["to_date"].as_f64().unwrap_or(0.0)),
+            format!("{:.4}", d["projected_month_end"].as_f64().unwrap_or(0.0)),
+        ]);
     }
-    Ok(())
+    table.print()
 }

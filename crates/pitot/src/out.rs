@@ -44,8 +44,110 @@ macro_rules! out {
 
 pub(crate) use {out, outln};
 
+/// A table for people: every column as wide as its widest cell, numbers right-aligned,
+/// so columns line up whatever the tenant names or figures are.
+#[derive(Debug, Default)]
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column titles.
+    pub fn new(header: &[&str]) -> Table {
+        Table {
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row (one cell per column).
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// The table's lines, without trailing spaces.
+    pub fn lines(&self) -> Vec<String> {
+        let columns = self.header.len();
+        let numeric: Vec<bool> = (0..columns)
+            .map(|c| {
+                !self.rows.is_empty()
+                    && self.rows.iter().all(|r| {
+                        let cell = r.get(c).map(String::as_str).unwrap_or("");
+                        cell.is_empty() || cell.parse::<f64>().is_ok()
+                    })
+            })
+            .collect();
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| {
+                std::iter::once(&self.header)
+                    .chain(&self.rows)
+                    .map(|r| r.get(c).map_or(0, |cell| cell.chars().count()))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        std::iter::once(&self.header)
+            .chain(&self.rows)
+            .map(|r| {
+                let cells: Vec<String> = (0..columns)
+                    .map(|c| {
+                        let cell = r.get(c).map(String::as_str).unwrap_or("");
+                        if numeric[c] {
+                            format!("{cell:>width$}", width = widths[c])
+                        } else {
+                            format!("{cell:<width$}", width = widths[c])
+                        }
+                    })
+                    .collect();
+                cells.join("  ").trim_end().to_string()
+            })
+            .collect()
+    }
+
+    /// Prints the table on stdout.
+    pub fn print(&self) -> anyhow::Result<()> {
+        for line in self.lines() {
+            outln!("{line}");
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn table_columns_line_up_whatever_their_contents() {
+        let mut t = super::Table::new(&["TENANT", "SAMPLES", "NAME"]);
+        t.row(vec![
+            "a-very-long-tenant-name".into(),
+            "5".into(),
+            "x".into(),
+        ]);
+        t.row(vec!["b".into(), "1234567".into(), "prometheus".into()]);
+        let lines = t.lines();
+        let col = |line: &str, word: &str| line.find(word).expect(word);
+        assert_eq!(
+            col(&lines[0], "NAME"),
+            col(&lines[2], "prometheus"),
+            "{lines:#?}"
+        );
+        assert_eq!(
+            col(&lines[1], "x"),
+            col(&lines[2], "prometheus"),
+            "{lines:#?}"
+        );
+        // Numbers end where their title ends.
+        let end = |line: &str, word: &str| col(line, word) + word.len();
+        assert_eq!(end(&lines[0], "SAMPLES"), end(&lines[1], "5"), "{lines:#?}");
+        assert_eq!(
+            end(&lines[0], "SAMPLES"),
+            end(&lines[2], "1234567"),
+            "{lines:#?}"
+        );
+        assert!(lines.iter().all(|l| !l.ends_with(' ')));
+    }
+
     #[test]
     fn a_closed_stdout_is_its_own_error() {
         let error: anyhow::Error = super::StdoutClosed.into();

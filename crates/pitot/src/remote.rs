@@ -42,7 +42,11 @@ impl Target {
                 .and_then(|v| v["error"].as_str())
                 .map(str::to_string)
                 .unwrap_or_else(|| text.trim().to_string());
-            bail!("the server refused ({}): {said}", status.as_u16());
+            bail!(
+                "the server refused ({}): {}",
+                status.as_u16(),
+                as_flags(&said, query)
+            );
         }
         match json {
             Some(v) => Ok(v),
@@ -56,5 +60,35 @@ impl Target {
     /// A GET call.
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
         self.call(reqwest::Method::GET, path, query, None).await
+    }
+}
+
+/// The server names a bad query parameter (`invalid parameter "granularity"`); each
+/// parameter the CLI sent came from the flag of the same name, so the user reads the
+/// flag they typed (`invalid --granularity`).
+fn as_flags(message: &str, query: &[(&str, String)]) -> String {
+    let mut out = message.to_string();
+    for (name, _) in query {
+        out = out.replace(&format!("parameter \"{name}\""), &format!("--{name}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn refused_parameters_are_named_as_the_flags_that_set_them() {
+        let query = [("granularity", "week".to_string())];
+        assert_eq!(
+            super::as_flags(
+                "invalid parameter \"granularity\": \"week\", use hour, day or month",
+                &query
+            ),
+            "invalid --granularity: \"week\", use hour, day or month"
+        );
+        assert_eq!(
+            super::as_flags("invalid parameter \"query\"", &query),
+            "invalid parameter \"query\""
+        );
     }
 }

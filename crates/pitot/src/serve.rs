@@ -289,6 +289,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         http_metrics: Default::default(),
         collectors: vec![
             tsdb_collector(Arc::clone(&tsdb)),
+            crate::wal_disk_metrics::collector(&data_dir),
             log_store_collector(Arc::clone(&log_store)),
             Arc::new(move |out: &mut String| push_budget.render_metrics(out)),
             {
@@ -310,6 +311,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             logs: Arc::clone(&log_store),
         })),
         ready: true.into(),
+        status: pitot_http::status::ServerStatus {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            revision: env!("PITOT_REVISION").to_string(),
+            compiler: env!("PITOT_RUSTC_VERSION").to_string(),
+            config_yaml: config.redacted_yaml()?,
+            flags: config.flat_options()?,
+            started: std::time::SystemTime::now(),
+            storage_retention: config.storage.retention.clone(),
+        },
     });
     // Rule evaluations take their tenant's query slots from the API's per-tenant budget.
     ruler.set_query_slots(Arc::new(pitot_http::RulerQuerySlots(Arc::downgrade(

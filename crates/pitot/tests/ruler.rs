@@ -84,6 +84,10 @@ fn rule_groups_are_validated_evaluated_listed_and_isolated() {
     );
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("Broken"), "{text}");
+    assert!(
+        text.contains("line 3, column 5"),
+        "where the rule is: {text}"
+    );
     let (status, text) = post_group(
         &server,
         &token,
@@ -93,6 +97,10 @@ fn rule_groups_are_validated_evaluated_listed_and_isolated() {
     assert_eq!(status, 400, "{text}");
     let (status, text) = post_group(&server, &token, "ns1", "not: [yaml");
     assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("line 1 column"),
+        "where the YAML breaks: {text}"
+    );
 
     let (status, text) = post_group(&server, &token, "ns1", GROUP);
     assert_eq!(status, 202, "{text}");

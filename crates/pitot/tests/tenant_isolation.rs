@@ -192,6 +192,22 @@ fn tenants_see_only_their_own_data() {
         .map(|t| t["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["default"], "a tenant admin lists only its own tenant");
+    // Moments read the same in every answer: RFC 3339, not epoch milliseconds.
+    let created = tenants[0]["created_at"]
+        .as_str()
+        .expect("created_at as text");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created).is_ok(),
+        "{created}"
+    );
+    let (_, own_tokens) = server.get_json(&admin_default, "/api/pitot/v1/tokens", &[]);
+    let created = own_tokens[0]["created_at"]
+        .as_str()
+        .expect("created_at as text");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created).is_ok(),
+        "{own_tokens}"
+    );
     let tokens = server
         .get("/api/pitot/v1/tokens")
         .bearer_auth(&admin_default)

@@ -105,7 +105,13 @@ fn usage_counts_exactly_what_was_stored_refused_and_queried() {
     assert_eq!(status, 200);
 
     for round in 0..2 {
-        let (status, body) = usage(&server, &token, &[("granularity", "day")]);
+        // Days are the default, as in `pitot usage`.
+        let params: &[(&str, &str)] = if round == 0 {
+            &[]
+        } else {
+            &[("granularity", "day")]
+        };
+        let (status, body) = usage(&server, &token, params);
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["tenant"], "default");
         assert_eq!(body["granularity"], "day");
@@ -271,12 +277,16 @@ fn operator_cli_shows_limits_usage_and_cost() {
     let out = pitot(&[
         "limits",
         "set",
+        "--tenant",
         "default",
         "ingestion_rate=1234",
         "max_query_length=2h",
     ]);
     assert!(out.contains("updated"), "{out}");
-    let out = pitot(&["limits", "get", "default"]);
+    // Earlier versions took the tenant positionally, and still do.
+    let out = pitot(&["limits", "set", "default", "max_query_length=2h"]);
+    assert!(out.contains("updated"), "{out}");
+    let out = pitot(&["limits", "get", "--tenant", "default"]);
     let line = out
         .lines()
         .find(|l| l.starts_with("ingestion_rate "))

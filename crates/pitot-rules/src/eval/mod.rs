@@ -200,6 +200,7 @@ impl GroupState {
                 group: group.name.clone(),
                 rule_index: Some(i + 1),
                 rule_name: Some(rule.name().to_string()),
+                position: None,
                 message,
             };
             let expr = match opts.language {
