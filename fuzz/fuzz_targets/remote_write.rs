@@ -43,6 +43,9 @@ fuzz_target!(|data: &[u8]| {
         let view = view.expect("the view decoder refused what prost accepts");
         assert_eq!(view.len(), prost.timeseries.len());
         assert_eq!(view.metadata, prost.metadata);
+        // Every exemplar is counted, so the push can refuse them by name.
+        let exemplars: usize = prost.timeseries.iter().map(|t| t.exemplars.len()).sum();
+        assert_eq!(view.exemplars, exemplars as u64);
         for (v, p) in view.series().zip(&prost.timeseries) {
             assert_eq!(v.labels.len(), p.labels.len());
             for (&(n, val), l) in v.labels.iter().zip(&p.labels) {

@@ -105,6 +105,13 @@ impl Distributor {
         self
     }
 
+    /// Counts parts of a push that Pitot does not store yet (exemplars, native
+    /// histograms) as refused under `reason`, in `/metrics` and usage, so the refusal
+    /// the client is told of is also on the operator's and the tenant's books.
+    pub fn count_unsupported(&self, target: &Target, reason: &'static str, n: u64) {
+        self.count_discarded(target, reason, n);
+    }
+
     /// Counts refused samples for `/metrics` and usage.
     fn count_discarded(&self, target: &Target, reason: &'static str, n: u64) {
         let tenant = &target.tenant;

@@ -68,6 +68,15 @@ impl ApiError {
         }
     }
 
+    /// 415: a message type or encoding this endpoint does not take.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            error_type: "bad_data",
+            message: message.into(),
+        }
+    }
+
     /// 429: the tenant is over a rate limit; `Retry-After` says when to try again.
     pub fn rate_limited(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
         ApiError {

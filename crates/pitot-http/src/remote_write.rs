@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use pitot_core::{Scope, TenantId};
-use pitot_distributor::{InflightError, InflightGuard, PushError};
+use pitot_distributor::{Distributor, InflightError, InflightGuard, PushError};
 use pitot_proto::remote_write_view::{count, WriteRequestView};
 use pitot_proto::{decode_snappy, snappy_declared_len, BodyError};
 
@@ -94,6 +94,7 @@ async fn push(
 ) -> Result<StatusCode, ApiError> {
     let principal = authenticate(&state, &headers).await?;
     let tenant = principal.require(Scope::MetricsWrite)?;
+    check_message_type(&headers)?;
     let target = crate::datasource::for_write(
         &state,
         &principal,
@@ -140,13 +141,92 @@ async fn push(
         .await
         .map_err(push_error)?;
     drop(guard);
-    match outcome.first_error {
-        None => Ok(StatusCode::NO_CONTENT),
-        Some(message) => Err(ApiError::bad_data(format!(
-            "{message} ({} samples stored, {} discarded)",
-            outcome.accepted, outcome.discarded
+    let unsupported = refuse_unsupported(&distributor, &target, &request);
+    let problems: Vec<String> = outcome.first_error.into_iter().chain(unsupported).collect();
+    if problems.is_empty() {
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    Err(ApiError::bad_data(format!(
+        "{} ({} samples stored, {} discarded)",
+        problems.join("; "),
+        outcome.accepted,
+        outcome.discarded
+    )))
+}
+
+/// The remote write 1.0 message, as the 2.0 specification names it in `Content-Type`.
+const PROTO_V1: &str = "prometheus.WriteRequest";
+/// The remote write 2.0 message.
+const PROTO_V2: &str = "io.prometheus.write.v2.Request";
+
+/// Content negotiation of the remote write 2.0 specification: a request names its
+/// message in `Content-Type` (`application/x-protobuf;proto=...`, none meaning 1.0) and
+/// its compression in `Content-Encoding`; a receiver answers 415 to what it cannot
+/// decode instead of reading it as something else. Pitot decodes 1.0 with snappy.
+fn check_message_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let header = |name: axum::http::HeaderName| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase())
+    };
+    if let Some(content_type) = header(axum::http::header::CONTENT_TYPE) {
+        let proto = content_type.split(';').skip(1).find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            (k.trim() == "proto").then(|| v.trim().trim_matches('"').to_string())
+        });
+        match proto.as_deref() {
+            None => {}
+            Some(p) if p == PROTO_V1.to_ascii_lowercase() => {}
+            Some(p) if p == PROTO_V2.to_ascii_lowercase() => {
+                return Err(ApiError::unsupported_media_type(format!(
+                    "remote write 2.0 ({PROTO_V2}) is not supported yet; send remote write 1.0 (Prometheus: protobuf_message: {PROTO_V1} in remote_write)"
+                )))
+            }
+            Some(other) => {
+                return Err(ApiError::unsupported_media_type(format!(
+                    "unknown remote write message proto={other}; this endpoint takes {PROTO_V1}"
+                )))
+            }
+        }
+    }
+    match header(axum::http::header::CONTENT_ENCODING).as_deref() {
+        None | Some("") | Some("snappy") => Ok(()),
+        Some(other) => Err(ApiError::unsupported_media_type(format!(
+            "remote write bodies must be snappy-compressed (Content-Encoding: snappy), not {other}"
         ))),
     }
+}
+
+/// Reason IDs of the parts of a remote-write request Pitot does not store yet.
+pub const EXEMPLARS_UNSUPPORTED: &str = "exemplars_unsupported";
+/// See [`EXEMPLARS_UNSUPPORTED`].
+pub const NATIVE_HISTOGRAMS_UNSUPPORTED: &str = "native_histograms_unsupported";
+
+/// Exemplars and native histograms are not stored yet: rather than acknowledging them
+/// and dropping them, they are counted as discarded and named in the answer (the
+/// request's float samples are stored all the same), so the client logs why and the
+/// operator sees them in `pitot_discarded_samples_total`.
+fn refuse_unsupported(
+    distributor: &Distributor,
+    target: &pitot_core::Target,
+    request: &WriteRequestView<'_>,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    if request.exemplars > 0 {
+        distributor.count_unsupported(target, EXEMPLARS_UNSUPPORTED, request.exemplars);
+        parts.push(format!(
+            "{} exemplars were not stored: Pitot does not store exemplars yet (err-pitot-{EXEMPLARS_UNSUPPORTED}); turn off send_exemplars in the client's remote_write",
+            request.exemplars
+        ));
+    }
+    if request.histograms > 0 {
+        distributor.count_unsupported(target, NATIVE_HISTOGRAMS_UNSUPPORTED, request.histograms);
+        parts.push(format!(
+            "{} native histogram samples were not stored: Pitot does not store native histograms yet (err-pitot-{NATIVE_HISTOGRAMS_UNSUPPORTED}); turn off send_native_histograms in the client's remote_write, or scrape classic histograms",
+            request.histograms
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// Decompressed bodies above this many bytes are decoded as heavy work: a few

@@ -26,6 +26,13 @@ pub struct WriteRequestView<'a> {
     ends: Vec<(u32, u32)>,
     /// Metric family metadata (rare, so decoded into owned messages).
     pub metadata: Vec<MetricMetadata>,
+    /// Exemplars the request carried (field 3 of a series), which Pitot does not
+    /// store yet: counted so that the push can refuse them by name instead of
+    /// dropping them in silence.
+    pub exemplars: u64,
+    /// Native histogram samples the request carried (field 4 of a series), likewise
+    /// counted, not stored.
+    pub histograms: u64,
 }
 
 /// Where one label's message, name and value lie in its series' bytes.
@@ -61,6 +68,8 @@ impl<'a> WriteRequestView<'a> {
             samples: Vec::with_capacity(counts.samples),
             ends: Vec::with_capacity(counts.series),
             metadata: Vec::with_capacity(counts.metadata),
+            exemplars: 0,
+            histograms: 0,
         };
         // One series' label ranges at a time, reused across series.
         let mut ranges = Vec::new();
@@ -106,7 +115,16 @@ impl<'a> WriteRequestView<'a> {
                     let sample = r.bytes()?;
                     self.samples.push(decode_sample(sample)?);
                 }
-                // Exemplars (3) and native histograms (4) are accepted and not stored.
+                // Exemplars (3) and native histograms (4) are counted, not stored: the
+                // push refuses them by name.
+                (3, LEN) => {
+                    r.bytes()?;
+                    self.exemplars += 1;
+                }
+                (4, LEN) => {
+                    r.bytes()?;
+                    self.histograms += 1;
+                }
                 (1..=3, other) if other != LEN => return Err(r.wrong_wire_type(other, LEN)),
                 (_, other) => r.skip(field, other)?,
             }
