@@ -18,6 +18,7 @@ pub mod cost;
 pub mod datasource;
 mod datasources_api;
 mod error;
+mod import;
 mod limits;
 pub mod loki;
 mod management;
@@ -236,6 +237,7 @@ fn api_router(state: AppStateRef) -> Router {
         .merge(ready_made::router())
         .merge(ops::router())
         .merge(status::router())
+        .merge(import::router())
         .fallback(ops::unknown_route)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

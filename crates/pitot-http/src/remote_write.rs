@@ -254,7 +254,7 @@ pub(crate) async fn decode_off_runtime_if_large<T: Send + 'static>(
         .await
 }
 
-fn push_error(e: PushError) -> ApiError {
+pub(crate) fn push_error(e: PushError) -> ApiError {
     match e {
         PushError::Storage(e) => {
             ApiError::unavailable(format!("samples were not stored, retry later: {e}"))

@@ -148,10 +148,79 @@ pub fn encode_write_request(request: &WriteRequest) -> Vec<u8> {
     crate::encode_snappy(&request.encode_to_vec())
 }
 
+/// Encodes the series of `request` as protobuf (uncompressed) writing every field, even
+/// one holding its default value: prost, like Prometheus' gogo code, leaves out a sample
+/// value equal to `0.0`, so `-0.0` would decode as `+0.0`. Both encodings are valid
+/// protobuf; this one carries every bit. Exemplars and metadata are not written.
+pub fn encode_series_exact(request: &WriteRequest) -> Vec<u8> {
+    fn varint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    fn bytes_field(out: &mut Vec<u8>, field: u64, data: &[u8]) {
+        varint(out, field << 3 | 2);
+        varint(out, data.len() as u64);
+        out.extend_from_slice(data);
+    }
+    let mut message = Vec::new();
+    let (mut series, mut part) = (Vec::new(), Vec::new());
+    for ts in &request.timeseries {
+        series.clear();
+        for l in &ts.labels {
+            part.clear();
+            bytes_field(&mut part, 1, l.name.as_bytes());
+            bytes_field(&mut part, 2, l.value.as_bytes());
+            bytes_field(&mut series, 1, &part);
+        }
+        for s in &ts.samples {
+            part.clear();
+            varint(&mut part, 1 << 3 | 1);
+            part.extend_from_slice(&s.value.to_bits().to_le_bytes());
+            varint(&mut part, 2 << 3);
+            varint(&mut part, s.timestamp as u64);
+            bytes_field(&mut series, 2, &part);
+        }
+        bytes_field(&mut message, 1, &series);
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::encode_snappy;
+
+    #[test]
+    fn the_exact_encoding_keeps_negative_zero() {
+        let request = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![Label::new("__name__", "z")],
+                samples: vec![
+                    Sample {
+                        value: -0.0,
+                        timestamp: -5,
+                    },
+                    Sample {
+                        value: 1.5,
+                        timestamp: 7,
+                    },
+                ],
+                exemplars: vec![],
+            }],
+            metadata: vec![],
+        };
+        let decoded = WriteRequest::decode(encode_series_exact(&request).as_slice()).unwrap();
+        let bits: Vec<(i64, u64)> = decoded.timeseries[0]
+            .samples
+            .iter()
+            .map(|s| (s.timestamp, s.value.to_bits()))
+            .collect();
+        assert_eq!(bits, [(-5, (-0.0f64).to_bits()), (7, 1.5f64.to_bits())]);
+        assert_eq!(decoded.timeseries[0].labels, request.timeseries[0].labels);
+    }
     use proptest::prelude::*;
 
     fn sample_request() -> WriteRequest {

@@ -514,45 +514,15 @@ pub fn label_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 /// leaves out a sample value that compares equal to `0.0`, so `-0.0` would arrive as
 /// `+0.0`; both encodings are valid protobuf, and this one carries every bit.
 pub fn encode_exact(request: &WriteRequest) -> Vec<u8> {
-    fn varint(out: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-    fn bytes_field(out: &mut Vec<u8>, field: u64, data: &[u8]) {
-        varint(out, field << 3 | 2);
-        varint(out, data.len() as u64);
-        out.extend_from_slice(data);
-    }
-    let mut message = Vec::new();
-    for ts in &request.timeseries {
-        let mut series = Vec::new();
-        for l in &ts.labels {
-            let mut label = Vec::new();
-            bytes_field(&mut label, 1, l.name.as_bytes());
-            bytes_field(&mut label, 2, l.value.as_bytes());
-            bytes_field(&mut series, 1, &label);
-        }
-        for s in &ts.samples {
-            let mut sample = Vec::new();
-            varint(&mut sample, 1 << 3 | 1);
-            sample.extend_from_slice(&s.value.to_bits().to_le_bytes());
-            varint(&mut sample, 2 << 3);
-            varint(&mut sample, s.timestamp as u64);
-            bytes_field(&mut series, 2, &sample);
-        }
-        assert!(
-            ts.exemplars.is_empty(),
-            "encode_exact does not encode exemplars"
-        );
-        bytes_field(&mut message, 1, &series);
-    }
+    assert!(
+        request.timeseries.iter().all(|ts| ts.exemplars.is_empty()),
+        "encode_exact does not encode exemplars"
+    );
     assert!(
         request.metadata.is_empty(),
         "encode_exact does not encode metadata"
     );
+    let message = pitot_proto::remote_write::encode_series_exact(request);
     let body = pitot_proto::encode_snappy(&message);
     // The hand-written encoding must decode to exactly the request, bit for bit.
     let decoded = decode_write_request(&body, usize::MAX).expect("encode_exact output decodes");
