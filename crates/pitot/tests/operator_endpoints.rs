@@ -203,3 +203,31 @@ fn the_readme_documents_every_ready_made_alert() {
         );
     }
 }
+
+/// The same query text twice is parsed once: the second is a hit of the parse cache,
+/// which `/metrics` counts.
+#[test]
+fn parse_cache_hits_are_counted() {
+    let server = TestServer::start(&[]);
+    let token = server.initial_token.clone();
+    let counter = |result: &str| -> f64 {
+        let text = server
+            .get("/metrics")
+            .send()
+            .expect("metrics")
+            .text()
+            .expect("body");
+        let series = format!("pitot_promql_parse_cache_requests_total{{result=\"{result}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .unwrap_or_else(|| panic!("no {series} in /metrics"))
+            .parse()
+            .expect("a number")
+    };
+    let query = "count(up) or vector(12345.5)";
+    server.get_data(&token, "/api/v1/query", &[("query", query)]);
+    let hits = counter("hit");
+    server.get_data(&token, "/api/v1/query", &[("query", query)]);
+    assert!(counter("hit") >= hits + 1.0, "the second parse is a hit");
+    assert!(counter("miss") >= 1.0);
+}
