@@ -149,6 +149,23 @@ async fn lookup(
     Ok(ds.target())
 }
 
+/// Who pushes and where: authenticates the request, requires the write scope of
+/// `kind` (`metrics:write` or `logs:write`) and resolves the data source it names.
+/// Every push endpoint (remote write, import, Loki push) starts with it.
+pub async fn authorized_write(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: DataKind,
+) -> Result<Target, ApiError> {
+    let principal = crate::auth::authenticate(state, headers).await?;
+    let scope = match kind {
+        DataKind::Metrics => pitot_core::Scope::MetricsWrite,
+        DataKind::Logs => pitot_core::Scope::LogsWrite,
+    };
+    let tenant = principal.require(scope)?;
+    for_write(state, &principal, &tenant, headers, kind).await
+}
+
 /// The one data source a push of `kind` goes to.
 pub async fn for_write(
     state: &AppState,

@@ -14,13 +14,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use pitot_core::Scope;
 use pitot_proto::remote_write::{Label, Sample, TimeSeries, WriteRequest};
 use pitot_proto::remote_write_view::WriteRequestView;
 use serde::Deserialize;
 
-use crate::auth::authenticate;
-use crate::remote_write::{charge_more, charge_push, push_error, read_body};
+use crate::remote_write::{charge_more, charge_push, push_answer, push_error, read_body};
 use crate::{ApiError, AppStateRef};
 
 /// The import route, also under `/prometheus`.
@@ -105,16 +103,9 @@ async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let principal = authenticate(&state, &headers).await?;
-    let tenant = principal.require(Scope::MetricsWrite)?;
-    let target = crate::datasource::for_write(
-        &state,
-        &principal,
-        &tenant,
-        &headers,
-        pitot_core::DataKind::Metrics,
-    )
-    .await?;
+    let target =
+        crate::datasource::authorized_write(&state, &headers, pitot_core::DataKind::Metrics)
+            .await?;
     let body = read_body(body, state.limits.max_request_body_bytes).await?;
     let mut guard = charge_push(&state, &target.tenant, body.len()).await?;
     let distributor = Arc::clone(&state.distributor);
@@ -141,13 +132,7 @@ async fn import(
         .await
         .map_err(push_error)?;
     drop(guard);
-    match outcome.first_error {
-        None => Ok(StatusCode::NO_CONTENT),
-        Some(message) => Err(ApiError::bad_data(format!(
-            "{message} ({} samples stored, {} discarded)",
-            outcome.accepted, outcome.discarded
-        ))),
-    }
+    push_answer(outcome, None)
 }
 
 #[cfg(test)]

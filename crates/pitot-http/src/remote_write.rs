@@ -13,12 +13,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use pitot_core::{Scope, TenantId};
+use pitot_core::TenantId;
 use pitot_distributor::{Distributor, InflightError, InflightGuard, PushError};
 use pitot_proto::remote_write_view::{count, WriteRequestView};
 use pitot_proto::{decode_snappy, snappy_declared_len, BodyError};
 
-use crate::auth::authenticate;
 use crate::{ApiError, AppState, AppStateRef};
 
 /// Remote write on Pitot's path, Prometheus' receiver path, and Mimir's prefixed path.
@@ -92,17 +91,10 @@ async fn push(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let principal = authenticate(&state, &headers).await?;
-    let tenant = principal.require(Scope::MetricsWrite)?;
+    let target =
+        crate::datasource::authorized_write(&state, &headers, pitot_core::DataKind::Metrics)
+            .await?;
     check_message_type(&headers)?;
-    let target = crate::datasource::for_write(
-        &state,
-        &principal,
-        &tenant,
-        &headers,
-        pitot_core::DataKind::Metrics,
-    )
-    .await?;
     let body = read_body(body, state.limits.max_request_body_bytes).await?;
     let bad = |e: BodyError| match e {
         BodyError::TooLarge { .. } => {
@@ -142,7 +134,17 @@ async fn push(
         .map_err(push_error)?;
     drop(guard);
     let unsupported = refuse_unsupported(&distributor, &target, &request);
-    let problems: Vec<String> = outcome.first_error.into_iter().chain(unsupported).collect();
+    push_answer(outcome, unsupported)
+}
+
+/// The answer to a push of samples: 204 when everything was stored, else a 400 naming
+/// each problem (the outcome's first error, then `more`) and how many samples were stored and discarded (the valid ones are
+/// stored, so clients must not retry). Remote write and import answer with it.
+pub(crate) fn push_answer(
+    outcome: pitot_distributor::PushOutcome,
+    more: Option<String>,
+) -> Result<StatusCode, ApiError> {
+    let problems: Vec<String> = outcome.first_error.into_iter().chain(more).collect();
     if problems.is_empty() {
         return Ok(StatusCode::NO_CONTENT);
     }

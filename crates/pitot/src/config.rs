@@ -475,6 +475,20 @@ impl Config {
     /// effective default) and secrets replaced by `<secret>`: what
     /// `/api/v1/status/config` shows the operator.
     pub fn redacted_yaml(&self) -> anyhow::Result<String> {
+        Ok(serde_yaml::to_string(&self.shown()?)?)
+    }
+
+    /// Every option as `dotted.key -> value` (what `--set` takes), secrets replaced:
+    /// `/api/v1/status/flags`.
+    pub fn flat_options(&self) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+        let mut out = std::collections::BTreeMap::new();
+        flatten("", &serde_yaml::to_value(self.shown()?)?, &mut out);
+        Ok(out)
+    }
+
+    /// The configuration as the status endpoints show it: tenant limits at their
+    /// effective defaults, secrets replaced by `<secret>`.
+    fn shown(&self) -> anyhow::Result<Config> {
         let mut shown = self.clone();
         let secret = Some("<secret>".to_string());
         if shown.platform_token.is_some() {
@@ -485,20 +499,9 @@ impl Config {
         }
         shown.tenant_limits =
             serde_yaml::from_value(serde_yaml::to_value(self.tenant_limit_defaults()?)?)?;
-        Ok(serde_yaml::to_string(&shown)?)
+        Ok(shown)
     }
 
-    /// Every option as `dotted.key -> value` (what `--set` takes), secrets replaced:
-    /// `/api/v1/status/flags`.
-    pub fn flat_options(&self) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
-        let doc: serde_yaml::Value = serde_yaml::from_str(&self.redacted_yaml()?)?;
-        let mut out = std::collections::BTreeMap::new();
-        flatten("", &doc, &mut out);
-        Ok(out)
-    }
-}
-
-impl Config {
     /// Checks every duration and returns them parsed.
     pub fn validate(&self) -> anyhow::Result<()> {
         for (field, value) in [

@@ -142,13 +142,7 @@ fn the_grafana_dashboard_queries_metrics_the_server_exports() {
         serde_json::from_str(&std::fs::read_to_string(path).expect("read dashboard"))
             .expect("the dashboard is JSON");
     let server = TestServer::start(&[]);
-    let text = server
-        .get("/metrics")
-        .bearer_auth(&server.platform_token)
-        .send()
-        .expect("metrics")
-        .text()
-        .expect("body");
+    let text = server.metrics_text();
     let families: std::collections::HashSet<&str> = text
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
@@ -211,18 +205,10 @@ fn parse_cache_hits_are_counted() {
     let server = TestServer::start(&[]);
     let token = server.initial_token.clone();
     let counter = |result: &str| -> f64 {
-        let text = server
-            .get("/metrics")
-            .send()
-            .expect("metrics")
-            .text()
-            .expect("body");
-        let series = format!("pitot_promql_parse_cache_requests_total{{result=\"{result}\"}} ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&series))
+        let series = format!("pitot_promql_parse_cache_requests_total{{result=\"{result}\"}}");
+        server
+            .metric(&series)
             .unwrap_or_else(|| panic!("no {series} in /metrics"))
-            .parse()
-            .expect("a number")
     };
     let query = "count(up) or vector(12345.5)";
     server.get_data(&token, "/api/v1/query", &[("query", query)]);

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use pitot_core::Scope;
 use pitot_distributor::PushError;
 use pitot_proto::loki_push::{
     count_push, decode_gzip, decode_push_json, decode_push_message, gzip_declared_len,
@@ -18,7 +17,6 @@ use pitot_proto::loki_push::{
 };
 use pitot_proto::{decode_snappy, snappy_declared_len, BodyError};
 
-use crate::auth::authenticate;
 use crate::remote_write::{charge_more, charge_push, read_body};
 use crate::{ApiError, AppStateRef};
 
@@ -35,16 +33,8 @@ pub async fn push(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, LokiError> {
-    let principal = authenticate(&state, &headers).await?;
-    let tenant = principal.require(Scope::LogsWrite)?;
-    let target = crate::datasource::for_write(
-        &state,
-        &principal,
-        &tenant,
-        &headers,
-        pitot_core::DataKind::Logs,
-    )
-    .await?;
+    let target =
+        crate::datasource::authorized_write(&state, &headers, pitot_core::DataKind::Logs).await?;
     let body = read_body(body, state.limits.max_request_body_bytes).await?;
     let max = state.limits.max_decompressed_bytes;
     let too_large = |e: BodyError| match e {

@@ -309,17 +309,21 @@ impl TestServer {
         body["data"].clone()
     }
 
-    /// A gauge or counter value from `/metrics` (the first line starting with `name `),
-    /// scraped as the operator (with the platform token, which per-tenant series need).
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        let text = self
-            .get("/metrics")
+    /// The whole of `/metrics`, scraped as the operator.
+    pub fn metrics_text(&self) -> String {
+        self.get("/metrics")
             .bearer_auth(&self.platform_token)
             .send()
             .expect("GET /metrics")
             .text()
-            .expect("metrics body");
-        text.lines()
+            .expect("metrics body")
+    }
+
+    /// A gauge or counter value from `/metrics` (the first line starting with `name `),
+    /// scraped as the operator (with the platform token, which per-tenant series need).
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics_text()
+            .lines()
             .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
             .map(|v| v.trim().parse().expect("metric value"))
     }
