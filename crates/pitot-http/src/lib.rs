@@ -24,6 +24,7 @@ pub mod loki;
 mod management;
 mod metrics;
 mod ops;
+mod otlp;
 mod params;
 mod process_metrics;
 mod prom_json;
@@ -238,6 +239,7 @@ fn api_router(state: AppStateRef) -> Router {
         .merge(ops::router())
         .merge(status::router())
         .merge(import::router())
+        .merge(otlp::router())
         .fallback(ops::unknown_route)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

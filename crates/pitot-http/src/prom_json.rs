@@ -184,14 +184,27 @@ mod tests {
         ] {
             assert_eq!(formatted(v), format!("{v}"), "{v:e}");
         }
+        // An exact tie between two shortest candidates goes to the even digit, as Go's
+        // strconv (and so Prometheus) does.
+        // -17903342162570.3125, exactly representable.
+        assert_eq!(
+            formatted(-(17903342162570.0 + 0.3125)),
+            "-17903342162570.312"
+        );
     }
 
     proptest::proptest! {
         #[test]
-        fn any_finite_float_prints_like_display(bits: u64) {
+        fn any_finite_float_prints_shortest_digits_that_read_back(bits: u64) {
+            // Display is the reference for the number of digits, not for the digits:
+            // when two shortest candidates are equally close, ryu (like Go) takes the
+            // even one and Display the upper one.
             let v = f64::from_bits(bits);
             proptest::prop_assume!(v.is_finite());
-            proptest::prop_assert_eq!(formatted(v), format!("{v}"));
+            let text = formatted(v);
+            proptest::prop_assert_eq!(text.parse::<f64>().unwrap().to_bits(), v.to_bits());
+            proptest::prop_assert_eq!(text.len(), format!("{v}").len());
+            proptest::prop_assert!(!text.contains('e'));
         }
     }
 

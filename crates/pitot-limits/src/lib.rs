@@ -21,4 +21,4 @@ mod tenant_limits;
 pub use overrides::{parse_runtime_file, LimitOverrides, OverridesError, RuntimeFile};
 pub use rate::{RateDecision, RateKind, RateLimiters};
 pub use registry::Limits;
-pub use tenant_limits::TenantLimits;
+pub use tenant_limits::{TenantLimits, DEFAULT_OTLP_STREAM_LABEL_ATTRIBUTES};

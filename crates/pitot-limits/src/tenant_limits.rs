@@ -58,6 +58,28 @@ macro_rules! limits {
     };
 }
 
+/// OTLP logs: the resource attributes Loki 3 indexes as stream labels by default.
+pub const DEFAULT_OTLP_STREAM_LABEL_ATTRIBUTES: &[&str] = &[
+    "cloud.availability_zone",
+    "cloud.region",
+    "container.name",
+    "deployment.environment",
+    "deployment.environment.name",
+    "k8s.cluster.name",
+    "k8s.container.name",
+    "k8s.cronjob.name",
+    "k8s.daemonset.name",
+    "k8s.deployment.name",
+    "k8s.job.name",
+    "k8s.namespace.name",
+    "k8s.pod.name",
+    "k8s.replicaset.name",
+    "k8s.statefulset.name",
+    "service.instance.id",
+    "service.name",
+    "service.namespace",
+];
+
 limits! {
     /// Metrics: samples per second (token bucket rate).
     ingestion_rate: f64 = 10_000.0,
@@ -133,6 +155,13 @@ limits! {
     /// Pushes: decompressed bytes of this tenant's push requests being decoded and
     /// written at once; more wait briefly, then are refused with 429.
     max_inflight_push_bytes: u64 = 64 * 1024 * 1024,
+    /// OTLP metrics: resource attributes copied as labels onto every series of their
+    /// resource (Mimir's name), besides the `target_info` series that carries them all.
+    promote_otel_resource_attributes: Vec<String> = Vec::new(),
+    /// OTLP logs: resource attributes that become stream labels (dots as `_`); every
+    /// other attribute is kept as structured metadata. Loki 3's default list.
+    otlp_log_stream_label_attributes: Vec<String> =
+        DEFAULT_OTLP_STREAM_LABEL_ATTRIBUTES.iter().map(|s| s.to_string()).collect(),
 }
 
 impl LimitOverrides {
