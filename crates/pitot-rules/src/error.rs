@@ -9,6 +9,9 @@ use std::fmt;
 pub struct ValidationError {
     /// The group's name.
     pub group: String,
+    /// Which of the file's groups of that name it is (0 for the first), so a repeated
+    /// name is located at the repetition.
+    pub group_occurrence: usize,
     /// 1-based index of the rule in the group, when the problem is in a rule.
     pub rule_index: Option<usize>,
     /// The rule's `record` or `alert` name, when the problem is in a rule.
@@ -80,9 +83,9 @@ impl RuleFileError {
             RuleFileError::Invalid(errs) => RuleFileError::Invalid(
                 errs.into_iter()
                     .map(|mut e| {
-                        e.position = e
-                            .position
-                            .or_else(|| crate::locate::locate(text, &e.group, e.rule_index));
+                        e.position = e.position.or_else(|| {
+                            crate::locate::locate(text, &e.group, e.group_occurrence, e.rule_index)
+                        });
                         e
                     })
                     .collect(),

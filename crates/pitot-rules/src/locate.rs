@@ -3,14 +3,23 @@
 //! repeated group name) is found again by searching the text: the group by its `name:`
 //! key, then the rule by counting `alert:`/`record:` keys after it.
 
-/// 1-based line and column of group `group`'s `name:` key, or of the `alert:` or
+/// 1-based line and column of the `name:` key of the group named `group` (its
+/// `occurrence`-th, 0 for the first, when the name is repeated), or of the `alert:` or
 /// `record:` key of its rule number `rule_index` (1-based); `None` when the text does
 /// not show it plainly.
-pub(crate) fn locate(text: &str, group: &str, rule_index: Option<usize>) -> Option<(usize, usize)> {
+pub(crate) fn locate(
+    text: &str,
+    group: &str,
+    occurrence: usize,
+    rule_index: Option<usize>,
+) -> Option<(usize, usize)> {
     let lines: Vec<&str> = text.lines().collect();
     let group_line = lines
         .iter()
-        .position(|l| key_value(l, "name").is_some_and(|(_, v)| v == group))?;
+        .enumerate()
+        .filter(|(_, l)| key_value(l, "name").is_some_and(|(_, v)| v == group))
+        .nth(occurrence)?
+        .0;
     let Some(index) = rule_index else {
         let (column, _) = key_value(lines[group_line], "name")?;
         return Some((group_line + 1, column));
@@ -41,12 +50,16 @@ mod tests {
     #[test]
     fn problems_are_located_at_their_rule_or_group() {
         let text = "groups:\n  - name: a\n    rules:\n      - record: x:up\n        expr: up\n  - name: \"b\"\n    rules:\n      - alert: X\n        expr: up\n      - expr: sum(\n        record: x:up\n";
-        assert_eq!(locate(text, "b", Some(2)), Some((11, 9)));
-        assert_eq!(locate(text, "a", Some(1)), Some((4, 9)));
-        assert_eq!(locate(text, "b", None), Some((6, 5)));
-        assert_eq!(locate(text, "c", None), None);
+        assert_eq!(locate(text, "b", 0, Some(2)), Some((11, 9)));
+        assert_eq!(locate(text, "a", 0, Some(1)), Some((4, 9)));
+        assert_eq!(locate(text, "b", 0, None), Some((6, 5)));
+        assert_eq!(locate(text, "b", 1, None), None);
+        assert_eq!(locate(text, "c", 0, None), None);
+        // A repeated name is found at the repetition.
+        let twice = "groups:\n  - name: a\n    rules: []\n  - name: a\n    rules: []\n";
+        assert_eq!(locate(twice, "a", 1, None), Some((4, 5)));
         // A group posted alone (the ruler API's body).
         let group = "name: g\nrules:\n- record: r\n  expr: sum(\n";
-        assert_eq!(locate(group, "g", Some(1)), Some((3, 3)));
+        assert_eq!(locate(group, "g", 0, Some(1)), Some((3, 3)));
     }
 }

@@ -39,6 +39,10 @@ pub(crate) fn validate_file(file: &RuleFile, opts: &ValidationOptions) -> Vec<Va
     if opts.max_groups > 0 && file.groups.len() > opts.max_groups {
         errs.push(ValidationError {
             group: file.groups[opts.max_groups].name.clone(),
+            group_occurrence: file.groups[..opts.max_groups]
+                .iter()
+                .filter(|g| g.name == file.groups[opts.max_groups].name)
+                .count(),
             rule_index: None,
             rule_name: None,
             position: None,
@@ -50,9 +54,14 @@ pub(crate) fn validate_file(file: &RuleFile, opts: &ValidationOptions) -> Vec<Va
         });
     }
     let mut seen = HashSet::new();
-    for g in &file.groups {
+    for (index, g) in file.groups.iter().enumerate() {
+        let group_occurrence = file.groups[..index]
+            .iter()
+            .filter(|other| other.name == g.name)
+            .count();
         let group_err = |message: String| ValidationError {
             group: g.name.clone(),
+            group_occurrence,
             rule_index: None,
             rule_name: None,
             position: None,
@@ -85,6 +94,7 @@ pub(crate) fn validate_file(file: &RuleFile, opts: &ValidationOptions) -> Vec<Va
             for message in validate_rule(rule, opts.language) {
                 errs.push(ValidationError {
                     group: g.name.clone(),
+                    group_occurrence,
                     rule_index: Some(i + 1),
                     rule_name: Some(rule.name().to_string()),
                     position: None,

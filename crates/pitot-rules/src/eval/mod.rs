@@ -198,6 +198,7 @@ impl GroupState {
         for (i, rule) in group.rules.iter().enumerate() {
             let err = |message: String| ValidationError {
                 group: group.name.clone(),
+                group_occurrence: 0,
                 rule_index: Some(i + 1),
                 rule_name: Some(rule.name().to_string()),
                 position: None,
