@@ -3,7 +3,8 @@
 //! server uses reads exactly what the prost messages read whenever prost accepts; its
 //! vectors are exactly as large as the counts read off the framing, which the server
 //! charges to the in-flight budget before decoding, and those are bounded by a fixed
-//! multiple (40) of the message's size.
+//! multiple (40) of the message's size. A 2.0 request that decodes converts to series
+//! that the view reads back, one per 2.0 series, or is refused naming the series.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use pitot_proto::remote_write::WriteRequest;
@@ -11,6 +12,15 @@ use pitot_proto::remote_write_view::WriteRequestView;
 use prost::Message;
 
 fuzz_target!(|data: &[u8]| {
+    if let Ok(v2) = pitot_proto::remote_write_v2::decode(data) {
+        let series = v2.timeseries.len();
+        if let Ok(converted) = pitot_proto::remote_write_v2::to_v1(v2) {
+            assert_eq!(converted.request.timeseries.len(), series);
+            let encoded = pitot_proto::remote_write::encode_series_exact(&converted.request);
+            let view = WriteRequestView::decode(&encoded).expect("converted series read back");
+            assert_eq!(view.len(), series);
+        }
+    }
     let _ = pitot_proto::remote_write::decode_write_request(data, 1 << 20);
     let framed = pitot_proto::encode_snappy(data);
     let _ = pitot_proto::remote_write::decode_write_request(&framed, 1 << 20);

@@ -33,6 +33,7 @@ mod prom_read;
 pub mod query_pool;
 pub mod ready_made;
 mod remote_write;
+mod remote_write_v2;
 mod rules;
 mod selector;
 pub mod status;

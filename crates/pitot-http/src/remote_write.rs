@@ -11,6 +11,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use pitot_core::TenantId;
@@ -86,15 +87,27 @@ fn inflight_refusal(e: InflightError) -> ApiError {
 /// same bytes, both alive until storage answers.
 const DECODED_COPIES: usize = 2;
 
-async fn push(
-    State(state): State<AppStateRef>,
-    headers: HeaderMap,
+async fn push(State(state): State<AppStateRef>, headers: HeaderMap, body: Body) -> Response {
+    let target =
+        match crate::datasource::authorized_write(&state, &headers, pitot_core::DataKind::Metrics)
+            .await
+        {
+            Ok(target) => target,
+            Err(e) => return e.into_response(),
+        };
+    match check_message_type(&headers) {
+        Err(e) => e.into_response(),
+        Ok(Version::V1) => push_v1(state, target, body).await.into_response(),
+        Ok(Version::V2) => crate::remote_write_v2::push(state, target, body).await,
+    }
+}
+
+/// Stores a remote write 1.0 request.
+async fn push_v1(
+    state: AppStateRef,
+    target: pitot_core::Target,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let target =
-        crate::datasource::authorized_write(&state, &headers, pitot_core::DataKind::Metrics)
-            .await?;
-    check_message_type(&headers)?;
     let body = read_body(body, state.limits.max_request_body_bytes).await?;
     let bad = |e: BodyError| match e {
         BodyError::TooLarge { .. } => {
@@ -133,7 +146,8 @@ async fn push(
         .await
         .map_err(push_error)?;
     drop(guard);
-    let unsupported = refuse_unsupported(&distributor, &target, &request);
+    let unsupported =
+        refuse_unsupported(&distributor, &target, request.exemplars, request.histograms);
     push_answer(outcome, unsupported)
 }
 
@@ -156,6 +170,13 @@ pub(crate) fn push_answer(
     )))
 }
 
+/// The remote write message a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
+
 /// The remote write 1.0 message, as the 2.0 specification names it in `Content-Type`.
 const PROTO_V1: &str = "prometheus.WriteRequest";
 /// The remote write 2.0 message.
@@ -164,35 +185,33 @@ const PROTO_V2: &str = "io.prometheus.write.v2.Request";
 /// Content negotiation of the remote write 2.0 specification: a request names its
 /// message in `Content-Type` (`application/x-protobuf;proto=...`, none meaning 1.0) and
 /// its compression in `Content-Encoding`; a receiver answers 415 to what it cannot
-/// decode instead of reading it as something else. Pitot decodes 1.0 with snappy.
-fn check_message_type(headers: &HeaderMap) -> Result<(), ApiError> {
+/// decode instead of reading it as something else. Pitot decodes 1.0 and 2.0 with
+/// snappy.
+fn check_message_type(headers: &HeaderMap) -> Result<Version, ApiError> {
     let header = |name: axum::http::HeaderName| {
         headers
             .get(name)
             .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase())
     };
+    let mut version = Version::V1;
     if let Some(content_type) = header(axum::http::header::CONTENT_TYPE) {
         let proto = content_type.split(';').skip(1).find_map(|p| {
             let (k, v) = p.split_once('=')?;
             (k.trim() == "proto").then(|| v.trim().trim_matches('"').to_string())
         });
-        match proto.as_deref() {
-            None => {}
-            Some(p) if p == PROTO_V1.to_ascii_lowercase() => {}
-            Some(p) if p == PROTO_V2.to_ascii_lowercase() => {
-                return Err(ApiError::unsupported_media_type(format!(
-                    "remote write 2.0 ({PROTO_V2}) is not supported yet; send remote write 1.0 (Prometheus: protobuf_message: {PROTO_V1} in remote_write)"
-                )))
-            }
+        version = match proto.as_deref() {
+            None => Version::V1,
+            Some(p) if p == PROTO_V1.to_ascii_lowercase() => Version::V1,
+            Some(p) if p == PROTO_V2.to_ascii_lowercase() => Version::V2,
             Some(other) => {
                 return Err(ApiError::unsupported_media_type(format!(
-                    "unknown remote write message proto={other}; this endpoint takes {PROTO_V1}"
+                    "unknown remote write message proto={other}; this endpoint takes {PROTO_V1} and {PROTO_V2}"
                 )))
             }
-        }
+        };
     }
     match header(axum::http::header::CONTENT_ENCODING).as_deref() {
-        None | Some("") | Some("snappy") => Ok(()),
+        None | Some("") | Some("snappy") => Ok(version),
         Some(other) => Err(ApiError::unsupported_media_type(format!(
             "remote write bodies must be snappy-compressed (Content-Encoding: snappy), not {other}"
         ))),
@@ -208,24 +227,23 @@ pub const NATIVE_HISTOGRAMS_UNSUPPORTED: &str = "native_histograms_unsupported";
 /// and dropping them, they are counted as discarded and named in the answer (the
 /// request's float samples are stored all the same), so the client logs why and the
 /// operator sees them in `pitot_discarded_samples_total`.
-fn refuse_unsupported(
+pub(crate) fn refuse_unsupported(
     distributor: &Distributor,
     target: &pitot_core::Target,
-    request: &WriteRequestView<'_>,
+    exemplars: u64,
+    histograms: u64,
 ) -> Option<String> {
     let mut parts = Vec::new();
-    if request.exemplars > 0 {
-        distributor.count_unsupported(target, EXEMPLARS_UNSUPPORTED, request.exemplars);
+    if exemplars > 0 {
+        distributor.count_unsupported(target, EXEMPLARS_UNSUPPORTED, exemplars);
         parts.push(format!(
-            "{} exemplars were not stored: Pitot does not store exemplars yet (err-pitot-{EXEMPLARS_UNSUPPORTED}); turn off send_exemplars in the client's remote_write",
-            request.exemplars
+            "{exemplars} exemplars were not stored: Pitot does not store exemplars yet (err-pitot-{EXEMPLARS_UNSUPPORTED}); turn off send_exemplars in the client's remote_write"
         ));
     }
-    if request.histograms > 0 {
-        distributor.count_unsupported(target, NATIVE_HISTOGRAMS_UNSUPPORTED, request.histograms);
+    if histograms > 0 {
+        distributor.count_unsupported(target, NATIVE_HISTOGRAMS_UNSUPPORTED, histograms);
         parts.push(format!(
-            "{} native histogram samples were not stored: Pitot does not store native histograms yet (err-pitot-{NATIVE_HISTOGRAMS_UNSUPPORTED}); turn off send_native_histograms in the client's remote_write, or scrape classic histograms",
-            request.histograms
+            "{histograms} native histogram samples were not stored: Pitot does not store native histograms yet (err-pitot-{NATIVE_HISTOGRAMS_UNSUPPORTED}); turn off send_native_histograms in the client's remote_write, or scrape classic histograms"
         ));
     }
     (!parts.is_empty()).then(|| parts.join("; "))

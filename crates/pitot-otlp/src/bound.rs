@@ -8,10 +8,6 @@ use crate::wire::Encoding;
 /// structs (data points, metrics) plus an allocation's overhead.
 const PER_MESSAGE: usize = 224;
 
-/// Nesting deeper than this is not walked: a length-delimited field below it is
-/// charged as if its bytes were all two-byte messages, the most they can hold.
-const MAX_DEPTH: u32 = 24;
-
 /// An estimate of the bytes decoding `body` allocates: every length-delimited field
 /// whose payload reads as protobuf is charged as a message of [`PER_MESSAGE`] bytes,
 /// and every byte four times (strings and bytes copied, packed numbers widened to eight
@@ -20,57 +16,11 @@ const MAX_DEPTH: u32 = 24;
 pub fn decoded_bytes_bound(body: &[u8], encoding: Encoding) -> usize {
     match encoding {
         Encoding::Json => pitot_proto::loki_push::json_decoded_bytes_bound(body),
-        Encoding::Protobuf => messages(body, 0)
+        Encoding::Protobuf => pitot_proto::nested_messages(body)
             .unwrap_or(0)
             .saturating_mul(PER_MESSAGE)
             .saturating_add(body.len().saturating_mul(4)),
     }
-}
-
-fn varint(buf: &[u8], at: &mut usize) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *buf.get(*at)?;
-        *at += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return Some(value);
-        }
-    }
-    None
-}
-
-/// The messages nested in `buf` if it reads as a sequence of protobuf fields, `None`
-/// if it does not (then it is a string, bytes or packed numbers to its parent).
-fn messages(buf: &[u8], depth: u32) -> Option<usize> {
-    let mut at = 0;
-    let mut count = 0usize;
-    while at < buf.len() {
-        let key = varint(buf, &mut at)?;
-        if key >> 3 == 0 {
-            return None;
-        }
-        match key & 7 {
-            0 => {
-                varint(buf, &mut at)?;
-            }
-            1 => at = at.checked_add(8).filter(|&end| end <= buf.len())?,
-            5 => at = at.checked_add(4).filter(|&end| end <= buf.len())?,
-            2 => {
-                let len = usize::try_from(varint(buf, &mut at)?).ok()?;
-                let end = at.checked_add(len).filter(|&end| end <= buf.len())?;
-                let payload = &buf[at..end];
-                count = count.saturating_add(if depth >= MAX_DEPTH {
-                    1 + payload.len() / 2
-                } else {
-                    messages(payload, depth + 1).map_or(0, |n| n + 1)
-                });
-                at = end;
-            }
-            _ => return None,
-        }
-    }
-    Some(count)
 }
 
 #[cfg(test)]
@@ -78,10 +28,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nested_messages_are_counted_and_strings_are_not() {
-        // field 1 = { field 1 = { }, field 2 = "ab" }: two messages ("ab" is not protobuf).
+    fn nested_messages_are_charged() {
         let body = [0x0a, 0x06, 0x0a, 0x00, 0x12, 0x02, b'a', b'b'];
-        assert_eq!(messages(&body, 0), Some(2));
         assert_eq!(
             decoded_bytes_bound(&body, Encoding::Protobuf),
             2 * PER_MESSAGE + 4 * 8
@@ -89,7 +37,6 @@ mod tests {
         // A body of empty messages is charged for every one of them.
         let empties = [0x0a, 0x00].repeat(1000);
         assert!(decoded_bytes_bound(&empties, Encoding::Protobuf) >= 1000 * PER_MESSAGE);
-        assert_eq!(messages(&[0xff], 0), None);
     }
 
     #[test]

@@ -7,9 +7,12 @@
 //! fields rather than rejected, as the protobuf rules require.
 
 pub mod loki_push;
+mod nested;
 pub mod remote_write;
+pub mod remote_write_v2;
 pub mod remote_write_view;
 mod snappy;
 mod wire;
 
+pub use nested::nested_messages;
 pub use snappy::{decode_snappy, encode_snappy, snappy_declared_len, BodyError};

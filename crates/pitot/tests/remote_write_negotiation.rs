@@ -1,6 +1,7 @@
 //! Nothing a remote-write client sends is acknowledged and dropped in silence: a
-//! message type Pitot cannot decode (remote write 2.0, an unknown `proto=`, another
-//! compression) is a 415 that names it and stores nothing, and the parts of a 1.0
+//! message type Pitot cannot decode (an unknown `proto=`, another compression) is a
+//! 415 that names it and stores nothing; remote write 2.0 is stored (symbols resolved,
+//! metadata kept) with the specification's `...-Written` headers; and the parts of a
 //! request Pitot does not store yet (exemplars, native histograms) are refused by name
 //! and counted as discarded while the request's float samples are stored.
 
@@ -45,8 +46,8 @@ fn message_types_pitot_cannot_decode_are_refused_by_name() {
 
     let v2 = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
     let (status, text) = push_with(&server, &token, v2, "snappy", body.clone());
-    assert_eq!(status, 415, "{text}");
-    assert!(text.contains("remote write 2.0"), "{text}");
+    assert_eq!(status, 400, "a 1.0 body sent as 2.0: {text}");
+    assert!(text.contains("1.0 request"), "{text}");
     let (status, text) = push_with(
         &server,
         &token,
@@ -123,4 +124,127 @@ fn exemplars_and_native_histograms_are_refused_by_name_and_counted() {
             format!("pitot_discarded_samples_total{{tenant=\"default\",reason=\"{reason}\"}}");
         assert_eq!(server.metric(&series), Some(1.0), "{series} in /metrics");
     }
+}
+
+const V2: &str = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
+
+/// Pushes a 2.0 request; returns status, body and the three `...-Written` headers.
+fn push_v2(
+    server: &TestServer,
+    token: &str,
+    request: &pitot_proto::remote_write_v2::Request,
+) -> (u16, String, [String; 3]) {
+    let response = server
+        .post("/api/v1/write")
+        .bearer_auth(token)
+        .header("Content-Type", V2)
+        .header("Content-Encoding", "snappy")
+        .header("X-Prometheus-Remote-Write-Version", "2.0.0")
+        .body(pitot_proto::encode_snappy(&request.encode_to_vec()))
+        .send()
+        .expect("push");
+    let written = ["Samples", "Histograms", "Exemplars"].map(|kind| {
+        response
+            .headers()
+            .get(format!("X-Prometheus-Remote-Write-{kind}-Written"))
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    });
+    let (status, text) = common::status_and_text(response);
+    (status, text, written)
+}
+
+#[test]
+fn remote_write_2_is_stored_with_its_symbols_metadata_and_written_counts() {
+    use pitot_proto::remote_write_v2::{Exemplar2, Metadata2, Request, Sample2, TimeSeries2};
+    let server = TestServer::start(&[]);
+    let token = server.initial_token.clone();
+    let t = now_ms() - 5_000;
+    let symbols: Vec<String> = [
+        "",
+        "__name__",
+        "v2_requests_total",
+        "job",
+        "api",
+        "web",
+        "Requests served.",
+        "",
+        "trace_id",
+        "abc",
+    ]
+    .map(String::from)
+    .to_vec();
+    let sample = |i: i64, value: f64| Sample2 {
+        value,
+        timestamp: t + i,
+        start_timestamp: t - 60_000,
+    };
+    let mut request = Request {
+        symbols,
+        timeseries: vec![
+            TimeSeries2 {
+                labels_refs: vec![1, 2, 3, 4],
+                samples: vec![sample(0, 1.0), sample(1000, 5e-324)],
+                metadata: Some(Metadata2 {
+                    r#type: 1,
+                    help_ref: 6,
+                    unit_ref: 7,
+                }),
+                ..Default::default()
+            },
+            TimeSeries2 {
+                labels_refs: vec![1, 2, 3, 5],
+                samples: vec![sample(0, 7.5)],
+                ..Default::default()
+            },
+        ],
+    };
+    let (status, text, written) = push_v2(&server, &token, &request);
+    assert_eq!(status, 204, "{text}");
+    assert_eq!(written, ["3", "0", "0"].map(String::from));
+    let exported = server.export(&token, "v2_requests_total");
+    assert_eq!(exported.len(), 2);
+    let api = exported
+        .iter()
+        .find(|e| e.metric["job"] == "api")
+        .expect("job=api");
+    common::assert_same_samples("job=api", &[(t, 1.0), (t + 1000, 5e-324)], &api.samples());
+    let metadata = server.get_data(&token, "/api/v1/metadata", &[]);
+    assert_eq!(
+        metadata["v2_requests_total"][0]["type"], "counter",
+        "{metadata}"
+    );
+    assert_eq!(metadata["v2_requests_total"][0]["help"], "Requests served.");
+
+    // An exemplar and a native histogram: named in a 400, the float sample stored and
+    // counted in the header, nothing else claimed as written.
+    request.timeseries.truncate(1);
+    request.timeseries[0].samples = vec![sample(2000, 3.0)];
+    request.timeseries[0].exemplars = vec![Exemplar2 {
+        labels_refs: vec![8, 9],
+        value: 1.0,
+        timestamp: t,
+    }];
+    request.timeseries[0].histograms = vec![vec![0x08, 0x01]];
+    let (status, text, written) = push_v2(&server, &token, &request);
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("1 exemplars were not stored") && text.contains("1 native histogram samples"),
+        "{text}"
+    );
+    assert_eq!(written, ["1", "0", "0"].map(String::from));
+
+    // A reference past the symbols table: refused whole, naming the series.
+    request.timeseries[0].labels_refs = vec![1, 2, 3, 99];
+    request.timeseries[0].samples = vec![sample(3000, 4.0)];
+    let (status, text, written) = push_v2(&server, &token, &request);
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("timeseries[0]") && text.contains("symbol 99"),
+        "{text}"
+    );
+    assert_eq!(written, ["0", "0", "0"].map(String::from));
+    let exported = server.export(&token, "v2_requests_total");
+    let samples: usize = exported.iter().map(|e| e.samples().len()).sum();
+    assert_eq!(samples, 4, "three from the first push, one from the second");
 }
