@@ -29,11 +29,12 @@ fuzz_target!(|data: &[u8]| {
                 max_output_bytes: 1 << 22,
             };
             if let Ok(out) = translate_metrics(&request, options) {
-                let encoded = pitot_proto::remote_write::encode_series_exact(&out.request);
-                let view = pitot_proto::remote_write_view::WriteRequestView::decode(&encoded)
+                let view = pitot_proto::remote_write_view::WriteRequestView::decode(&out.series)
                     .expect("translated series read back");
-                assert_eq!(view.sample_count(), out.request.timeseries.len());
-                for ts in &out.request.timeseries {
+                assert_eq!(view.sample_count(), out.series_count);
+                let decoded: pitot_proto::remote_write::WriteRequest =
+                    prost::Message::decode(out.series.as_slice()).expect("prost reads them too");
+                for ts in &decoded.timeseries {
                     for label in &ts.labels {
                         // An empty attribute key stays empty: the distributor refuses that series.
                         assert!(label.name.is_empty() || valid_label_name(&label.name), "label name {:?}", label.name);

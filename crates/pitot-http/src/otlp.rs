@@ -237,7 +237,7 @@ async fn store_metrics(
     let limits = tenant_limits(state, &target);
     let promote = limits.promote_otel_resource_attributes.clone();
     let max_output_bytes = output_bound(message.len());
-    let (translation, encoded) =
+    let mut translation =
         decode_off_runtime_if_large(state, &target.tenant, message.len(), move || {
             let request =
                 pitot_otlp::decode_metrics(&message, encoding).map_err(MetricsFailure::Decode)?;
@@ -251,10 +251,7 @@ async fn store_metrics(
             )
             .map_err(MetricsFailure::TooLarge)?;
             drop(request);
-            // Encoded exactly and read back as the view remote write stores from, so
-            // both share validation, limits and metering.
-            let encoded = pitot_proto::remote_write::encode_series_exact(&translation.request);
-            Ok((translation, encoded))
+            Ok(translation)
         })
         .await
         .map_err(fail)?
@@ -265,9 +262,12 @@ async fn store_metrics(
             ))),
             MetricsFailure::TooLarge(e) => fail(ApiError::too_large(e.to_string())),
         })?;
-    let mut view = WriteRequestView::decode(&encoded)
+    // The series were encoded exactly and are read back as the view remote write
+    // stores from, so both share validation, limits and metering.
+    let series = std::mem::take(&mut translation.series);
+    let mut view = WriteRequestView::decode(&series)
         .map_err(|e| fail(ApiError::internal(format!("translated OTLP series: {e}"))))?;
-    view.metadata = translation.request.metadata;
+    view.metadata = std::mem::take(&mut translation.metadata);
     let distributor = Arc::clone(&state.distributor);
     let admitted = distributor
         .admit_samples(&target, view.sample_count())

@@ -13,6 +13,7 @@
 //! - what Pitot does not store yet (delta temporality, exponential histograms) rejected
 //!   and named, never dropped in silence; exemplars counted so the caller can report them.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -21,12 +22,10 @@ use opentelemetry_proto::tonic::metrics::v1::{
     metric::Data, number_data_point, AggregationTemporality, HistogramDataPoint, Metric,
     NumberDataPoint, SummaryDataPoint,
 };
-use pitot_proto::remote_write::{
-    Label, MetricMetadata, MetricType, Sample, TimeSeries, WriteRequest,
-};
+use pitot_proto::remote_write::{MetricMetadata, MetricType, SeriesEncoder};
 
-use crate::names::{label_name, metric_name, prometheus_unit, NameKind};
-use crate::values::{attribute, value_text};
+use crate::names::{label_name_cow, metric_name, prometheus_unit, NameKind};
+use crate::values::{attribute, value_str};
 
 /// The per-tenant choices that shape the translation.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,9 +33,9 @@ pub struct MetricsOptions<'a> {
     /// Resource attributes copied as labels onto every series of their resource (Mimir's
     /// `promote_otel_resource_attributes`), besides `target_info`.
     pub promote_resource_attributes: &'a [String],
-    /// The most bytes the translated series may take (estimated as they are built: a
-    /// histogram point becomes one series per bucket, each with all of its labels);
-    /// beyond it the translation stops with [`OutputTooLarge`]. Zero for no bound.
+    /// The most bytes the encoded series may take (a histogram point becomes one series
+    /// per bucket, each with all of its labels); beyond it the translation stops with
+    /// [`OutputTooLarge`]. Zero for no bound.
     pub max_output_bytes: usize,
 }
 
@@ -51,9 +50,14 @@ pub struct OutputTooLarge {
 /// The outcome of translating one export request.
 #[derive(Debug, Default)]
 pub struct MetricsTranslation {
-    /// The series to store, with one metadata entry per metric.
-    pub request: WriteRequest,
-    /// Data points translated into [`request`](Self::request).
+    /// The series to store, encoded as a remote-write 1.0 request of series only
+    /// (`pitot_proto::remote_write::encode_series_exact`'s form, every bit of every value).
+    pub series: Vec<u8>,
+    /// How many series [`series`](Self::series) holds (one sample each).
+    pub series_count: usize,
+    /// One metadata entry per metric.
+    pub metadata: Vec<MetricMetadata>,
+    /// Data points translated into [`series`](Self::series).
     pub points: u64,
     /// Data points not translated (each named in [`errors`](Self::errors)).
     pub rejected_points: u64,
@@ -88,71 +92,77 @@ const SERVICE_NAME: &str = "service.name";
 const SERVICE_NAMESPACE: &str = "service.namespace";
 const SERVICE_INSTANCE_ID: &str = "service.instance.id";
 
-/// Adds escaped attributes to `labels`; keys escaping to one name have their values
-/// joined with `;` in the order of the original keys.
-fn add_attributes(labels: &mut BTreeMap<String, String>, attributes: &[KeyValue]) {
-    let mut sorted: Vec<&KeyValue> = attributes.iter().collect();
-    sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    let mut mine: BTreeMap<String, String> = BTreeMap::new();
-    for kv in sorted {
-        let value = value_text(kv.value.as_ref());
-        if value.is_empty() {
-            continue;
+/// Labels sorted by name, borrowed from the request where they need no change.
+type LabelSet<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+/// Escaped attributes, sorted by label name; keys escaping to one name have their
+/// values joined with `;` in the order of the original keys.
+fn attribute_labels<'a>(attributes: impl Iterator<Item = &'a KeyValue>) -> LabelSet<'a> {
+    let mut escaped: Vec<(Cow<'a, str>, Cow<'a, str>, &'a str)> = attributes
+        .filter_map(|kv| {
+            let value = value_str(kv.value.as_ref());
+            (!value.is_empty()).then(|| (label_name_cow(&kv.key), value, kv.key.as_str()))
+        })
+        .collect();
+    escaped.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(b.2)));
+    let mut set: LabelSet<'a> = Vec::with_capacity(escaped.len());
+    for (name, value, _) in escaped {
+        match set.last_mut() {
+            Some((last, joined)) if *last == name => {
+                let joined = joined.to_mut();
+                joined.push(';');
+                joined.push_str(&value);
+            }
+            _ => set.push((name, value)),
         }
-        mine.entry(label_name(&kv.key))
-            .and_modify(|v| {
-                v.push(';');
-                v.push_str(&value);
-            })
-            .or_insert(value);
     }
-    labels.extend(mine);
+    set
+}
+
+/// Sets `name` to `value` in a sorted set (replacing a label of that name).
+fn put<'a>(set: &mut LabelSet<'a>, name: Cow<'a, str>, value: Cow<'a, str>) {
+    match set.binary_search_by(|(k, _)| k.as_ref().cmp(name.as_ref())) {
+        Ok(i) => set[i].1 = value,
+        Err(i) => set.insert(i, (name, value)),
+    }
 }
 
 /// The labels one resource puts on each of its series (`job`, `instance`, promoted
 /// attributes), and the labels of its `target_info` series if it has any to carry.
-struct ResourceLabels {
-    common: BTreeMap<String, String>,
-    target_info: Option<BTreeMap<String, String>>,
+struct ResourceLabels<'a> {
+    common: LabelSet<'a>,
+    target_info: Option<LabelSet<'a>>,
 }
 
-fn resource_labels(attributes: &[KeyValue], promote: &[String]) -> ResourceLabels {
+fn resource_labels<'a>(attributes: &'a [KeyValue], promote: &[String]) -> ResourceLabels<'a> {
     let text = |key| {
         attribute(attributes, key)
-            .map(|v| value_text(Some(v)))
+            .map(|v| value_str(Some(v)))
             .filter(|v| !v.is_empty())
     };
-    let mut identity = BTreeMap::new();
+    let mut identity: LabelSet<'a> = Vec::new();
     if let Some(name) = text(SERVICE_NAME) {
         let job = match text(SERVICE_NAMESPACE) {
-            Some(ns) => format!("{ns}/{name}"),
+            Some(ns) => Cow::Owned(format!("{ns}/{name}")),
             None => name,
         };
-        identity.insert("job".to_string(), job);
+        identity.push((Cow::Borrowed("job"), job));
     }
     if let Some(instance) = text(SERVICE_INSTANCE_ID) {
-        identity.insert("instance".to_string(), instance);
+        identity.push((Cow::Borrowed("instance"), instance));
     }
-    let promoted: Vec<KeyValue> = attributes
-        .iter()
-        .filter(|kv| promote.contains(&kv.key))
-        .cloned()
-        .collect();
-    let mut common = BTreeMap::new();
-    add_attributes(&mut common, &promoted);
-    common.extend(identity.clone());
-    let rest: Vec<KeyValue> = attributes
-        .iter()
-        .filter(|kv| {
-            ![SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_INSTANCE_ID].contains(&kv.key.as_str())
-        })
-        .cloned()
-        .collect();
+    let mut common = attribute_labels(attributes.iter().filter(|kv| promote.contains(&kv.key)));
+    for (k, v) in &identity {
+        put(&mut common, k.clone(), v.clone());
+    }
+    let mut rest = attribute_labels(attributes.iter().filter(|kv| {
+        ![SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_INSTANCE_ID].contains(&kv.key.as_str())
+    }));
     let target_info = (!rest.is_empty()).then(|| {
-        let mut labels = BTreeMap::new();
-        add_attributes(&mut labels, &rest);
-        labels.extend(identity);
-        labels
+        for (k, v) in identity {
+            put(&mut rest, k, v);
+        }
+        rest
     });
     ResourceLabels {
         common,
@@ -163,15 +173,9 @@ fn resource_labels(attributes: &[KeyValue], promote: &[String]) -> ResourceLabel
 /// Builds the translation of one request.
 struct Translator<'a> {
     out: MetricsTranslation,
+    encoder: SeriesEncoder,
     options: MetricsOptions<'a>,
-    /// Estimated bytes of the series built so far.
-    output_bytes: usize,
 }
-
-/// Estimated bytes of one translated series besides its label text (the series, its
-/// sample, vector headers) and of one label besides its text.
-const SERIES_BYTES: usize = 96;
-const LABEL_BYTES: usize = 48;
 
 impl Translator<'_> {
     fn reject(&mut self, metric: &Metric, points: usize, reason: &'static str, why: &str) {
@@ -183,47 +187,55 @@ impl Translator<'_> {
         ));
     }
 
-    fn series(&mut self, labels: &BTreeMap<String, String>, name: String, value: f64, ts_ms: i64) {
+    fn too_large(&self) -> bool {
         let limit = self.options.max_output_bytes;
-        if limit > 0 {
-            let bytes = SERIES_BYTES
-                + LABEL_BYTES
-                + name.len()
-                + labels
+        limit > 0 && self.encoder.len() > limit
+    }
+
+    /// Writes one series: `__name__`, then `labels` with `extra` (`le` or `quantile`)
+    /// in its sorted place.
+    fn series(
+        &mut self,
+        labels: &LabelSet<'_>,
+        name: &str,
+        extra: Option<(&str, &str)>,
+        value: f64,
+        ts_ms: i64,
+    ) {
+        if self.too_large() {
+            return;
+        }
+        let sample = [(ts_ms, value)];
+        let pairs = labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref()));
+        let head = std::iter::once(("__name__", name));
+        match extra {
+            None => self
+                .encoder
+                .push(head.chain(pairs.filter(|(k, _)| *k != "__name__")), &sample),
+            Some((extra_name, extra_value)) => {
+                let split = labels.partition_point(|(k, _)| k.as_ref() < extra_name);
+                let before = labels[..split]
                     .iter()
-                    .map(|(k, v)| LABEL_BYTES + k.len() + v.len())
-                    .sum::<usize>();
-            self.output_bytes = self.output_bytes.saturating_add(bytes);
-            if self.output_bytes > limit {
-                return;
+                    .map(|(k, v)| (k.as_ref(), v.as_ref()));
+                let after = labels[split..]
+                    .iter()
+                    .map(|(k, v)| (k.as_ref(), v.as_ref()))
+                    .filter(move |(k, _)| *k != extra_name);
+                self.encoder.push(
+                    head.chain(
+                        before
+                            .chain(std::iter::once((extra_name, extra_value)))
+                            .chain(after)
+                            .filter(|(k, _)| *k != "__name__"),
+                    ),
+                    &sample,
+                );
             }
         }
-        let mut out = Vec::with_capacity(labels.len() + 1);
-        out.push(Label {
-            name: "__name__".to_string(),
-            value: name,
-        });
-        out.extend(
-            labels
-                .iter()
-                .filter(|(k, _)| k.as_str() != "__name__")
-                .map(|(k, v)| Label {
-                    name: k.clone(),
-                    value: v.clone(),
-                }),
-        );
-        self.out.request.timeseries.push(TimeSeries {
-            labels: out,
-            samples: vec![Sample {
-                value,
-                timestamp: ts_ms,
-            }],
-            exemplars: Vec::new(),
-        });
     }
 
     fn metadata(&mut self, metric: &Metric, name: &str, kind: MetricType, name_kind: NameKind) {
-        self.out.request.metadata.push(MetricMetadata {
+        self.out.metadata.push(MetricMetadata {
             r#type: kind as i32,
             metric_family_name: name.to_string(),
             help: metric.description.clone(),
@@ -231,20 +243,17 @@ impl Translator<'_> {
         });
     }
 
-    fn point_labels(
-        &self,
-        common: &BTreeMap<String, String>,
-        attributes: &[KeyValue],
-    ) -> BTreeMap<String, String> {
-        let mut labels = BTreeMap::new();
-        add_attributes(&mut labels, attributes);
-        labels.extend(common.iter().map(|(k, v)| (k.clone(), v.clone())));
+    fn point_labels<'p>(&self, common: &LabelSet<'p>, attributes: &'p [KeyValue]) -> LabelSet<'p> {
+        let mut labels = attribute_labels(attributes.iter());
+        for (k, v) in common {
+            put(&mut labels, k.clone(), v.clone());
+        }
         labels
     }
 
     fn numbers(
         &mut self,
-        common: &BTreeMap<String, String>,
+        common: &LabelSet<'_>,
         metric: &Metric,
         points: &[NumberDataPoint],
         kind: NameKind,
@@ -275,19 +284,24 @@ impl Translator<'_> {
             self.out.exemplars += p.exemplars.len() as u64;
             self.out.points += 1;
             let labels = self.point_labels(common, &p.attributes);
-            self.series(&labels, name.clone(), value, ts);
+            self.series(&labels, &name, None, value, ts);
         }
         latest
     }
 
     fn histograms(
         &mut self,
-        common: &BTreeMap<String, String>,
+        common: &LabelSet<'_>,
         metric: &Metric,
         points: &[HistogramDataPoint],
     ) -> i64 {
         let name = metric_name(&metric.name, &metric.unit, NameKind::Other);
         self.metadata(metric, &name, MetricType::Histogram, NameKind::Other);
+        let (sum_name, count_name, bucket_name) = (
+            format!("{name}_sum"),
+            format!("{name}_count"),
+            format!("{name}_bucket"),
+        );
         let mut latest = i64::MIN;
         for p in points {
             if !p.bucket_counts.is_empty() && p.bucket_counts.len() != p.explicit_bounds.len() + 1 {
@@ -309,36 +323,43 @@ impl Translator<'_> {
             let value = |v: f64| if no_value { stale() } else { v };
             self.out.exemplars += p.exemplars.len() as u64;
             self.out.points += 1;
-            let mut labels = self.point_labels(common, &p.attributes);
+            let labels = self.point_labels(common, &p.attributes);
             if let Some(sum) = p.sum {
-                self.series(&labels, format!("{name}_sum"), value(sum), ts);
+                self.series(&labels, &sum_name, None, value(sum), ts);
             }
-            self.series(&labels, format!("{name}_count"), value(p.count as f64), ts);
+            self.series(&labels, &count_name, None, value(p.count as f64), ts);
             let mut cumulative = 0u64;
             for (bound, count) in p.explicit_bounds.iter().zip(&p.bucket_counts) {
                 cumulative = cumulative.saturating_add(*count);
-                labels.insert("le".to_string(), format_bound(*bound));
+                let le = format_bound(*bound);
                 self.series(
                     &labels,
-                    format!("{name}_bucket"),
+                    &bucket_name,
+                    Some(("le", &le)),
                     value(cumulative as f64),
                     ts,
                 );
             }
-            labels.insert("le".to_string(), "+Inf".to_string());
-            self.series(&labels, format!("{name}_bucket"), value(p.count as f64), ts);
+            self.series(
+                &labels,
+                &bucket_name,
+                Some(("le", "+Inf")),
+                value(p.count as f64),
+                ts,
+            );
         }
         latest
     }
 
     fn summaries(
         &mut self,
-        common: &BTreeMap<String, String>,
+        common: &LabelSet<'_>,
         metric: &Metric,
         points: &[SummaryDataPoint],
     ) -> i64 {
         let name = metric_name(&metric.name, &metric.unit, NameKind::Other);
         self.metadata(metric, &name, MetricType::Summary, NameKind::Other);
+        let (sum_name, count_name) = (format!("{name}_sum"), format!("{name}_count"));
         let mut latest = i64::MIN;
         for p in points {
             let ts = millis(p.time_unix_nano);
@@ -346,12 +367,18 @@ impl Translator<'_> {
             let no_value = p.flags & NO_RECORDED_VALUE != 0;
             let value = |v: f64| if no_value { stale() } else { v };
             self.out.points += 1;
-            let mut labels = self.point_labels(common, &p.attributes);
-            self.series(&labels, format!("{name}_sum"), value(p.sum), ts);
-            self.series(&labels, format!("{name}_count"), value(p.count as f64), ts);
+            let labels = self.point_labels(common, &p.attributes);
+            self.series(&labels, &sum_name, None, value(p.sum), ts);
+            self.series(&labels, &count_name, None, value(p.count as f64), ts);
             for q in &p.quantile_values {
-                labels.insert("quantile".to_string(), format_bound(q.quantile));
-                self.series(&labels, name.clone(), value(q.value), ts);
+                let quantile = format_bound(q.quantile);
+                self.series(
+                    &labels,
+                    &name,
+                    Some(("quantile", &quantile)),
+                    value(q.value),
+                    ts,
+                );
             }
         }
         latest
@@ -359,7 +386,7 @@ impl Translator<'_> {
 
     /// Translates one metric; returns the latest timestamp of its points (for
     /// `target_info`), `i64::MIN` when none was translated.
-    fn metric(&mut self, common: &BTreeMap<String, String>, metric: &Metric) -> i64 {
+    fn metric(&mut self, common: &LabelSet<'_>, metric: &Metric) -> i64 {
         const CUMULATIVE: i32 = AggregationTemporality::Cumulative as i32;
         const DELTA: i32 = AggregationTemporality::Delta as i32;
         let temporality_problem = |t: i32| {
@@ -432,28 +459,27 @@ pub fn translate_metrics(
 ) -> Result<MetricsTranslation, OutputTooLarge> {
     let mut t = Translator {
         out: MetricsTranslation::default(),
+        encoder: SeriesEncoder::default(),
         options,
-        output_bytes: 0,
     };
-    let too_large = |t: &Translator<'_>| {
-        let limit = t.options.max_output_bytes;
-        (limit > 0 && t.output_bytes > limit).then_some(OutputTooLarge { limit })
+    let too_large = OutputTooLarge {
+        limit: options.max_output_bytes,
     };
     for rm in &request.resource_metrics {
         let attributes = rm.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
-        let resource = resource_labels(attributes, t.options.promote_resource_attributes);
+        let resource = resource_labels(attributes, options.promote_resource_attributes);
         let mut latest = i64::MIN;
         for sm in &rm.scope_metrics {
             for metric in &sm.metrics {
                 latest = latest.max(t.metric(&resource.common, metric));
-                if let Some(e) = too_large(&t) {
-                    return Err(e);
+                if t.too_large() {
+                    return Err(too_large);
                 }
             }
         }
         if let (Some(labels), true) = (&resource.target_info, latest != i64::MIN) {
-            t.series(labels, "target_info".to_string(), 1.0, latest);
-            t.out.request.metadata.push(MetricMetadata {
+            t.series(labels, "target_info", None, 1.0, latest);
+            t.out.metadata.push(MetricMetadata {
                 r#type: MetricType::Gauge as i32,
                 metric_family_name: "target_info".to_string(),
                 help: "Target metadata".to_string(),
@@ -461,8 +487,10 @@ pub fn translate_metrics(
             });
         }
     }
-    match too_large(&t) {
-        Some(e) => Err(e),
-        None => Ok(t.out),
+    if t.too_large() {
+        return Err(too_large);
     }
+    t.out.series_count = t.encoder.series();
+    t.out.series = t.encoder.finish();
+    Ok(t.out)
 }

@@ -143,6 +143,17 @@ pub fn metric_name(name: &str, unit: &str, kind: NameKind) -> String {
 /// ASCII letter, digit or `_` becomes `_`; a name starting with a digit gets `key_` in
 /// front, and one starting with `__` (reserved for Prometheus) gets `key`.
 pub fn label_name(key: &str) -> String {
+    label_name_cow(key).into_owned()
+}
+
+/// [`label_name`], borrowing `key` when it is already a valid label name.
+pub fn label_name_cow(key: &str) -> std::borrow::Cow<'_, str> {
+    let plain = key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && !key.starts_with("__");
+    if plain {
+        return std::borrow::Cow::Borrowed(key);
+    }
     let mut out: String = key
         .chars()
         .map(|c| {
@@ -158,7 +169,7 @@ pub fn label_name(key: &str) -> String {
     } else if out.starts_with("__") {
         out.insert_str(0, "key");
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]

@@ -7,10 +7,15 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 /// The text of an attribute value: strings as they are, numbers and booleans as
 /// written in JSON, arrays and maps as JSON, bytes as base64; an absent value is empty.
 pub fn value_text(value: Option<&AnyValue>) -> String {
+    value_str(value).into_owned()
+}
+
+/// [`value_text`], borrowing a string value instead of copying it.
+pub fn value_str(value: Option<&AnyValue>) -> std::borrow::Cow<'_, str> {
     match value.and_then(|v| v.value.as_ref()) {
-        None => String::new(),
-        Some(Value::StringValue(s)) => s.clone(),
-        Some(other) => json_of(other).to_string(),
+        None => std::borrow::Cow::Borrowed(""),
+        Some(Value::StringValue(s)) => std::borrow::Cow::Borrowed(s),
+        Some(other) => std::borrow::Cow::Owned(json_of(other).to_string()),
     }
 }
 

@@ -9,6 +9,11 @@ use pitot_otlp::{
 use pitot_proto::loki_push::StreamLabels;
 use pitot_proto::remote_write::WriteRequest;
 
+/// The translated series, decoded.
+fn series(out: &pitot_otlp::MetricsTranslation) -> WriteRequest {
+    prost::Message::decode(out.series.as_slice()).expect("the series decode")
+}
+
 /// Series as `name{a="b",...} value@ts` lines, sorted, for whole-answer comparisons.
 fn lines(request: &WriteRequest) -> Vec<String> {
     let mut out: Vec<String> = request
@@ -92,7 +97,8 @@ fn metrics_are_translated_as_prometheus_does() {
             r#"target_info{{deployment_environment="prod",host_name="node-7",{id}}} 1@1700000060000"#
         ),
     ];
-    assert_eq!(lines(&out.request), expected);
+    assert_eq!(lines(&series(&out)), expected);
+    assert_eq!(out.series_count, expected.len());
     assert_eq!(out.points, 5);
     assert_eq!(out.rejected_points, 3, "{:?}", out.errors);
     assert_eq!(out.exemplars, 1);
@@ -111,14 +117,12 @@ fn metrics_are_translated_as_prometheus_does() {
         out.errors
     );
     let counter = out
-        .request
         .metadata
         .iter()
         .find(|m| m.metric_family_name == "http_server_requests_total")
         .expect("metadata");
     assert_eq!(counter.help, "Requests served");
     let histogram = out
-        .request
         .metadata
         .iter()
         .find(|m| m.metric_family_name == "http_server_duration_milliseconds")
@@ -139,7 +143,7 @@ fn promoted_resource_attributes_label_every_series_and_protobuf_decodes_the_same
         },
     )
     .expect("within bounds");
-    for ts in &out.request.timeseries {
+    for ts in &series(&out).timeseries {
         assert!(
             ts.labels
                 .iter()
@@ -159,11 +163,12 @@ fn no_recorded_value_is_the_staleness_marker_and_colliding_keys_are_joined() {
     let request = decode_metrics(json.as_bytes(), Encoding::Json).expect("decodes");
     let out = translate_metrics(&request, MetricsOptions::default()).expect("within bounds");
     assert_eq!(
-        out.request.timeseries.len(),
+        series(&out).timeseries.len(),
         1,
         "no target_info without resource attributes"
     );
-    let ts = &out.request.timeseries[0];
+    let decoded = series(&out);
+    let ts = &decoded.timeseries[0];
     assert!(pitot_core::is_stale_nan(ts.samples[0].value));
     assert_eq!(ts.samples[0].timestamp, 2);
     let ab = ts.labels.iter().find(|l| l.name == "a_b").expect("a_b");

@@ -153,39 +153,108 @@ pub fn encode_write_request(request: &WriteRequest) -> Vec<u8> {
 /// value equal to `0.0`, so `-0.0` would decode as `+0.0`. Both encodings are valid
 /// protobuf; this one carries every bit. Exemplars and metadata are not written.
 pub fn encode_series_exact(request: &WriteRequest) -> Vec<u8> {
-    fn varint(out: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-    fn bytes_field(out: &mut Vec<u8>, field: u64, data: &[u8]) {
-        varint(out, field << 3 | 2);
-        varint(out, data.len() as u64);
-        out.extend_from_slice(data);
-    }
-    let mut message = Vec::new();
-    let (mut series, mut part) = (Vec::new(), Vec::new());
+    let mut encoder = SeriesEncoder::default();
     for ts in &request.timeseries {
-        series.clear();
-        for l in &ts.labels {
-            part.clear();
-            bytes_field(&mut part, 1, l.name.as_bytes());
-            bytes_field(&mut part, 2, l.value.as_bytes());
-            bytes_field(&mut series, 1, &part);
-        }
-        for s in &ts.samples {
-            part.clear();
-            varint(&mut part, 1 << 3 | 1);
-            part.extend_from_slice(&s.value.to_bits().to_le_bytes());
-            varint(&mut part, 2 << 3);
-            varint(&mut part, s.timestamp as u64);
-            bytes_field(&mut series, 2, &part);
-        }
-        bytes_field(&mut message, 1, &series);
+        let samples: Vec<(i64, f64)> = ts.samples.iter().map(|s| (s.timestamp, s.value)).collect();
+        encoder.push(
+            ts.labels
+                .iter()
+                .map(|l| (l.name.as_str(), l.value.as_str())),
+            &samples,
+        );
     }
-    message
+    encoder.finish()
+}
+
+/// Writes series straight into the exact encoding of [`encode_series_exact`] (a
+/// `WriteRequest` of series only), without building the messages first: what
+/// translators from other protocols produce, so that the receiver reads it back as the
+/// same view remote write stores from.
+#[derive(Debug, Default)]
+pub struct SeriesEncoder {
+    out: Vec<u8>,
+    series: usize,
+}
+
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+impl SeriesEncoder {
+    /// Appends one series; `labels` is iterated twice (sizes, then bytes).
+    pub fn push<'a, I>(&mut self, labels: I, samples: &[(i64, f64)])
+    where
+        I: Iterator<Item = (&'a str, &'a str)> + Clone,
+    {
+        let pair_len = |name: &str, value: &str| {
+            1 + varint_len(name.len() as u64)
+                + name.len()
+                + 1
+                + varint_len(value.len() as u64)
+                + value.len()
+        };
+        let sample_len = |ts: i64| 1 + 8 + 1 + varint_len(ts as u64);
+        let mut series_len = 0usize;
+        for (name, value) in labels.clone() {
+            let pair = pair_len(name, value);
+            series_len += 1 + varint_len(pair as u64) + pair;
+        }
+        for (ts, _) in samples {
+            let sample = sample_len(*ts);
+            series_len += 1 + varint_len(sample as u64) + sample;
+        }
+        let out = &mut self.out;
+        out.reserve(1 + varint_len(series_len as u64) + series_len);
+        out.push(1 << 3 | 2);
+        put_varint(out, series_len as u64);
+        for (name, value) in labels {
+            out.push(1 << 3 | 2);
+            put_varint(out, pair_len(name, value) as u64);
+            out.push(1 << 3 | 2);
+            put_varint(out, name.len() as u64);
+            out.extend_from_slice(name.as_bytes());
+            out.push(2 << 3 | 2);
+            put_varint(out, value.len() as u64);
+            out.extend_from_slice(value.as_bytes());
+        }
+        for (ts, value) in samples {
+            out.push(2 << 3 | 2);
+            put_varint(out, sample_len(*ts) as u64);
+            out.push(1 << 3 | 1);
+            out.extend_from_slice(&value.to_bits().to_le_bytes());
+            out.push(2 << 3);
+            put_varint(out, *ts as u64);
+        }
+        self.series += 1;
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
+    }
+
+    /// Series written so far.
+    pub fn series(&self) -> usize {
+        self.series
+    }
+
+    /// The encoded request.
+    pub fn finish(self) -> Vec<u8> {
+        self.out
+    }
 }
 
 #[cfg(test)]
