@@ -123,12 +123,9 @@ async fn import(
     drop(request);
     let view = WriteRequestView::decode(&encoded)
         .map_err(|e| ApiError::bad_data(format!("cannot import: {e}")))?;
-    let admitted = distributor
-        .admit_samples(&target, view.sample_count())
-        .map_err(push_error)?;
     let now_ms = chrono::Utc::now().timestamp_millis();
     let outcome = distributor
-        .push_admitted(&target, admitted, &view, now_ms)
+        .push(&target, &view, now_ms)
         .await
         .map_err(push_error)?;
     drop(guard);

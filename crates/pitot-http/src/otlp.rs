@@ -51,25 +51,20 @@ impl IntoResponse for OtlpFailure {
     fn into_response(self) -> Response {
         let OtlpFailure(error, encoding) = self;
         let status = error.status;
-        if status.is_server_error() {
-            tracing::warn!(status = status.as_u16(), error = %error.message, "OTLP request failed");
-        }
+        let body = pitot_otlp::status_body(status.as_u16(), error.message.clone(), encoding);
         let retry_after = crate::error::retry_after_secs(&error.message).max(1);
-        let body = pitot_otlp::status_body(status.as_u16(), error.message, encoding);
-        let mut response = (status, body).into_response();
+        // ApiError's answer (logging, `Retry-After` on 429, `WWW-Authenticate` on 401)
+        // with the Status body OTLP asks for; OTLP also gives 503 a `Retry-After`.
+        let mut response = error.into_response();
+        *response.body_mut() = axum::body::Body::from(body);
         let headers = response.headers_mut();
+        headers.remove(header::CONTENT_LENGTH);
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static(encoding.content_type()),
         );
-        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"pitot\", Basic realm=\"pitot\""),
-            );
         }
         response
     }
@@ -215,24 +210,18 @@ fn tenant_limits(state: &AppStateRef, target: &Target) -> Arc<pitot_limits::Tena
         .map_or_else(Default::default, |l| l.get(&target.tenant))
 }
 
-async fn metrics(State(state): State<AppStateRef>, headers: HeaderMap, body: Body) -> Response {
-    match store_metrics(&state, &headers, body).await {
-        Ok(response) => response,
-        Err(failure) => failure.into_response(),
-    }
-}
-
-async fn store_metrics(
-    state: &AppStateRef,
-    headers: &HeaderMap,
+async fn metrics(
+    State(state): State<AppStateRef>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, OtlpFailure> {
+    let state = &state;
     let Received {
         target,
         encoding,
         message,
         guard,
-    } = receive(state, headers, body, DataKind::Metrics).await?;
+    } = receive(state, &headers, body, DataKind::Metrics).await?;
     let fail = |e: ApiError| OtlpFailure(e, encoding);
     let limits = tenant_limits(state, &target);
     let promote = limits.promote_otel_resource_attributes.clone();
@@ -269,12 +258,9 @@ async fn store_metrics(
         .map_err(|e| fail(ApiError::internal(format!("translated OTLP series: {e}"))))?;
     view.metadata = std::mem::take(&mut translation.metadata);
     let distributor = Arc::clone(&state.distributor);
-    let admitted = distributor
-        .admit_samples(&target, view.sample_count())
-        .map_err(|e| fail(push_error(e)))?;
     let now_ms = chrono::Utc::now().timestamp_millis();
     let outcome = distributor
-        .push_admitted(&target, admitted, &view, now_ms)
+        .push(&target, &view, now_ms)
         .await
         .map_err(|e| fail(push_error(e)))?;
     drop(guard);
@@ -302,24 +288,18 @@ async fn store_metrics(
     ))
 }
 
-async fn logs(State(state): State<AppStateRef>, headers: HeaderMap, body: Body) -> Response {
-    match store_logs(&state, &headers, body).await {
-        Ok(response) => response,
-        Err(failure) => failure.into_response(),
-    }
-}
-
-async fn store_logs(
-    state: &AppStateRef,
-    headers: &HeaderMap,
+async fn logs(
+    State(state): State<AppStateRef>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, OtlpFailure> {
+    let state = &state;
     let Received {
         target,
         encoding,
         message,
         guard,
-    } = receive(state, headers, body, DataKind::Logs).await?;
+    } = receive(state, &headers, body, DataKind::Logs).await?;
     let fail = |e: ApiError| OtlpFailure(e, encoding);
     let limits = tenant_limits(state, &target);
     let labels = limits.otlp_log_stream_label_attributes.clone();

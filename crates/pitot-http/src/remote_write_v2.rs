@@ -91,12 +91,9 @@ async fn store(
     let mut view = WriteRequestView::decode(&encoded)
         .map_err(|e| ApiError::internal(format!("converted 2.0 series: {e}")))?;
     view.metadata = converted.request.metadata;
-    let admitted = distributor
-        .admit_samples(target, view.sample_count())
-        .map_err(push_error)?;
     let now_ms = chrono::Utc::now().timestamp_millis();
     let outcome = distributor
-        .push_admitted(target, admitted, &view, now_ms)
+        .push(target, &view, now_ms)
         .await
         .map_err(push_error)?;
     drop(guard);
