@@ -12,6 +12,9 @@ For the closed time range [start, end] (milliseconds), it reads from Prometheus:
 * every sample including staleness markers, via remote read (/api/v1/read with the
   SAMPLES response type: snappy-compressed protobuf, decoded here by hand).
 
+It also sends Pitot the same remote-read request and requires the same answer, bit for
+bit (staleness markers and NaN payloads included).
+
 Staleness markers are NaN samples with a special bit pattern (0x7ff0000000000002) that
 Prometheus writes when a series disappears from a scrape. They are stored in the TSDB
 and remote-written like any sample, but the PromQL engine hides them, so the query
@@ -241,7 +244,7 @@ def pb_field(num, wire, payload):
     return key + put_uvarint(len(payload)) + payload
 
 
-def remote_read(base, start, end):
+def remote_read(base, start, end, token=None):
     """{labels key: [(ts_ms, value)]} of every raw sample in [start, end]."""
     matcher = pb_field(1, 0, 2) + pb_field(2, 2, b"__name__") + pb_field(3, 2, b".+")  # type RE
     query = pb_field(1, 0, start) + pb_field(2, 0, end) + pb_field(3, 2, matcher)
@@ -253,6 +256,7 @@ def remote_read(base, start, end):
             "Content-Type": "application/x-protobuf",
             "Content-Encoding": "snappy",
             "X-Prometheus-Remote-Read-Version": "0.1.0",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
         },
     )
     result = {}
@@ -443,6 +447,19 @@ def main():
             if a is not None:
                 detail += f"{';' if e is not None else ':'} Pitot {show(a)}"
             mismatches.append(detail)
+
+    # Pitot's own remote read (SAMPLES) must answer the same request as Prometheus'
+    # does, bit for bit: staleness markers and every NaN payload included.
+    pitot_raw = remote_read(pitot, start, end, args.token)
+    read_mismatches = 0
+    for key in set(raw) | set(pitot_raw):
+        want = [(t, bits(v)) for t, v in raw.get(key, [])]
+        got = [(t, bits(v)) for t, v in pitot_raw.get(key, [])]
+        if want != got:
+            read_mismatches += 1
+            mismatches.append(f"remote read of {fmt_labels(key)} differs: Prometheus {len(want)} samples, Pitot {len(got)}; first difference {next(((a, b) for a, b in zip(want, got) if a != b), None)}")
+    print(f"remote read: Pitot answered {len(pitot_raw)} series, {sum(len(s) for s in pitot_raw.values())} samples; "
+          f"{read_mismatches} series differ bit for bit from Prometheus' answer")
 
     series_compared = len(set(raw) & set(exported))
     total_stale = sum(len(s) for s in stale.values())

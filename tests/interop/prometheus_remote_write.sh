@@ -4,7 +4,10 @@
 # patterns, awkward label values, series that vanish and so get staleness markers)
 # every second and remote-writes to Pitot with a bearer token. After about a minute,
 # every series and sample Prometheus stored in a closed window that ended at least
-# 15 s ago must be in Pitot, bit-exact, with nothing extra (see compare.py).
+# 15 s ago must be in Pitot, bit-exact, with nothing extra, and Pitot's remote read must
+# answer as Prometheus' does (see compare.py). Then a second Prometheus with only
+# `remote_read` pointed at Pitot must answer a query of the window as Pitot does
+# (remote_read_prometheus.py).
 #
 # Run from anywhere (it changes to the repository root):
 #     tests/interop/prometheus_remote_write.sh
@@ -41,7 +44,7 @@ log "$("$PROMETHEUS" --version 2>&1 | head -n1)"
 command -v python3 >/dev/null || die "python3 is needed"
 
 TMP=$(mktemp -d -t pitot-interop.XXXXXX)
-PITOT_PID= PROM_PID= TARGET_PID=
+PITOT_PID= PROM_PID= TARGET_PID= READER_PID=
 
 stop() { # pid: SIGTERM, then SIGKILL after 10 s
     local pid=$1 i
@@ -59,10 +62,11 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     [[ -n $PROM_PID ]] && stop "$PROM_PID"
+    [[ -n $READER_PID ]] && stop "$READER_PID"
     [[ -n $PITOT_PID ]] && stop "$PITOT_PID"
     [[ -n $TARGET_PID ]] && stop "$TARGET_PID"
     if [[ $rc -ne 0 ]]; then
-        for f in pitot.stdout pitot.stderr prometheus.log target.log; do
+        for f in pitot.stdout pitot.stderr prometheus.log reader.log target.log; do
             [[ -f $TMP/$f ]] || continue
             echo "----- last 40 lines of $f -----"
             tail -n 40 "$TMP/$f"
@@ -199,7 +203,46 @@ python3 "$ROOT/tests/interop/compare.py" \
     --start "$WINDOW_START" --end "$WINDOW_END" \
     --min-series 50 --min-samples 1000 --flush-timeout 60 --require-edge-cases
 
-# --- 6. Pitot's own /metrics passes promtool's lint --------------------------------------
+# --- 6. a second Prometheus reads Pitot through remote_read ------------------------------
+# Empty local storage and no scrape targets: every sample it answers came from Pitot's
+# /api/v1/read. Its answer must equal Pitot's own for the same window.
+READER_PORT=$(free_port)
+cat >"$TMP/reader.yml" <<EOF
+global:
+  evaluation_interval: 1m
+remote_read:
+  - url: $PITOT_URL/api/v1/read
+    name: pitot
+    read_recent: true
+    authorization:
+      type: Bearer
+      credentials: '$TOKEN'
+EOF
+log "starting a second prometheus on 127.0.0.1:$READER_PORT with remote_read pointed at pitot"
+"$PROMETHEUS" \
+    --config.file "$TMP/reader.yml" \
+    --storage.tsdb.path "$TMP/reader-data" \
+    --web.listen-address "127.0.0.1:$READER_PORT" \
+    --log.level info \
+    >"$TMP/reader.log" 2>&1 &
+READER_PID=$!
+ready=
+for _ in $(seq 300); do
+    kill -0 "$READER_PID" 2>/dev/null || die "the remote-read prometheus exited during start-up"
+    if curl -sf "http://127.0.0.1:$READER_PORT/-/ready" >/dev/null 2>&1; then
+        ready=1
+        break
+    fi
+    sleep 0.1
+done
+[[ -n $ready ]] || die "the remote-read prometheus was not ready within 30 s"
+python3 "$ROOT/tests/interop/remote_read_prometheus.py" \
+    --reader "http://127.0.0.1:$READER_PORT" --pitot "$PITOT_URL" --token "$TOKEN" \
+    --start "$WINDOW_START" --end "$WINDOW_END" --min-series 50
+stop "$READER_PID"
+READER_PID=
+
+# --- 7. Pitot's own /metrics passes promtool's lint --------------------------------------
 # Scraped as the operator (the platform token adds the per-tenant series) after a minute
 # of real traffic, so every family that traffic creates is in it.
 PROMTOOL=/usr/bin/promtool

@@ -111,10 +111,12 @@
 mod bits;
 mod decimal;
 pub mod packing;
+mod prometheus_xor;
 mod varint;
 mod xor;
 
 pub use decimal::{chunk_samples, decode_chunk_into, encode_chunk, tag_xor, TAG_DECIMAL, TAG_XOR};
+pub use prometheus_xor::{decode_prometheus_xor, encode_prometheus_xor};
 pub use xor::{decode, decode_into, num_samples, XorAppender, XorIter, MAX_SAMPLES};
 
 /// Why a chunk could not be decoded or appended to.

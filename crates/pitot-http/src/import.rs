@@ -1,6 +1,8 @@
 //! `POST /api/v1/import`: the mirror of `/api/v1/export`, in the same JSON-lines format
 //! (VictoriaMetrics' `{"metric":{...},"values":[...],"timestamps":[...]}` per line), so
-//! an export imported into another tenant or server is a round trip, bit for bit.
+//! an export imported into another tenant or server is a round trip, bit for bit; and
+//! `POST /api/v1/import/prometheus`, the text exposition format with optional
+//! timestamps ([`pitot_proto::exposition`]).
 //!
 //! An import is a push: the same token scope (`metrics:write`), data-source header,
 //! validation, ingestion rate, series limits, in-flight budgets and usage metering as
@@ -26,6 +28,11 @@ pub fn router() -> Router<AppStateRef> {
     Router::new()
         .route("/api/v1/import", post(import))
         .route("/prometheus/api/v1/import", post(import))
+        .route("/api/v1/import/prometheus", post(import_prometheus))
+        .route(
+            "/prometheus/api/v1/import/prometheus",
+            post(import_prometheus),
+        )
 }
 
 /// One line of the format.
@@ -103,27 +110,60 @@ async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let target =
-        crate::datasource::authorized_write(&state, &headers, pitot_core::DataKind::Metrics)
-            .await?;
-    let body = read_body(body, state.limits.max_request_body_bytes).await?;
-    let mut guard = charge_push(&state, &target.tenant, body.len()).await?;
-    let distributor = Arc::clone(&state.distributor);
-    charge_more(
-        &mut guard,
-        2 * pitot_proto::loki_push::json_decoded_bytes_bound(&body),
-        &distributor.discarded,
-        0,
+    store(
+        &state,
+        &headers,
+        body,
+        |body| 2 * pitot_proto::loki_push::json_decoded_bytes_bound(body),
+        |body, _| parse(body),
     )
-    .await?;
-    let request = parse(&body).map_err(|e| ApiError::bad_data(format!("cannot import: {e}")))?;
+    .await
+}
+
+async fn import_prometheus(
+    State(state): State<AppStateRef>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    store(
+        &state,
+        &headers,
+        body,
+        pitot_proto::exposition::exposition_decoded_bytes_bound,
+        |body, now_ms| {
+            let text =
+                std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8: {e}"))?;
+            pitot_proto::exposition::parse_exposition(text, now_ms)
+        },
+    )
+    .await
+}
+
+/// Stores an import: authorizes, charges the body and `bound(body)` (what parsing
+/// allocates) to the in-flight budgets, parses with `parse(body, now_ms)`, and pushes
+/// the result through remote write's view.
+async fn store(
+    state: &AppStateRef,
+    headers: &HeaderMap,
+    body: Body,
+    bound: impl FnOnce(&[u8]) -> usize,
+    parse: impl FnOnce(&[u8], i64) -> Result<WriteRequest, String>,
+) -> Result<StatusCode, ApiError> {
+    let target =
+        crate::datasource::authorized_write(state, headers, pitot_core::DataKind::Metrics).await?;
+    let body = read_body(body, state.limits.max_request_body_bytes).await?;
+    let mut guard = charge_push(state, &target.tenant, body.len()).await?;
+    let distributor = Arc::clone(&state.distributor);
+    charge_more(&mut guard, bound(&body), &distributor.discarded, 0).await?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let request =
+        parse(&body, now_ms).map_err(|e| ApiError::bad_data(format!("cannot import: {e}")))?;
     // Encoded exactly (every bit of every value) and read back as the view remote write
     // stores from, so both paths share validation, limits and metering.
     let encoded = pitot_proto::remote_write::encode_series_exact(&request);
     drop(request);
     let view = WriteRequestView::decode(&encoded)
         .map_err(|e| ApiError::bad_data(format!("cannot import: {e}")))?;
-    let now_ms = chrono::Utc::now().timestamp_millis();
     let outcome = distributor
         .push(&target, &view, now_ms)
         .await

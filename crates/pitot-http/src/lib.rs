@@ -32,6 +32,7 @@ mod prom_query;
 mod prom_read;
 pub mod query_pool;
 pub mod ready_made;
+mod remote_read;
 mod remote_write;
 mod remote_write_v2;
 mod rules;
@@ -227,6 +228,7 @@ fn api_router(state: AppStateRef) -> Router {
         .merge(datasources_api::router())
         .merge(remote_write::router())
         .merge(prom_read::router())
+        .merge(remote_read::router())
         .merge(prom_query::router())
         .merge(loki::router())
         .merge(management::router())

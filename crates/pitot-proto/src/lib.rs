@@ -6,8 +6,10 @@
 //! fields Pitot does not use yet (native histograms) are skipped by prost as unknown
 //! fields rather than rejected, as the protobuf rules require.
 
+pub mod exposition;
 pub mod loki_push;
 mod nested;
+pub mod remote_read;
 pub mod remote_write;
 pub mod remote_write_v2;
 pub mod remote_write_view;

@@ -94,3 +94,64 @@ fn a_malformed_line_stores_nothing_and_is_named() {
     let (status, text) = import(&server, &reader, body);
     assert_eq!(status, 403, "{text}");
 }
+
+fn import_text(server: &TestServer, token: &str, body: String) -> (u16, String) {
+    let response = server
+        .post("/api/v1/import/prometheus")
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .expect("import");
+    common::status_and_text(response)
+}
+
+#[test]
+fn the_text_exposition_format_imports_with_and_without_timestamps() {
+    let server = TestServer::start(&[]);
+    let token = server.initial_token.clone();
+    let t = now_ms() - 60_000;
+    let before = now_ms();
+    let body = format!(
+        "# HELP text_imported Imported from text.\n# TYPE text_imported gauge\n\
+         text_imported{{job=\"a\",path=\"C:\\\\x\"}} 1.5 {t}\n\
+         text_imported{{job=\"a\",path=\"C:\\\\x\"}} -Inf {}\n\
+         text_imported{{job=\"b\"}} 7\n",
+        t + 1000
+    );
+    let (status, text) = import_text(&server, &token, body);
+    assert_eq!(status, 204, "{text}");
+    let after = now_ms();
+    let exported = server.export(&token, "text_imported");
+    assert_eq!(exported.len(), 2, "{exported:?}");
+    let a = exported
+        .iter()
+        .find(|e| e.metric.get("job").map(String::as_str) == Some("a"))
+        .expect("series a");
+    assert_eq!(a.metric.get("path").map(String::as_str), Some("C:\\x"));
+    assert_eq!(a.samples(), vec![(t, 1.5), (t + 1000, f64::NEG_INFINITY)]);
+    let b = exported
+        .iter()
+        .find(|e| e.metric.get("job").map(String::as_str) == Some("b"))
+        .expect("series b");
+    let (stamp, value) = b.samples()[0];
+    assert_eq!(value, 7.0);
+    assert!(
+        (before..=after).contains(&stamp),
+        "a sample without a timestamp is stored at the import's time: {stamp} not in {before}..={after}"
+    );
+
+    // A malformed line stores nothing of the body and is named.
+    let body = format!("text_bad 1 {t}\ntext_bad{{a=b}} 2 {t}\n");
+    let (status, text) = import_text(&server, &token, body);
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("line 2: the value of label") && text.contains("is not quoted"),
+        "{text}"
+    );
+    assert!(server.export(&token, "text_bad").is_empty());
+
+    // The same validation as pushes: an invalid metric name is refused by name.
+    let (status, text) = import_text(&server, &token, format!("{{\"0bad\"}} 1 {t}\n"));
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("0bad"), "{text}");
+}
