@@ -18,6 +18,7 @@ pub mod cost;
 pub mod datasource;
 mod datasources_api;
 mod error;
+mod exemplars;
 mod import;
 mod limits;
 pub mod loki;
@@ -171,6 +172,9 @@ pub struct AppState {
     pub ruler: Option<Arc<pitot_ruler::Ruler>>,
     /// Storage operations for the operator, if the process runs storage.
     pub admin: Option<Arc<dyn StorageAdmin>>,
+    /// Exemplars of every tenant; `None` answers `/api/v1/query_exemplars` with nothing
+    /// and refuses none (a server without an exemplar store, as in some tests).
+    pub exemplars: Option<Arc<pitot_exemplars::ExemplarStore>>,
     /// Whether the server is ready (storage recovered).
     pub ready: std::sync::atomic::AtomicBool,
     /// Build, configuration and start time, for the status endpoints.

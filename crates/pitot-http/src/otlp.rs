@@ -29,7 +29,6 @@ use pitot_proto::BodyError;
 
 use crate::remote_write::{
     charge_more, charge_push, decode_off_runtime_if_large, push_error, read_body,
-    EXEMPLARS_UNSUPPORTED,
 };
 use crate::{ApiError, AppStateRef};
 
@@ -263,6 +262,20 @@ async fn metrics(
         .push(&target, &view, now_ms)
         .await
         .map_err(|e| fail(push_error(e)))?;
+    let exemplars = std::mem::take(&mut translation.exemplar_list)
+        .into_iter()
+        .map(|e| {
+            crate::exemplars::new_exemplar(
+                crate::exemplars::labels_of(e.series.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+                crate::exemplars::labels_of(e.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+                e.value,
+                e.timestamp_ms,
+            )
+        })
+        .collect();
+    let (_, exemplar_problems) = crate::exemplars::store(state, &target, exemplars)
+        .await
+        .map_err(fail)?;
     drop(guard);
     for (reason, points) in &translation.rejected_by_reason {
         distributor.count_unsupported(&target, reason, *points);
@@ -274,13 +287,7 @@ async fn metrics(
             outcome.accepted, outcome.discarded
         ));
     }
-    if translation.exemplars > 0 {
-        distributor.count_unsupported(&target, EXEMPLARS_UNSUPPORTED, translation.exemplars);
-        problems.push(format!(
-            "{} exemplars were not stored: Pitot does not store exemplars yet (err-pitot-{EXEMPLARS_UNSUPPORTED}); their data points were stored",
-            translation.exemplars
-        ));
-    }
+    problems.extend(exemplar_problems);
     let rejected = translation.rejected_points + outcome.discarded as u64;
     Ok(success(
         pitot_otlp::metrics_response(rejected, problems.join("; "), encoding),

@@ -87,16 +87,28 @@ fn point(out: &mut Vec<u8>, s: &Sample) {
     out.push(b'[');
     timestamp(out, s.t);
     out.extend_from_slice(b",\"");
-    if s.v.is_nan() {
+    value(out, s.v);
+    out.extend_from_slice(b"\"]");
+}
+
+/// A sample value as the API writes it inside its quotes.
+fn value(out: &mut Vec<u8>, v: f64) {
+    if v.is_nan() {
         out.extend_from_slice(b"NaN");
-    } else if s.v == f64::INFINITY {
+    } else if v == f64::INFINITY {
         out.extend_from_slice(b"+Inf");
-    } else if s.v == f64::NEG_INFINITY {
+    } else if v == f64::NEG_INFINITY {
         out.extend_from_slice(b"-Inf");
     } else {
-        float(out, s.v);
+        float(out, v);
     }
-    out.extend_from_slice(b"\"]");
+}
+
+/// A sample value as the API writes it, for answers built as JSON values.
+pub(crate) fn format_value(v: f64) -> String {
+    let mut out = Vec::new();
+    value(&mut out, v);
+    String::from_utf8(out).expect("ASCII")
 }
 
 fn timestamp(out: &mut Vec<u8>, t_ms: i64) {

@@ -36,7 +36,7 @@ pub fn router() -> Router<AppStateRef> {
             )
             .route(
                 &format!("{prefix}/api/v1/query_exemplars"),
-                get(exemplars).post(exemplars),
+                get(crate::exemplars::query_exemplars).post(crate::exemplars::query_exemplars),
             )
             .route(
                 &format!("{prefix}/api/v1/format_query"),
@@ -341,16 +341,6 @@ fn required_time(params: &Params, name: &str) -> Result<i64, ApiError> {
             ))
         }),
     }
-}
-
-async fn exemplars(
-    State(state): State<AppStateRef>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    authenticate(&state, &headers)
-        .await?
-        .require(Scope::MetricsRead)?;
-    Ok(Json(json!({"status": "success", "data": []})).into_response())
 }
 
 async fn metadata(

@@ -145,10 +145,38 @@ async fn push_v1(
         .push_admitted(&target, admitted, &request, now_ms)
         .await
         .map_err(push_error)?;
+    let exemplars = if request.exemplars > 0 {
+        charge_more(
+            &mut guard,
+            request.exemplars as usize * pitot_proto::remote_write_view::EXEMPLAR_DECODED_BYTES,
+            &state.distributor.discarded,
+            0,
+        )
+        .await?;
+        let decoded = pitot_proto::remote_write_view::decode_exemplars(&raw).map_err(bad)?;
+        let series: Vec<_> = request.series().collect();
+        let items = decoded
+            .into_iter()
+            .filter_map(|(i, e)| {
+                let s = series.get(i)?;
+                Some(crate::exemplars::new_exemplar(
+                    crate::exemplars::labels_of(s.labels.iter().copied()),
+                    crate::exemplars::labels_of(
+                        e.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
+                    ),
+                    e.value,
+                    e.timestamp,
+                ))
+            })
+            .collect();
+        crate::exemplars::store(&state, &target, items).await?.1
+    } else {
+        None
+    };
     drop(guard);
-    let unsupported =
-        refuse_unsupported(&distributor, &target, request.exemplars, request.histograms);
-    push_answer(outcome, unsupported)
+    let unsupported = refuse_unsupported(&distributor, &target, request.histograms);
+    let problems: Vec<String> = exemplars.into_iter().chain(unsupported).collect();
+    push_answer(outcome, (!problems.is_empty()).then(|| problems.join("; ")))
 }
 
 /// The answer to a push of samples: 204 when everything was stored, else a 400 naming
@@ -218,35 +246,25 @@ fn check_message_type(headers: &HeaderMap) -> Result<Version, ApiError> {
     }
 }
 
-/// Reason IDs of the parts of a remote-write request Pitot does not store yet.
-pub const EXEMPLARS_UNSUPPORTED: &str = "exemplars_unsupported";
-/// See [`EXEMPLARS_UNSUPPORTED`].
+/// Reason ID of the part of a remote-write request Pitot does not store yet.
 pub const NATIVE_HISTOGRAMS_UNSUPPORTED: &str = "native_histograms_unsupported";
 
-/// Exemplars and native histograms are not stored yet: rather than acknowledging them
-/// and dropping them, they are counted as discarded and named in the answer (the
-/// request's float samples are stored all the same), so the client logs why and the
-/// operator sees them in `pitot_discarded_samples_total`.
+/// Native histograms are not stored yet: rather than acknowledging them and dropping
+/// them, they are counted as discarded and named in the answer (the request's float
+/// samples are stored all the same), so the client logs why and the operator sees them
+/// in `pitot_discarded_samples_total`.
 pub(crate) fn refuse_unsupported(
     distributor: &Distributor,
     target: &pitot_core::Target,
-    exemplars: u64,
     histograms: u64,
 ) -> Option<String> {
-    let mut parts = Vec::new();
-    if exemplars > 0 {
-        distributor.count_unsupported(target, EXEMPLARS_UNSUPPORTED, exemplars);
-        parts.push(format!(
-            "{exemplars} exemplars were not stored: Pitot does not store exemplars yet (err-pitot-{EXEMPLARS_UNSUPPORTED}); turn off send_exemplars in the client's remote_write"
-        ));
+    if histograms == 0 {
+        return None;
     }
-    if histograms > 0 {
-        distributor.count_unsupported(target, NATIVE_HISTOGRAMS_UNSUPPORTED, histograms);
-        parts.push(format!(
-            "{histograms} native histogram samples were not stored: Pitot does not store native histograms yet (err-pitot-{NATIVE_HISTOGRAMS_UNSUPPORTED}); turn off send_native_histograms in the client's remote_write, or scrape classic histograms"
-        ));
-    }
-    (!parts.is_empty()).then(|| parts.join("; "))
+    distributor.count_unsupported(target, NATIVE_HISTOGRAMS_UNSUPPORTED, histograms);
+    Some(format!(
+        "{histograms} native histogram samples were not stored: Pitot does not store native histograms yet (err-pitot-{NATIVE_HISTOGRAMS_UNSUPPORTED}); turn off send_native_histograms in the client's remote_write, or scrape classic histograms"
+    ))
 }
 
 /// Decompressed bodies above this many bytes are decoded as heavy work: a few

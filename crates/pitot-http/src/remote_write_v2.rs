@@ -31,7 +31,15 @@ const PER_MESSAGE: usize = 128;
 /// Stores a 2.0 request of `target`; the answer carries the `...-Written` headers.
 pub(crate) async fn push(state: AppStateRef, target: Target, body: Body) -> Response {
     let mut samples_written = 0;
-    let result = store(&state, &target, body, &mut samples_written).await;
+    let mut exemplars_written = 0;
+    let result = store(
+        &state,
+        &target,
+        body,
+        &mut samples_written,
+        &mut exemplars_written,
+    )
+    .await;
     let mut response = match result {
         Ok(status) => status.into_response(),
         Err(e) => e.into_response(),
@@ -47,7 +55,7 @@ pub(crate) async fn push(state: AppStateRef, target: Target, body: Body) -> Resp
     );
     headers.insert(
         "X-Prometheus-Remote-Write-Exemplars-Written",
-        HeaderValue::from(0),
+        HeaderValue::from(exemplars_written),
     );
     response
 }
@@ -57,6 +65,7 @@ async fn store(
     target: &Target,
     body: Body,
     samples_written: &mut usize,
+    exemplars_written: &mut u64,
 ) -> Result<StatusCode, ApiError> {
     let body = read_body(body, state.limits.max_request_body_bytes).await?;
     let bad = |e: BodyError| match e {
@@ -96,13 +105,34 @@ async fn store(
         .push(target, &view, now_ms)
         .await
         .map_err(push_error)?;
-    drop(guard);
     *samples_written = outcome.accepted;
-    let unsupported = refuse_unsupported(
-        &distributor,
-        target,
-        converted.exemplars as u64,
-        converted.histograms as u64,
-    );
-    push_answer(outcome, unsupported)
+    let items: Vec<_> = converted
+        .request
+        .timeseries
+        .iter()
+        .filter(|ts| !ts.exemplars.is_empty())
+        .flat_map(|ts| {
+            let series = crate::exemplars::labels_of(
+                ts.labels
+                    .iter()
+                    .map(|l| (l.name.as_str(), l.value.as_str())),
+            );
+            ts.exemplars.iter().map(move |e| {
+                crate::exemplars::new_exemplar(
+                    series.clone(),
+                    crate::exemplars::labels_of(
+                        e.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
+                    ),
+                    e.value,
+                    e.timestamp,
+                )
+            })
+        })
+        .collect();
+    let (written, exemplar_problems) = crate::exemplars::store(state, target, items).await?;
+    *exemplars_written = written;
+    drop(guard);
+    let unsupported = refuse_unsupported(&distributor, target, converted.histograms as u64);
+    let problems: Vec<String> = exemplar_problems.into_iter().chain(unsupported).collect();
+    push_answer(outcome, (!problems.is_empty()).then(|| problems.join("; ")))
 }

@@ -2,7 +2,8 @@
 
 use pitot_core::{Matcher, METRIC_NAME};
 use promql_parser::label::MatchOp;
-use promql_parser::parser::Expr;
+use promql_parser::parser::{Expr, VectorSelector};
+use promql_parser::util::{walk_expr, ExprVisitor};
 
 use crate::ApiError;
 
@@ -18,6 +19,42 @@ pub fn parse_selector(input: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
             "invalid match[] selector {input:?}: expected a series selector such as up{{job=\"x\"}}"
         )));
     };
+    matcher_sets(&vs, &format!("match[] selector {input:?}"))
+}
+
+/// The matcher sets of every series selector in a PromQL expression (what
+/// `/api/v1/query_exemplars` looks up), each held to the same rule as a `match[]`.
+pub fn parse_query_selectors(input: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    struct Collect(Vec<VectorSelector>);
+    impl ExprVisitor for Collect {
+        type Error = std::convert::Infallible;
+        fn pre_visit(&mut self, expr: &Expr) -> Result<bool, Self::Error> {
+            match expr {
+                Expr::VectorSelector(vs) => self.0.push(vs.clone()),
+                Expr::MatrixSelector(ms) => self.0.push(ms.vs.clone()),
+                _ => {}
+            }
+            Ok(true)
+        }
+    }
+    let expr = pitot_promql::parse_guarded(input)
+        .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
+    let mut collect = Collect(Vec::new());
+    let _ = walk_expr(&mut collect, &expr);
+    if collect.0.is_empty() {
+        return Err(ApiError::bad_data(format!(
+            "invalid parameter \"query\": {input:?} has no series selector"
+        )));
+    }
+    let mut sets = Vec::new();
+    for vs in &collect.0 {
+        sets.extend(matcher_sets(vs, &format!("selector in {input:?}"))?);
+    }
+    Ok(sets)
+}
+
+/// The matcher sets of one selector (several when it uses `or`); `what` names it in errors.
+fn matcher_sets(vs: &VectorSelector, what: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
     let mut sets = Vec::new();
     let groups: Vec<&Vec<promql_parser::label::Matcher>> = if vs.matchers.or_matchers.is_empty() {
         vec![&vs.matchers.matchers]
@@ -43,7 +80,7 @@ pub fn parse_selector(input: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
         }
         if set.iter().all(Matcher::matches_empty) {
             return Err(ApiError::bad_data(format!(
-                "match[] selector {input:?} must contain at least one matcher that does not match the empty string"
+                "{what} must contain at least one matcher that does not match the empty string"
             )));
         }
         sets.push(set);
@@ -64,5 +101,9 @@ mod tests {
         assert!(parse_selector(r#"{job=~".*"}"#).is_err());
         assert!(parse_selector("rate(up[5m])").is_err());
         assert!(parse_selector("up{").is_err());
+        let sets = parse_query_selectors(r#"sum(rate(a[5m])) / b{x="1"} or c"#).unwrap();
+        assert_eq!(sets.len(), 3);
+        assert!(parse_query_selectors("1 + 2").is_err());
+        assert!(parse_query_selectors(r#"rate({x=~".*"}[1m])"#).is_err());
     }
 }

@@ -89,6 +89,9 @@ limits! {
     max_global_series_per_user: u64 = 250_000,
     /// Metrics: active series per metric name.
     max_global_series_per_metric: u64 = 25_000,
+    /// Metrics: exemplars held per tenant (a circular buffer: the oldest are overwritten);
+    /// 0 refuses exemplars.
+    max_global_exemplars_per_user: u64 = 100_000,
     /// Metrics: labels per series.
     max_label_names_per_series: u64 = 30,
     /// Metrics and logs: longest label name.

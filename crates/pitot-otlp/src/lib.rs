@@ -17,7 +17,9 @@ pub mod wire;
 
 pub use bound::decoded_bytes_bound;
 pub use logs::{translate_logs, LogsOptions, LogsTranslation};
-pub use metrics::{translate_metrics, MetricsOptions, MetricsTranslation, OutputTooLarge};
+pub use metrics::{
+    translate_metrics, MetricsOptions, MetricsTranslation, OutputTooLarge, TranslatedExemplar,
+};
 pub use opentelemetry_proto::tonic as proto;
 pub use wire::{
     decode_logs, decode_metrics, logs_response, metrics_response, status_body, Encoding, OtlpError,

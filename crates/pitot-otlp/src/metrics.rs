@@ -11,15 +11,16 @@
 //!   summaries as `{quantile}`/`_sum`/`_count`; a point flagged "no recorded value" as
 //!   the staleness marker;
 //! - what Pitot does not store yet (delta temporality, exponential histograms) rejected
-//!   and named, never dropped in silence; exemplars counted so the caller can report them.
+//!   and named, never dropped in silence; exemplars kept with the series they belong to.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::metrics::v1::Exemplar as OtlpExemplar;
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric::Data, number_data_point, AggregationTemporality, HistogramDataPoint, Metric,
+    exemplar, metric::Data, number_data_point, AggregationTemporality, HistogramDataPoint, Metric,
     NumberDataPoint, SummaryDataPoint,
 };
 use pitot_proto::remote_write::{MetricMetadata, MetricType, SeriesEncoder};
@@ -66,8 +67,51 @@ pub struct MetricsTranslation {
     /// Rejected points by reason ID ([`DELTA_TEMPORALITY`], [`EXPONENTIAL_HISTOGRAMS`],
     /// [`INVALID_POINT`]), for the discarded-samples counters.
     pub rejected_by_reason: BTreeMap<&'static str, u64>,
-    /// Exemplars the request carried (not stored by this translation).
+    /// Exemplars the request carried.
     pub exemplars: u64,
+    /// The exemplars, each with the series it belongs to (a histogram's go to the
+    /// bucket their value falls in, as Prometheus attaches them).
+    pub exemplar_list: Vec<TranslatedExemplar>,
+}
+
+/// One exemplar of a data point, translated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranslatedExemplar {
+    /// The series' labels, `__name__` included, sorted by name.
+    pub series: Vec<(String, String)>,
+    /// The exemplar's labels: its filtered attributes (names escaped as series label
+    /// names), and `trace_id` and `span_id` in lowercase hex when set.
+    pub labels: Vec<(String, String)>,
+    /// The value observed.
+    pub value: f64,
+    /// Milliseconds since the epoch.
+    pub timestamp_ms: i64,
+}
+
+/// The labels of an OTLP exemplar.
+fn exemplar_labels(e: &OtlpExemplar) -> Vec<(String, String)> {
+    let mut labels: Vec<(String, String)> = attribute_labels(e.filtered_attributes.iter())
+        .into_iter()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    if !e.trace_id.is_empty() {
+        labels.push(("trace_id".into(), hex(&e.trace_id)));
+    }
+    if !e.span_id.is_empty() {
+        labels.push(("span_id".into(), hex(&e.span_id)));
+    }
+    labels.sort();
+    labels
+}
+
+/// The value of an OTLP exemplar (0 when unset, as the protocol's default).
+fn exemplar_value(e: &OtlpExemplar) -> f64 {
+    match e.value {
+        Some(exemplar::Value::AsDouble(v)) => v,
+        Some(exemplar::Value::AsInt(v)) => v as f64,
+        None => 0.0,
+    }
 }
 
 /// Reason ID: a sum or histogram with delta temporality (not stored yet).
@@ -234,6 +278,40 @@ impl Translator<'_> {
         }
     }
 
+    /// Keeps `exemplars` for the series `labels` + `__name__=name` (+ `extra`).
+    fn keep_exemplars<'e>(
+        &mut self,
+        labels: &LabelSet<'_>,
+        name: &str,
+        extra: Option<(&str, &str)>,
+        exemplars: impl Iterator<Item = &'e OtlpExemplar>,
+    ) {
+        let mut series: Option<Vec<(String, String)>> = None;
+        for e in exemplars {
+            let series = series
+                .get_or_insert_with(|| {
+                    let mut pairs: Vec<(String, String)> = labels
+                        .iter()
+                        .filter(|(k, _)| k != "__name__" && extra.is_none_or(|(x, _)| k != x))
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect();
+                    pairs.push(("__name__".into(), name.into()));
+                    if let Some((k, v)) = extra {
+                        pairs.push((k.into(), v.into()));
+                    }
+                    pairs.sort();
+                    pairs
+                })
+                .clone();
+            self.out.exemplar_list.push(TranslatedExemplar {
+                series,
+                labels: exemplar_labels(e),
+                value: exemplar_value(e),
+                timestamp_ms: millis(e.time_unix_nano),
+            });
+        }
+    }
+
     fn metadata(&mut self, metric: &Metric, name: &str, kind: MetricType, name_kind: NameKind) {
         self.out.metadata.push(MetricMetadata {
             r#type: kind as i32,
@@ -285,6 +363,7 @@ impl Translator<'_> {
             self.out.points += 1;
             let labels = self.point_labels(common, &p.attributes);
             self.series(&labels, &name, None, value, ts);
+            self.keep_exemplars(&labels, &name, None, p.exemplars.iter());
         }
         latest
     }
@@ -347,6 +426,16 @@ impl Translator<'_> {
                 value(p.count as f64),
                 ts,
             );
+            // Each exemplar goes to the first bucket whose bound holds its value.
+            for e in &p.exemplars {
+                let v = exemplar_value(e);
+                let le = p
+                    .explicit_bounds
+                    .iter()
+                    .find(|&&bound| v <= bound)
+                    .map_or_else(|| "+Inf".to_string(), |&b| format_bound(b));
+                self.keep_exemplars(&labels, &bucket_name, Some(("le", &le)), std::iter::once(e));
+            }
         }
         latest
     }

@@ -15,7 +15,7 @@ pub struct WriteRequest {
     pub metadata: Vec<MetricMetadata>,
 }
 
-/// One series: its labels and samples (and exemplars, which Pitot accepts and ignores).
+/// One series: its labels, samples and exemplars.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct TimeSeries {
     /// Label pairs, `__name__` included.

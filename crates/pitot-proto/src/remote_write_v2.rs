@@ -2,10 +2,11 @@
 //! specification's `types.proto`: label names and values, help and unit texts are
 //! references into one symbols table; metadata travels with each series.
 //!
-//! Pitot stores float samples and metadata; native histograms and exemplars are decoded
-//! only far enough to be counted (histograms kept as their raw bytes), so the receiver
-//! can name them in its answer and its `...-Written` headers instead of acknowledging
-//! them. A request converts to the 1.0 form the rest of the write path takes.
+//! Pitot stores float samples, exemplars and metadata; native histograms are decoded
+//! only far enough to be counted (kept as their raw bytes), so the receiver can name
+//! them in its answer and its `...-Written` headers instead of acknowledging them. A
+//! request converts to the 1.0 form the rest of the write path takes, exemplars with
+//! their labels resolved.
 
 use std::collections::BTreeMap;
 
@@ -36,7 +37,7 @@ pub struct TimeSeries2 {
     /// Native histogram samples, kept undecoded (counted, not stored).
     #[prost(bytes = "vec", repeated, tag = "3")]
     pub histograms: Vec<Vec<u8>>,
-    /// Exemplars (counted, not stored).
+    /// Exemplars.
     #[prost(message, repeated, tag = "4")]
     pub exemplars: Vec<Exemplar2>,
     /// The series' metric metadata.
@@ -90,7 +91,8 @@ pub struct Metadata2 {
 /// A 2.0 request in the 1.0 form, with what 1.0 cannot carry counted.
 #[derive(Debug, Default)]
 pub struct Converted {
-    /// Series, samples and metadata (one entry per metric family).
+    /// Series with their samples and exemplars (labels resolved), and metadata (one
+    /// entry per metric family).
     pub request: WriteRequest,
     /// Native histogram samples in the request.
     pub histograms: usize,
@@ -149,10 +151,26 @@ pub fn to_v1(request: Request) -> Result<Converted, String> {
                 value: symbol(i, "a label value", pair[1])?.clone(),
             });
         }
+        let mut exemplars = Vec::with_capacity(ts.exemplars.len());
         for e in &ts.exemplars {
-            for r in &e.labels_refs {
-                symbol(i, "an exemplar label", *r)?;
+            if e.labels_refs.len() % 2 != 0 {
+                return Err(format!(
+                    "timeseries[{i}]: an exemplar's labels_refs holds {} references; they come in name/value pairs",
+                    e.labels_refs.len()
+                ));
             }
+            let mut labels = Vec::with_capacity(e.labels_refs.len() / 2);
+            for pair in e.labels_refs.chunks_exact(2) {
+                labels.push(Label {
+                    name: symbol(i, "an exemplar label name", pair[0])?.clone(),
+                    value: symbol(i, "an exemplar label value", pair[1])?.clone(),
+                });
+            }
+            exemplars.push(crate::remote_write::Exemplar {
+                labels,
+                value: e.value,
+                timestamp: e.timestamp,
+            });
         }
         if let Some(m) = &ts.metadata {
             let help = symbol(i, "help_ref", m.help_ref)?;
@@ -183,7 +201,7 @@ pub fn to_v1(request: Request) -> Result<Converted, String> {
                     timestamp: s.timestamp,
                 })
                 .collect(),
-            exemplars: Vec::new(),
+            exemplars,
         });
     }
     out.request.metadata = families.into_values().collect();

@@ -26,13 +26,51 @@ pub struct WriteRequestView<'a> {
     ends: Vec<(u32, u32)>,
     /// Metric family metadata (rare, so decoded into owned messages).
     pub metadata: Vec<MetricMetadata>,
-    /// Exemplars the request carried (field 3 of a series), which Pitot does not
-    /// store yet: counted so that the push can refuse them by name instead of
-    /// dropping them in silence.
+    /// Exemplars the request carried (field 3 of a series), counted here and decoded
+    /// by [`decode_exemplars`] when there are any.
     pub exemplars: u64,
     /// Native histogram samples the request carried (field 4 of a series), likewise
     /// counted, not stored.
     pub histograms: u64,
+}
+
+/// Bytes one decoded exemplar may take beyond its labels' text (its struct, its label
+/// vector and label structs, allocator overhead), for charging before
+/// [`decode_exemplars`].
+pub const EXEMPLAR_DECODED_BYTES: usize = 256;
+
+/// Decodes the exemplars of a remote write 1.0 request (field 3 of each series), each
+/// with the index of its series in [`WriteRequestView::series`]. A second pass over the
+/// body, run only when the view counted exemplars: they are rare, and decoding them
+/// owned keeps the view small.
+pub fn decode_exemplars(
+    buf: &[u8],
+) -> Result<Vec<(usize, crate::remote_write::Exemplar)>, BodyError> {
+    let mut out = Vec::new();
+    let mut r = Reader::new(buf, MESSAGE);
+    let mut index = 0;
+    while let Some((field, wire)) = r.key()? {
+        if (field, wire) != (1, LEN) {
+            r.skip(field, wire)?;
+            continue;
+        }
+        let mut series = Reader::new(r.bytes()?, MESSAGE);
+        while let Some((f, w)) = series.key()? {
+            if (f, w) == (3, LEN) {
+                let bytes = series.bytes()?;
+                let exemplar = <crate::remote_write::Exemplar as prost::Message>::decode(bytes)
+                    .map_err(|e| BodyError::Protobuf {
+                        message: "prometheus.Exemplar",
+                        reason: e.to_string(),
+                    })?;
+                out.push((index, exemplar));
+            } else {
+                series.skip(f, w)?;
+            }
+        }
+        index += 1;
+    }
+    Ok(out)
 }
 
 /// Where one label's message, name and value lie in its series' bytes.
@@ -115,8 +153,9 @@ impl<'a> WriteRequestView<'a> {
                     let sample = r.bytes()?;
                     self.samples.push(decode_sample(sample)?);
                 }
-                // Exemplars (3) and native histograms (4) are counted, not stored: the
-                // push refuses them by name.
+                // Exemplars (3) are counted here and decoded by `decode_exemplars`;
+                // native histograms (4) are counted, not stored: the push refuses them
+                // by name.
                 (3, LEN) => {
                     r.bytes()?;
                     self.exemplars += 1;

@@ -56,6 +56,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .context("cannot open log storage")?,
     );
 
+    // Replay keeps everything the log holds; each tenant's next append applies its limit.
+    let exemplars =
+        pitot_exemplars::ExemplarStore::open(data_dir.join("wal-exemplars"), true, usize::MAX)
+            .context("cannot open exemplar storage")?;
+
     let limits = ValidationLimits {
         max_label_names_per_series: config.limits.max_label_names_per_series,
         max_label_name_length: config.limits.max_label_name_length,
@@ -293,6 +298,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             log_store_collector(Arc::clone(&log_store)),
             Arc::new(move |out: &mut String| push_budget.render_metrics(out)),
             {
+                let exemplars = Arc::clone(&exemplars);
+                Arc::new(move |out: &mut String| {
+                    let stats = exemplars.stats();
+                    out.push_str(&format!(
+                        "# HELP pitot_exemplars_held Exemplars held in the tenants' exemplar buffers.\n# TYPE pitot_exemplars_held gauge\npitot_exemplars_held {}\n# HELP pitot_exemplars_stored_total Exemplars stored since start.\n# TYPE pitot_exemplars_stored_total counter\npitot_exemplars_stored_total {}\n",
+                        stats.held, stats.appended
+                    ));
+                })
+            },
+            {
                 let ruler = Arc::clone(&ruler);
                 Arc::new(move |out: &mut String| ruler.metrics_text(out))
             },
@@ -310,6 +325,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tsdb: Arc::clone(&tsdb),
             logs: Arc::clone(&log_store),
         })),
+        exemplars: Some(Arc::clone(&exemplars)),
         ready: true.into(),
         status: pitot_http::status::ServerStatus {
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -381,6 +397,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         w.abort();
     }
     tsdb.close().context("flushing the WAL on shutdown")?;
+    exemplars
+        .close()
+        .context("flushing the exemplar log on shutdown")?;
     log_store
         .close()
         .context("flushing the log WAL on shutdown")?;

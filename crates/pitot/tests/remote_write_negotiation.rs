@@ -2,7 +2,7 @@
 //! message type Pitot cannot decode (an unknown `proto=`, another compression) is a
 //! 415 that names it and stores nothing; remote write 2.0 is stored (symbols resolved,
 //! metadata kept) with the specification's `...-Written` headers; and the parts of a
-//! request Pitot does not store yet (exemplars, native histograms) are refused by name
+//! request Pitot does not store yet (native histograms; exemplars of 2.0) are refused by name
 //! and counted as discarded while the request's float samples are stored.
 
 mod common;
@@ -79,7 +79,7 @@ fn message_types_pitot_cannot_decode_are_refused_by_name() {
 }
 
 #[test]
-fn exemplars_and_native_histograms_are_refused_by_name_and_counted() {
+fn native_histograms_are_refused_by_name_and_counted_beside_a_stored_exemplar() {
     let server = TestServer::start(&[]);
     let token = server.initial_token.clone();
     let t = now_ms();
@@ -108,9 +108,7 @@ fn exemplars_and_native_histograms_are_refused_by_name_and_counted() {
     let (status, text) = server.push_raw(Some(&token), pitot_proto::encode_snappy(&message));
     assert_eq!(status, 400, "{text}");
     assert!(
-        text.contains("1 exemplars were not stored")
-            && text.contains("err-pitot-exemplars_unsupported")
-            && text.contains("1 native histogram samples were not stored"),
+        !text.contains("exemplar") && text.contains("1 native histogram samples were not stored"),
         "{text}"
     );
     assert_eq!(
@@ -119,11 +117,22 @@ fn exemplars_and_native_histograms_are_refused_by_name_and_counted() {
         "the float samples are stored"
     );
 
-    for reason in ["exemplars_unsupported", "native_histograms_unsupported"] {
-        let series =
-            format!("pitot_discarded_samples_total{{tenant=\"default\",reason=\"{reason}\"}}");
-        assert_eq!(server.metric(&series), Some(1.0), "{series} in /metrics");
-    }
+    let series = "pitot_discarded_samples_total{tenant=\"default\",reason=\"native_histograms_unsupported\"}";
+    assert_eq!(server.metric(series), Some(1.0), "{series} in /metrics");
+    let (status, body) = server.get_json(
+        &token,
+        "/api/v1/query_exemplars",
+        &[
+            ("query", "with_parts"),
+            ("start", "0"),
+            ("end", "9999999999"),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"][0]["exemplars"][0]["labels"]["trace_id"], "abc",
+        "{body}"
+    );
 }
 
 const V2: &str = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
@@ -216,8 +225,8 @@ fn remote_write_2_is_stored_with_its_symbols_metadata_and_written_counts() {
     );
     assert_eq!(metadata["v2_requests_total"][0]["help"], "Requests served.");
 
-    // An exemplar and a native histogram: named in a 400, the float sample stored and
-    // counted in the header, nothing else claimed as written.
+    // An exemplar and a native histogram: the exemplar is stored and counted in its
+    // header, the histogram named in a 400, the float sample stored and counted.
     request.timeseries.truncate(1);
     request.timeseries[0].samples = vec![sample(2000, 3.0)];
     request.timeseries[0].exemplars = vec![Exemplar2 {
@@ -229,10 +238,21 @@ fn remote_write_2_is_stored_with_its_symbols_metadata_and_written_counts() {
     let (status, text, written) = push_v2(&server, &token, &request);
     assert_eq!(status, 400, "{text}");
     assert!(
-        text.contains("1 exemplars were not stored") && text.contains("1 native histogram samples"),
+        !text.contains("exemplar") && text.contains("1 native histogram samples"),
         "{text}"
     );
-    assert_eq!(written, ["1", "0", "0"].map(String::from));
+    assert_eq!(written, ["1", "0", "1"].map(String::from));
+    let (status, body) = server.get_json(
+        &token,
+        "/api/v1/query_exemplars",
+        &[
+            ("query", "v2_requests_total"),
+            ("start", "0"),
+            ("end", "9999999999"),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"].as_array().map(Vec::len), Some(1), "{body}");
 
     // A reference past the symbols table: refused whole, naming the series.
     request.timeseries[0].labels_refs = vec![1, 2, 3, 99];

@@ -1,0 +1,137 @@
+//! Exemplars from remote write 1.0 are stored, answered by `/api/v1/query_exemplars`
+//! as the Prometheus API documents, survive `kill -9`, stay with their tenant, and what
+//! is refused (out of order, a tenant limit of 0) is named in the answer.
+
+mod common;
+
+use common::{now_ms, series, write_request, TestServer};
+use pitot_proto::remote_write::{Exemplar, Label};
+use serde_json::{json, Value};
+
+fn exemplar(trace: &str, value: f64, timestamp: i64) -> Exemplar {
+    Exemplar {
+        labels: vec![Label::new("trace_id", trace)],
+        value,
+        timestamp,
+    }
+}
+
+/// Pushes with prost's encoding, which writes exemplars (the tests' exact encoder
+/// does not).
+fn push(
+    server: &TestServer,
+    token: &str,
+    request: &pitot_proto::remote_write::WriteRequest,
+) -> (u16, String) {
+    server.push_raw(
+        Some(token),
+        pitot_proto::remote_write::encode_write_request(request),
+    )
+}
+
+fn query(server: &TestServer, token: &str, expr: &str) -> Value {
+    let (status, body) = server.get_json(
+        token,
+        "/api/v1/query_exemplars",
+        &[("query", expr), ("start", "0"), ("end", "9999999999")],
+    );
+    assert_eq!(status, 200, "{body}");
+    body["data"].clone()
+}
+
+#[test]
+fn exemplars_are_stored_queried_durable_and_isolated() {
+    let mut server = TestServer::start(&[]);
+    let token = server.initial_token.clone();
+    let t = (now_ms() / 1000) * 1000 - 60_000;
+    let mut a = series(
+        &[("__name__", "http_requests_total"), ("job", "api")],
+        &[(t, 1.0), (t + 1000, 2.0)],
+    );
+    a.exemplars = vec![exemplar("aaa", 1.0, t), exemplar("bbb", 0.25, t + 1500)];
+    let mut b = series(
+        &[("__name__", "http_requests_total"), ("job", "web")],
+        &[(t, 3.0)],
+    );
+    b.exemplars = vec![exemplar("ccc", 3.0, t)];
+    let (status, text) = push(&server, &token, &write_request(vec![a.clone(), b]));
+    assert_eq!(status, 204, "{text}");
+
+    let expected = json!([
+        {"seriesLabels": {"__name__": "http_requests_total", "job": "api"}, "exemplars": [
+            {"labels": {"trace_id": "aaa"}, "value": "1", "timestamp": t / 1000},
+            {"labels": {"trace_id": "bbb"}, "value": "0.25", "timestamp": (t + 1500) as f64 / 1000.0}
+        ]},
+        {"seriesLabels": {"__name__": "http_requests_total", "job": "web"}, "exemplars": [
+            {"labels": {"trace_id": "ccc"}, "value": "3", "timestamp": t / 1000}
+        ]}
+    ]);
+    assert_eq!(query(&server, &token, "http_requests_total"), expected);
+    // Selectors inside any expression; a range; a selector matching one series.
+    assert_eq!(
+        query(
+            &server,
+            &token,
+            r#"sum(rate(http_requests_total{job="web"}[5m]))"#
+        )
+        .as_array()
+        .map(Vec::len),
+        Some(1)
+    );
+    let (status, body) = server.get_json(
+        &token,
+        "/api/v1/query_exemplars",
+        &[
+            ("query", "http_requests_total"),
+            ("start", &format!("{}", (t + 1) as f64 / 1000.0)),
+            ("end", &format!("{}", (t + 2000) / 1000)),
+        ],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["data"][0]["exemplars"][0]["labels"]["trace_id"], "bbb",
+        "{body}"
+    );
+
+    // A resend is acknowledged and stored once; an older exemplar is refused by name
+    // while the request's samples are stored.
+    let (status, text) = push(&server, &token, &write_request(vec![a.clone()]));
+    assert_eq!(status, 204, "{text}");
+    let mut late = series(
+        &[("__name__", "http_requests_total"), ("job", "api")],
+        &[(t + 2000, 4.0)],
+    );
+    late.exemplars = vec![exemplar("old", 9.0, t - 5000)];
+    let (status, text) = push(&server, &token, &write_request(vec![late]));
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("err-pitot-exemplar_out_of_order") && text.contains("1 samples stored"),
+        "{text}"
+    );
+    assert_eq!(query(&server, &token, "http_requests_total"), expected);
+
+    // Another tenant sees none of them.
+    let other = server.create_tenant("other", &["metrics:read", "metrics:write"]);
+    assert_eq!(query(&server, &other, "http_requests_total"), json!([]));
+
+    // Acknowledged exemplars survive kill -9.
+    server.kill9();
+    server.start_again();
+    assert_eq!(query(&server, &token, "http_requests_total"), expected);
+
+    // A tenant whose limit is 0 has its exemplars refused by name.
+    server.put_limits("other", &json!({"max_global_exemplars_per_user": 0}));
+    let mut c = series(&[("__name__", "x_total")], &[(t, 1.0)]);
+    c.exemplars = vec![exemplar("ddd", 1.0, t)];
+    let (status, text) = push(&server, &other, &write_request(vec![c]));
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("max_global_exemplars_per_user"), "{text}");
+    let counted = server
+        .metric("pitot_discarded_samples_total{tenant=\"other\",reason=\"exemplars_disabled\"}");
+    assert_eq!(counted, Some(1.0));
+
+    // A query without a selector is refused, naming the parameter.
+    let (status, body) = server.get_json(&token, "/api/v1/query_exemplars", &[("query", "1 + 1")]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("query"), "{body}");
+}
