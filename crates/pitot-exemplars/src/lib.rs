@@ -273,9 +273,20 @@ impl ExemplarStore {
         )?;
         let mut tenants: HashMap<TenantId, TenantBuffer> = HashMap::new();
         let mut replayed = 0u64;
+        let mut skipped = 0u64;
         let stats = wal
             .replay(|bytes| -> Result<(), RecordError> {
-                let (tenant, items) = record::decode(bytes)?;
+                // The log's checksums passed, so a record that does not decode was written
+                // by a newer build or a bug: its exemplars are skipped and said so, rather
+                // than keeping the whole server from starting.
+                let (tenant, items) = match record::decode(bytes) {
+                    Ok(decoded) => decoded,
+                    Err(e) => {
+                        tracing::error!(error = %e, "an exemplar log record cannot be read; its exemplars are skipped");
+                        skipped += 1;
+                        return Ok(());
+                    }
+                };
                 let buffer = tenants.entry(tenant).or_default();
                 let mut outcome = AppendOutcome::default();
                 for item in items {
@@ -291,6 +302,7 @@ impl ExemplarStore {
         tracing::info!(
             exemplars = replayed,
             records = stats.records,
+            skipped_records = skipped,
             "exemplar log replayed"
         );
         Ok(Arc::new(ExemplarStore {

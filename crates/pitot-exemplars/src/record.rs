@@ -98,7 +98,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(TenantId, Vec<NewExemplar>), Recor
         return Err(RecordError::Version(version));
     }
     let mut r = Reader { bytes, pos: 1 };
-    let tenant = TenantId::new(r.str()?).map_err(|_| RecordError::Malformed("tenant ID"))?;
+    let tenant =
+        TenantId::from_storage_key(r.str()?).map_err(|_| RecordError::Malformed("tenant ID"))?;
     let count = r.uvarint()?;
     if count > bytes.len() as u64 {
         return Err(RecordError::Malformed("item count"));
@@ -153,6 +154,11 @@ mod tests {
         for cut in 0..out.len() {
             assert!(decode(&out[..cut]).is_err(), "cut at {cut}");
         }
+        // A data source's storage key reads back as itself.
+        let key = tenant.storage_key("prod");
+        let mut keyed = Vec::new();
+        encode(&mut keyed, &key, &items);
+        assert_eq!(decode(&keyed).unwrap().0, key);
         out[0] = 9;
         assert_eq!(decode(&out).unwrap_err(), RecordError::Version(9));
     }

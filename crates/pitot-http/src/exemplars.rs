@@ -43,7 +43,8 @@ pub(crate) fn new_exemplar(
     }
 }
 
-/// Stores a push's exemplars under the tenant's `max_global_exemplars_per_user`; what
+/// Stores a push's exemplars under the tenant's `max_global_exemplars_per_user` (per data
+/// source: each has its own buffer); what
 /// is refused is counted as discarded under its reason and described in the returned
 /// text, for the push's answer. Exemplars of a series whose metric name is invalid are
 /// refused with the series.
@@ -67,8 +68,10 @@ pub(crate) async fn store(
             .is_some_and(pitot_core::is_valid_metric_name)
     });
     let outcome = store
+        // Under the data source's storage key, so a read sees the exemplars of the data
+        // sources it may read, as for samples.
         .append(
-            &target.tenant,
+            &target.storage,
             valid,
             usize::try_from(limit).unwrap_or(usize::MAX),
         )
@@ -114,6 +117,14 @@ pub(crate) async fn query_exemplars(
 ) -> Result<Response, ApiError> {
     let principal = authenticate(&state, &headers).await?;
     let tenant = principal.require(Scope::MetricsRead)?;
+    let selection = crate::datasource::for_read(
+        &state,
+        &principal,
+        &tenant,
+        &headers,
+        pitot_core::DataKind::Metrics,
+    )
+    .await?;
     let body = crate::remote_write::read_body(body, state.limits.max_request_body_bytes).await?;
     let params = Params::collect(&method, &headers, query.as_deref(), &body)?;
     let expr = params
@@ -131,7 +142,12 @@ pub(crate) async fn query_exemplars(
     let Some(store) = &state.exemplars else {
         return Ok(Json(json!({"status": "success", "data": []})).into_response());
     };
-    let found = store.query(&tenant, start, end, &selectors);
+    let mut found: Vec<_> = selection
+        .keys()
+        .iter()
+        .flat_map(|key| store.query(key, start, end, &selectors))
+        .collect();
+    found.sort_by(|a, b| a.series.cmp(&b.series));
     let data: Vec<Value> = found
         .iter()
         .map(|s| {

@@ -114,6 +114,47 @@ fn exemplars_are_stored_queried_durable_and_isolated() {
     let other = server.create_tenant("other", &["metrics:read", "metrics:write"]);
     assert_eq!(query(&server, &other, "http_requests_total"), json!([]));
 
+    // Exemplars stay with their data source: one pushed to `prod` is read with it only.
+    let (status, body) = server.post_json(
+        &token,
+        "/api/pitot/v1/datasources",
+        None,
+        &json!({"name": "prod", "type": "metrics"}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let mut p = series(&[("__name__", "prod_total")], &[(t, 1.0)]);
+    p.exemplars = vec![exemplar("prod-trace", 1.0, t)];
+    let response = server
+        .post("/api/v1/push")
+        .bearer_auth(&token)
+        .header("Content-Type", "application/x-protobuf")
+        .header("Content-Encoding", "snappy")
+        .header("X-Pitot-Datasource", "prod")
+        .body(pitot_proto::remote_write::encode_write_request(
+            &write_request(vec![p]),
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    assert_eq!(query(&server, &token, "prod_total"), json!([]));
+    let in_prod: Value = server
+        .get("/api/v1/query_exemplars")
+        .bearer_auth(&token)
+        .header("X-Pitot-Datasource", "prod")
+        .query(&[
+            ("query", "prod_total"),
+            ("start", "0"),
+            ("end", "9999999999"),
+        ])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        in_prod["data"][0]["exemplars"][0]["labels"]["trace_id"], "prod-trace",
+        "{in_prod}"
+    );
+
     // Acknowledged exemplars survive kill -9.
     server.kill9();
     server.start_again();
