@@ -5,6 +5,7 @@
 //! charges to the in-flight budget before decoding, and those are bounded by a fixed
 //! multiple (40) of the message's size. A 2.0 request that decodes converts to series
 //! that the view reads back, one per 2.0 series, or is refused naming the series.
+//! Exemplars decode in the second pass exactly as prost reads them.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use pitot_proto::remote_write::WriteRequest;
@@ -53,9 +54,25 @@ fuzz_target!(|data: &[u8]| {
         let view = view.expect("the view decoder refused what prost accepts");
         assert_eq!(view.len(), prost.timeseries.len());
         assert_eq!(view.metadata, prost.metadata);
-        // Every exemplar is counted, so the push can refuse them by name.
+        // Every exemplar is counted (the push charges for them before decoding them),
+        // and the second pass decodes each, with its series, as prost does.
         let exemplars: usize = prost.timeseries.iter().map(|t| t.exemplars.len()).sum();
         assert_eq!(view.exemplars, exemplars as u64);
+        let decoded = pitot_proto::remote_write_view::decode_exemplars(data)
+            .expect("the exemplar pass refused what prost accepts");
+        let expected: Vec<(usize, &pitot_proto::remote_write::Exemplar)> = prost
+            .timeseries
+            .iter()
+            .enumerate()
+            .flat_map(|(i, t)| t.exemplars.iter().map(move |e| (i, e)))
+            .collect();
+        assert_eq!(decoded.len(), expected.len());
+        for ((i, e), (j, f)) in decoded.iter().zip(&expected) {
+            assert_eq!(i, j);
+            assert_eq!(e.labels, f.labels);
+            assert_eq!(e.timestamp, f.timestamp);
+            assert_eq!(e.value.to_bits(), f.value.to_bits());
+        }
         for (v, p) in view.series().zip(&prost.timeseries) {
             assert_eq!(v.labels.len(), p.labels.len());
             for (&(n, val), l) in v.labels.iter().zip(&p.labels) {
