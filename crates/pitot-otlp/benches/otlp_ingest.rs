@@ -1,8 +1,11 @@
 //! What the server does with a push before storage, for the same 2,000 series of the
-//! same labels with one sample each, sent as remote write 1.0 and as OTLP:
+//! same labels with one sample each, sent as remote write 1.0, remote write 2.0 and
+//! OTLP:
 //!
 //! - remote write: decompress the snappy body and read the view the distributor stores
 //!   from;
+//! - remote write 2.0: decompress, decode, resolve the symbols, encode the series
+//!   exactly and read the same view back;
 //! - OTLP (protobuf, and JSON): decode the export, translate it to series, encode them
 //!   exactly and read the same view back.
 //!
@@ -65,6 +68,63 @@ fn remote_write() -> Vec<u8> {
         timeseries,
         ..Default::default()
     })
+}
+
+/// The same series as a remote write 2.0 request: labels as references into one
+/// symbols table (empty string first, as the specification requires).
+fn remote_write_v2() -> Vec<u8> {
+    use pitot_proto::remote_write_v2::{Request, Sample2, TimeSeries2};
+    let mut symbols = vec![String::new()];
+    let mut index = std::collections::HashMap::new();
+    let mut sym = |s: String| -> u32 {
+        *index.entry(s.clone()).or_insert_with(|| {
+            symbols.push(s);
+            (symbols.len() - 1) as u32
+        })
+    };
+    let timeseries = (0..SERIES)
+        .map(|i| {
+            let mut pairs = vec![
+                (
+                    "__name__".to_string(),
+                    format!("node_metric_{}_total", i % 23),
+                ),
+                ("instance".to_string(), instance(i)),
+                ("job".to_string(), "node".to_string()),
+            ];
+            pairs.extend(attributes(i).into_iter().map(|(k, v)| (k.to_string(), v)));
+            let mut labels_refs = Vec::new();
+            for (k, v) in pairs {
+                labels_refs.push(sym(k));
+                labels_refs.push(sym(v));
+            }
+            TimeSeries2 {
+                labels_refs,
+                samples: vec![Sample2 {
+                    value: 1234.5 + i as f64,
+                    timestamp: TS_MS,
+                    start_timestamp: 0,
+                }],
+                ..Default::default()
+            }
+        })
+        .collect();
+    let request = Request {
+        symbols,
+        timeseries,
+    };
+    pitot_proto::encode_snappy(&prost::Message::encode_to_vec(&request))
+}
+
+/// What the server does with a 2.0 body before storage: decompress, decode, resolve
+/// the symbols, encode the series exactly and read the view back.
+fn remote_write_v2_to_view(body: &[u8]) -> usize {
+    let raw = pitot_proto::decode_snappy(body, 64 << 20).expect("decompresses");
+    let request = pitot_proto::remote_write_v2::decode(&raw).expect("decodes");
+    let converted = pitot_proto::remote_write_v2::to_v1(request).expect("resolves");
+    let encoded = pitot_proto::remote_write::encode_series_exact(&converted.request);
+    let view = WriteRequestView::decode(&encoded).expect("reads back");
+    view.sample_count()
 }
 
 fn kv(key: &str, value: String) -> KeyValue {
@@ -167,6 +227,11 @@ fn bench(c: &mut Criterion) {
             let view = WriteRequestView::decode(&raw).expect("decodes");
             black_box(view.sample_count())
         })
+    });
+    let rw2 = remote_write_v2();
+    assert_eq!(remote_write_v2_to_view(&rw2), SERIES);
+    group.bench_function("remote_write_v2", |b| {
+        b.iter(|| black_box(remote_write_v2_to_view(black_box(&rw2))))
     });
     group.bench_function("otlp_protobuf", |b| {
         b.iter(|| black_box(otlp_to_view(black_box(&protobuf), Encoding::Protobuf)))
