@@ -139,7 +139,13 @@ fn float(out: &mut Vec<u8>, v: f64) {
     let (mantissa, exponent) = unsigned.split_once('e').unwrap_or((unsigned, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let all: Vec<u8> = int.bytes().chain(frac.bytes()).collect();
+    // ryu writes at most 17 significant digits, and at most 24 characters in all: the
+    // digits fit a stack buffer, so formatting a value allocates nothing.
+    let mut buf = [0u8; 32];
+    let all = &mut buf[..int.len() + frac.len()];
+    all[..int.len()].copy_from_slice(int.as_bytes());
+    all[int.len()..].copy_from_slice(frac.as_bytes());
+    let all = &*all;
     let leading = all.iter().take_while(|&&d| d == b'0').count();
     if leading == all.len() {
         out.push(b'0');
