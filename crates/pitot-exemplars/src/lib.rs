@@ -439,10 +439,14 @@ impl ExemplarStore {
         out
     }
 
-    /// Drops every exemplar of `tenant` (when the tenant is deleted); durable with the
-    /// next checkpoint.
-    pub fn forget_tenant(&self, tenant: &TenantId) {
-        self.tenants.lock().remove(tenant);
+    /// Drops every exemplar kept under `key` (a deleted data source's storage key) and
+    /// writes a checkpoint, so that replay cannot bring them back. Blocking (fsyncs).
+    pub fn forget(&self, key: &TenantId) -> Result<(), ExemplarError> {
+        if self.tenants.lock().remove(key).is_none() {
+            return Ok(());
+        }
+        // A background checkpoint may be running; this one waits for the log's own lock.
+        self.checkpoint()
     }
 
     /// Counters for `/metrics`.

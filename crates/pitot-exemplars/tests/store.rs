@@ -100,4 +100,11 @@ async fn rules_limits_queries_and_replay() {
     assert_eq!(stamps, vec![vec![20], vec![30, 40], vec![50]]);
     assert_eq!(got[0].exemplars[0].labels.get("trace_id"), Some("t2"));
     assert!(store.query(&other, 0, 100, &everything()).is_empty());
+
+    // A forgotten key (a deleted data source) stays forgotten across a restart.
+    store.forget(&acme).unwrap();
+    assert!(store.query(&acme, 0, 100, &everything()).is_empty());
+    drop(store);
+    let store = ExemplarStore::open(dir.path(), true, 1000).unwrap();
+    assert!(store.query(&acme, 0, 100, &everything()).is_empty());
 }

@@ -262,5 +262,12 @@ async fn remove(
         .delete_data(&ds.storage, ds.kind)
         .await
         .map_err(ApiError::internal)?;
+    if let (DataKind::Metrics, Some(exemplars)) = (ds.kind, &state.exemplars) {
+        let (exemplars, key) = (std::sync::Arc::clone(exemplars), ds.storage.clone());
+        tokio::task::spawn_blocking(move || exemplars.forget(&key))
+            .await
+            .map_err(|e| ApiError::internal(format!("forgetting exemplars: {e}")))?
+            .map_err(|e| ApiError::internal(format!("forgetting exemplars: {e}")))?;
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

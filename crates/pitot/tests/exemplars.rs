@@ -155,10 +155,43 @@ fn exemplars_are_stored_queried_durable_and_isolated() {
         "{in_prod}"
     );
 
+    // Deleting the data source deletes its exemplars: a new `prod` starts empty, also
+    // after the restart below.
+    let response = server
+        .delete("/api/pitot/v1/datasources/prod?confirm=prod")
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204, "{:?}", response.text());
+    let (status, body) = server.post_json(
+        &token,
+        "/api/pitot/v1/datasources",
+        None,
+        &json!({"name": "prod", "type": "metrics"}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let read_prod = |server: &TestServer| -> Value {
+        server
+            .get("/api/v1/query_exemplars")
+            .bearer_auth(&token)
+            .header("X-Pitot-Datasource", "prod")
+            .query(&[
+                ("query", "prod_total"),
+                ("start", "0"),
+                ("end", "9999999999"),
+            ])
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    assert_eq!(read_prod(&server)["data"], json!([]));
+
     // Acknowledged exemplars survive kill -9.
     server.kill9();
     server.start_again();
     assert_eq!(query(&server, &token, "http_requests_total"), expected);
+    assert_eq!(read_prod(&server)["data"], json!([]));
 
     // A tenant whose limit is 0 has its exemplars refused by name.
     server.put_limits("other", &json!({"max_global_exemplars_per_user": 0}));
