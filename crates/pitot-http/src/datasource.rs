@@ -194,6 +194,24 @@ pub async fn for_write(
     Ok(target)
 }
 
+/// Who reads and what: authenticates the request, requires the read scope of `kind`
+/// (`metrics:read` or `logs:read`) and resolves the data sources it may read. Every
+/// read endpoint starts with it.
+pub async fn authorized_read(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: DataKind,
+) -> Result<(TenantId, Selection), ApiError> {
+    let principal = crate::auth::authenticate(state, headers).await?;
+    let scope = match kind {
+        DataKind::Metrics => pitot_core::Scope::MetricsRead,
+        DataKind::Logs => pitot_core::Scope::LogsRead,
+    };
+    let tenant = principal.require(scope)?;
+    let selection = for_read(state, &principal, &tenant, headers, kind).await?;
+    Ok((tenant, selection))
+}
+
 /// The data sources a read of `kind` covers.
 pub async fn for_read(
     state: &AppState,

@@ -6,11 +6,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use pitot_core::{Labels, Scope, Target};
+use pitot_core::{Labels, Target};
 use pitot_exemplars::{Exemplar, NewExemplar};
 use serde_json::{json, Map, Value};
 
-use crate::auth::authenticate;
 use crate::params::Params;
 use crate::prom_read::labels_json;
 use crate::{ApiError, AppState, AppStateRef};
@@ -43,6 +42,19 @@ pub(crate) fn new_exemplar(
     }
 }
 
+/// One remote-write exemplar (1.0, or 2.0 with its symbols resolved) of `series`.
+pub(crate) fn from_remote_write(
+    series: Labels,
+    e: &pitot_proto::remote_write::Exemplar,
+) -> NewExemplar {
+    new_exemplar(
+        series,
+        labels_of(e.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))),
+        e.value,
+        e.timestamp,
+    )
+}
+
 /// Stores a push's exemplars under the tenant's `max_global_exemplars_per_user` (per data
 /// source: each has its own buffer); what
 /// is refused is counted as discarded under its reason and described in the returned
@@ -59,9 +71,10 @@ pub(crate) async fn store(
     if items.is_empty() {
         return Ok((0, None));
     }
-    let limit = state.tenant_limits.as_ref().map_or(100_000, |l| {
-        l.get(&target.tenant).max_global_exemplars_per_user
-    });
+    let limit = match &state.tenant_limits {
+        Some(all) => all.get(&target.tenant).max_global_exemplars_per_user,
+        None => pitot_limits::TenantLimits::default().max_global_exemplars_per_user,
+    };
     let (valid, invalid): (Vec<_>, Vec<_>) = items.into_iter().partition(|item| {
         item.series
             .metric_name()
@@ -115,16 +128,8 @@ pub(crate) async fn query_exemplars(
     RawQuery(query): RawQuery,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    let principal = authenticate(&state, &headers).await?;
-    let tenant = principal.require(Scope::MetricsRead)?;
-    let selection = crate::datasource::for_read(
-        &state,
-        &principal,
-        &tenant,
-        &headers,
-        pitot_core::DataKind::Metrics,
-    )
-    .await?;
+    let (_, selection) =
+        crate::datasource::authorized_read(&state, &headers, pitot_core::DataKind::Metrics).await?;
     let body = crate::remote_write::read_body(body, state.limits.max_request_body_bytes).await?;
     let params = Params::collect(&method, &headers, query.as_deref(), &body)?;
     let expr = params

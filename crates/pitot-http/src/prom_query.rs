@@ -187,16 +187,8 @@ async fn query_request(
     query: Option<String>,
     body: Body,
 ) -> Result<(TenantId, crate::datasource::Selection, Params, String), ApiError> {
-    let principal = authenticate(state, headers).await?;
-    let tenant = principal.require(Scope::MetricsRead)?;
-    let selection = crate::datasource::for_read(
-        state,
-        &principal,
-        &tenant,
-        headers,
-        pitot_core::DataKind::Metrics,
-    )
-    .await?;
+    let (tenant, selection) =
+        crate::datasource::authorized_read(state, headers, pitot_core::DataKind::Metrics).await?;
     let params = params(state, method, headers, query, body).await?;
     let expr = params
         .get("query")
@@ -348,17 +340,9 @@ async fn metadata(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let principal = authenticate(&state, &headers).await?;
-    let tenant = principal.require(Scope::MetricsRead)?;
     // Only the data sources this request may read (the token's restriction applies).
-    let selection = crate::datasource::for_read(
-        &state,
-        &principal,
-        &tenant,
-        &headers,
-        pitot_core::DataKind::Metrics,
-    )
-    .await?;
+    let (_, selection) =
+        crate::datasource::authorized_read(&state, &headers, pitot_core::DataKind::Metrics).await?;
     let params = Params::collect(&Method::GET, &headers, query.as_deref(), &[])?;
     let limit = match params.get("limit") {
         None | Some("") => usize::MAX,

@@ -3,7 +3,6 @@
 //! object per series and line, as VictoriaMetrics exports).
 
 use std::collections::BTreeSet;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,12 +12,13 @@ use axum::http::{header, HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use pitot_core::{Labels, Matcher, Scope, TenantId};
+use bytes::Bytes;
+use pitot_core::{Labels, Matcher, TenantId};
 use pitot_storage_api::{Querier, SelectHints, Series};
 use serde_json::{json, Map, Value};
 
-use crate::auth::authenticate;
 use crate::params::Params;
+use crate::query_pool::Cancel;
 use crate::remote_write::read_body;
 use crate::selector::parse_selector;
 use crate::tenant_query::{self, read_error, LengthRule, ReadGate};
@@ -71,16 +71,8 @@ async fn read_request(
     query: Option<String>,
     body: Body,
 ) -> Result<ReadRequest, ApiError> {
-    let principal = authenticate(state, headers).await?;
-    let tenant = principal.require(Scope::MetricsRead)?;
-    let selection = crate::datasource::for_read(
-        state,
-        &principal,
-        &tenant,
-        headers,
-        pitot_core::DataKind::Metrics,
-    )
-    .await?;
+    let (tenant, selection) =
+        crate::datasource::authorized_read(state, headers, pitot_core::DataKind::Metrics).await?;
     let body = read_body(body, state.limits.max_request_body_bytes).await?;
     let params = Params::collect(method, headers, query.as_deref(), &body)?;
     let start = params.time_ms("start", i64::MIN / 2)?;
@@ -118,25 +110,7 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<T, ApiError>>,
 {
-    let timeout = req.timeout;
-    tenant_query::run_read(state, &req.tenant, move |_| async move {
-        tokio::time::timeout(timeout, read())
-            .await
-            .unwrap_or_else(|_| Err(read_timeout(timeout)))
-    })
-    .await?
-}
-
-/// The answer of a read that ran out of time.
-fn read_timeout(timeout: Duration) -> ApiError {
-    ApiError {
-        status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        error_type: "timeout",
-        message: format!(
-            "the read timed out (limit timeout={}ms); narrow the selectors or the time range",
-            timeout.as_millis()
-        ),
-    }
+    tenant_query::run_read_timed(state, &req.tenant, req.timeout, read).await
 }
 
 fn success(data: Value) -> Response {
@@ -305,81 +279,47 @@ async fn export(
     };
     // The export runs on the query pool: it selects (held to the series limit), answers
     // the outcome of the select, then writes lines as the client reads them, so a large
-    // export neither sits in memory as one document nor decodes on the runtime. It
-    // stops when the client goes away (the channel closes).
-    let (outcome_tx, outcome_rx) = tokio::sync::oneshot::channel::<Result<(), ApiError>>();
-    let (lines_tx, lines_rx) =
-        tokio::sync::mpsc::channel::<Result<String, Infallible>>(EXPORT_BUFFERED_LINES);
+    // export neither sits in memory as one document nor decodes on the runtime.
     let (queryable, tenant, selectors) = (
         Arc::clone(&req.queryable),
         req.tenant.clone(),
         req.selectors.clone(),
     );
-    let timeout = req.timeout;
-    let job_state = Arc::clone(&state);
-    let task = tokio::spawn(async move {
-        let owner = tenant.clone();
-        tenant_query::run_read(&job_state, &owner, move |cancel| async move {
-            // The client may have left while the export waited for its slots.
-            if outcome_tx.is_closed() {
-                return;
+    let select = move || async move {
+        let hints = SelectHints {
+            start,
+            end,
+            labels_only: false,
+        };
+        let querier = queryable.querier(&tenant, start, end).map_err(read_error)?;
+        select_union(&*querier, &hints, &selectors).await
+    };
+    let emit = move |(series, _): (Vec<Series>, Vec<String>), cancel: Cancel, lines: Lines| async move {
+        for s in &series {
+            if cancel.is_cancelled() {
+                break;
             }
-            let hints = SelectHints {
-                start,
-                end,
-                labels_only: false,
-            };
-            let selected = async {
-                let querier = queryable.querier(&tenant, start, end).map_err(read_error)?;
-                select_union(&*querier, &hints, &selectors).await
-            };
-            let series = match tokio::time::timeout(timeout, selected).await {
-                Ok(Ok((series, _))) => series,
-                Ok(Err(e)) => {
-                    let _ = outcome_tx.send(Err(e));
-                    return;
-                }
-                Err(_) => {
-                    let _ = outcome_tx.send(Err(read_timeout(timeout)));
-                    return;
-                }
-            };
-            let _ = outcome_tx.send(Ok(()));
-            for s in &series {
-                if cancel.is_cancelled() {
+            if let Some(line) = export_line(s, start, end) {
+                if lines.send(Bytes::from(line)).await.is_err() {
                     break;
                 }
-                if let Some(line) = export_line(s, start, end) {
-                    if lines_tx.send(Ok(line)).await.is_err() {
-                        break;
-                    }
-                }
             }
-        })
-        .await
-    });
-    // The select's outcome; an error before any line is the request's answer.
-    match outcome_rx.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(e),
-        Err(_) => {
-            return Err(match task.await {
-                Ok(Err(e)) => e,
-                _ => ApiError::internal("the export ended before it started"),
-            })
         }
-    }
-    Ok(export_response(Body::from_stream(tokio_stream_of(
-        lines_rx,
-    ))))
+    };
+    let body = tenant_query::stream_read(
+        &state,
+        req.tenant.clone(),
+        req.timeout,
+        EXPORT_BUFFERED_LINES,
+        select,
+        emit,
+    )
+    .await?;
+    Ok(export_response(body))
 }
 
-/// The lines of a channel as a body stream.
-fn tokio_stream_of(
-    mut rx: tokio::sync::mpsc::Receiver<Result<String, Infallible>>,
-) -> impl futures::Stream<Item = Result<String, Infallible>> {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
-}
+/// Where an export writes its lines.
+type Lines = tokio::sync::mpsc::Sender<Bytes>;
 
 fn export_response(body: Body) -> Response {
     ([(header::CONTENT_TYPE, "application/stream+json")], body).into_response()

@@ -13,7 +13,6 @@
 //! A read is a metrics read like any other: `metrics:read`, the data-source header,
 //! the tenant's length, lookback and series limits, its query slots and timeout.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -23,15 +22,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
-use pitot_core::{Matcher, Scope};
+use pitot_core::Matcher;
 use pitot_proto::remote_read::{
     decode_read_request, encode_samples_response, write_frame, Chunk, ChunkEncoding,
     ChunkedReadResponse, ChunkedSeries, MatchType, Query, ResponseType, STREAMED_CONTENT_TYPE,
 };
 use pitot_proto::remote_write::{Label, SeriesEncoder};
 use pitot_storage_api::{QueryableRef, SelectHints, Series};
+use tokio::sync::mpsc::Sender;
 
-use crate::auth::authenticate;
+use crate::query_pool::Cancel;
 use crate::remote_write::read_body;
 use crate::tenant_query::{self, read_error, LengthRule, ReadGate};
 use crate::{ApiError, AppStateRef};
@@ -72,16 +72,8 @@ async fn read(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let principal = authenticate(&state, &headers).await?;
-    let tenant = principal.require(Scope::MetricsRead)?;
-    let selection = crate::datasource::for_read(
-        &state,
-        &principal,
-        &tenant,
-        &headers,
-        pitot_core::DataKind::Metrics,
-    )
-    .await?;
+    let (tenant, selection) =
+        crate::datasource::authorized_read(&state, &headers, pitot_core::DataKind::Metrics).await?;
     let body = read_body(body, state.limits.max_request_body_bytes).await?;
     let request = decode_read_request(&body, MAX_REQUEST_BYTES).map_err(|e| {
         ApiError::bad_data(format!(
@@ -105,13 +97,11 @@ async fn read(
         ResponseType::Samples => {
             let max_samples = limits.max_samples;
             let owner = tenant.clone();
-            let response = tenant_query::run_read(&state, &owner, move |_| async move {
-                let read = samples_response(&queryable, &tenant, &planned, max_samples);
-                tokio::time::timeout(timeout, read)
-                    .await
-                    .unwrap_or_else(|_| Err(read_timeout(timeout)))
-            })
-            .await??;
+            let response =
+                tenant_query::run_read_timed(&state, &owner, timeout, move || async move {
+                    samples_response(&queryable, &tenant, &planned, max_samples).await
+                })
+                .await?;
             Ok((
                 [
                     (header::CONTENT_TYPE, "application/x-protobuf"),
@@ -308,9 +298,9 @@ fn frame(series: ChunkedSeries, query_index: i64) -> Vec<u8> {
     out
 }
 
-/// Runs the streamed answer on the query pool: each query's select must succeed before
-/// the answer starts (an error before the first frame is the request's answer), then
-/// frames go out as the client reads them; the read stops when the client leaves.
+/// The streamed answer, run by [`tenant_query::stream_read`]: every query's select
+/// must succeed before the answer starts (an error before the first frame is the
+/// request's answer), then frames go out as the client reads them.
 async fn stream_chunks(
     state: &AppStateRef,
     tenant: pitot_core::TenantId,
@@ -318,92 +308,47 @@ async fn stream_chunks(
     planned: Vec<Planned>,
     timeout: std::time::Duration,
 ) -> Result<Response, ApiError> {
-    let (outcome_tx, outcome_rx) = tokio::sync::oneshot::channel::<Result<(), ApiError>>();
-    let (frames_tx, frames_rx) =
-        tokio::sync::mpsc::channel::<Result<Bytes, Infallible>>(BUFFERED_FRAMES);
-    let job_state = Arc::clone(state);
-    let task = tokio::spawn(async move {
-        let owner = tenant.clone();
-        tenant_query::run_read(&job_state, &owner, move |cancel| async move {
-            if outcome_tx.is_closed() {
-                return;
-            }
-            // Every query is selected before the first frame, so a limit or a timeout
-            // is an error answer rather than a cut stream.
-            let selected = async {
-                let mut all = Vec::with_capacity(planned.len());
-                for query in &planned {
-                    all.push(select(&queryable, &tenant, query).await?);
-                }
-                Ok(all)
-            };
-            let selected = match tokio::time::timeout(timeout, selected).await {
-                Ok(Ok(all)) => all,
-                Ok(Err(e)) => {
-                    let _ = outcome_tx.send(Err(e));
-                    return;
-                }
-                Err(_) => {
-                    let _ = outcome_tx.send(Err(read_timeout(timeout)));
-                    return;
-                }
-            };
-            let _ = outcome_tx.send(Ok(()));
-            let mut buf = Vec::new();
-            for (index, (query, series)) in planned.iter().zip(&selected).enumerate() {
-                let Some((start, end)) = query.range else {
-                    continue;
-                };
-                for s in series {
-                    if cancel.is_cancelled() {
-                        return;
-                    }
-                    buf.clear();
-                    s.collect_range(start, end, &mut buf);
-                    if buf.is_empty() {
-                        continue;
-                    }
-                    let Ok(frames) = series_frames(s, &buf, index as i64) else {
-                        // The stream cannot say why; ending it early makes the
-                        // client's read fail rather than look complete.
-                        tracing::error!(series = %s.labels, "remote read: a chunk could not be encoded; the stream ends here");
-                        return;
-                    };
-                    for f in frames {
-                        if frames_tx.send(Ok(Bytes::from(f))).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        })
-        .await
-    });
-    match outcome_rx.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(e),
-        Err(_) => {
-            return Err(match task.await {
-                Ok(Err(e)) => e,
-                _ => ApiError::internal("the remote read ended before it started"),
-            })
+    let planned = Arc::new(planned);
+    let (owner, for_emit) = (tenant.clone(), Arc::clone(&planned));
+    let select = move || async move {
+        let mut all = Vec::with_capacity(planned.len());
+        for query in planned.iter() {
+            all.push(select(&queryable, &tenant, query).await?);
         }
-    }
-    let mut rx = frames_rx;
-    let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
-    Ok((
-        [(header::CONTENT_TYPE, STREAMED_CONTENT_TYPE)],
-        Body::from_stream(stream),
-    )
-        .into_response())
-}
-
-/// The answer of a read that ran out of time.
-fn read_timeout(timeout: std::time::Duration) -> ApiError {
-    ApiError::unavailable(format!(
-        "the remote read timed out (limit timeout={}ms); narrow the matchers or the time range",
-        timeout.as_millis()
-    ))
+        Ok(all)
+    };
+    let emit = move |selected: Vec<Vec<Series>>, cancel: Cancel, frames: Sender<Bytes>| async move {
+        let mut buf = Vec::new();
+        for (index, (query, series)) in for_emit.iter().zip(&selected).enumerate() {
+            let Some((start, end)) = query.range else {
+                continue;
+            };
+            for s in series {
+                if cancel.is_cancelled() {
+                    return;
+                }
+                buf.clear();
+                s.collect_range(start, end, &mut buf);
+                if buf.is_empty() {
+                    continue;
+                }
+                let Ok(encoded) = series_frames(s, &buf, index as i64) else {
+                    // The stream cannot say why; ending it early makes the client's
+                    // read fail rather than look complete.
+                    tracing::error!(series = %s.labels, "remote read: a chunk could not be encoded; the stream ends here");
+                    return;
+                };
+                for f in encoded {
+                    if frames.send(Bytes::from(f)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    let body =
+        tenant_query::stream_read(state, owner, timeout, BUFFERED_FRAMES, select, emit).await?;
+    Ok(([(header::CONTENT_TYPE, STREAMED_CONTENT_TYPE)], body).into_response())
 }
 
 #[cfg(test)]

@@ -159,13 +159,9 @@ async fn push_v1(
             .into_iter()
             .filter_map(|(i, e)| {
                 let s = series.get(i)?;
-                Some(crate::exemplars::new_exemplar(
+                Some(crate::exemplars::from_remote_write(
                     crate::exemplars::labels_of(s.labels.iter().copied()),
-                    crate::exemplars::labels_of(
-                        e.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
-                    ),
-                    e.value,
-                    e.timestamp,
+                    &e,
                 ))
             })
             .collect();

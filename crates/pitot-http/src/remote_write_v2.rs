@@ -117,16 +117,9 @@ async fn store(
                     .iter()
                     .map(|l| (l.name.as_str(), l.value.as_str())),
             );
-            ts.exemplars.iter().map(move |e| {
-                crate::exemplars::new_exemplar(
-                    series.clone(),
-                    crate::exemplars::labels_of(
-                        e.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
-                    ),
-                    e.value,
-                    e.timestamp,
-                )
-            })
+            ts.exemplars
+                .iter()
+                .map(move |e| crate::exemplars::from_remote_write(series.clone(), e))
         })
         .collect();
     let (written, exemplar_problems) = crate::exemplars::store(state, target, items).await?;

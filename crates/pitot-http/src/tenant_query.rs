@@ -321,6 +321,101 @@ where
     state.query_pool.run(Some(tenant), tenant_permit, job).await
 }
 
+/// The answer of a read that ran out of time.
+pub fn read_timeout(timeout: Duration) -> ApiError {
+    ApiError {
+        status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        error_type: "timeout",
+        message: format!(
+            "the read timed out (limit timeout={}ms); narrow the selectors or the time range",
+            timeout.as_millis()
+        ),
+    }
+}
+
+/// Runs `read` of `tenant` as [`run_read`] does, answering [`read_timeout`] when it
+/// takes longer than `timeout`.
+pub async fn run_read_timed<T, F, Fut>(
+    state: &AppState,
+    tenant: &TenantId,
+    timeout: Duration,
+    read: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    run_read(state, tenant, move |_| async move {
+        tokio::time::timeout(timeout, read())
+            .await
+            .unwrap_or_else(|_| Err(read_timeout(timeout)))
+    })
+    .await?
+}
+
+/// A read answered as a stream (an export, a streamed remote read), run as
+/// [`run_read`] does: `select` runs within `timeout`, and its error (or the timeout) is
+/// the request's answer, since nothing was sent yet; then `emit` sends the answer's
+/// pieces, at most `buffered` ahead of the client, and stops when the client leaves
+/// (a send fails) or the pool cancels the read.
+pub async fn stream_read<T, S, SFut, E, EFut>(
+    state: &crate::AppStateRef,
+    tenant: TenantId,
+    timeout: Duration,
+    buffered: usize,
+    select: S,
+    emit: E,
+) -> Result<axum::body::Body, ApiError>
+where
+    T: Send + 'static,
+    S: FnOnce() -> SFut + Send + 'static,
+    SFut: std::future::Future<Output = Result<T, ApiError>>,
+    E: FnOnce(T, Cancel, tokio::sync::mpsc::Sender<bytes::Bytes>) -> EFut + Send + 'static,
+    EFut: std::future::Future<Output = ()>,
+{
+    let (outcome_tx, outcome_rx) = tokio::sync::oneshot::channel::<Result<(), ApiError>>();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(buffered);
+    let job_state = Arc::clone(state);
+    let task = tokio::spawn(async move {
+        run_read(&job_state, &tenant, move |cancel| async move {
+            // The client may have left while the read waited for its slots.
+            if outcome_tx.is_closed() {
+                return;
+            }
+            let selected = match tokio::time::timeout(timeout, select()).await {
+                Ok(Ok(selected)) => selected,
+                Ok(Err(e)) => {
+                    let _ = outcome_tx.send(Err(e));
+                    return;
+                }
+                Err(_) => {
+                    let _ = outcome_tx.send(Err(read_timeout(timeout)));
+                    return;
+                }
+            };
+            let _ = outcome_tx.send(Ok(()));
+            emit(selected, cancel, tx).await;
+        })
+        .await
+    });
+    match outcome_rx.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e),
+        Err(_) => {
+            return Err(match task.await {
+                Ok(Err(e)) => e,
+                _ => ApiError::internal("the read ended before it started"),
+            })
+        }
+    }
+    let stream = futures::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx)
+            .map(|piece| piece.map(Ok::<_, std::convert::Infallible>))
+    });
+    Ok(axum::body::Body::from_stream(stream))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,13 +30,33 @@ fn push(
 }
 
 fn query(server: &TestServer, token: &str, expr: &str) -> Value {
-    let (status, body) = server.get_json(
-        token,
-        "/api/v1/query_exemplars",
-        &[("query", expr), ("start", "0"), ("end", "9999999999")],
-    );
-    assert_eq!(status, 200, "{body}");
+    query_in(server, token, None, expr)
+}
+
+/// The exemplars of `expr` over all time, in `datasource` when given.
+fn query_in(server: &TestServer, token: &str, datasource: Option<&str>, expr: &str) -> Value {
+    let mut request = server
+        .get("/api/v1/query_exemplars")
+        .bearer_auth(token)
+        .query(&[("query", expr), ("start", "0"), ("end", "9999999999")]);
+    if let Some(ds) = datasource {
+        request = request.header("X-Pitot-Datasource", ds);
+    }
+    let (status, text) = common::status_and_text(request.send().expect("query_exemplars"));
+    assert_eq!(status, 200, "{text}");
+    let body: Value = serde_json::from_str(&text).expect("JSON");
     body["data"].clone()
+}
+
+/// Creates the metrics data source `name` of the token's tenant.
+fn create_datasource(server: &TestServer, token: &str, name: &str) {
+    let (status, body) = server.post_json(
+        token,
+        "/api/pitot/v1/datasources",
+        None,
+        &json!({"name": name, "type": "metrics"}),
+    );
+    assert_eq!(status, 201, "{body}");
 }
 
 #[test]
@@ -115,13 +135,7 @@ fn exemplars_are_stored_queried_durable_and_isolated() {
     assert_eq!(query(&server, &other, "http_requests_total"), json!([]));
 
     // Exemplars stay with their data source: one pushed to `prod` is read with it only.
-    let (status, body) = server.post_json(
-        &token,
-        "/api/pitot/v1/datasources",
-        None,
-        &json!({"name": "prod", "type": "metrics"}),
-    );
-    assert_eq!(status, 201, "{body}");
+    create_datasource(&server, &token, "prod");
     let mut p = series(&[("__name__", "prod_total")], &[(t, 1.0)]);
     p.exemplars = vec![exemplar("prod-trace", 1.0, t)];
     let response = server
@@ -137,21 +151,9 @@ fn exemplars_are_stored_queried_durable_and_isolated() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 204);
     assert_eq!(query(&server, &token, "prod_total"), json!([]));
-    let in_prod: Value = server
-        .get("/api/v1/query_exemplars")
-        .bearer_auth(&token)
-        .header("X-Pitot-Datasource", "prod")
-        .query(&[
-            ("query", "prod_total"),
-            ("start", "0"),
-            ("end", "9999999999"),
-        ])
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let in_prod = query_in(&server, &token, Some("prod"), "prod_total");
     assert_eq!(
-        in_prod["data"][0]["exemplars"][0]["labels"]["trace_id"], "prod-trace",
+        in_prod[0]["exemplars"][0]["labels"]["trace_id"], "prod-trace",
         "{in_prod}"
     );
 
@@ -163,35 +165,20 @@ fn exemplars_are_stored_queried_durable_and_isolated() {
         .send()
         .unwrap();
     assert_eq!(response.status().as_u16(), 204, "{:?}", response.text());
-    let (status, body) = server.post_json(
-        &token,
-        "/api/pitot/v1/datasources",
-        None,
-        &json!({"name": "prod", "type": "metrics"}),
+    create_datasource(&server, &token, "prod");
+    assert_eq!(
+        query_in(&server, &token, Some("prod"), "prod_total"),
+        json!([])
     );
-    assert_eq!(status, 201, "{body}");
-    let read_prod = |server: &TestServer| -> Value {
-        server
-            .get("/api/v1/query_exemplars")
-            .bearer_auth(&token)
-            .header("X-Pitot-Datasource", "prod")
-            .query(&[
-                ("query", "prod_total"),
-                ("start", "0"),
-                ("end", "9999999999"),
-            ])
-            .send()
-            .unwrap()
-            .json()
-            .unwrap()
-    };
-    assert_eq!(read_prod(&server)["data"], json!([]));
 
     // Acknowledged exemplars survive kill -9.
     server.kill9();
     server.start_again();
     assert_eq!(query(&server, &token, "http_requests_total"), expected);
-    assert_eq!(read_prod(&server)["data"], json!([]));
+    assert_eq!(
+        query_in(&server, &token, Some("prod"), "prod_total"),
+        json!([])
+    );
 
     // A tenant whose limit is 0 has its exemplars refused by name.
     server.put_limits("other", &json!({"max_global_exemplars_per_user": 0}));

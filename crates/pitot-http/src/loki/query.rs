@@ -8,11 +8,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use pitot_core::{DataKind, Labels, Scope, TenantId};
+use pitot_core::{DataKind, Labels, TenantId};
 use pitot_logql::{QueryData, QueryOutput, QueryParams};
 use serde_json::{json, Map, Value};
 
-use crate::auth::authenticate;
 use crate::datasource::Selection;
 use crate::params::Params;
 use crate::prom_read::labels_json;
@@ -38,10 +37,8 @@ pub(super) async fn read_request(
     query: Option<String>,
     body: Body,
 ) -> Result<LokiRead, LokiError> {
-    let principal = authenticate(state, headers).await?;
-    let tenant = principal.require(Scope::LogsRead)?;
-    let selection =
-        crate::datasource::for_read(state, &principal, &tenant, headers, DataKind::Logs).await?;
+    let (tenant, selection) =
+        crate::datasource::authorized_read(state, headers, DataKind::Logs).await?;
     let body = read_body(body, state.limits.max_request_body_bytes).await?;
     let params = Params::collect(method, headers, query.as_deref(), &body)?;
     Ok(LokiRead {
